@@ -1,0 +1,40 @@
+// /v1/config/system/tokens: API tokens as a resource (admin only; the access layer enforces that).
+import { Router } from 'express';
+import { componentSchema } from '../contract/openapi.js';
+import { sendAnswer, sendEmpty } from '../http/answer.js';
+import { keySegment } from '../http/config-list-routes.js';
+import { readOptions, shapeList, shapeOne } from '../http/query-options.js';
+import type { Role } from './principal.js';
+import type { TokenRegistry } from './tokens.js';
+
+const PATH = '/config/system/tokens';
+
+export function tokenRoutes(tokens: TokenRegistry): Router {
+  const router = Router();
+  const answerSchema = componentSchema('TokenInfo');
+
+  router.get(PATH, async (req, res) => {
+    const options = readOptions(req, answerSchema);
+    sendAnswer(req, res, 200, shapeList(await tokens.list(), options, (t) => t.name));
+  });
+  router.post(PATH, async (req, res) => {
+    const options = readOptions(req);
+    const body = req.body as { name: string; role: Role };
+    const created = await tokens.create(body, { validateOnly: options.validateOnly });
+    if (options.validateOnly) return sendEmpty(res, 204);
+    res.set('Location', `${req.baseUrl}${PATH}/${keySegment(created.name)}`);
+    // The token itself: shown in this answer and never again. Do not cache it anywhere on the way.
+    res.set('Cache-Control', 'no-store');
+    sendAnswer(req, res, 201, created);
+  });
+  router.get(`${PATH}/:name`, async (req, res) => {
+    const options = readOptions(req, answerSchema);
+    sendAnswer(req, res, 200, shapeOne(await tokens.get(String(req.params.name)), options));
+  });
+  router.delete(`${PATH}/:name`, async (req, res) => {
+    const options = readOptions(req);
+    await tokens.revoke(String(req.params.name), { validateOnly: options.validateOnly });
+    sendEmpty(res, 204);
+  });
+  return router;
+}

@@ -1,0 +1,117 @@
+// API tokens: created with a name and a role, answered once, kept only as SHA-256 hashes in the config store.
+// A cache of hash -> Principal follows the store's change feed, so a revoked token stops working at once.
+import { createHash, randomBytes } from 'node:crypto';
+import type { ConfigStore, StoreChange } from '../store/config-store.js';
+import { alreadyExists, notFound } from '../errors.js';
+import type { Authenticator, Principal, Role } from './principal.js';
+
+const PREFIX = 'system/tokens/';
+
+export interface TokenInfo {
+  name: string;
+  role: Role;
+  created: string;
+}
+
+interface StoredToken extends TokenInfo {
+  /** SHA-256 of the token, hex. Tokens are 256 random bits, so a fast hash is enough to make the store useless to a thief. */
+  hash: string;
+}
+
+export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+/** `berth_` + 256 random bits; the prefix lets secret scanners recognise a leaked token. */
+export const generateToken = () => `berth_${randomBytes(32).toString('base64url')}`;
+
+const info = ({ name, role, created }: StoredToken): TokenInfo => ({ name, role, created });
+
+export class TokenRegistry implements Authenticator {
+  /** hash -> principal, for every stored token plus the admin token from the settings. */
+  private readonly byHash = new Map<string, Principal>();
+  /** name -> hash, to drop a token from byHash when its entry is deleted. */
+  private readonly hashByName = new Map<string, string>();
+  private unsubscribe: (() => void) | undefined;
+
+  private constructor(private readonly store: ConfigStore) {}
+
+  /**
+   * Opens the registry. With `adminToken` (BERTH_ADMIN_TOKEN) that token is an admin, known by its hash only.
+   * Without it, and with no stored admin token, one is generated, stored as a hash, and returned to be printed once.
+   */
+  static async open(store: ConfigStore, adminToken: string | undefined): Promise<{ tokens: TokenRegistry; generatedAdminToken?: string }> {
+    const tokens = new TokenRegistry(store);
+    // Replaying from the revision read before listing may repeat a change the list already has; applying it is idempotent.
+    const from = await store.revision();
+    for (const entry of await store.list(PREFIX)) tokens.apply({ revision: entry.modRevision, key: entry.key, type: 'put', value: entry.value, at: entry.updatedAt });
+    tokens.unsubscribe = await store.watch(from, (change) => tokens.apply(change));
+    if (adminToken) {
+      tokens.byHash.set(hashToken(adminToken), { name: 'admin (BERTH_ADMIN_TOKEN)', role: 'admin' });
+      return { tokens };
+    }
+    const hasAdmin = (await store.list(PREFIX)).some((e) => (e.value as StoredToken).role === 'admin');
+    if (hasAdmin) return { tokens };
+    const created = await tokens.create({ name: 'admin', role: 'admin' });
+    return { tokens, generatedAdminToken: created.token };
+  }
+
+  private apply(change: StoreChange): void {
+    if (!change.key.startsWith(PREFIX)) return;
+    const name = change.key.slice(PREFIX.length);
+    const previous = this.hashByName.get(name);
+    if (previous) this.byHash.delete(previous);
+    this.hashByName.delete(name);
+    if (change.type === 'put') {
+      const token = change.value as StoredToken;
+      this.byHash.set(token.hash, { name: token.name, role: token.role });
+      this.hashByName.set(name, token.hash);
+    }
+  }
+
+  async authenticate(bearer: string): Promise<Principal | undefined> {
+    return this.byHash.get(hashToken(bearer));
+  }
+
+  async list(): Promise<TokenInfo[]> {
+    return (await this.store.list(PREFIX)).map((e) => info(e.value as StoredToken));
+  }
+
+  async get(name: string): Promise<TokenInfo> {
+    const entry = await this.store.get(PREFIX + name);
+    if (!entry) throw notFound(`token '${name}' does not exist`);
+    return info(entry.value as StoredToken);
+  }
+
+  /** Creates a token; the answer is the only place the token itself ever appears. */
+  async create(request: { name: string; role: Role }, options: { validateOnly?: boolean } = {}): Promise<TokenInfo & { token: string }> {
+    const key = PREFIX + request.name;
+    if (options.validateOnly) {
+      if (await this.store.get(key)) throw alreadyExists(`token '${request.name}' already exists`);
+      return { ...request, created: new Date().toISOString(), token: '' };
+    }
+    const token = generateToken();
+    const stored: StoredToken = { name: request.name, role: request.role, created: new Date().toISOString(), hash: hashToken(token) };
+    try {
+      await this.store.put(key, stored, { kind: 'absent' });
+    } catch (e) {
+      if ((e as { kind?: string }).kind === 'already-exists') throw alreadyExists(`token '${request.name}' already exists`);
+      throw e;
+    }
+    return { ...info(stored), token };
+  }
+
+  async revoke(name: string, options: { validateOnly?: boolean } = {}): Promise<void> {
+    if (options.validateOnly) {
+      await this.get(name);
+      return;
+    }
+    try {
+      await this.store.delete(PREFIX + name);
+    } catch (e) {
+      if ((e as { kind?: string }).kind === 'not-found') throw notFound(`token '${name}' does not exist`);
+      throw e;
+    }
+  }
+
+  close(): void {
+    this.unsubscribe?.();
+  }
+}

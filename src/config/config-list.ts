@@ -1,0 +1,164 @@
+// A keyed list of configuration objects in the ConfigStore (remote registries today; sites and more later):
+// create, read, replace, patch and delete with whole-object validation, dry runs, ETag preconditions and CAS.
+import { BerthError, alreadyExists, invalidInput, notFound } from '../errors.js';
+import { describeAjvErrors, pointerToFieldPath, schemaValidator, type SchemaProblem } from '../contract/openapi.js';
+import type { ConfigStore, StoreEntry } from '../store/config-store.js';
+import { checkPreconditions, type Preconditions } from '../store/preconditions.js';
+import { mergePatch, type KeyedLists } from '../patch/keyed-merge-patch.js';
+import { applyJsonPatch, type JsonPatchOperation } from '../patch/json-patch.js';
+
+export interface ConfigListSpec<T> {
+  /** What one entry is called in messages, e.g. `remote registry`. */
+  noun: string;
+  /** Store key prefix of the list, ending in `/`. */
+  prefix: string;
+  /** The field holding an entry's key. */
+  keyField: keyof T & string;
+  /** Name of the contract schema (components/schemas) every stored entry satisfies. */
+  schema: string;
+  /** Lists inside an entry that are keyed (unique keys, merged by key on PATCH). */
+  keyedLists: KeyedLists;
+  /** Checks the schema cannot express. */
+  semanticProblems(entry: T): SchemaProblem[];
+}
+
+export interface Versioned<T> {
+  value: T;
+  revision: number;
+  updatedAt: string;
+}
+
+export interface WriteOptions {
+  preconditions?: Preconditions;
+  /** `validate=true`: every check, no write. */
+  validateOnly?: boolean;
+}
+
+export interface WriteOutcome {
+  /** The revision written; undefined for a dry run. */
+  revision?: number;
+  created: boolean;
+}
+
+export type Patch = { kind: 'merge'; body: unknown } | { kind: 'json-patch'; operations: JsonPatchOperation[] };
+
+/** A PATCH read-modify-write retries this often when another writer gets in between (no If-Match given). */
+const PATCH_ATTEMPTS = 5;
+
+export class ConfigList<T extends object> {
+  private readonly validateSchema;
+
+  constructor(
+    private readonly store: ConfigStore,
+    private readonly spec: ConfigListSpec<T>,
+  ) {
+    this.validateSchema = schemaValidator(spec.schema);
+  }
+
+  private keyOf(entry: T): string {
+    return String(entry[this.spec.keyField]);
+  }
+
+  private describe(key: string): string {
+    return `${this.spec.noun} '${key}'`;
+  }
+
+  private storeKey(key: string): string {
+    return this.spec.prefix + key;
+  }
+
+  private versioned(entry: StoreEntry): Versioned<T> {
+    return { value: entry.value as T, revision: entry.modRevision, updatedAt: entry.updatedAt };
+  }
+
+  /** Schema, key uniqueness in keyed lists, then the semantic checks; all problems at once. */
+  check(candidate: unknown, pathKey?: string): T {
+    const problems: SchemaProblem[] = [];
+    if (!this.validateSchema(candidate)) problems.push(...describeAjvErrors(this.validateSchema.errors));
+    else {
+      const entry = candidate as T;
+      for (const [list, keyField] of Object.entries(this.spec.keyedLists)) {
+        const seen = new Set<unknown>();
+        const items = (entry as Record<string, unknown>)[list];
+        (Array.isArray(items) ? items : []).forEach((item: Record<string, unknown>, index) => {
+          const key = item[keyField];
+          if (seen.has(key)) problems.push({ pointer: `/${list}/${index}/${keyField}`, message: `duplicate key '${String(key)}'` });
+          seen.add(key);
+        });
+      }
+      problems.push(...this.spec.semanticProblems(entry));
+      if (pathKey !== undefined && this.keyOf(entry) !== pathKey) {
+        problems.push({ pointer: `/${this.spec.keyField}`, message: `'${this.keyOf(entry)}' does not match '${pathKey}' in the path; a key never changes` });
+      }
+    }
+    if (problems.length > 0) {
+      const message = problems.map((p) => `${pointerToFieldPath(p.pointer) || 'body'}: ${p.message}`).join('; ');
+      throw invalidInput(message, { path: problems[0]!.pointer });
+    }
+    return candidate as T;
+  }
+
+  async list(): Promise<Versioned<T>[]> {
+    return (await this.store.list(this.spec.prefix)).map((e) => this.versioned(e));
+  }
+
+  async get(key: string): Promise<Versioned<T>> {
+    const entry = await this.store.get(this.storeKey(key));
+    if (!entry) throw notFound(`${this.describe(key)} does not exist`);
+    return this.versioned(entry);
+  }
+
+  async create(candidate: unknown, options: WriteOptions = {}): Promise<WriteOutcome> {
+    const value = this.check(candidate);
+    const key = this.keyOf(value);
+    if (options.validateOnly) {
+      if (await this.store.get(this.storeKey(key))) throw alreadyExists(`${this.describe(key)} already exists`);
+      return { created: true };
+    }
+    try {
+      const { revision } = await this.store.put(this.storeKey(key), value, { kind: 'absent' });
+      return { revision, created: true };
+    } catch (e) {
+      if (e instanceof BerthError && e.kind === 'already-exists') throw alreadyExists(`${this.describe(key)} already exists`);
+      throw e;
+    }
+  }
+
+  async replace(key: string, candidate: unknown, options: WriteOptions = {}): Promise<WriteOutcome> {
+    const value = this.check(candidate, key);
+    const current = await this.store.get(this.storeKey(key));
+    checkPreconditions(this.describe(key), current?.modRevision, options.preconditions);
+    if (options.validateOnly) return { created: !current };
+    // With preconditions, write only over the revision they were checked against; without, last writer wins.
+    const condition = options.preconditions ? (current ? { kind: 'mod-revision' as const, revision: current.modRevision } : { kind: 'absent' as const }) : undefined;
+    return this.store.put(this.storeKey(key), value, condition);
+  }
+
+  async patch(key: string, patch: Patch, options: WriteOptions = {}): Promise<WriteOutcome> {
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.store.get(this.storeKey(key));
+      if (!current) throw notFound(`${this.describe(key)} does not exist`);
+      checkPreconditions(this.describe(key), current?.modRevision, options.preconditions);
+      const patched =
+        patch.kind === 'merge' ? mergePatch(current.value, patch.body, this.spec.keyedLists) : applyJsonPatch(current.value, patch.operations);
+      const value = this.check(patched, key);
+      if (options.validateOnly) return { created: false };
+      try {
+        const { revision } = await this.store.put(this.storeKey(key), value, { kind: 'mod-revision', revision: current.modRevision });
+        return { revision, created: false };
+      } catch (e) {
+        // Someone wrote in between. With If-Match the client asked for exactly this revision: report it.
+        const lostRace = e instanceof BerthError && e.kind === 'precondition-failed';
+        if (!lostRace || options.preconditions?.ifMatch || attempt >= PATCH_ATTEMPTS) throw e;
+      }
+    }
+  }
+
+  async delete(key: string, options: WriteOptions = {}): Promise<void> {
+    const current = await this.store.get(this.storeKey(key));
+    if (!current) throw notFound(`${this.describe(key)} does not exist`);
+    checkPreconditions(this.describe(key), current?.modRevision, options.preconditions);
+    if (options.validateOnly) return;
+    await this.store.delete(this.storeKey(key), options.preconditions ? { kind: 'mod-revision', revision: current.modRevision } : undefined);
+  }
+}

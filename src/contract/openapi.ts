@@ -1,0 +1,117 @@
+// The OpenAPI document (openapi/berth.yaml) loaded once: served as-is, handed to the request validator,
+// and compiled with Ajv so domain modules can validate whole objects (e.g. a patched registry) against it.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import yaml from 'js-yaml';
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+
+export type OpenApiDocument = Record<string, unknown> & { components: { schemas: Record<string, JsonSchema> } };
+export type JsonSchema = Record<string, unknown>;
+
+/** The project root: the nearest directory above this module holding openapi/berth.yaml (src/ and dist/src/ alike). */
+function findContractFile(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    const candidate = join(dir, 'openapi', 'berth.yaml');
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) throw new Error('openapi/berth.yaml not found above the Berth sources');
+  }
+}
+
+export const contractPath = findContractFile();
+export const contractYaml = readFileSync(contractPath, 'utf8');
+export const contract = yaml.load(contractYaml) as OpenApiDocument;
+export const contractJson = JSON.stringify(contract);
+
+const ajv = new Ajv2020({ strict: false, allErrors: true });
+(addFormats as unknown as (a: Ajv2020) => void)(ajv);
+ajv.addSchema(contract, 'berth');
+
+const compiled = new Map<string, ValidateFunction>();
+
+/** A validator for a JSON pointer into the document, e.g. `#/components/schemas/RemoteRegistry`. */
+export function validatorFor(pointer: string): ValidateFunction {
+  let validate = compiled.get(pointer);
+  if (!validate) {
+    validate = ajv.getSchema(`berth${pointer}`);
+    if (!validate) throw new Error(`no schema at ${pointer} in the contract`);
+    compiled.set(pointer, validate);
+  }
+  return validate;
+}
+
+export const schemaValidator = (name: string) => validatorFor(`#/components/schemas/${name}`);
+
+/** The schema named `name` in components/schemas, with its top-level `$ref` followed. */
+export function componentSchema(name: string): JsonSchema {
+  const schema = contract.components.schemas[name];
+  if (!schema) throw new Error(`no schema ${name} in the contract`);
+  return resolveRef(schema);
+}
+
+export function resolveRef(schema: JsonSchema): JsonSchema {
+  let current = schema;
+  while (typeof current.$ref === 'string') {
+    const path = current.$ref.replace(/^#\//, '').split('/');
+    let target: unknown = contract;
+    for (const part of path) target = (target as Record<string, unknown>)[part];
+    current = target as JsonSchema;
+  }
+  return current;
+}
+
+/**
+ * Friendlier words for pattern failures: a pattern's schema `description` says what the field must be,
+ * where Ajv can only quote the regular expression.
+ */
+const patternDescriptions = new Map<string, string>();
+(function collect(node: unknown): void {
+  if (Array.isArray(node)) return node.forEach(collect);
+  if (!node || typeof node !== 'object') return;
+  const { pattern, description } = node as { pattern?: unknown; description?: unknown };
+  if (typeof pattern === 'string' && typeof description === 'string') {
+    patternDescriptions.set(pattern, description.split(/\.\s/)[0]!.replace(/\.$/, '').trim());
+  }
+  Object.values(node).forEach(collect);
+})(contract.components.schemas);
+
+/** `must match pattern "^...$"` becomes `must be <what the pattern's schema describes>`. */
+export function explainPatternMessage(message: string): string {
+  return message.replace(/^must match pattern "(.*)"$/s, (whole, pattern: string) => {
+    const description = patternDescriptions.get(pattern);
+    return description ? `must be ${description.charAt(0).toLowerCase()}${description.slice(1)}` : whole;
+  });
+}
+
+/** `/credentials/1/repository` -> `credentials[1].repository`, the form error messages use. */
+export function pointerToFieldPath(pointer: string): string {
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((path, part) => (/^\d+$/.test(part) ? `${path}[${part}]` : path ? `${path}.${part}` : part), '');
+}
+
+export interface SchemaProblem {
+  /** JSON pointer of the offending value, e.g. `/credentials/1/repository`. */
+  pointer: string;
+  message: string;
+}
+
+export function describeAjvErrors(errors: ErrorObject[] | null | undefined): SchemaProblem[] {
+  return (errors ?? [])
+    // oneOf/anyOf repeat what their branches already said.
+    .filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf' && e.keyword !== 'if')
+    .map((e) => {
+      const pointer =
+        e.keyword === 'additionalProperties'
+          ? `${e.instancePath}/${String((e.params as { additionalProperty: string }).additionalProperty)}`
+          : e.keyword === 'required'
+            ? `${e.instancePath}/${String((e.params as { missingProperty: string }).missingProperty)}`
+            : e.instancePath;
+      const message =
+        e.keyword === 'additionalProperties' ? 'is not a known field' : e.keyword === 'required' ? 'is required' : explainPatternMessage(e.message ?? 'is invalid');
+      return { pointer, message };
+    });
+}

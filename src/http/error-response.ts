@@ -1,0 +1,96 @@
+// The one place where errors become HTTP: a status code per error kind and the error body of the API conventions
+// (`errors: [{error-message, error-info}]`), negotiated like any answer. Anything unexpected is a logged 500.
+import type { ErrorRequestHandler, Request, Response } from 'express';
+import { BerthError, type ErrorKind } from '../errors.js';
+import { explainPatternMessage, pointerToFieldPath } from '../contract/openapi.js';
+import { answerFormat, serialize } from './answer.js';
+
+const STATUS: Record<ErrorKind, number> = {
+  'invalid-input': 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  'not-found': 404,
+  'method-not-allowed': 405,
+  'not-acceptable': 406,
+  'already-exists': 409,
+  conflict: 409,
+  'precondition-failed': 412,
+  'payload-too-large': 413,
+  'unsupported-media-type': 415,
+  'range-not-satisfiable': 416,
+  'upstream-failure': 502,
+  unavailable: 503,
+  internal: 500,
+};
+
+const KIND_BY_STATUS = new Map<number, ErrorKind>(Object.entries(STATUS).map(([kind, status]) => [status, kind as ErrorKind]));
+
+export const statusOf = (kind: ErrorKind): number => STATUS[kind];
+
+interface ValidatorError {
+  status: number;
+  message: string;
+  errors?: { path?: string; message?: string }[];
+}
+
+const isValidatorError = (e: unknown): e is ValidatorError =>
+  typeof e === 'object' && e !== null && typeof (e as ValidatorError).status === 'number' && Array.isArray((e as ValidatorError).errors);
+
+/** `/body/credentials/0/repository` -> `credentials[0].repository`; `/query/fields` -> `query parameter 'fields'`. */
+function describeValidatorPath(path: string | undefined): string {
+  if (!path) return '';
+  const pointer = path.replace(/^\./, '/').replace(/\./g, '/');
+  const [, location, ...rest] = pointer.split('/');
+  const field = pointerToFieldPath(`/${rest.join('/')}`);
+  switch (location) {
+    case 'body':
+      return field || 'body';
+    case 'query':
+      return `query parameter '${field}'`;
+    case 'params':
+      // The validator sees camel-cased parameter names (see contract/validator-document.ts); show the contract's.
+      return `path parameter '${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}'`;
+    case 'headers':
+      return `header '${field}'`;
+    default:
+      return pointerToFieldPath(pointer);
+  }
+}
+
+/** express-openapi-validator and body parsing report errors their own way; make them ours. */
+export function toBerthError(err: unknown): BerthError | undefined {
+  if (err instanceof BerthError) return err;
+  if (isValidatorError(err)) {
+    const kind = KIND_BY_STATUS.get(err.status) ?? 'invalid-input';
+    const problems = (err.errors ?? []).map((e) => {
+      const where = describeValidatorPath(e.path);
+      const message = explainPatternMessage(e.message ?? err.message);
+      return where ? `${where}: ${message}` : message;
+    });
+    const pointer = err.errors?.[0]?.path?.replace(/^\/body/, '');
+    return new BerthError(kind, [...new Set(problems)].join('; ') || err.message, pointer ? { path: pointer } : undefined);
+  }
+  return undefined;
+}
+
+function writeError(req: Request, res: Response, error: BerthError): void {
+  const status = STATUS[error.kind];
+  if (error.kind === 'unauthenticated') res.set('WWW-Authenticate', 'Bearer realm="berth"');
+  if (error.retryAfterSeconds !== undefined) res.set('Retry-After', String(Math.ceil(error.retryAfterSeconds)));
+  const entry = { 'error-message': error.message, ...(error.info ? { 'error-info': error.info } : {}) };
+  let format;
+  try {
+    format = answerFormat(req);
+  } catch {
+    format = { mediaType: 'application/json', yaml: false };
+  }
+  res.status(status).type(`${format.mediaType}; charset=utf-8`).send(serialize({ errors: [entry] }, format));
+}
+
+export const errorResponder: ErrorRequestHandler = (err, req, res, next) => {
+  if (res.headersSent) return next(err);
+  const known = toBerthError(err);
+  if (known) return writeError(req, res, known);
+  req.log?.error({ err }, 'unexpected error');
+  writeError(req, res, new BerthError('internal', 'internal error: a bug in Berth; the request id identifies it in the log'));
+};

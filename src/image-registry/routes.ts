@@ -1,0 +1,33 @@
+// /v1 routes of the image-registry tree: remote-registries configuration and state.
+import { Router } from 'express';
+import { componentSchema } from '../contract/openapi.js';
+import type { ConfigList } from '../config/config-list.js';
+import { mountConfigList } from '../http/config-list-routes.js';
+import { sendAnswer } from '../http/answer.js';
+import { readOptions, shapeList, shapeOne } from '../http/query-options.js';
+import type { RemoteRegistry } from './remote-registry.js';
+import { filterContent, RemoteRegistryStates } from './remote-registry-state.js';
+
+export function imageRegistryRoutes(registries: ConfigList<RemoteRegistry>): Router {
+  const router = Router();
+  mountConfigList<RemoteRegistry>(router, {
+    path: '/config/image-registry/remote-registries',
+    list: registries,
+    keyOf: (r) => r.address,
+    answerSchema: 'RemoteRegistryAnswer',
+  });
+
+  const states = new RemoteRegistryStates(registries);
+  const stateSchema = componentSchema('RemoteRegistryState');
+  router.get('/state/image-registry/remote-registries', async (req, res) => {
+    const options = readOptions(req, stateSchema);
+    const entries = (await states.list()).map((s) => filterContent(s, options.content));
+    sendAnswer(req, res, 200, shapeList(entries, options, (s) => s.address ?? ''));
+  });
+  router.get('/state/image-registry/remote-registries/:key', async (req, res) => {
+    const options = readOptions(req, stateSchema);
+    const state = await states.get(String(req.params.key));
+    sendAnswer(req, res, 200, shapeOne(filterContent(state, options.content), options));
+  });
+  return router;
+}

@@ -1,0 +1,71 @@
+// Process entry: settings -> store -> tokens -> app -> listen. SIGTERM/SIGINT drain in-flight requests,
+// then close the store. Start-up problems end the process with one line on stderr, never a stack trace.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readSettings, SettingsError, type Settings } from './settings.js';
+import { createLogger } from './logger.js';
+import { SqliteConfigStore } from './store/sqlite.js';
+import { TokenRegistry } from './auth/tokens.js';
+import { createApp } from './app.js';
+
+/** How long SIGTERM waits for in-flight requests before closing their connections. */
+const DRAIN_TIMEOUT_MS = 10_000;
+
+function urlOf(server: Server): string {
+  const { address, port } = server.address() as AddressInfo;
+  return `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+}
+
+async function start(settings: Settings): Promise<void> {
+  const logger = createLogger(settings.logLevel);
+  const store = new SqliteConfigStore(settings.dataDir);
+  const { tokens, generatedAdminToken } = await TokenRegistry.open(store, settings.adminToken);
+  const app = createApp({ logger, store, tokens, authenticator: tokens, bodyLimitBytes: settings.bodyLimitBytes });
+
+  const server = createServer(app);
+  server.requestTimeout = 5 * 60_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(settings.listen.port, settings.listen.host, () => resolve());
+  });
+  const url = urlOf(server);
+  logger.info({ url, dataDir: settings.dataDir }, 'berth listening');
+  // Written outside the logger on purpose: the generated admin token is shown this once and never logged.
+  process.stdout.write(`berth listening on ${url} (data in ${settings.dataDir})\n`);
+  if (generatedAdminToken) {
+    process.stdout.write(`generated admin token (shown once, stored only as a hash): ${generatedAdminToken}\n`);
+  }
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'draining in-flight requests');
+    const force = setTimeout(() => server.closeAllConnections(), DRAIN_TIMEOUT_MS).unref();
+    server.close(async () => {
+      clearTimeout(force);
+      tokens.close();
+      await store.close();
+      logger.info('stopped');
+      process.exit(0);
+    });
+    server.closeIdleConnections();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+function describeStartError(e: unknown): string {
+  if (e instanceof SettingsError) return e.message;
+  const { code, message } = e as NodeJS.ErrnoException;
+  if (code === 'EADDRINUSE') return `cannot listen: address already in use (${message})`;
+  if (code === 'EACCES' || code === 'EPERM') return `permission denied: ${message}`;
+  return message;
+}
+
+try {
+  await start(readSettings(process.argv.slice(2), process.env));
+} catch (e) {
+  process.stderr.write(`berth: ${describeStartError(e)}\n`);
+  process.exit(e instanceof SettingsError ? 2 : 1);
+}
