@@ -76,8 +76,12 @@ const patternDescriptions = new Map<string, string>();
   Object.values(node).forEach(collect);
 })(contract.components.schemas);
 
-/** `must match pattern "^...$"` becomes `must be <what the pattern's schema describes>`. */
-export function explainPatternMessage(message: string): string {
+/**
+ * Plain words for schema messages: `must match pattern "^...$"` becomes `must be <what the pattern's schema
+ * describes>`, and `must have required property 'x'` (reported at the missing property) becomes `is required`.
+ */
+export function plainSchemaMessage(message: string): string {
+  if (/^must have required property '[^']*'$/.test(message)) return 'is required';
   return message.replace(/^must match pattern "(.*)"$/s, (whole, pattern: string) => {
     const description = patternDescriptions.get(pattern);
     return description ? `must be ${description.charAt(0).toLowerCase()}${description.slice(1)}` : whole;
@@ -111,7 +115,7 @@ export function describeAjvErrors(errors: ErrorObject[] | null | undefined): Sch
             ? `${e.instancePath}/${String((e.params as { missingProperty: string }).missingProperty)}`
             : e.instancePath;
       const message =
-        e.keyword === 'additionalProperties' ? 'is not a known field' : e.keyword === 'required' ? 'is required' : explainPatternMessage(e.message ?? 'is invalid');
+        e.keyword === 'additionalProperties' ? 'is not a known field' : e.keyword === 'required' ? 'is required' : plainSchemaMessage(e.message ?? 'is invalid');
       return { pointer, message };
     });
 }

@@ -8,11 +8,15 @@ const OFFERED = ['application/json', ...YAML_TYPES];
 
 export type AnswerFormat = { mediaType: string; yaml: boolean };
 
-/** The format to answer in; a request with no Accept (or `*\/*`) gets JSON. Throws `not-acceptable`. */
+/**
+ * The format to answer in; a request with no Accept (or `*\/*`) gets JSON. Any YAML alias the client accepts is
+ * answered as `application/yaml`, the one YAML type of the contract. Throws `not-acceptable`.
+ */
 export function answerFormat(req: Request): AnswerFormat {
   const chosen = req.accepts(OFFERED);
   if (!chosen) throw new BerthError('not-acceptable', `cannot answer in any type '${req.get('accept')}' allows; offered: application/json, application/yaml`);
-  return { mediaType: chosen, yaml: YAML_TYPES.includes(chosen) };
+  const yaml = YAML_TYPES.includes(chosen);
+  return { mediaType: yaml ? 'application/yaml' : 'application/json', yaml };
 }
 
 export function serialize(body: unknown, format: AnswerFormat): string {

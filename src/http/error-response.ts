@@ -2,7 +2,7 @@
 // (`errors: [{error-message, error-info}]`), negotiated like any answer. Anything unexpected is a logged 500.
 import type { ErrorRequestHandler, Request, Response } from 'express';
 import { BerthError, type ErrorKind } from '../errors.js';
-import { explainPatternMessage, pointerToFieldPath } from '../contract/openapi.js';
+import { plainSchemaMessage, pointerToFieldPath } from '../contract/openapi.js';
 import { answerFormat, serialize } from './answer.js';
 
 const STATUS: Record<ErrorKind, number> = {
@@ -64,7 +64,7 @@ export function toBerthError(err: unknown): BerthError | undefined {
     const kind = KIND_BY_STATUS.get(err.status) ?? 'invalid-input';
     const problems = (err.errors ?? []).map((e) => {
       const where = describeValidatorPath(e.path);
-      const message = explainPatternMessage(e.message ?? err.message);
+      const message = plainSchemaMessage(e.message ?? err.message);
       return where ? `${where}: ${message}` : message;
     });
     const pointer = err.errors?.[0]?.path?.replace(/^\/body/, '');

@@ -1,0 +1,395 @@
+// A client of one remote registry over the OCI distribution protocol: ping, catalog, tags, manifests (digests
+// verified) and blobs (streamed, resumable). Auth, redirects and retries are layers around one transport.
+import { Readable } from 'node:stream';
+import { invalidInput } from '../errors.js';
+import { anonymousAccess, type CredentialResolver } from './credentials.js';
+import { BearerTokenSource } from './bearer-token.js';
+import { authLayer } from './auth-layer.js';
+import { digestOf, parseDigest, requireDigest } from './digest.js';
+import { compose, discard, headerValue, type AuthScope, type RegistryResponse, type Send } from './dispatch.js';
+import { requireManifestReference, requireRepositoryName } from './image-reference.js';
+import { nextLink } from './link-header.js';
+import { ACCEPTED_MANIFEST_TYPES, ManifestFormatError, parseManifest, type ParsedManifest } from './manifest.js';
+import { BodyTooLargeError, readBody } from './read-body.js';
+import { redirectLayer } from './redirect-layer.js';
+import { endpointConnection, hostOf, type RegistryEndpoint } from './registry-endpoint.js';
+import { RegistryError, type RegistryErrorKind } from './registry-error.js';
+import { responseFailure } from './response-failure.js';
+import { DEFAULT_RETRY, retryLayer, type RetryOptions } from './retry-layer.js';
+import { DEFAULT_TIMEOUTS, RegistryTransport, type RegistryTimeouts } from './transport.js';
+import { transportFailure } from './transport-failure.js';
+import { pingRegistry, type PingResult } from './ping.js';
+
+export interface RegistryClientOptions {
+  /** The credential for each repository (and `'*'` for the catalog); anonymous when absent. */
+  credentialFor?: CredentialResolver;
+  timeouts?: Partial<RegistryTimeouts>;
+  retry?: Partial<RetryOptions>;
+  /** Connections kept open to the registry. Default 6. */
+  connections?: number;
+  userAgent?: string;
+}
+
+export type FetchedManifest = ParsedManifest & {
+  mediaType: string;
+  /** The verified digest of `bytes`. */
+  digest: string;
+  /** Exactly the bytes the registry sent: what the digest covers, what a pull stores. */
+  bytes: Buffer;
+};
+
+export interface ManifestHead {
+  mediaType?: string;
+  /** From the reference when it is a digest, else from `Docker-Content-Digest` when the registry sent it. */
+  digest?: string;
+  size?: number;
+}
+
+export interface BlobDownload {
+  /** The blob's bytes from `offset` on. Errors while reading are RegistryErrors too. */
+  body: Readable;
+  /** Where `body` starts. Equal to the offset asked for, or 0 when the registry ignored the Range (start over). */
+  offset: number;
+  /** Bytes `body` will deliver, when the registry said. */
+  length?: number;
+  /** Size of the whole blob, when the registry said. */
+  totalSize?: number;
+}
+
+/** A manifest larger than this is refused: registries themselves cap manifests at 4 MiB. */
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+const MAX_LIST_PAGE_BYTES = 16 * 1024 * 1024;
+/** Paging stops with an error past this many pages: a registry looping its Link header must not hang a call. */
+const MAX_PAGES = 10_000;
+
+export class RegistryClient {
+  /** The registry's configured address, carried in every error. */
+  readonly registry: string;
+  /** How messages name the registry: the address, plus the override when one is used. */
+  readonly label: string;
+  private readonly origin: string;
+  private readonly transport: RegistryTransport;
+  private readonly send: Send;
+  /** Ping goes without auth and without redirects: it is about what answers at this address. */
+  private readonly pingSend: Send;
+
+  constructor(endpoint: RegistryEndpoint, options: RegistryClientOptions = {}) {
+    const connection = endpointConnection(endpoint);
+    this.registry = endpoint.address;
+    this.label = endpoint.overrideAddress ? `${endpoint.address} (via ${endpoint.overrideAddress})` : endpoint.address;
+    this.origin = connection.origin;
+    this.transport = new RegistryTransport({
+      connection,
+      registry: this.registry,
+      label: this.label,
+      timeouts: { ...DEFAULT_TIMEOUTS, ...options.timeouts },
+      connections: options.connections ?? 6,
+      userAgent: options.userAgent ?? 'berth-registry-client/0.1',
+    });
+    const context = { registry: this.registry, label: this.label };
+    const tokens = new BearerTokenSource(this.transport.send, context);
+    this.send = compose(
+      this.transport.send,
+      retryLayer({ ...DEFAULT_RETRY, ...options.retry }),
+      authLayer({ ...context, registryOrigin: this.origin, credentialFor: options.credentialFor ?? anonymousAccess, tokens }),
+      redirectLayer({ ...context, registryOrigin: this.origin, maxRedirects: 5 }),
+    );
+    this.pingSend = compose(this.transport.send, retryLayer({ ...DEFAULT_RETRY, ...options.retry }));
+  }
+
+  /**
+   * `GET /v2/` anonymously: the registry must answer 200 or 401 with `Docker-Distribution-API-Version:
+   * registry/2.0`; anything else is `not-a-registry`.
+   */
+  ping(): Promise<PingResult> {
+    return pingRegistry(this.pingSend, this.context);
+  }
+
+  /** `GET /v2/` with the `'*'` credential: whether the registry accepts it (throws unauthorized when not). */
+  async authenticate(): Promise<void> {
+    const response = await this.request({ path: '/v2/', scope: { type: 'registry' }, subject: 'the registry API' });
+    await discard(response);
+  }
+
+  /** Every repository in `/v2/_catalog`, following `Link` pages. A registry without a catalog gives `no-catalog`. */
+  async listRepositories(options: { pageSize?: number } = {}): Promise<string[]> {
+    const first = `/v2/_catalog${options.pageSize ? `?n=${options.pageSize}` : ''}`;
+    const pages = this.pages(first, { type: 'catalog' }, 'the catalog', 'no-catalog', 'repositories');
+    const repositories: string[] = [];
+    for await (const page of pages) repositories.push(...page);
+    return repositories;
+  }
+
+  /** Every tag of `repository`, following `Link` pages when the registry pages them. */
+  async listTags(repository: string, options: { pageSize?: number } = {}): Promise<string[]> {
+    requireRepositoryName(repository);
+    const first = `/v2/${repository}/tags/list${options.pageSize ? `?n=${options.pageSize}` : ''}`;
+    const tags: string[] = [];
+    for await (const page of this.pages(first, { type: 'repository', repository }, `tags of ${repository}`, 'not-found', 'tags')) {
+      tags.push(...page);
+    }
+    return tags;
+  }
+
+  /**
+   * The manifest or index `repository:reference`, asking for all four OCI/Docker types. The digest of the bytes is
+   * checked against a digest reference and against `Docker-Content-Digest` (sha256 or sha512, as they name it).
+   */
+  async getManifest(repository: string, reference: string): Promise<FetchedManifest> {
+    requireRepositoryName(repository);
+    requireManifestReference(reference);
+    const subject = manifestSubject(repository, reference);
+    const response = await this.request({
+      path: `/v2/${repository}/manifests/${reference}`,
+      scope: { type: 'repository', repository },
+      subject,
+      headers: { accept: ACCEPTED_MANIFEST_TYPES.join(', ') },
+    });
+    const bytes = await this.readAll(response, MAX_MANIFEST_BYTES, subject);
+
+    const byReference = parseDigest(reference);
+    if (byReference && digestOf(bytes, byReference.algorithm) !== reference) {
+      throw this.badResponse(`${subject}: the bytes received do not match the digest asked for`, response.statusCode);
+    }
+    const announced = headerValue(response, 'docker-content-digest');
+    const byHeader = announced !== undefined ? parseDigest(announced) : undefined;
+    if (announced !== undefined && byHeader === undefined) {
+      throw this.badResponse(`${subject}: Docker-Content-Digest '${announced}' is not a sha256/sha512 digest`, response.statusCode);
+    }
+    if (byHeader && digestOf(bytes, byHeader.algorithm) !== announced) {
+      throw this.badResponse(`${subject}: the bytes received do not match Docker-Content-Digest ${announced}`, response.statusCode);
+    }
+    const digest = byReference ? reference : announced ?? digestOf(bytes, 'sha256');
+
+    try {
+      const parsed = parseManifest(bytes, contentType(response));
+      return { ...parsed, digest, bytes };
+    } catch (error) {
+      if (error instanceof ManifestFormatError) throw this.badResponse(`${subject}: ${error.message}`, response.statusCode);
+      throw error;
+    }
+  }
+
+  /** `HEAD` of a manifest: whether it exists (not-found otherwise) and its type, digest and size when sent. */
+  async headManifest(repository: string, reference: string): Promise<ManifestHead> {
+    requireRepositoryName(repository);
+    requireManifestReference(reference);
+    const subject = manifestSubject(repository, reference);
+    const response = await this.request({
+      method: 'HEAD',
+      path: `/v2/${repository}/manifests/${reference}`,
+      scope: { type: 'repository', repository },
+      subject,
+      headers: { accept: ACCEPTED_MANIFEST_TYPES.join(', ') },
+    });
+    await discard(response);
+    const announced = headerValue(response, 'docker-content-digest');
+    const digest = parseDigest(reference) ? reference : announced !== undefined && parseDigest(announced) ? announced : undefined;
+    const mediaType = contentType(response);
+    const size = optionalSize(headerValue(response, 'content-length'));
+    return {
+      ...(mediaType !== undefined ? { mediaType } : {}),
+      ...(digest !== undefined ? { digest } : {}),
+      ...(size !== undefined ? { size } : {}),
+    };
+  }
+
+  /**
+   * Streams the blob `digest` of `repository`, from `offset` when given (a `Range` request, to resume a download).
+   * The caller verifies the digest of what it stores. Redirects to storage backends are followed without credentials.
+   */
+  async getBlob(repository: string, digest: string, options: { offset?: number; signal?: AbortSignal } = {}): Promise<BlobDownload> {
+    requireRepositoryName(repository);
+    requireDigest(digest, 'blob digest');
+    const offset = options.offset ?? 0;
+    if (!Number.isSafeInteger(offset) || offset < 0) throw invalidInput(`blob offset ${offset} is not a non-negative integer`);
+    const subject = `blob ${repository}@${digest}`;
+    const response = await this.request({
+      path: `/v2/${repository}/blobs/${digest}`,
+      scope: { type: 'repository', repository },
+      subject,
+      headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    const length = optionalSize(headerValue(response, 'content-length'));
+    if (response.statusCode === 206) {
+      const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(headerValue(response, 'content-range') ?? '');
+      if (!range || Number(range[1]) !== offset) {
+        await discard(response);
+        throw this.badResponse(`${subject}: answered a range other than the one asked for`, 206);
+      }
+      const total = range[3] === '*' ? undefined : Number(range[3]);
+      return {
+        body: this.translatedStream(response),
+        offset,
+        ...(length !== undefined ? { length } : {}),
+        ...(total !== undefined ? { totalSize: total } : {}),
+      };
+    }
+    return {
+      body: this.translatedStream(response),
+      offset: 0,
+      ...(length !== undefined ? { length, totalSize: length } : {}),
+    };
+  }
+
+  /** `HEAD` of a blob: true when the registry has it, false on 404. */
+  async blobExists(repository: string, digest: string): Promise<boolean> {
+    requireRepositoryName(repository);
+    requireDigest(digest, 'blob digest');
+    const subject = `blob ${repository}@${digest}`;
+    const response = await this.send({ method: 'HEAD', path: `/v2/${repository}/blobs/${digest}`, scope: { type: 'repository', repository } });
+    await discard(response);
+    if (response.statusCode === 200) return true;
+    if (response.statusCode === 404) return false;
+    throw await responseFailure(response, { ...this.context, subject });
+  }
+
+  /** Closes the connections once running requests are done. */
+  async close(): Promise<void> {
+    await this.transport.close();
+  }
+
+  /** Closes the connections now, failing running requests and streams. */
+  async destroy(): Promise<void> {
+    await this.transport.destroy();
+  }
+
+  private get context() {
+    return { registry: this.registry, label: this.label };
+  }
+
+  private badResponse(message: string, status?: number): RegistryError {
+    return new RegistryError(
+      { kind: 'bad-response', registry: this.registry, ...(status !== undefined ? { status } : {}) },
+      `registry ${this.label}: ${message}`,
+    );
+  }
+
+  /** One authenticated request that must succeed (2xx); any other answer becomes the matching RegistryError. */
+  private async request(call: {
+    path: string;
+    scope: AuthScope;
+    /** What the request is about, for messages: `manifest a/b:v1`. */
+    subject: string;
+    method?: 'GET' | 'HEAD';
+    headers?: Record<string, string>;
+    signal?: AbortSignal;
+    notFoundKind?: RegistryErrorKind;
+  }): Promise<RegistryResponse> {
+    const response = await this.send({
+      method: call.method ?? 'GET',
+      path: call.path,
+      scope: call.scope,
+      headers: call.headers ?? {},
+      ...(call.signal ? { signal: call.signal } : {}),
+    });
+    if (response.statusCode >= 200 && response.statusCode < 300) return response;
+    throw await responseFailure(response, {
+      ...this.context,
+      subject: call.subject,
+      ...(call.notFoundKind ? { notFoundKind: call.notFoundKind } : {}),
+    });
+  }
+
+  private async readAll(response: RegistryResponse, limit: number, subject: string): Promise<Buffer> {
+    try {
+      return await readBody(response.body, limit);
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) throw this.badResponse(`${subject}: larger than ${limit} bytes`, response.statusCode);
+      throw transportFailure(error, { ...this.context, host: response.url.host });
+    }
+  }
+
+  /** Pages of a list endpoint (`repositories` or `tags`), following `Link: <...>; rel="next"` on the registry only. */
+  private async *pages(
+    firstPath: string,
+    scope: AuthScope,
+    subject: string,
+    notFoundKind: RegistryErrorKind,
+    field: 'repositories' | 'tags',
+  ): AsyncGenerator<string[]> {
+    const seen = new Set<string>();
+    for (let path: string | undefined = firstPath; path !== undefined; ) {
+      if (seen.size >= MAX_PAGES || seen.has(path)) throw this.badResponse(`${subject}: the Link header loops`);
+      seen.add(path);
+      let response: RegistryResponse;
+      try {
+        response = await this.request({ path, scope, subject, headers: { accept: 'application/json' }, notFoundKind });
+      } catch (error) {
+        // distribution answers UNSUPPORTED when the catalog is switched off; that is no catalog, not a broken registry.
+        if (field === 'repositories' && error instanceof RegistryError && error.failure.registryErrorCodes?.includes('UNSUPPORTED')) {
+          throw new RegistryError(
+            { ...error.failure, kind: 'no-catalog' },
+            `registry ${this.label}: this registry has no catalog (UNSUPPORTED)`,
+          );
+        }
+        if (error instanceof RegistryError && error.failure.kind === 'no-catalog') {
+          throw new RegistryError(error.failure, `registry ${this.label}: this registry has no catalog (404 on /v2/_catalog)`);
+        }
+        throw error;
+      }
+      const bytes = await this.readAll(response, MAX_LIST_PAGE_BYTES, subject);
+      let list: unknown;
+      try {
+        list = (JSON.parse(bytes.toString('utf8')) as Record<string, unknown> | null)?.[field];
+      } catch {
+        throw this.badResponse(`${subject}: the answer is not JSON`, response.statusCode);
+      }
+      // Some registries answer `"tags": null` for a repository without tags.
+      if (list === null || list === undefined) list = [];
+      if (!Array.isArray(list) || !list.every((item) => typeof item === 'string')) {
+        throw this.badResponse(`${subject}: '${field}' is not a list of strings`, response.statusCode);
+      }
+      yield list;
+      path = this.nextPagePath(nextLink(response.headers.link), response.url, subject);
+    }
+  }
+
+  /** The path of the next page, only when it points back at the registry: a Link must not send our credentials away. */
+  private nextPagePath(link: string | undefined, base: URL, subject: string): string | undefined {
+    if (link === undefined) return undefined;
+    let target: URL;
+    try {
+      target = new URL(link, base);
+    } catch {
+      throw this.badResponse(`${subject}: invalid Link header`);
+    }
+    const registryHost = hostOf(new URL(`https://${this.registry}`));
+    const connectHost = hostOf(new URL(this.origin));
+    // A registry reached through an override address may still write its own name in absolute links.
+    if (target.protocol !== 'https:' || (hostOf(target) !== connectHost && hostOf(target) !== registryHost)) {
+      throw this.badResponse(`${subject}: the next page is on another host (${target.host}); not followed`);
+    }
+    return `${target.pathname}${target.search}`;
+  }
+
+  /** The response body as a byte stream whose errors are RegistryErrors like any other failure of the client. */
+  private translatedStream(response: RegistryResponse): Readable {
+    const context = { ...this.context, host: response.url.host };
+    const body = response.body;
+    async function* chunks(): AsyncGenerator<Buffer> {
+      try {
+        for await (const chunk of body) yield chunk as Buffer;
+      } catch (error) {
+        throw transportFailure(error, context);
+      }
+    }
+    return Readable.from(chunks(), { objectMode: false, highWaterMark: 64 * 1024 });
+  }
+}
+
+const manifestSubject = (repository: string, reference: string) =>
+  `manifest ${repository}${reference.includes(':') ? '@' : ':'}${reference}`;
+
+/** The Content-Type without parameters. */
+function contentType(response: RegistryResponse): string | undefined {
+  const value = headerValue(response, 'content-type')?.split(';')[0]?.trim();
+  return value ? value : undefined;
+}
+
+function optionalSize(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const size = Number(value);
+  return Number.isSafeInteger(size) && size >= 0 ? size : undefined;
+}

@@ -1,0 +1,51 @@
+// Why a call to a remote registry failed, as a typed value: every failure is a BerthError of kind
+// `upstream-failure` (502) whose error-info says what went wrong upstream ({kind, registry, status?, ...}).
+import { BerthError } from '../errors.js';
+
+export type RegistryErrorKind =
+  | 'dns'
+  | 'connect'
+  | 'tls'
+  | 'timeout'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not-found'
+  | 'rate-limited'
+  | 'not-a-registry'
+  | 'no-catalog'
+  | 'bad-response';
+
+/** What the API shows as `error-info`; never holds a credential. */
+export interface RegistryFailure {
+  kind: RegistryErrorKind;
+  /** The registry as configured (its `address`), so the client can tell which remote failed. */
+  registry: string;
+  /** The HTTP status, when the registry (or its token service) answered one. */
+  status?: number;
+  /** For `rate-limited`: the registry's `Retry-After`, in seconds. */
+  retryAfterSeconds?: number;
+  /** For `tls`: the Node/OpenSSL code of the certificate problem, e.g. `UNABLE_TO_VERIFY_LEAF_SIGNATURE`. */
+  certificateProblem?: string;
+  /** The distribution error codes of the answer (`MANIFEST_UNKNOWN`, `UNSUPPORTED`, ...), when it carried any. */
+  registryErrorCodes?: string[];
+}
+
+export class RegistryError extends BerthError {
+  readonly failure: RegistryFailure;
+
+  constructor(failure: RegistryFailure, message: string, options?: { cause?: unknown }) {
+    const info = Object.fromEntries(Object.entries(failure).filter(([, value]) => value !== undefined)) as RegistryFailure;
+    super('upstream-failure', message, { ...info }, failure.retryAfterSeconds);
+    this.name = 'RegistryError';
+    this.failure = info;
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+
+  /** Shorthand for `failure.kind`: what went wrong upstream. */
+  get upstreamKind(): RegistryErrorKind {
+    return this.failure.kind;
+  }
+}
+
+export const isRegistryError = (error: unknown, kind?: RegistryErrorKind): error is RegistryError =>
+  error instanceof RegistryError && (kind === undefined || error.failure.kind === kind);

@@ -1,0 +1,68 @@
+// The bottom of the stack: one keep-alive undici Pool for the registry endpoint and one Agent for other hosts
+// (token realms, blob redirects), both trusting the endpoint's CAs, with connect/headers/body timeouts.
+import { Agent, Pool, type Dispatcher } from 'undici';
+import type { RegistryRequest, RegistryResponse } from './dispatch.js';
+import type { EndpointConnection } from './registry-endpoint.js';
+import { transportFailure } from './transport-failure.js';
+
+export interface RegistryTimeouts {
+  /** TCP + TLS handshake. */
+  connectMs: number;
+  /** From sending a request to the end of the response headers. */
+  headersMs: number;
+  /** Longest pause between two chunks of a body (not the whole download: a 1 GB blob takes long). */
+  bodyMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: RegistryTimeouts = { connectMs: 10_000, headersMs: 30_000, bodyMs: 60_000 };
+
+export interface TransportOptions {
+  connection: EndpointConnection;
+  registry: string;
+  label: string;
+  timeouts: RegistryTimeouts;
+  /** Connections kept to the registry; pulls fetch several blobs at once. */
+  connections: number;
+  userAgent: string;
+}
+
+export class RegistryTransport {
+  private readonly pool: Pool;
+  private readonly agent: Agent;
+
+  constructor(private readonly options: TransportOptions) {
+    const { connection, timeouts } = options;
+    // `ca` replaces Node's default roots, so endpointConnection() already prepended them; undefined keeps the defaults.
+    const connect = { timeout: timeouts.connectMs, ...(connection.ca ? { ca: connection.ca } : {}) };
+    const common = { connect, headersTimeout: timeouts.headersMs, bodyTimeout: timeouts.bodyMs, keepAliveTimeout: 30_000 };
+    this.pool = new Pool(connection.origin, { ...common, connections: options.connections });
+    this.agent = new Agent({ ...common, connections: options.connections });
+  }
+
+  /** Sends one request, as is: no auth, no redirects, no retries. Network/TLS failures become RegistryErrors. */
+  readonly send = async (request: RegistryRequest): Promise<RegistryResponse> => {
+    const url = new URL(request.path, request.origin ?? this.options.connection.origin);
+    const dispatcher: Dispatcher = url.origin === this.options.connection.origin ? this.pool : this.agent;
+    try {
+      const response = await dispatcher.request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method: request.method,
+        headers: { 'user-agent': this.options.userAgent, ...request.headers },
+        ...(request.signal ? { signal: request.signal } : {}),
+      });
+      return { statusCode: response.statusCode, headers: response.headers, body: response.body, url };
+    } catch (error) {
+      throw transportFailure(error, { registry: this.options.registry, label: this.options.label, host: url.host });
+    }
+  };
+
+  async close(): Promise<void> {
+    await Promise.all([this.pool.close(), this.agent.close()]);
+  }
+
+  /** Closes at once, aborting requests still running (streams being read fail). */
+  async destroy(): Promise<void> {
+    await Promise.all([this.pool.destroy(), this.agent.destroy()]);
+  }
+}

@@ -1,0 +1,42 @@
+// /v2/<name>/blobs/<digest>: GET (whole or one Range, 206), HEAD, DELETE (unlinks from the repository).
+import { pipeline } from 'node:stream/promises';
+import type { SiteRegistry } from '../../site-registry.js';
+import { parseRangeHeader } from '../byte-ranges.js';
+import { endEmpty, type RouteHandler } from './route.js';
+
+export function blobHandlers(registry: SiteRegistry): { get: RouteHandler; head: RouteHandler; delete: RouteHandler } {
+  const serve = (withBody: boolean): RouteHandler => async (req, res, { name, reference: digest }) => {
+    const info = await registry.statBlob(name, digest);
+    res.setHeader('Docker-Content-Digest', info.digest);
+    res.setHeader('Content-Type', 'application/octet-stream');
+    res.setHeader('Accept-Ranges', 'bytes');
+    // Content-addressed bytes never change: the digest is a perfect validator and caches may keep them.
+    res.setHeader('ETag', `"${info.digest}"`);
+    res.setHeader('Cache-Control', 'max-age=31536000');
+    const range = parseRangeHeader(req.headers.range, info.size);
+    if (range === 'unsatisfiable') {
+      res.setHeader('Content-Range', `bytes */${info.size}`);
+      endEmpty(res, 416);
+      return;
+    }
+    if (range) {
+      res.status(206).setHeader('Content-Range', `bytes ${range.start}-${range.end}/${info.size}`);
+      res.setHeader('Content-Length', String(range.end - range.start + 1));
+    } else {
+      res.status(200).setHeader('Content-Length', String(info.size));
+    }
+    if (!withBody) {
+      res.end();
+      return;
+    }
+    await pipeline(await registry.openBlob(name, digest, range), res);
+  };
+  return {
+    get: serve(true),
+    head: serve(false),
+    delete: async (_req, res, { name, reference: digest }) => {
+      await registry.deleteBlob(name, digest);
+      endEmpty(res, 202);
+    },
+  };
+}

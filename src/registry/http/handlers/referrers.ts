@@ -1,0 +1,19 @@
+// /v2/<name>/referrers/<digest>: an OCI image index of the manifests whose subject is <digest>, optionally
+// filtered by `artifactType` (announced with OCI-Filters-Applied). Never a 404: no referrers is an empty index.
+import { ociImageIndex } from '../../media-types.js';
+import { SiteRegistry } from '../../site-registry.js';
+import { queryOf, type RouteHandler } from './route.js';
+
+export function referrerHandlers(registry: SiteRegistry): { list: RouteHandler } {
+  return {
+    list: async (req, res, { name, reference: digest }) => {
+      const artifactType = queryOf(req).get('artifactType') || undefined;
+      const descriptors = await registry.listReferrers(name, digest, artifactType);
+      if (artifactType !== undefined) res.setHeader('OCI-Filters-Applied', 'artifactType');
+      const body = Buffer.from(JSON.stringify(SiteRegistry.referrersIndex(descriptors)));
+      res.status(200).setHeader('Content-Type', ociImageIndex);
+      res.setHeader('Content-Length', String(body.byteLength));
+      res.end(body);
+    },
+  };
+}

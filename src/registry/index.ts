@@ -1,0 +1,31 @@
+// The site registry: a crash-safe content-addressed blob store, a SQLite index of repositories, manifests and
+// tags, garbage collection, and the OCI distribution `/v2` API as an Express Router. This file is its public face.
+export {
+  createSiteRegistry,
+  SiteRegistry,
+  UploadRangeError,
+  type ImageTagSummary,
+  type Page,
+  type PutManifestOptions,
+  type PutManifestResult,
+  type ReferrerDescriptor,
+  type RepositorySummary,
+  type SiteRegistryOptions,
+  type StoredManifest,
+  type UploadProgress,
+} from './site-registry.js';
+export { createRegistryRouter } from './http/router.js';
+export type { RegistryAccess, RegistryIdentity, RegistryRole } from './http/access.js';
+export type { BlobInfo, BlobStore, BlobWriter, BlobWriterOptions, ByteRange, ByteSource, CommitOptions } from './storage/blob-store.js';
+export type { GarbageCollectionResult, RemovedBlob } from './garbage-collector.js';
+export {
+  DigestMismatchError,
+  ManifestBlobUnknownError,
+  RegistryError,
+  SizeMismatchError,
+  isRegistryError,
+  type OciErrorCode,
+} from './registry-error.js';
+export { digestOf, parseDigest, type DigestAlgorithm } from './digest.js';
+export { parseManifestDocument, maxManifestBytes, type ManifestDocument, type Descriptor, type Platform } from './manifest-document.js';
+export * as mediaTypes from './media-types.js';

@@ -1,0 +1,498 @@
+// The site registry's domain API: the blob store and the index composed into repositories, manifests, tags,
+// uploads, referrers and garbage collection. The /v2 handlers, the /v1 state routes and the pull operation call it.
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { digestOf, parseDigest, type DigestAlgorithm } from './digest.js';
+import { sweepUnreferencedBlobs, type GarbageCollectionResult } from './garbage-collector.js';
+import {
+  formatPlatform,
+  maxManifestBytes,
+  parseManifestDocument,
+  platformOfConfig,
+  type Descriptor,
+  type ManifestDocument,
+} from './manifest-document.js';
+import { isForeignLayer, ociImageIndex, platformConfigTypes } from './media-types.js';
+import { ManifestBlobUnknownError, RegistryError } from './registry-error.js';
+import { assertRepositoryName, assertTag, parseManifestReference } from './repository-name.js';
+import type { BlobInfo, BlobStore, ByteRange, ByteSource } from './storage/blob-store.js';
+import { FilesystemBlobStore } from './storage/filesystem-blob-store.js';
+import { RegistryIndex, type ManifestRecord, type ReferenceRecord } from './storage/registry-index.js';
+import { SharedExclusiveLock } from './storage/shared-exclusive-lock.js';
+import { UploadSessions } from './upload-sessions.js';
+
+export interface SiteRegistryOptions {
+  /** Berth passes `<BERTH_DATA_DIR>/registry`. */
+  dataDir: string;
+  /** How long an unreferenced blob is kept after its last commit/mount (see garbage-collector.ts). Default 1 hour. */
+  gcGracePeriodMs?: number;
+  /** Upload sessions that receive nothing for this long are aborted. Default 1 hour. */
+  uploadIdleTimeoutMs?: number;
+}
+
+export interface PutManifestOptions {
+  /** The remote index a single-platform pull picked this manifest from. */
+  sourceIndexDigest?: string;
+  /** Annotations of that index's entry for this manifest. */
+  sourceAnnotations?: Record<string, string>;
+  /** More tags to point at the manifest (the /v2 `?tag=` parameters). */
+  tags?: string[];
+}
+
+export interface PutManifestResult {
+  digest: string;
+  mediaType: string;
+  /** Whether the tag (the reference, when it is a tag) now points at a different manifest than before. */
+  tagUpdated: boolean;
+  /** Every tag that moved, the reference's and `options.tags`. */
+  tagsUpdated: string[];
+  subjectDigest?: string;
+}
+
+export interface StoredManifest {
+  digest: string;
+  mediaType: string;
+  size: number;
+  subjectDigest?: string;
+}
+
+export interface ImageTagSummary {
+  tag: string;
+  digest: string;
+  mediaType: string;
+  /** `os/arch[/variant]` of each image the tag covers; attestation entries (`unknown/unknown`) are left out. */
+  platforms: string[];
+  /** Bytes of every distinct manifest, config and layer the tag reaches. */
+  size: number;
+  updatedAt: string;
+  /** For a single platform pulled out of a remote index: that index's digest. */
+  sourceIndexDigest?: string;
+}
+
+export interface RepositorySummary {
+  name: string;
+  tags: ImageTagSummary[];
+}
+
+export interface ReferrerDescriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** The last item returned, when more remain after it. */
+  next?: string;
+}
+
+export interface UploadProgress {
+  id: string;
+  /** Bytes received so far. */
+  offset: number;
+}
+
+/** Where an appended chunk must start, when the client says (Content-Range); a mismatch is a 416. */
+export interface ChunkPosition {
+  start: number;
+  /** Inclusive end, when the client said it. */
+  end?: number;
+}
+
+/** Thrown for an out-of-order chunk: the router answers 416 with the current `Range`. */
+export class UploadRangeError extends RegistryError {
+  constructor(readonly offset: number, message: string) {
+    super('BLOB_UPLOAD_INVALID', message, { offset }, 416);
+    this.name = 'UploadRangeError';
+  }
+}
+
+const defaultGracePeriodMs = 60 * 60 * 1000;
+const defaultUploadIdleTimeoutMs = 60 * 60 * 1000;
+/** Configs are read to learn an image's platform; real ones are a few KiB. */
+const maxConfigBytes = 4 * 1024 * 1024;
+
+const manifestUnknown = (repository: string, reference: string) =>
+  new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} unknown to repository ${repository}`, { repository, reference });
+
+export class SiteRegistry {
+  private constructor(
+    readonly blobs: BlobStore,
+    private readonly index: RegistryIndex,
+    private readonly commitLock: SharedExclusiveLock,
+    private readonly uploads: UploadSessions,
+    private readonly gcGracePeriodMs: number,
+  ) {}
+
+  static async open(options: SiteRegistryOptions): Promise<SiteRegistry> {
+    await mkdir(options.dataDir, { recursive: true });
+    const commitLock = new SharedExclusiveLock();
+    const blobs = await FilesystemBlobStore.open(options.dataDir, { commitLock });
+    const index = new RegistryIndex(join(options.dataDir, 'index.db'));
+    const uploads = new UploadSessions(blobs, options.uploadIdleTimeoutMs ?? defaultUploadIdleTimeoutMs);
+    return new SiteRegistry(blobs, index, commitLock, uploads, options.gcGracePeriodMs ?? defaultGracePeriodMs);
+  }
+
+  async close(): Promise<void> {
+    await this.uploads.close();
+    await this.blobs.close();
+    this.index.close();
+  }
+
+  // ---- repositories (the /v1 state view) ----
+
+  async listRepositories(): Promise<RepositorySummary[]> {
+    const names: string[] = [];
+    for (let page = this.index.repositoryNames({ limit: 1000 }); page.length > 0; page = this.index.repositoryNames({ limit: 1000, after: page.at(-1)! })) {
+      names.push(...page);
+    }
+    return names.map((name) => this.summarise(name));
+  }
+
+  async getRepository(name: string): Promise<RepositorySummary> {
+    this.requireRepository(name);
+    return this.summarise(name);
+  }
+
+  async deleteTag(repository: string, tag: string): Promise<void> {
+    this.requireRepository(repository);
+    assertTag(tag);
+    if (!this.index.deleteTag(repository, tag)) throw manifestUnknown(repository, tag);
+  }
+
+  /** Deletes a manifest, the tags on it and, for an index, its platform manifests that nothing else uses. */
+  async deleteImage(repository: string, digest: string): Promise<void> {
+    this.requireRepository(repository);
+    parseDigest(digest);
+    if (this.index.deleteManifest(repository, digest, true).length === 0) throw manifestUnknown(repository, digest);
+  }
+
+  async collectGarbage(options: { gracePeriodMs?: number } = {}): Promise<GarbageCollectionResult> {
+    const expiredUploads = await this.uploads.expireIdle();
+    const removedBlobs = await sweepUnreferencedBlobs(
+      { blobs: this.blobs, index: this.index, commitLock: this.commitLock },
+      options.gracePeriodMs ?? this.gcGracePeriodMs,
+    );
+    return { removedBlobs, bytesFreed: removedBlobs.reduce((n, b) => n + b.size, 0), expiredUploads };
+  }
+
+  private requireRepository(name: string): void {
+    assertRepositoryName(name);
+    if (!this.index.repositoryExists(name)) {
+      throw new RegistryError('NAME_UNKNOWN', `repository ${name} not known to registry`, { name });
+    }
+  }
+
+  private summarise(name: string): RepositorySummary {
+    const tags = this.index.tags(name).flatMap((t): ImageTagSummary[] => {
+      const manifest = this.index.getManifest(name, t.digest);
+      if (!manifest) return [];
+      return [{
+        tag: t.tag,
+        digest: t.digest,
+        mediaType: manifest.mediaType,
+        platforms: this.platformsOf(manifest),
+        size: this.totalSize(manifest),
+        updatedAt: t.updatedAt,
+        ...(manifest.sourceIndexDigest ? { sourceIndexDigest: manifest.sourceIndexDigest } : {}),
+      }];
+    });
+    return { name, tags };
+  }
+
+  private platformsOf(manifest: ManifestRecord): string[] {
+    const references = this.index.references(manifest.repository, manifest.digest).filter((r) => r.kind === 'manifest');
+    if (references.length === 0) return manifest.platform ? [manifest.platform] : [];
+    const platforms = references
+      .map((r) => r.platform ?? this.index.getManifest(manifest.repository, r.digest)?.platform)
+      .filter((p): p is string => p !== undefined && p !== 'unknown/unknown');
+    return [...new Set(platforms)];
+  }
+
+  private totalSize(root: ManifestRecord): number {
+    const sizes = new Map<string, number>([[root.digest, root.size]]);
+    const pending = [root.digest];
+    while (pending.length > 0) {
+      for (const r of this.index.references(root.repository, pending.pop()!)) {
+        if (sizes.has(r.digest)) continue;
+        sizes.set(r.digest, r.size);
+        if (r.kind === 'manifest' && this.index.getManifest(root.repository, r.digest)) pending.push(r.digest);
+      }
+    }
+    return [...sizes.values()].reduce((a, b) => a + b, 0);
+  }
+
+  // ---- manifests ----
+
+  /**
+   * Stores a manifest byte for byte and points `reference` (a tag, or its own digest) at it. Every blob and child
+   * manifest it references must be present first (MANIFEST_BLOB_UNKNOWN otherwise); a `subject` need not be.
+   */
+  async putManifest(
+    repository: string,
+    reference: string,
+    mediaType: string | undefined,
+    bytes: Uint8Array,
+    options: PutManifestOptions = {},
+  ): Promise<PutManifestResult> {
+    assertRepositoryName(repository);
+    const ref = parseManifestReference(reference);
+    const extraTags = (options.tags ?? []).map(assertTag);
+    const document = parseManifestDocument(bytes, mediaType);
+    if (options.sourceIndexDigest !== undefined) parseDigest(options.sourceIndexDigest);
+    const algorithm: DigestAlgorithm = ref.digest ? parseDigest(ref.digest).algorithm : 'sha256';
+    const digest = digestOf(bytes, algorithm);
+    if (ref.digest && ref.digest !== digest) {
+      throw new RegistryError('DIGEST_INVALID', `manifest digest ${digest} does not match the reference ${ref.digest}`, { expected: ref.digest, actual: digest });
+    }
+    const blobReferences = this.blobReferences(document);
+    // Held from before the manifest's own blob is written until it is indexed, so GC cannot take it in between.
+    const release = this.blobs.hold([digest, ...blobReferences.map((d) => d.digest)]);
+    try {
+      // Checked before writing too, so a refused push leaves no stray manifest blob; and again under the lock,
+      // which is what makes the check hold against a concurrent garbage collection.
+      await this.requirePresent(repository, document, blobReferences);
+      await this.blobs.put(bytes, digest);
+      return await this.commitLock.runShared(async () => {
+        await this.requirePresent(repository, document, blobReferences);
+        const platform = await this.platformOfImage(document);
+        const record: ManifestRecord = {
+          repository,
+          digest,
+          mediaType: document.mediaType,
+          size: bytes.byteLength,
+          ...(document.artifactType ? { artifactType: document.artifactType } : {}),
+          ...(document.subject ? { subjectDigest: document.subject.digest } : {}),
+          ...(document.annotations ? { annotations: document.annotations } : {}),
+          ...(platform ? { platform } : {}),
+          ...(options.sourceIndexDigest ? { sourceIndexDigest: options.sourceIndexDigest } : {}),
+          ...(options.sourceAnnotations ? { sourceAnnotations: options.sourceAnnotations } : {}),
+          createdAt: new Date().toISOString(),
+        };
+        const tags = [...(ref.tag ? [ref.tag] : []), ...extraTags];
+        const moved = this.index.recordManifest(record, this.referenceRecords(document), tags, new Date().toISOString());
+        return {
+          digest,
+          mediaType: document.mediaType,
+          tagUpdated: ref.tag !== undefined && moved.includes(ref.tag),
+          tagsUpdated: moved,
+          ...(document.subject ? { subjectDigest: document.subject.digest } : {}),
+        };
+      });
+    } finally {
+      release();
+    }
+  }
+
+  /** Blobs the manifest needs in the store: its config and layers, except layers registries never hold. */
+  private blobReferences(document: ManifestDocument): Descriptor[] {
+    if (document.kind === 'index') return [];
+    return [document.config!, ...document.layers.filter((l) => !isForeignLayer(l.mediaType))];
+  }
+
+  private async requirePresent(repository: string, document: ManifestDocument, blobReferences: Descriptor[]): Promise<void> {
+    const missing: string[] = [];
+    for (const d of blobReferences) {
+      if (!(await this.blobs.has(d.digest))) missing.push(d.digest);
+    }
+    for (const m of document.manifests) {
+      if (!this.index.getManifest(repository, m.digest)) missing.push(m.digest);
+    }
+    if (missing.length > 0) throw new ManifestBlobUnknownError([...new Set(missing)]);
+  }
+
+  private async platformOfImage(document: ManifestDocument): Promise<string | undefined> {
+    const config = document.config;
+    if (!config || !platformConfigTypes.has(config.mediaType) || config.size > maxConfigBytes) return undefined;
+    const platform = platformOfConfig(await this.blobs.read(config.digest, maxConfigBytes));
+    return platform ? formatPlatform(platform) : undefined;
+  }
+
+  private referenceRecords(document: ManifestDocument): ReferenceRecord[] {
+    const entry = (kind: ReferenceRecord['kind'], d: Descriptor): ReferenceRecord => ({
+      kind,
+      digest: d.digest,
+      mediaType: d.mediaType,
+      size: d.size,
+      ...(d.platform ? { platform: formatPlatform(d.platform) } : {}),
+      ...(d.annotations ? { annotations: d.annotations } : {}),
+    });
+    if (document.kind === 'index') return document.manifests.map((m) => entry('manifest', m));
+    return [entry('config', document.config!), ...document.layers.map((l) => entry('layer', l))];
+  }
+
+  /** The manifest a tag or digest names; NAME_UNKNOWN or MANIFEST_UNKNOWN (404) otherwise. */
+  async statManifest(repository: string, reference: string): Promise<StoredManifest> {
+    assertRepositoryName(repository);
+    const ref = parseManifestReference(reference);
+    const digest = ref.digest ?? this.index.resolveTag(repository, ref.tag);
+    const record = digest === undefined ? undefined : this.index.getManifest(repository, digest);
+    if (!record) {
+      if (!this.index.repositoryExists(repository)) throw new RegistryError('NAME_UNKNOWN', `repository ${repository} not known to registry`, { name: repository });
+      throw manifestUnknown(repository, reference);
+    }
+    return {
+      digest: record.digest,
+      mediaType: record.mediaType,
+      size: record.size,
+      ...(record.subjectDigest ? { subjectDigest: record.subjectDigest } : {}),
+    };
+  }
+
+  async getManifest(repository: string, reference: string): Promise<StoredManifest & { bytes: Buffer }> {
+    const manifest = await this.statManifest(repository, reference);
+    return { ...manifest, bytes: await this.blobs.read(manifest.digest, maxManifestBytes) };
+  }
+
+  /** /v2 DELETE of a manifest: a tag removes just the tag; a digest removes that manifest and its tags. */
+  async deleteManifest(repository: string, reference: string): Promise<void> {
+    assertRepositoryName(repository);
+    const ref = parseManifestReference(reference);
+    if (!this.index.repositoryExists(repository)) throw new RegistryError('NAME_UNKNOWN', `repository ${repository} not known to registry`, { name: repository });
+    const deleted = ref.digest !== undefined
+      ? this.index.deleteManifest(repository, ref.digest, false).length > 0
+      : this.index.deleteTag(repository, ref.tag);
+    if (!deleted) throw manifestUnknown(repository, reference);
+  }
+
+  async listTags(repository: string, limit: number, after?: string): Promise<Page<string>> {
+    this.requireRepository(repository);
+    return this.page((page) => this.index.tagNames(repository, page), limit, after);
+  }
+
+  async listCatalog(limit: number, after?: string): Promise<Page<string>> {
+    return this.page((page) => this.index.repositoryNames(page), limit, after);
+  }
+
+  private page(query: (page: { limit: number; after?: string }) => string[], limit: number, after?: string): Page<string> {
+    if (limit === 0) return { items: [] };
+    // One extra row tells whether a next page exists without a second query.
+    const rows = query({ limit: limit + 1, ...(after !== undefined ? { after } : {}) });
+    const items = rows.slice(0, limit);
+    return rows.length > limit ? { items, next: items.at(-1)! } : { items };
+  }
+
+  /** Manifests in `repository` whose subject is `digest`, as the referrers API describes them. */
+  async listReferrers(repository: string, digest: string, artifactType?: string): Promise<ReferrerDescriptor[]> {
+    assertRepositoryName(repository);
+    parseDigest(digest);
+    return this.index
+      .referrers(repository, digest)
+      .filter((m) => artifactType === undefined || m.artifactType === artifactType)
+      .map((m) => ({
+        mediaType: m.mediaType,
+        digest: m.digest,
+        size: m.size,
+        ...(m.artifactType ? { artifactType: m.artifactType } : {}),
+        ...(m.annotations ? { annotations: m.annotations } : {}),
+      }));
+  }
+
+  /** The image index the referrers API answers with. */
+  static referrersIndex(descriptors: ReferrerDescriptor[]): Record<string, unknown> {
+    return { schemaVersion: 2, mediaType: ociImageIndex, manifests: descriptors };
+  }
+
+  // ---- blobs ----
+
+  /** A blob as seen from a repository: present on disk and linked to it (by an upload, a mount or a manifest). */
+  async statBlob(repository: string, digest: string): Promise<BlobInfo> {
+    assertRepositoryName(repository);
+    parseDigest(digest);
+    const info = this.index.isBlobLinked(repository, digest) ? await this.blobs.stat(digest) : undefined;
+    if (!info) throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} unknown to repository ${repository}`, { digest });
+    return info;
+  }
+
+  async openBlob(repository: string, digest: string, range?: ByteRange): Promise<Readable> {
+    await this.statBlob(repository, digest);
+    return this.blobs.createReadStream(digest, range);
+  }
+
+  /** /v2 DELETE of a blob: unlinks it from the repository; garbage collection reclaims the bytes if nothing needs them. */
+  async deleteBlob(repository: string, digest: string): Promise<void> {
+    assertRepositoryName(repository);
+    parseDigest(digest);
+    if (!this.index.unlinkBlob(repository, digest)) {
+      throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} unknown to repository ${repository}`, { digest });
+    }
+  }
+
+  /** Cross-repository mount: true when `from` has the blob and it is now linked to `repository` too. */
+  async mountBlob(repository: string, digest: string, from: string): Promise<boolean> {
+    assertRepositoryName(repository);
+    parseDigest(digest);
+    if (!this.index.isBlobLinked(from, digest)) return false;
+    return this.commitLock.runShared(async () => {
+      if (!(await this.blobs.has(digest))) return false;
+      // The mount is a new use: restart the grace period so GC leaves it to the manifest that follows.
+      await this.blobs.touch(digest);
+      this.index.linkBlob(repository, digest);
+      return true;
+    });
+  }
+
+  /** Single-request upload (POST ?digest= or a PUT with the whole body): streamed, verified, linked. */
+  async uploadBlob(repository: string, digest: string, source: ByteSource, size?: number): Promise<BlobInfo> {
+    assertRepositoryName(repository);
+    const info = await this.blobs.ingest(digest, size, source);
+    this.index.linkBlob(repository, info.digest);
+    return info;
+  }
+
+  async startUpload(repository: string, algorithm?: DigestAlgorithm): Promise<UploadProgress> {
+    assertRepositoryName(repository);
+    const session = await this.uploads.start(repository, algorithm);
+    return { id: session.id, offset: session.writer.offset };
+  }
+
+  async uploadProgress(repository: string, id: string): Promise<UploadProgress> {
+    const session = this.uploads.get(repository, id);
+    return { id, offset: session.writer.offset };
+  }
+
+  /**
+   * Appends a chunk. With a position, it must start at the current offset (416 otherwise). If the client's
+   * stream breaks, what arrived stays and the status reports it, so the client can resume from there.
+   */
+  async appendToUpload(repository: string, id: string, source: ByteSource, position?: ChunkPosition): Promise<UploadProgress> {
+    const session = this.uploads.get(repository, id);
+    const writer = session.writer;
+    if (position && position.start !== writer.offset) {
+      throw new UploadRangeError(writer.offset, `chunk starts at ${position.start} but the upload has ${writer.offset} bytes`);
+    }
+    const written = await writer.writeFrom(source);
+    if (position?.end !== undefined && written !== position.end - position.start + 1) {
+      throw new RegistryError('BLOB_UPLOAD_INVALID', `chunk declared ${position.end - position.start + 1} bytes but carried ${written}`, { offset: writer.offset });
+    }
+    return { id, offset: writer.offset };
+  }
+
+  /** Closes an upload: appends an optional final chunk, verifies `digest`, publishes and links the blob. */
+  async completeUpload(
+    repository: string,
+    id: string,
+    digest: string,
+    finalChunk?: ByteSource,
+    position?: ChunkPosition,
+  ): Promise<BlobInfo> {
+    parseDigest(digest);
+    const session = this.uploads.get(repository, id);
+    if (finalChunk) await this.appendToUpload(repository, id, finalChunk, position);
+    this.uploads.forget(id);
+    // A failed commit discards the staging bytes: the session is over either way, as the spec has it after a 4xx.
+    const info = await session.writer.commit({ digest });
+    this.index.linkBlob(repository, info.digest);
+    return info;
+  }
+
+  async cancelUpload(repository: string, id: string): Promise<void> {
+    await this.uploads.cancel(repository, id);
+  }
+}
+
+/** Opens (creating if needed) the site registry under `dataDir`. */
+export const createSiteRegistry = (options: SiteRegistryOptions): Promise<SiteRegistry> => SiteRegistry.open(options);

@@ -1,0 +1,83 @@
+// The BlobStore interface: content-addressed, immutable blobs that become visible only once complete and
+// verified. The filesystem engine implements it; handlers and the domain API only ever see this interface.
+import type { Readable } from 'node:stream';
+import type { DigestAlgorithm } from '../digest.js';
+
+/** Bytes to store: a Readable, an async generator, or chunks already in memory. */
+export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+
+export interface BlobInfo {
+  digest: string;
+  size: number;
+  /** When the blob was last committed or touched; garbage collection's grace period counts from here. */
+  modifiedAt: Date;
+}
+
+export interface BlobWriterOptions {
+  /** When known up front (a pull), the writer verifies it at commit and garbage collection keeps that digest meanwhile. */
+  expectedDigest?: string;
+  expectedSize?: number;
+  /** Hash to compute while streaming when the digest is not known yet (a /v2 upload); default sha256. */
+  algorithm?: DigestAlgorithm;
+}
+
+export interface CommitOptions {
+  /** Required unless the writer was opened with `expectedDigest`. */
+  digest?: string;
+  size?: number;
+}
+
+/**
+ * One blob being written into a private staging file. Nothing is visible until `commit()` has checked the
+ * digest and size, fsync'd the bytes and renamed them into place. Writes are sequential: one at a time.
+ */
+export interface BlobWriter {
+  readonly id: string;
+  /** Bytes written so far: after a broken source, resume from here (e.g. `Range: bytes=<offset>-`). */
+  readonly offset: number;
+  readonly expectedDigest: string | undefined;
+  /** When the writer last received bytes (or was opened); idle upload sessions expire from here. */
+  readonly lastActivity: Date;
+  write(chunk: Uint8Array): Promise<void>;
+  /**
+   * Appends everything `source` yields and returns how many bytes that was. If the source fails part way, the
+   * bytes already appended stay (see `offset`) and the error is rethrown, so the caller can resume or abort.
+   * `maxBytes` bounds the total blob size; going past it throws SIZE_INVALID.
+   */
+  writeFrom(source: ByteSource, options?: { maxBytes?: number }): Promise<number>;
+  /** Verifies, persists and publishes the blob. On a mismatch it throws (DigestMismatchError/SizeMismatchError) and discards the bytes. */
+  commit(options?: CommitOptions): Promise<BlobInfo>;
+  /** Discards the staging bytes. Safe to call more than once, and after a failed commit. */
+  abort(): Promise<void>;
+}
+
+export interface ByteRange {
+  /** First byte, inclusive. */
+  start: number;
+  /** Last byte, inclusive. */
+  end: number;
+}
+
+export interface BlobStore {
+  openWriter(options?: BlobWriterOptions): Promise<BlobWriter>;
+  /** openWriter + writeFrom + commit, aborting on any failure: for callers that do not resume. */
+  ingest(expectedDigest: string, expectedSize: number | undefined, source: ByteSource): Promise<BlobInfo>;
+  /** Stores bytes already in memory (manifests). */
+  put(bytes: Uint8Array, expectedDigest?: string): Promise<BlobInfo>;
+  has(digest: string): Promise<boolean>;
+  stat(digest: string): Promise<BlobInfo | undefined>;
+  /** Reads a small blob whole; throws BLOB_UNKNOWN if absent and SIZE_INVALID if larger than `maxBytes`. */
+  read(digest: string, maxBytes: number): Promise<Buffer>;
+  /** Opens the blob (or an inclusive byte range of it) for reading; throws BLOB_UNKNOWN if absent. */
+  createReadStream(digest: string, range?: ByteRange): Promise<Readable>;
+  /** Removes the blob; false if it was not there. */
+  delete(digest: string): Promise<boolean>;
+  /** Restarts the blob's garbage-collection grace period (a mount or a dedup hit gives it a new use). */
+  touch(digest: string): Promise<void>;
+  list(): AsyncIterable<BlobInfo>;
+  /** Keeps these digests from garbage collection until the returned function is called (pulls in progress). */
+  hold(digests: Iterable<string>): () => void;
+  isHeld(digest: string): boolean;
+  /** Aborts open writers. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,388 @@
+// The BlobStore on the local disk: `blobs/<algorithm>/<first two hex>/<hex>`, written through staging files
+// under `uploads/` that are hashed while streaming, fsync'd, then renamed into place (and the directory fsync'd).
+//
+// Crash safety: a blob path only ever appears through rename(2) of a complete, verified, fsync'd file, so a
+// kill -9 at any moment leaves either no blob or the whole blob. Staging files are NOT kept across a restart:
+// start-up deletes everything under `uploads/`. A /v2 client whose session vanished gets BLOB_UPLOAD_UNKNOWN
+// and restarts its upload, as the spec tells it to; a pull restarts its ingest. Keeping them would mean
+// trusting bytes whose hash state is gone, for little gain on an edge site that restarts rarely.
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Hash } from 'node:crypto';
+import { createDigestHash, digestOf, parseDigest, type DigestAlgorithm, type ParsedDigest } from '../digest.js';
+import { DigestMismatchError, RegistryError, SizeMismatchError } from '../registry-error.js';
+import type { BlobInfo, BlobStore, BlobWriter, BlobWriterOptions, ByteRange, ByteSource, CommitOptions } from './blob-store.js';
+import type { SharedExclusiveLock } from './shared-exclusive-lock.js';
+
+const isMissing = (e: unknown): boolean => (e as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+
+/** fsync a directory so a rename or unlink inside it survives a crash, not just the file's bytes. */
+async function syncDirectory(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+const blobUnknown = (digest: string) => new RegistryError('BLOB_UNKNOWN', `blob ${digest} unknown to registry`, { digest });
+
+export interface FilesystemBlobStoreOptions {
+  /** Held shared around each publish; garbage collection holds it exclusive. */
+  commitLock: SharedExclusiveLock;
+}
+
+export class FilesystemBlobStore implements BlobStore {
+  private readonly blobsDir: string;
+  private readonly uploadsDir: string;
+  private readonly writers = new Set<FilesystemBlobWriter>();
+  private readonly holds = new Map<string, number>();
+
+  private constructor(dataDir: string, private readonly options: FilesystemBlobStoreOptions) {
+    this.blobsDir = join(dataDir, 'blobs');
+    this.uploadsDir = join(dataDir, 'uploads');
+  }
+
+  /** Creates the directories and removes staging files left by a previous process (see the header). */
+  static async open(dataDir: string, options: FilesystemBlobStoreOptions): Promise<FilesystemBlobStore> {
+    const store = new FilesystemBlobStore(dataDir, options);
+    await mkdir(store.blobsDir, { recursive: true });
+    await rm(store.uploadsDir, { recursive: true, force: true });
+    await mkdir(store.uploadsDir, { recursive: true });
+    await syncDirectory(dataDir);
+    return store;
+  }
+
+  pathOf(parsed: ParsedDigest): string {
+    return join(this.blobsDir, parsed.algorithm, parsed.hex.slice(0, 2), parsed.hex);
+  }
+
+  async openWriter(options: BlobWriterOptions = {}): Promise<BlobWriter> {
+    const expected = options.expectedDigest === undefined ? undefined : parseDigest(options.expectedDigest);
+    if (options.expectedSize !== undefined && (!Number.isSafeInteger(options.expectedSize) || options.expectedSize < 0)) {
+      throw new RegistryError('SIZE_INVALID', `invalid expected size ${options.expectedSize}`);
+    }
+    const id = randomUUID();
+    const path = join(this.uploadsDir, id);
+    // 'wx': a fresh file that nobody else can be writing to.
+    const handle = await open(path, 'wx', 0o644);
+    const release = expected ? this.hold([expected.digest]) : () => {};
+    const writer = new FilesystemBlobWriter(id, path, handle, expected?.algorithm ?? options.algorithm ?? 'sha256', {
+      expected,
+      expectedSize: options.expectedSize,
+      publish: (source, digest) => this.publish(source, digest),
+      done: () => {
+        release();
+        this.writers.delete(writer);
+      },
+    });
+    this.writers.add(writer);
+    return writer;
+  }
+
+  async ingest(expectedDigest: string, expectedSize: number | undefined, source: ByteSource): Promise<BlobInfo> {
+    const writer = await this.openWriter({ expectedDigest, ...(expectedSize === undefined ? {} : { expectedSize }) });
+    try {
+      await writer.writeFrom(source, expectedSize === undefined ? {} : { maxBytes: expectedSize });
+      return await writer.commit();
+    } catch (e) {
+      await writer.abort();
+      throw e;
+    }
+  }
+
+  async put(bytes: Uint8Array, expectedDigest?: string): Promise<BlobInfo> {
+    const writer = await this.openWriter({ expectedDigest: expectedDigest ?? digestOf(bytes) });
+    try {
+      await writer.write(bytes);
+      return await writer.commit({ size: bytes.byteLength });
+    } catch (e) {
+      await writer.abort();
+      throw e;
+    }
+  }
+
+  /** Moves a verified, fsync'd staging file into place. Renaming over an existing blob is harmless: same bytes. */
+  private async publish(stagingPath: string, digest: ParsedDigest): Promise<BlobInfo> {
+    return this.options.commitLock.runShared(async () => {
+      const target = this.pathOf(digest);
+      const shardDir = join(this.blobsDir, digest.algorithm, digest.hex.slice(0, 2));
+      const created = await mkdir(shardDir, { recursive: true });
+      if (created !== undefined) {
+        // New directories must themselves be durable entries of their parents.
+        await syncDirectory(join(this.blobsDir, digest.algorithm));
+        await syncDirectory(this.blobsDir);
+      }
+      await rename(stagingPath, target);
+      await syncDirectory(shardDir);
+      const info = await stat(target);
+      return { digest: digest.digest, size: info.size, modifiedAt: info.mtime };
+    });
+  }
+
+  async has(digest: string): Promise<boolean> {
+    return (await this.stat(digest)) !== undefined;
+  }
+
+  async stat(digest: string): Promise<BlobInfo | undefined> {
+    const parsed = parseDigest(digest);
+    try {
+      const info = await stat(this.pathOf(parsed));
+      return { digest: parsed.digest, size: info.size, modifiedAt: info.mtime };
+    } catch (e) {
+      if (isMissing(e)) return undefined;
+      throw e;
+    }
+  }
+
+  async read(digest: string, maxBytes: number): Promise<Buffer> {
+    const info = await this.stat(digest);
+    if (!info) throw blobUnknown(digest);
+    if (info.size > maxBytes) throw new RegistryError('SIZE_INVALID', `blob ${digest} is larger than ${maxBytes} bytes`, { digest });
+    try {
+      return await readFile(this.pathOf(parseDigest(digest)));
+    } catch (e) {
+      if (isMissing(e)) throw blobUnknown(digest);
+      throw e;
+    }
+  }
+
+  async createReadStream(digest: string, range?: ByteRange): Promise<Readable> {
+    const path = this.pathOf(parseDigest(digest));
+    // Open first so a missing blob is a clean BLOB_UNKNOWN rather than a stream error after headers went out.
+    // An open descriptor keeps reading even if garbage collection unlinks the file meanwhile.
+    let handle: FileHandle;
+    try {
+      handle = await open(path, 'r');
+    } catch (e) {
+      if (isMissing(e)) throw blobUnknown(digest);
+      throw e;
+    }
+    return createReadStream(path, { fd: handle, ...(range ? { start: range.start, end: range.end } : {}) });
+  }
+
+  async delete(digest: string): Promise<boolean> {
+    const parsed = parseDigest(digest);
+    const path = this.pathOf(parsed);
+    try {
+      await unlink(path);
+    } catch (e) {
+      if (isMissing(e)) return false;
+      throw e;
+    }
+    await syncDirectory(join(this.blobsDir, parsed.algorithm, parsed.hex.slice(0, 2)));
+    return true;
+  }
+
+  async touch(digest: string): Promise<void> {
+    const now = new Date();
+    try {
+      await utimes(this.pathOf(parseDigest(digest)), now, now);
+    } catch (e) {
+      if (isMissing(e)) throw blobUnknown(digest);
+      throw e;
+    }
+  }
+
+  async *list(): AsyncIterable<BlobInfo> {
+    for (const algorithm of ['sha256', 'sha512'] as const) {
+      const algorithmDir = join(this.blobsDir, algorithm);
+      const shards = await readdir(algorithmDir).catch((e: unknown) => {
+        if (isMissing(e)) return [] as string[];
+        throw e;
+      });
+      for (const shard of shards.sort()) {
+        const names = await readdir(join(algorithmDir, shard)).catch((e: unknown) => {
+          if (isMissing(e)) return [] as string[];
+          throw e;
+        });
+        for (const hex of names.sort()) {
+          const info = await this.stat(`${algorithm}:${hex}`).catch(() => undefined);
+          if (info) yield info;
+        }
+      }
+    }
+  }
+
+  hold(digests: Iterable<string>): () => void {
+    const held = [...digests];
+    for (const d of held) this.holds.set(d, (this.holds.get(d) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      for (const d of held) {
+        const n = (this.holds.get(d) ?? 1) - 1;
+        if (n <= 0) this.holds.delete(d);
+        else this.holds.set(d, n);
+      }
+    };
+  }
+
+  isHeld(digest: string): boolean {
+    return this.holds.has(digest);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.writers].map((w) => w.abort()));
+  }
+}
+
+interface WriterContext {
+  expected: ParsedDigest | undefined;
+  expectedSize: number | undefined;
+  publish(stagingPath: string, digest: ParsedDigest): Promise<BlobInfo>;
+  done(): void;
+}
+
+class FilesystemBlobWriter implements BlobWriter {
+  private written = 0;
+  private hash: Hash;
+  private state: 'open' | 'busy' | 'failed' | 'finished' = 'open';
+  private activity = new Date();
+
+  constructor(
+    readonly id: string,
+    private readonly path: string,
+    private readonly handle: FileHandle,
+    private readonly algorithm: DigestAlgorithm,
+    private readonly context: WriterContext,
+  ) {
+    this.hash = createDigestHash(algorithm);
+  }
+
+  get offset(): number {
+    return this.written;
+  }
+
+  get expectedDigest(): string | undefined {
+    return this.context.expected?.digest;
+  }
+
+  get lastActivity(): Date {
+    return this.activity;
+  }
+
+  private begin(): void {
+    if (this.state === 'busy') throw new RegistryError('BLOB_UPLOAD_INVALID', 'another write to this upload is in progress', undefined, 409);
+    if (this.state !== 'open') throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'upload is no longer open');
+    this.state = 'busy';
+  }
+
+  private async append(chunk: Uint8Array): Promise<void> {
+    let done = 0;
+    while (done < chunk.byteLength) {
+      const { bytesWritten } = await this.handle.write(chunk, done, chunk.byteLength - done, this.written + done);
+      done += bytesWritten;
+    }
+    // Hash only what reached the file, so `offset` and the hash state always agree and a resume is exact.
+    this.hash.update(chunk);
+    this.written += chunk.byteLength;
+    this.activity = new Date();
+  }
+
+  /** A disk write failed: the file and the hash may disagree now, so the writer can only be aborted. */
+  private markFailed(): void {
+    if (this.state === 'busy') this.state = 'failed';
+  }
+
+  private async guarded<T>(fn: () => Promise<T>): Promise<T> {
+    this.begin();
+    try {
+      const result = await fn();
+      this.state = 'open';
+      return result;
+    } catch (e) {
+      // A failed source leaves the writer usable (resume); a failed disk write does not.
+      if (this.state === 'busy') this.state = 'open';
+      throw e;
+    }
+  }
+
+  write(chunk: Uint8Array): Promise<void> {
+    return this.guarded(async () => {
+      try {
+        await this.append(chunk);
+      } catch (e) {
+        this.markFailed();
+        throw e;
+      }
+    });
+  }
+
+  writeFrom(source: ByteSource, options: { maxBytes?: number } = {}): Promise<number> {
+    return this.guarded(async () => {
+      const start = this.written;
+      for await (const chunk of source) {
+        if (options.maxBytes !== undefined && this.written + chunk.byteLength > options.maxBytes) {
+          throw new RegistryError('SIZE_INVALID', `content exceeds ${options.maxBytes} bytes`, { limit: options.maxBytes });
+        }
+        try {
+          await this.append(chunk);
+        } catch (e) {
+          this.markFailed();
+          throw e;
+        }
+      }
+      return this.written - start;
+    });
+  }
+
+  async commit(options: CommitOptions = {}): Promise<BlobInfo> {
+    this.begin();
+    try {
+      const expected = this.resolveExpectedDigest(options.digest);
+      const expectedSize = options.size ?? this.context.expectedSize;
+      if (expectedSize !== undefined && expectedSize !== this.written) throw new SizeMismatchError(expectedSize, this.written);
+      const actual = expected.algorithm === this.algorithm ? this.hash.digest('hex') : await this.rehash(expected.algorithm);
+      if (actual !== expected.hex) throw new DigestMismatchError(expected.digest, `${expected.algorithm}:${actual}`);
+      // Fresh mtime: the garbage-collection grace period starts at publication, not at the first byte.
+      const now = new Date();
+      await this.handle.utimes(now, now);
+      await this.handle.sync();
+      await this.handle.close();
+      this.state = 'finished';
+      const info = await this.context.publish(this.path, expected);
+      this.context.done();
+      return info;
+    } catch (e) {
+      await this.discard();
+      throw e;
+    }
+  }
+
+  private resolveExpectedDigest(given: string | undefined): ParsedDigest {
+    const expected = this.context.expected;
+    if (given === undefined) {
+      if (!expected) throw new RegistryError('DIGEST_INVALID', 'a digest is required to complete the upload');
+      return expected;
+    }
+    const parsed = parseDigest(given);
+    if (expected && expected.digest !== parsed.digest) throw new DigestMismatchError(expected.digest, parsed.digest);
+    return parsed;
+  }
+
+  /** The client asked for another algorithm than the one hashed while streaming: read the staging file again. */
+  private async rehash(algorithm: DigestAlgorithm): Promise<string> {
+    const hash = createDigestHash(algorithm);
+    for await (const chunk of createReadStream(this.path)) hash.update(chunk as Buffer);
+    return hash.digest('hex');
+  }
+
+  private async discard(): Promise<void> {
+    const wasFinished = this.state === 'finished';
+    this.state = 'finished';
+    if (!wasFinished) await this.handle.close().catch(() => {});
+    await rm(this.path, { force: true });
+    this.context.done();
+  }
+
+  async abort(): Promise<void> {
+    if (this.state === 'finished') return;
+    await this.discard();
+  }
+}

@@ -1,0 +1,334 @@
+// The registry's index in SQLite (better-sqlite3, WAL, synchronous=FULL): repositories' manifests, their
+// references, tags, subjects for referrers, and which repository links which blob. Blob bytes live in the BlobStore.
+import Database from 'better-sqlite3';
+
+export type ReferenceKind = 'config' | 'layer' | 'manifest';
+
+export interface ManifestRecord {
+  repository: string;
+  digest: string;
+  mediaType: string;
+  size: number;
+  /** As the referrers API reports it. */
+  artifactType?: string;
+  subjectDigest?: string;
+  annotations?: Record<string, string>;
+  /** `os/arch[/variant]` of an image manifest, read from its config. */
+  platform?: string;
+  /** The remote index this manifest was picked from by a single-platform pull. */
+  sourceIndexDigest?: string;
+  /** Annotations of the source index's entry for this manifest (e.g. attestation links). */
+  sourceAnnotations?: Record<string, string>;
+  createdAt: string;
+}
+
+export interface ReferenceRecord {
+  kind: ReferenceKind;
+  digest: string;
+  mediaType: string;
+  size: number;
+  /** Index entries only. */
+  platform?: string;
+  annotations?: Record<string, string>;
+}
+
+export interface TagRecord {
+  tag: string;
+  digest: string;
+  updatedAt: string;
+}
+
+export interface PageOptions {
+  /** Maximum entries to return. */
+  limit: number;
+  /** Return entries strictly after this one. */
+  after?: string;
+}
+
+interface ManifestRow {
+  repository: string;
+  digest: string;
+  media_type: string;
+  size: number;
+  artifact_type: string | null;
+  subject_digest: string | null;
+  annotations: string | null;
+  platform: string | null;
+  source_index_digest: string | null;
+  source_annotations: string | null;
+  created_at: string;
+}
+
+interface ReferenceRow {
+  kind: ReferenceKind;
+  digest: string;
+  media_type: string;
+  size: number;
+  platform: string | null;
+  annotations: string | null;
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS manifests (
+  repository TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  artifact_type TEXT,
+  subject_digest TEXT,
+  annotations TEXT,
+  platform TEXT,
+  source_index_digest TEXT,
+  source_annotations TEXT,
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (repository, digest)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS manifests_by_subject ON manifests (repository, subject_digest) WHERE subject_digest IS NOT NULL;
+CREATE TABLE IF NOT EXISTS manifest_references (
+  repository TEXT NOT NULL,
+  manifest_digest TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('config', 'layer', 'manifest')),
+  digest TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  platform TEXT,
+  annotations TEXT,
+  PRIMARY KEY (repository, manifest_digest, position),
+  FOREIGN KEY (repository, manifest_digest) REFERENCES manifests (repository, digest) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS manifest_references_by_digest ON manifest_references (digest, repository);
+CREATE TABLE IF NOT EXISTS tags (
+  repository TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (repository, tag),
+  FOREIGN KEY (repository, digest) REFERENCES manifests (repository, digest) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tags_by_digest ON tags (repository, digest);
+CREATE TABLE IF NOT EXISTS repository_blobs (
+  repository TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  PRIMARY KEY (repository, digest)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS repository_blobs_by_digest ON repository_blobs (digest);
+`;
+
+const json = (value: Record<string, string> | undefined): string | null =>
+  value && Object.keys(value).length > 0 ? JSON.stringify(value) : null;
+const parseJson = (value: string | null): Record<string, string> | undefined =>
+  value === null ? undefined : (JSON.parse(value) as Record<string, string>);
+
+function toManifestRecord(row: ManifestRow): ManifestRecord {
+  const annotations = parseJson(row.annotations);
+  const sourceAnnotations = parseJson(row.source_annotations);
+  return {
+    repository: row.repository,
+    digest: row.digest,
+    mediaType: row.media_type,
+    size: row.size,
+    ...(row.artifact_type !== null ? { artifactType: row.artifact_type } : {}),
+    ...(row.subject_digest !== null ? { subjectDigest: row.subject_digest } : {}),
+    ...(annotations ? { annotations } : {}),
+    ...(row.platform !== null ? { platform: row.platform } : {}),
+    ...(row.source_index_digest !== null ? { sourceIndexDigest: row.source_index_digest } : {}),
+    ...(sourceAnnotations ? { sourceAnnotations } : {}),
+    createdAt: row.created_at,
+  };
+}
+
+function toReferenceRecord(row: ReferenceRow): ReferenceRecord {
+  const annotations = parseJson(row.annotations);
+  return {
+    kind: row.kind,
+    digest: row.digest,
+    mediaType: row.media_type,
+    size: row.size,
+    ...(row.platform !== null ? { platform: row.platform } : {}),
+    ...(annotations ? { annotations } : {}),
+  };
+}
+
+export class RegistryIndex {
+  private readonly db: Database.Database;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    // WAL + FULL: a commit returns only once its WAL frame is fsync'd, so anything a client saw acknowledged survives kill -9.
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(schema);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  getManifest(repository: string, digest: string): ManifestRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM manifests WHERE repository = ? AND digest = ?').get(repository, digest) as ManifestRow | undefined;
+    return row ? toManifestRecord(row) : undefined;
+  }
+
+  references(repository: string, manifestDigest: string): ReferenceRecord[] {
+    const rows = this.db
+      .prepare('SELECT kind, digest, media_type, size, platform, annotations FROM manifest_references WHERE repository = ? AND manifest_digest = ? ORDER BY position')
+      .all(repository, manifestDigest) as ReferenceRow[];
+    return rows.map(toReferenceRecord);
+  }
+
+  resolveTag(repository: string, tag: string): string | undefined {
+    const row = this.db.prepare('SELECT digest FROM tags WHERE repository = ? AND tag = ?').get(repository, tag) as { digest: string } | undefined;
+    return row?.digest;
+  }
+
+  /** A repository is known once it has a manifest or a linked blob. */
+  repositoryExists(repository: string): boolean {
+    return (
+      this.db.prepare('SELECT 1 FROM manifests WHERE repository = ? LIMIT 1').get(repository) !== undefined ||
+      this.db.prepare('SELECT 1 FROM repository_blobs WHERE repository = ? LIMIT 1').get(repository) !== undefined
+    );
+  }
+
+  /**
+   * Records a manifest, its references and tags, and links its blobs to the repository, in one transaction.
+   * A manifest already present keeps its creation time; source details are updated when given.
+   * Returns the tags that moved (new, or pointing at another digest before).
+   */
+  recordManifest(record: ManifestRecord, references: ReferenceRecord[], tags: string[], now: string): string[] {
+    return this.db.transaction((): string[] => {
+      this.db.prepare(`
+        INSERT INTO manifests (repository, digest, media_type, size, artifact_type, subject_digest, annotations, platform,
+                               source_index_digest, source_annotations, created_at)
+        VALUES (@repository, @digest, @mediaType, @size, @artifactType, @subjectDigest, @annotations, @platform,
+                @sourceIndexDigest, @sourceAnnotations, @createdAt)
+        ON CONFLICT (repository, digest) DO UPDATE SET
+          platform = COALESCE(excluded.platform, platform),
+          source_index_digest = COALESCE(excluded.source_index_digest, source_index_digest),
+          source_annotations = COALESCE(excluded.source_annotations, source_annotations)
+      `).run({
+        repository: record.repository,
+        digest: record.digest,
+        mediaType: record.mediaType,
+        size: record.size,
+        artifactType: record.artifactType ?? null,
+        subjectDigest: record.subjectDigest ?? null,
+        annotations: json(record.annotations),
+        platform: record.platform ?? null,
+        sourceIndexDigest: record.sourceIndexDigest ?? null,
+        sourceAnnotations: json(record.sourceAnnotations),
+        createdAt: record.createdAt,
+      });
+      // The same digest is the same bytes, so its references never change; replacing them is idempotent.
+      this.db.prepare('DELETE FROM manifest_references WHERE repository = ? AND manifest_digest = ?').run(record.repository, record.digest);
+      const insertReference = this.db.prepare(`
+        INSERT INTO manifest_references (repository, manifest_digest, position, kind, digest, media_type, size, platform, annotations)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `);
+      const link = this.db.prepare('INSERT OR IGNORE INTO repository_blobs (repository, digest) VALUES (?, ?)');
+      link.run(record.repository, record.digest);
+      references.forEach((r, position) => {
+        insertReference.run(record.repository, record.digest, position, r.kind, r.digest, r.mediaType, r.size, r.platform ?? null, json(r.annotations));
+        if (r.kind !== 'manifest') link.run(record.repository, r.digest);
+      });
+      const moved: string[] = [];
+      const setTag = this.db.prepare(`
+        INSERT INTO tags (repository, tag, digest, updated_at) VALUES (?, ?, ?, ?)
+        ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at
+      `);
+      for (const tag of tags) {
+        if (this.resolveTag(record.repository, tag) === record.digest) continue;
+        setTag.run(record.repository, tag, record.digest, now);
+        moved.push(tag);
+      }
+      return moved;
+    })();
+  }
+
+  deleteTag(repository: string, tag: string): boolean {
+    return this.db.prepare('DELETE FROM tags WHERE repository = ? AND tag = ?').run(repository, tag).changes > 0;
+  }
+
+  /**
+   * Deletes a manifest and the tags pointing at it. With `cascade`, child manifests of a deleted index that
+   * nothing else in the repository references or tags go too (deleting an image deletes its platforms).
+   * Returns the digests of the manifests deleted.
+   */
+  deleteManifest(repository: string, digest: string, cascade: boolean): string[] {
+    return this.db.transaction((): string[] => {
+      const deleted: string[] = [];
+      const pending = [digest];
+      while (pending.length > 0) {
+        const current = pending.pop()!;
+        const children = cascade ? this.references(repository, current).filter((r) => r.kind === 'manifest').map((r) => r.digest) : [];
+        if (this.db.prepare('DELETE FROM manifests WHERE repository = ? AND digest = ?').run(repository, current).changes === 0) continue;
+        deleted.push(current);
+        for (const child of children) {
+          const stillReferenced = this.db
+            .prepare("SELECT 1 FROM manifest_references WHERE repository = ? AND digest = ? AND kind = 'manifest' LIMIT 1")
+            .get(repository, child);
+          const tagged = this.db.prepare('SELECT 1 FROM tags WHERE repository = ? AND digest = ? LIMIT 1').get(repository, child);
+          if (!stillReferenced && !tagged) pending.push(child);
+        }
+      }
+      return deleted;
+    })();
+  }
+
+  tags(repository: string): TagRecord[] {
+    const rows = this.db
+      .prepare('SELECT tag, digest, updated_at FROM tags WHERE repository = ? ORDER BY tag')
+      .all(repository) as Array<{ tag: string; digest: string; updated_at: string }>;
+    return rows.map((r) => ({ tag: r.tag, digest: r.digest, updatedAt: r.updated_at }));
+  }
+
+  /** Tag names in byte ("ASCIIbetical") order, which is SQLite's default BINARY collation. */
+  tagNames(repository: string, page: PageOptions): string[] {
+    const rows = this.db
+      .prepare('SELECT tag FROM tags WHERE repository = ? AND tag > ? ORDER BY tag LIMIT ?')
+      .all(repository, page.after ?? '', page.limit) as Array<{ tag: string }>;
+    return rows.map((r) => r.tag);
+  }
+
+  /** Repositories that hold at least one manifest, in byte order. */
+  repositoryNames(page: PageOptions): string[] {
+    const rows = this.db
+      .prepare('SELECT DISTINCT repository FROM manifests WHERE repository > ? ORDER BY repository LIMIT ?')
+      .all(page.after ?? '', page.limit) as Array<{ repository: string }>;
+    return rows.map((r) => r.repository);
+  }
+
+  referrers(repository: string, subjectDigest: string): ManifestRecord[] {
+    const rows = this.db
+      .prepare('SELECT * FROM manifests WHERE repository = ? AND subject_digest = ? ORDER BY created_at, digest')
+      .all(repository, subjectDigest) as ManifestRow[];
+    return rows.map(toManifestRecord);
+  }
+
+  linkBlob(repository: string, digest: string): void {
+    this.db.prepare('INSERT OR IGNORE INTO repository_blobs (repository, digest) VALUES (?, ?)').run(repository, digest);
+  }
+
+  unlinkBlob(repository: string, digest: string): boolean {
+    return this.db.prepare('DELETE FROM repository_blobs WHERE repository = ? AND digest = ?').run(repository, digest).changes > 0;
+  }
+
+  isBlobLinked(repository: string, digest: string): boolean {
+    return this.db.prepare('SELECT 1 FROM repository_blobs WHERE repository = ? AND digest = ?').get(repository, digest) !== undefined;
+  }
+
+  /** Every blob some manifest needs: the manifests' own bytes, their configs and layers. */
+  referencedBlobs(): Set<string> {
+    const rows = this.db
+      .prepare("SELECT digest FROM manifests UNION SELECT digest FROM manifest_references WHERE kind IN ('config', 'layer')")
+      .all() as Array<{ digest: string }>;
+    return new Set(rows.map((r) => r.digest));
+  }
+
+  /** Forgets every repository's link to a blob that garbage collection removed. */
+  dropBlobLinks(digest: string): void {
+    this.db.prepare('DELETE FROM repository_blobs WHERE digest = ?').run(digest);
+  }
+}

@@ -1,0 +1,148 @@
+// The site registry against a real, independent client: skopeo pushes a two-platform OCI image over plain HTTP
+// on loopback, inspects it raw and copies it back to an OCI layout; every digest must survive the round trip.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import express from 'express';
+import { createRegistryRouter, createSiteRegistry, type RegistryAccess, type SiteRegistry } from '../../src/registry/index.js';
+import {
+  buildPlatformImage,
+  buildTestImage,
+  readOciLayoutBlob,
+  readOciLayoutTag,
+  sha256Digest,
+  skopeoCopy,
+  skopeoInspectRaw,
+  writeOciLayout,
+  type TestImage,
+} from '../helpers/skopeo.js';
+
+const tokens = { admin: 'admin-token-5f1c', operator: 'operator-token-9a2e', read: 'read-token-3b7d' } as const;
+
+describe('site registry with skopeo', () => {
+  let dataDir: string;
+  let workDir: string;
+  let registry: SiteRegistry;
+  let server: Server;
+  let host: string;
+  let image: TestImage;
+  const access: RegistryAccess = {
+    anonymousPull: false,
+    authenticate: async (authorization) => {
+      const role = (Object.keys(tokens) as Array<keyof typeof tokens>).find((r) => authorization === `Bearer ${tokens[r]}`);
+      return role ? { role } : undefined;
+    },
+  };
+  const operator = { tlsVerify: false, creds: { username: 'skopeo', password: tokens.operator } };
+  const reader = { tlsVerify: false, creds: { username: 'anyone', password: tokens.read } };
+
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'berth-registry-skopeo-'));
+    workDir = mkdtempSync(join(tmpdir(), 'berth-registry-layouts-'));
+    registry = await createSiteRegistry({ dataDir });
+    const app = express();
+    app.use('/v2', createRegistryRouter(registry, access));
+    server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    image = await buildTestImage();
+    writeOciLayout(join(workDir, 'source'), image, 'v1');
+  });
+
+  after(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await registry.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it('accepts a multi-platform push (copy --all) and serves the index byte for byte to inspect --raw', async () => {
+    await skopeoCopy(`oci:${join(workDir, 'source')}:v1`, `docker://${host}/edge/demo/app:v1`, { all: true, dest: operator });
+    const raw = await skopeoInspectRaw(`docker://${host}/edge/demo/app:v1`, reader);
+    assert.equal(sha256Digest(raw), image.index.digest);
+    assert.ok(raw.equals(image.index.bytes));
+    for (const platformImage of image.images) {
+      const manifest = await skopeoInspectRaw(`docker://${host}/edge/demo/app@${platformImage.manifest.digest}`, reader);
+      assert.ok(manifest.equals(platformImage.manifest.bytes));
+    }
+  });
+
+  it('copies the image back to an OCI layout with every digest identical to the source', async () => {
+    const out = join(workDir, 'copied-back');
+    await skopeoCopy(`docker://${host}/edge/demo/app:v1`, `oci:${out}:v1`, { all: true, src: reader });
+    const top = readOciLayoutTag(out, 'v1');
+    assert.equal(top.digest, image.index.digest);
+    assert.equal(top.mediaType, 'application/vnd.oci.image.index.v1+json');
+    for (const blob of image.blobs.values()) {
+      assert.equal(sha256Digest(readOciLayoutBlob(out, blob.digest)), blob.digest, `blob ${blob.digest} (${blob.mediaType})`);
+    }
+  });
+
+  it('shows the pushed image in the domain view with its platforms and total size', async () => {
+    const repository = await registry.getRepository('edge/demo/app');
+    assert.equal(repository.tags.length, 1);
+    const tag = repository.tags[0]!;
+    assert.equal(tag.tag, 'v1');
+    assert.equal(tag.digest, image.index.digest);
+    assert.deepEqual([...tag.platforms].sort(), ['linux/amd64', 'linux/arm64/v8']);
+    const expectedSize = [...image.blobs.values()].reduce((n, b) => n + b.bytes.length, 0);
+    assert.equal(tag.size, expectedSize);
+  });
+
+  it('accepts a single platform converted to Docker schema 2 and serves it with that media type', async () => {
+    await skopeoCopy(`oci:${join(workDir, 'source')}:v1`, `docker://${host}/edge/demo/app:amd64-v2s2`, {
+      dest: operator,
+      extra: ['--format', 'v2s2', '--override-os', 'linux', '--override-arch', 'amd64'],
+    });
+    const raw = await skopeoInspectRaw(`docker://${host}/edge/demo/app:amd64-v2s2`, reader);
+    const manifest = JSON.parse(raw.toString('utf8')) as { mediaType: string; config: { digest: string }; layers: Array<{ digest: string }> };
+    assert.equal(manifest.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
+    const amd64 = image.images.find((i) => i.platform.architecture === 'amd64')!;
+    assert.equal(manifest.config.digest, amd64.config.digest);
+    assert.deepEqual(manifest.layers.map((l) => l.digest), amd64.layers.map((l) => l.digest));
+    const res = await fetch(`http://${host}/v2/edge/demo/app/manifests/amd64-v2s2`, {
+      method: 'HEAD',
+      headers: { authorization: `Bearer ${tokens.read}` },
+    });
+    assert.equal(res.headers.get('content-type'), 'application/vnd.docker.distribution.manifest.v2+json');
+    assert.equal(res.headers.get('docker-content-digest'), sha256Digest(raw));
+  });
+
+  it('streams a 16 MiB layer through push and pull intact', async () => {
+    const big = await buildPlatformImage({ os: 'linux', architecture: 'amd64' }, { 'opt/big.bin': randomBytes(16 * 1024 * 1024) });
+    const layout = join(workDir, 'big');
+    writeOciLayout(layout, { images: [big], index: big.manifest, blobs: new Map([big.manifest, big.config, ...big.layers].map((b) => [b.digest, b])) }, 'big');
+    await skopeoCopy(`oci:${layout}:big`, `docker://${host}/edge/big:v1`, { dest: operator });
+    const out = join(workDir, 'big-back');
+    await skopeoCopy(`docker://${host}/edge/big:v1`, `oci:${out}:big`, { src: reader });
+    assert.equal(readOciLayoutTag(out, 'big').digest, big.manifest.digest);
+    const layer = big.layers[0]!;
+    assert.equal(sha256Digest(readOciLayoutBlob(out, layer.digest)), layer.digest);
+    assert.ok(layer.bytes.length > 16 * 1024 * 1024);
+  });
+
+  it('serves anonymous pulls to skopeo when anonymousPull is on', async () => {
+    await assert.rejects(skopeoInspectRaw(`docker://${host}/edge/demo/app:v1`, { tlsVerify: false }), /unauthorized|401|authentication required/i);
+    access.anonymousPull = true;
+    try {
+      const raw = await skopeoInspectRaw(`docker://${host}/edge/demo/app:v1`, { tlsVerify: false });
+      assert.equal(sha256Digest(raw), image.index.digest);
+    } finally {
+      access.anonymousPull = false;
+    }
+  });
+
+  it('refuses a push with a read-only token', async () => {
+    await assert.rejects(
+      skopeoCopy(`oci:${join(workDir, 'source')}:v1`, `docker://${host}/edge/other:v1`, { all: true, dest: reader }),
+      /denied|403|DENIED/i,
+    );
+    await assert.rejects(registry.getRepository('edge/other'), /not known/);
+  });
+});

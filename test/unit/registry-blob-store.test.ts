@@ -1,0 +1,150 @@
+// The site registry's BlobStore on a real temporary directory: verified commits, typed mismatches that leave
+// nothing visible, resuming after a broken source, concurrent ingests of one digest, range reads.
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { text } from 'node:stream/consumers';
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { DigestMismatchError, RegistryError, SizeMismatchError, createSiteRegistry, type SiteRegistry } from '../../src/registry/index.js';
+
+const sha256 = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+const sha512 = (b: Uint8Array) => `sha512:${createHash('sha512').update(b).digest('hex')}`;
+
+const patterned = (length: number, byteAt: (i: number) => number): Buffer => {
+  const b = Buffer.alloc(length);
+  for (let i = 0; i < length; i++) b[i] = byteAt(i);
+  return b;
+};
+
+async function* chunksOf(bytes: Buffer, size: number): AsyncGenerator<Buffer> {
+  for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
+}
+
+/** A source that yields `bytes` up to `breakAt` and then fails, like an upstream connection dropping. */
+async function* brokenAfter(bytes: Buffer, breakAt: number): AsyncGenerator<Buffer> {
+  yield* chunksOf(bytes.subarray(0, breakAt), 1000);
+  throw new Error('upstream connection reset');
+}
+
+describe('registry BlobStore (filesystem)', () => {
+  let dataDir: string;
+  let registry: SiteRegistry;
+  const uploadsDir = () => join(dataDir, 'uploads');
+
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'berth-blobstore-'));
+    registry = await createSiteRegistry({ dataDir });
+  });
+  after(async () => {
+    await registry.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('ingests a blob at blobs/sha256/<2 hex>/<hex> and reads it back whole and by range', async () => {
+    const bytes = Buffer.from('hello, site registry');
+    const digest = sha256(bytes);
+    const info = await registry.blobs.ingest(digest, bytes.length, chunksOf(bytes, 4));
+    assert.equal(info.digest, digest);
+    assert.equal(info.size, bytes.length);
+    const hex = digest.slice('sha256:'.length);
+    assert.deepEqual(readdirSync(join(dataDir, 'blobs', 'sha256', hex.slice(0, 2))), [hex]);
+    assert.equal(await registry.blobs.has(digest), true);
+    assert.equal(await text(await registry.blobs.createReadStream(digest)), 'hello, site registry');
+    assert.equal(await text(await registry.blobs.createReadStream(digest, { start: 7, end: 10 })), 'site');
+    assert.deepEqual(readdirSync(uploadsDir()), []);
+  });
+
+  it('rejects a digest mismatch with DigestMismatchError and leaves nothing visible', async () => {
+    const bytes = Buffer.from('the real content');
+    const claimed = sha256(Buffer.from('something else'));
+    await assert.rejects(registry.blobs.ingest(claimed, undefined, chunksOf(bytes, 5)), (e: unknown) => {
+      assert.ok(e instanceof DigestMismatchError);
+      assert.equal(e.code, 'DIGEST_INVALID');
+      assert.equal(e.expected, claimed);
+      assert.equal(e.actual, sha256(bytes));
+      return true;
+    });
+    assert.equal(await registry.blobs.has(claimed), false);
+    assert.equal(await registry.blobs.has(sha256(bytes)), false);
+    assert.deepEqual(readdirSync(uploadsDir()), []);
+  });
+
+  it('rejects a size mismatch with SizeMismatchError and leaves nothing visible', async () => {
+    const bytes = Buffer.from('twelve bytes');
+    await assert.rejects(registry.blobs.ingest(sha256(bytes), bytes.length + 1, chunksOf(bytes, 5)), SizeMismatchError);
+    await assert.rejects(registry.blobs.ingest(sha256(bytes), bytes.length - 1, chunksOf(bytes, 5)), (e: unknown) => {
+      assert.ok(e instanceof RegistryError);
+      assert.equal(e.code, 'SIZE_INVALID');
+      return true;
+    });
+    assert.equal(await registry.blobs.has(sha256(bytes)), false);
+    assert.deepEqual(readdirSync(uploadsDir()), []);
+  });
+
+  it('resumes a writer at its offset after the source broke, and commits the whole blob', async () => {
+    const bytes = patterned(50_000, (i) => (i * 31) % 251);
+    const digest = sha256(bytes);
+    const writer = await registry.blobs.openWriter({ expectedDigest: digest, expectedSize: bytes.length });
+    await assert.rejects(writer.writeFrom(brokenAfter(bytes, 23_000)), /upstream connection reset/);
+    assert.equal(writer.offset, 23_000);
+    assert.equal(await registry.blobs.has(digest), false);
+    // What a puller does next: ask the remote for `Range: bytes=23000-` and carry on.
+    await writer.writeFrom(chunksOf(bytes.subarray(writer.offset), 4096));
+    const info = await writer.commit();
+    assert.equal(info.size, bytes.length);
+    assert.equal(createHash('sha256').update(await registry.blobs.read(digest, 1e6)).digest('hex'), digest.slice(7));
+  });
+
+  it('lets concurrent ingests of the same digest both succeed without corrupting the blob', async () => {
+    const bytes = patterned(300_000, (i) => (i * 7 + 3) % 256);
+    const digest = sha256(bytes);
+    const results = await Promise.all([
+      registry.blobs.ingest(digest, bytes.length, chunksOf(bytes, 1000)),
+      registry.blobs.ingest(digest, bytes.length, chunksOf(bytes, 7777)),
+      registry.blobs.ingest(digest, bytes.length, chunksOf(bytes, 65536)),
+    ]);
+    for (const r of results) assert.equal(r.digest, digest);
+    assert.ok((await registry.blobs.read(digest, 1e6)).equals(bytes));
+    assert.deepEqual(readdirSync(uploadsDir()), []);
+  });
+
+  it('accepts sha512 digests', async () => {
+    const bytes = Buffer.from('sha512 content');
+    const info = await registry.blobs.ingest(sha512(bytes), bytes.length, chunksOf(bytes, 3));
+    assert.equal(info.digest, sha512(bytes));
+    assert.equal(await registry.blobs.has(sha512(bytes)), true);
+  });
+
+  it('verifies against a digest given only at commit, rehashing when the algorithm differs', async () => {
+    const bytes = Buffer.from('digest known only at the end');
+    const writer = await registry.blobs.openWriter();
+    await writer.write(bytes);
+    const info = await writer.commit({ digest: sha512(bytes) });
+    assert.equal(info.digest, sha512(bytes));
+  });
+
+  it('rejects malformed and unsupported digests with DIGEST_INVALID', async () => {
+    for (const bad of ['sha256:abc', 'md5:d41d8cd98f00b204e9800998ecf8427e', 'nonsense', `sha256:${'A'.repeat(64)}`]) {
+      await assert.rejects(registry.blobs.has(bad), (e: unknown) => e instanceof RegistryError && e.code === 'DIGEST_INVALID');
+    }
+  });
+
+  it('aborts a writer, removing its staging file', async () => {
+    const writer = await registry.blobs.openWriter({ expectedDigest: sha256(Buffer.from('x')) });
+    await writer.write(Buffer.from('partial'));
+    assert.equal(readdirSync(uploadsDir()).length, 1);
+    await writer.abort();
+    assert.deepEqual(readdirSync(uploadsDir()), []);
+  });
+
+  it('deletes a blob and reports whether it was there', async () => {
+    const bytes = Buffer.from('to be deleted');
+    await registry.blobs.put(bytes);
+    assert.equal(await registry.blobs.delete(sha256(bytes)), true);
+    assert.equal(await registry.blobs.has(sha256(bytes)), false);
+    assert.equal(await registry.blobs.delete(sha256(bytes)), false);
+    await assert.rejects(registry.blobs.createReadStream(sha256(bytes)), (e: unknown) => e instanceof RegistryError && e.code === 'BLOB_UNKNOWN');
+  });
+});
