@@ -1,0 +1,95 @@
+// The secret store: anything that speaks the HashiCorp Vault HTTP API (Vault, OpenBao, Berth's vault-dev),
+// reached through node-vault. Reads KV version 2 secrets and the seal status; failures become typed errors.
+import vault from 'node-vault';
+import { BerthError, unavailable, upstreamFailure } from '../errors.js';
+
+export interface SecretStoreSettings {
+  /** VAULT_ADDR */
+  address: string;
+  /** VAULT_TOKEN */
+  token: string;
+  /** VAULT_CACERT: PEM of the CA to trust for an https address. */
+  caCertPem?: string;
+}
+
+export type SealState = 'unsealed' | 'sealed' | 'unreachable';
+
+/** Seconds a client is asked to wait while the secret store is sealed or unreachable. */
+export const SECRET_STORE_RETRY_AFTER_SECONDS = 5;
+
+export const sealedError = () =>
+  unavailable('the secret store is sealed; unseal it and Berth serves again within seconds', SECRET_STORE_RETRY_AFTER_SECONDS, { 'secret-store': 'sealed' });
+export const unreachableError = (address: string) =>
+  unavailable(`the secret store at ${address} is unreachable`, SECRET_STORE_RETRY_AFTER_SECONDS, { 'secret-store': 'unreachable' });
+
+export interface SecretStore {
+  readonly address: string;
+  /** The `data` of the latest version of `<mount>/data/<path>`. Throws typed errors, never with secret values. */
+  readKv2(mount: string, path: string): Promise<Record<string, unknown>>;
+  sealState(): Promise<SealState>;
+  /** Called when any call sees the store sealed or unreachable, so the seal monitor can react at once. */
+  onTrouble?: (state: Exclude<SealState, 'unsealed'>) => void;
+}
+
+const REQUEST_TIMEOUT_MS = 5_000;
+
+interface VaultFailure {
+  response?: { statusCode?: number };
+  code?: string;
+  message?: string;
+}
+
+export class VaultSecretStore implements SecretStore {
+  readonly address: string;
+  onTrouble?: (state: Exclude<SealState, 'unsealed'>) => void;
+  private readonly client: vault.client;
+
+  constructor(settings: SecretStoreSettings) {
+    this.address = settings.address;
+    this.client = vault({
+      apiVersion: 'v1',
+      endpoint: settings.address,
+      token: settings.token,
+      // Node's HTTP parser (vault-dev's) rejects the LIST verb; GET ?list=true is what real Vault accepts too.
+      noCustomHTTPVerbs: true,
+      requestOptions: { timeout: REQUEST_TIMEOUT_MS, ...(settings.caCertPem ? { ca: settings.caCertPem } : {}) },
+    } as vault.VaultOptions);
+  }
+
+  private translate(e: unknown, what: string): BerthError {
+    const failure = e as VaultFailure;
+    const status = failure.response?.statusCode;
+    if (status === 503) {
+      this.onTrouble?.('sealed');
+      return sealedError();
+    }
+    if (status === undefined) {
+      this.onTrouble?.('unreachable');
+      return unreachableError(this.address);
+    }
+    if (status === 404) return upstreamFailure(`${what} does not exist in the secret store`, { kind: 'secret-missing' });
+    if (status === 403) return upstreamFailure(`${what} cannot be read with Berth's secret store token (permission denied)`, { kind: 'secret-forbidden' });
+    return upstreamFailure(`${what}: the secret store answered ${status}`, { kind: 'secret-store-error', status });
+  }
+
+  async readKv2(mount: string, path: string): Promise<Record<string, unknown>> {
+    const what = `secret '${path}' in vault '${mount}'`;
+    try {
+      const answer = (await this.client.read(`${mount}/data/${path}`)) as { data?: { data?: unknown } };
+      const data = answer.data?.data;
+      if (!data || typeof data !== 'object') throw upstreamFailure(`${what} has no data (deleted or destroyed)`, { kind: 'secret-missing' });
+      return data as Record<string, unknown>;
+    } catch (e) {
+      throw e instanceof BerthError ? e : this.translate(e, what);
+    }
+  }
+
+  async sealState(): Promise<SealState> {
+    try {
+      const status = (await this.client.status()) as { sealed?: boolean };
+      return status.sealed ? 'sealed' : 'unsealed';
+    } catch (e) {
+      return (e as VaultFailure).response?.statusCode === 503 ? 'sealed' : 'unreachable';
+    }
+  }
+}

@@ -1,0 +1,89 @@
+// Policy parsing (HCL subset, legacy `policy =`, JSON form) and ACL decisions with Vault's
+// precedence: exact path over globs, the more specific glob or `+` pattern wins, deny wins, sudo.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Acl, parsePolicy } from '../src/policy.js';
+import { VaultError } from '../src/vault-error.js';
+
+describe('parsePolicy', () => {
+  it('reads path blocks with capabilities, comments and the legacy policy attribute', () => {
+    const policy = parsePolicy(
+      'p',
+      `# comment
+      path "secret/data/*" {
+        capabilities = ["read", "list",]   // trailing comma
+      }
+      /* block
+         comment */
+      path "secret/metadata/app" { policy = "write" }
+      path "sys/seal" { capabilities = ["update", "sudo"] allowed_parameters = { "x" = [] } }`,
+    );
+    assert.deepEqual(policy.rules, [
+      { path: 'secret/data/*', capabilities: ['read', 'list'] },
+      { path: 'secret/metadata/app', capabilities: ['create', 'read', 'update', 'patch', 'delete', 'list'] },
+      { path: 'sys/seal', capabilities: ['update', 'sudo'] },
+    ]);
+  });
+
+  it('reads the JSON form', () => {
+    const policy = parsePolicy('p', JSON.stringify({ path: { 'secret/data/x': { capabilities: ['read'] } } }));
+    assert.deepEqual(policy.rules, [{ path: 'secret/data/x', capabilities: ['read'] }]);
+  });
+
+  it('rejects unknown capabilities, unknown keys and syntax errors with a 400', () => {
+    for (const text of [
+      'path "a" { capabilities = ["fly"] }',
+      'path "a" { colour = "blue" }',
+      'mount "a" { }',
+      'path "a" { capabilities = ["read"]',
+      'path "a" { capabilities = "read" }',
+    ]) {
+      assert.throws(() => parsePolicy('p', text), (err: unknown) => err instanceof VaultError && err.status === 400, text);
+    }
+  });
+});
+
+describe('Acl', () => {
+  const acl = (text: string) => new Acl([parsePolicy('p', text)], false);
+
+  it('prefers an exact path over a glob', () => {
+    const a = acl(`
+      path "secret/data/*" { capabilities = ["read"] }
+      path "secret/data/locked" { capabilities = ["list"] }`);
+    assert.equal(a.allows('secret/data/open', 'read', false), true);
+    assert.equal(a.allows('secret/data/locked', 'read', false), false);
+    assert.equal(a.allows('secret/data/locked', 'list', false), true);
+  });
+
+  it('prefers the longer glob, and a glob-free + pattern over an earlier glob', () => {
+    const a = acl(`
+      path "secret/*" { capabilities = ["read"] }
+      path "secret/data/team/*" { capabilities = ["update"] }
+      path "secret/+/shared" { capabilities = ["delete"] }`);
+    assert.equal(a.allows('secret/data/team/x', 'update', false), true);
+    assert.equal(a.allows('secret/data/team/x', 'read', false), false);
+    assert.equal(a.allows('secret/data/shared', 'delete', false), true);
+    assert.equal(a.allows('secret/data/other', 'read', false), true);
+    assert.equal(a.allows('secret/data/a/shared', 'delete', false), false, '+ matches one segment only');
+  });
+
+  it('lets deny win, merges rules for one path across policies, and checks sudo', () => {
+    const merged = new Acl(
+      [
+        parsePolicy('a', 'path "sys/seal" { capabilities = ["update"] }'),
+        parsePolicy('b', 'path "sys/seal" { capabilities = ["sudo"] }\npath "secret/data/x" { capabilities = ["read"] }'),
+        parsePolicy('c', 'path "secret/data/x" { capabilities = ["deny"] }'),
+      ],
+      false,
+    );
+    assert.equal(merged.allows('sys/seal', 'update', true), true);
+    assert.equal(merged.allows('secret/data/x', 'read', false), false);
+    assert.equal(acl('path "sys/seal" { capabilities = ["update"] }').allows('sys/seal', 'update', true), false);
+  });
+
+  it('lets the root policy do anything and an empty ACL nothing', () => {
+    assert.equal(new Acl([], true).allows('any/path', 'delete', true), true);
+    assert.equal(new Acl([], false).allows('any/path', 'read', false), false);
+  });
+});
