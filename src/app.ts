@@ -1,5 +1,6 @@
 // Builds the Express app. Middleware order, top to bottom: request log, open endpoints (health, contract),
-// then /v1: access, body, contract validation, routes; unknown paths; errors last.
+// the site registry (/v2, streaming bodies), then /v1: seal gate, access, body, contract validation, routes;
+// unknown paths; errors last.
 import express, { type Express } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Logger } from 'pino';
@@ -13,11 +14,20 @@ import { remoteRegistrySpec } from './image-registry/remote-registry.js';
 import { imageRegistryRoutes } from './image-registry/routes.js';
 import { tokenRoutes } from './auth/routes.js';
 import { requestLog } from './http/request-log.js';
-import { requireAccess } from './http/access.js';
+import { bearerToken, requireAccess } from './http/access.js';
 import { requestBody } from './http/request-body.js';
 import { errorResponder } from './http/error-response.js';
 import { sendAnswer } from './http/answer.js';
 import { notFound } from './errors.js';
+import type { SecretStore } from './secrets/secret-store.js';
+import type { SealMonitor } from './secrets/seal-monitor.js';
+import { sealGate } from './secrets/seal-gate.js';
+import { createRegistryRouter, type SiteRegistry } from './registry/index.js';
+import { siteRepositoryRoutes } from './registry/repository-routes.js';
+import { RegistryClients } from './image-registry/registry-clients.js';
+import { remoteRegistryOperationRoutes } from './image-registry/operations/routes.js';
+import { pullRoutes } from './image-registry/pull/routes.js';
+import type { OperationDeps } from './image-registry/operation-deps.js';
 
 export interface AppParts {
   logger: Logger;
@@ -26,9 +36,19 @@ export interface AppParts {
   /** Who may call /v1; the token registry, later with single sign-on behind it. */
   authenticator: Authenticator;
   bodyLimitBytes: number;
+  /** The secret store and its seal monitor; absent when none is configured. */
+  secrets?: { store: SecretStore; monitor: SealMonitor };
+  siteRegistry: SiteRegistry;
+  registryAnonymousPull: boolean;
 }
 
-export function createApp(parts: AppParts): Express {
+export interface BerthApp {
+  app: Express;
+  /** Closes what the app opened (connection pools to remote registries). */
+  close(): Promise<void>;
+}
+
+export function createApp(parts: AppParts): BerthApp {
   const app = express();
   app.disable('x-powered-by');
   // ETags are store revisions, set by the routes; Express's body hashes would contradict them.
@@ -38,11 +58,27 @@ export function createApp(parts: AppParts): Express {
   app.get('/healthz', (req, res) => sendAnswer(req, res, 200, { status: 'ok' }));
   app.get('/readyz', async (req, res) => {
     const store = await parts.store.healthy();
-    sendAnswer(req, res, store ? 200 : 503, { status: store ? 'ready' : 'not ready', checks: { store: store ? 'ok' : 'unavailable' } });
+    const secretStore = parts.secrets ? parts.secrets.monitor.state : 'not configured';
+    const ready = store && (secretStore === 'unsealed' || secretStore === 'not configured');
+    sendAnswer(req, res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks: { store: store ? 'ok' : 'unavailable', 'secret-store': secretStore } });
   });
   app.get('/openapi.yaml', (_req, res) => res.type('application/yaml').send(contractYaml));
   app.get('/openapi.json', (_req, res) => res.type('application/json').send(contractJson));
 
+  // The site registry's protocol: Berth's API tokens, as a bearer token or a Basic password.
+  app.use(
+    '/v2',
+    createRegistryRouter(parts.siteRegistry, {
+      async authenticate(authorization) {
+        const token = bearerToken(authorization);
+        const principal = token ? await parts.authenticator.authenticate(token) : undefined;
+        return principal && { role: principal.role };
+      },
+      anonymousPull: parts.registryAnonymousPull,
+    }),
+  );
+
+  if (parts.secrets) app.use('/v1', sealGate(parts.secrets.monitor, parts.secrets.store));
   app.use('/v1', requireAccess(parts.authenticator), ...requestBody(parts.bodyLimitBytes));
   app.use(
     OpenApiValidator.middleware({
@@ -55,9 +91,18 @@ export function createApp(parts: AppParts): Express {
   );
 
   const registries = new ConfigList(parts.store, remoteRegistrySpec);
-  app.use('/v1', imageRegistryRoutes(registries), tokenRoutes(parts.tokens));
+  const clients = new RegistryClients(parts.secrets?.store);
+  const deps: OperationDeps = { registries, clients, secrets: parts.secrets?.store, siteRegistry: parts.siteRegistry };
+  app.use(
+    '/v1',
+    imageRegistryRoutes(registries),
+    remoteRegistryOperationRoutes(deps),
+    pullRoutes(deps),
+    siteRepositoryRoutes(parts.siteRegistry),
+    tokenRoutes(parts.tokens),
+  );
 
   app.use((req, _res, next) => next(notFound(`no such resource: ${req.method} ${req.path}`)));
   app.use(errorResponder);
-  return app;
+  return { app, close: () => clients.close() };
 }

@@ -1,12 +1,16 @@
-// Process entry: settings -> store -> tokens -> app -> listen. SIGTERM/SIGINT drain in-flight requests,
-// then close the store. Start-up problems end the process with one line on stderr, never a stack trace.
+// Process entry: settings -> store -> tokens -> secret store -> site registry -> app -> listen.
+// SIGTERM/SIGINT drain in-flight requests, then close the stores. Start-up problems end the process with one line on stderr, never a stack trace.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { readSettings, SettingsError, type Settings } from './settings.js';
 import { createLogger } from './logger.js';
 import { SqliteConfigStore } from './store/sqlite.js';
 import { TokenRegistry } from './auth/tokens.js';
 import { createApp } from './app.js';
+import { VaultSecretStore } from './secrets/secret-store.js';
+import { SealMonitor } from './secrets/seal-monitor.js';
+import { createSiteRegistry } from './registry/index.js';
 
 /** How long SIGTERM waits for in-flight requests before closing their connections. */
 const DRAIN_TIMEOUT_MS = 10_000;
@@ -20,7 +24,27 @@ async function start(settings: Settings): Promise<void> {
   const logger = createLogger(settings.logLevel);
   const store = new SqliteConfigStore(settings.dataDir);
   const { tokens, generatedAdminToken } = await TokenRegistry.open(store, settings.adminToken);
-  const app = createApp({ logger, store, tokens, authenticator: tokens, bodyLimitBytes: settings.bodyLimitBytes });
+  let secrets: { store: VaultSecretStore; monitor: SealMonitor } | undefined;
+  if (settings.secretStore) {
+    const secretStore = new VaultSecretStore(settings.secretStore);
+    const monitor = new SealMonitor(secretStore, (state, previous) =>
+      logger.warn({ state, previous, address: secretStore.address }, `secret store is now ${state}`),
+    );
+    await monitor.start();
+    if (monitor.state !== 'unsealed') logger.warn({ state: monitor.state, address: secretStore.address }, 'secret store is not serving');
+    secrets = { store: secretStore, monitor };
+  }
+  const siteRegistry = await createSiteRegistry({ dataDir: join(settings.dataDir, 'registry') });
+  const { app, close: closeApp } = createApp({
+    logger,
+    store,
+    tokens,
+    authenticator: tokens,
+    bodyLimitBytes: settings.bodyLimitBytes,
+    siteRegistry,
+    registryAnonymousPull: settings.registryAnonymousPull,
+    ...(secrets ? { secrets } : {}),
+  });
 
   const server = createServer(app);
   server.requestTimeout = 5 * 60_000;
@@ -47,7 +71,10 @@ async function start(settings: Settings): Promise<void> {
     server.close(async () => {
       clearTimeout(force);
       clearInterval(sweep);
+      secrets?.monitor.stop();
       tokens.close();
+      await closeApp();
+      await siteRegistry.close();
       await store.close();
       logger.info('stopped');
       process.exit(0);

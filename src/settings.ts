@@ -2,6 +2,8 @@
 // A malformed or unknown setting is a SettingsError, which main.ts prints as one line before exiting.
 import { parseArgs } from 'node:util';
 import { isIP } from 'node:net';
+import { readFileSync } from 'node:fs';
+import type { SecretStoreSettings } from './secrets/secret-store.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -18,6 +20,10 @@ export interface Settings {
   logLevel: LogLevel;
   /** Largest accepted /v1 request body in bytes. */
   bodyLimitBytes: number;
+  /** Whether the site registry (/v2) serves GET and HEAD without credentials, for site-local runtimes. */
+  registryAnonymousPull: boolean;
+  /** The Vault-compatible secret store (VAULT_ADDR, VAULT_TOKEN, VAULT_CACERT); absent when VAULT_ADDR is unset. */
+  secretStore: SecretStoreSettings | undefined;
 }
 
 export class SettingsError extends Error {}
@@ -29,6 +35,7 @@ const SETTINGS = {
   adminToken: { env: 'BERTH_ADMIN_TOKEN', flag: 'admin-token', fallback: undefined },
   logLevel: { env: 'BERTH_LOG_LEVEL', flag: 'log-level', fallback: 'info' },
   bodyLimit: { env: 'BERTH_BODY_LIMIT', flag: 'body-limit', fallback: '1048576' },
+  anonymousPull: { env: 'BERTH_REGISTRY_ANONYMOUS_PULL', flag: 'registry-anonymous-pull', fallback: 'false' },
 } as const;
 
 export function parseListenAddress(text: string, setting = 'BERTH_LISTEN'): ListenAddress {
@@ -55,11 +62,37 @@ function parseBodyLimit(text: string): number {
   return Number(text);
 }
 
-/** Environment variables Berth reads besides its own settings table (the secret store's, named as Vault names them). */
-const OTHER_KNOWN_ENV = new Set<string>();
+function parseBoolean(text: string, setting: string): boolean {
+  if (text === 'true' || text === 'false') return text === 'true';
+  throw new SettingsError(`${setting}: expected true or false, got '${text}'`);
+}
+
+/** The secret store is configured with the variables Vault's own tools use. */
+function readSecretStore(env: NodeJS.ProcessEnv): SecretStoreSettings | undefined {
+  const address = env.VAULT_ADDR;
+  if (!address) return undefined;
+  let url: URL;
+  try {
+    url = new URL(address);
+  } catch {
+    throw new SettingsError(`VAULT_ADDR: expected an http:// or https:// URL, got '${address}'`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new SettingsError(`VAULT_ADDR: expected an http:// or https:// URL, got '${address}'`);
+  const token = env.VAULT_TOKEN;
+  if (!token) throw new SettingsError('VAULT_TOKEN: required when VAULT_ADDR is set');
+  let caCertPem: string | undefined;
+  if (env.VAULT_CACERT) {
+    try {
+      caCertPem = readFileSync(env.VAULT_CACERT, 'utf8');
+    } catch (e) {
+      throw new SettingsError(`VAULT_CACERT: cannot read ${env.VAULT_CACERT}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  }
+  return { address: address.replace(/\/+$/, ''), token, ...(caCertPem ? { caCertPem } : {}) };
+}
 
 export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
-  const known = new Set<string>([...Object.values(SETTINGS).map((s) => s.env), ...OTHER_KNOWN_ENV]);
+  const known = new Set<string>(Object.values(SETTINGS).map((s) => s.env));
   const unknown = Object.keys(env).filter((name) => name.startsWith('BERTH_') && !known.has(name));
   if (unknown.length > 0) throw new SettingsError(`unknown setting ${unknown.join(', ')} (known: ${[...known].join(', ')})`);
 
@@ -85,5 +118,7 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
     adminToken,
     logLevel: parseLogLevel(value(SETTINGS.logLevel) ?? ''),
     bodyLimitBytes: parseBodyLimit(value(SETTINGS.bodyLimit) ?? ''),
+    registryAnonymousPull: parseBoolean(value(SETTINGS.anonymousPull) ?? '', SETTINGS.anonymousPull.env),
+    secretStore: readSecretStore(env),
   };
 }

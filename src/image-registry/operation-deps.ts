@@ -1,0 +1,14 @@
+// What the operations on remote registries work with; built once in app.ts and handed to their routes.
+import type { ConfigList } from '../config/config-list.js';
+import type { SiteRegistry } from '../registry/index.js';
+import type { SecretStore } from '../secrets/secret-store.js';
+import type { RegistryClients } from './registry-clients.js';
+import type { RemoteRegistry } from './remote-registry.js';
+
+export interface OperationDeps {
+  registries: ConfigList<RemoteRegistry>;
+  clients: RegistryClients;
+  /** Absent when no secret store is configured. */
+  secrets: SecretStore | undefined;
+  siteRegistry: SiteRegistry;
+}
