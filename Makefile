@@ -3,7 +3,7 @@ SHELL := /bin/bash
 RUN_DIR := .run
 TEST_FILES = $(shell find test vault-dev/test -name '*.test.ts' 2>/dev/null | sort)
 
-.PHONY: install build run test typecheck test-deps bench clean
+.PHONY: install build run vault-dev test typecheck test-deps bench clean
 
 install: node_modules/.install-stamp
 node_modules/.install-stamp: package.json package-lock.json
@@ -20,7 +20,12 @@ typecheck: install
 run: build
 	@mkdir -p $(RUN_DIR) && chmod 700 $(RUN_DIR)
 	@[ -s $(RUN_DIR)/admin-token ] || (umask 077; echo "berth-admin-$$(openssl rand -hex 20)" > $(RUN_DIR)/admin-token)
+	@[ -s $(RUN_DIR)/vault-root-token ] || (umask 077; echo "vault-root-$$(openssl rand -hex 16)" > $(RUN_DIR)/vault-root-token)
 	@bash scripts/run.sh
+
+# vault-dev on its own, as `vault server` takes flags: make vault-dev ARGS="--dev" (default) or ARGS="--data-dir=DIR".
+vault-dev: build
+	node dist/vault-dev/src/main.js server $(or $(ARGS),--dev)
 
 test-deps:
 	@bash scripts/install-test-deps.sh

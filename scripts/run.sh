@@ -1,12 +1,34 @@
 #!/usr/bin/env bash
-# `make run`: starts Berth from dist/ on its embedded defaults and prints how to reach it.
+# `make run`: vault-dev in dev mode beside Berth (both from dist/), wired together, and how to reach them.
 set -euo pipefail
 token=$(cat .run/admin-token)
+root=$(cat .run/vault-root-token)
 listen=${BERTH_LISTEN:-127.0.0.1:4646}
+vault_listen=${VAULT_DEV_LISTEN:-127.0.0.1:8200}
+vault_addr="http://${vault_listen}"
+
+node dist/vault-dev/src/main.js server --dev --listen="${vault_listen}" --dev-root-token-id="${root}" > .run/vault-dev.log 2>&1 &
+vault_pid=$!
+trap 'kill ${vault_pid} 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  grep -q 'vault-dev listening' .run/vault-dev.log 2>/dev/null && break
+  kill -0 ${vault_pid} 2>/dev/null || { cat .run/vault-dev.log; exit 1; }
+  sleep 0.1
+done
+
 cat <<MSG
-Berth API:   http://${listen}/v1   (contract: http://${listen}/openapi.yaml)
-Admin token: ${token}
-Try:         curl -H "Authorization: Bearer ${token}" -H 'Accept: application/yaml' http://${listen}/v1/config/image-registry/remote-registries
+Berth API:    http://${listen}/v1   (contract: http://${listen}/openapi.yaml, site registry: http://${listen}/v2/)
+Admin token:  ${token}
+Secret store: vault-dev (dev mode, in memory) at ${vault_addr}, root token ${root}
+              unseal key and log: .run/vault-dev.log
+
+Store a registry secret, then point a remote registry's credentials at it:
+  curl -X POST -H "X-Vault-Token: ${root}" ${vault_addr}/v1/secret/data/registry-example \\
+       -d '{"data": {"username": "robot", "password": "change-me"}}'
+  curl -X POST -H "Authorization: Bearer ${token}" -H 'Content-Type: application/yaml' \\
+       http://${listen}/v1/config/image-registry/remote-registries --data-binary \$'address: registry.example.com\ncredentials:\n  - repository: "*"\n    vault: secret\n    secret: registry-example\n'
+  curl -H "Authorization: Bearer ${token}" -H 'Accept: application/yaml' http://${listen}/v1/config/image-registry/remote-registries
 MSG
-export BERTH_ADMIN_TOKEN="$token"
-exec node dist/src/main.js
+
+export BERTH_ADMIN_TOKEN="$token" VAULT_ADDR="$vault_addr" VAULT_TOKEN="$root"
+node dist/src/main.js

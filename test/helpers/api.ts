@@ -1,5 +1,6 @@
 // A small client for Berth's /v1 API in tests: YAML or JSON in and out, raw access to status and headers.
 import yaml from 'js-yaml';
+import { assertNoSecretIn } from './secret-values.js';
 
 export interface ApiResponse {
   status: number;
@@ -50,6 +51,7 @@ export class Api {
     }
     const res = await fetch(this.baseUrl + path, { method, headers, ...(body !== undefined ? { body } : {}) });
     const text = await res.text();
+    assertNoSecretIn(text, `the answer to ${method} ${path}`);
     const answer = { status: res.status, headers: res.headers, text, body: parseBody(text, res.headers.get('content-type')) };
     this.inspect?.(method, path, answer);
     return answer;

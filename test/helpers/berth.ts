@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { assertNoSecretIn } from './secret-values.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = join(PROJECT_ROOT, 'src', 'main.ts');
@@ -85,11 +86,14 @@ export async function startBerth(options: BerthOptions = {}): Promise<BerthProce
     output: () => output,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      return exitOf(child);
+      const code = await exitOf(child);
+      assertNoSecretIn(output, `the log of the Berth process ${child.pid}`);
+      return code;
     },
     async kill() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exitOf(child);
+      assertNoSecretIn(output, `the log of the Berth process ${child.pid}`);
     },
   };
 }

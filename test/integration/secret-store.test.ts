@@ -1,0 +1,186 @@
+// Berth with a real Vault-compatible secret store (vault-dev): credentials read per repository, clear errors for
+// missing, forbidden and malformed secrets, and the 503 while the store is sealed or unreachable, recovering
+// without a restart.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startVaultDev, type VaultDevInstance } from '../helpers/vault-dev.js';
+import { startBerth, type BerthProcess } from '../helpers/berth.js';
+import { Api, errorMessage, type ApiResponse } from '../helpers/api.js';
+import { assertMatchesContract } from '../helpers/contract.js';
+import { assertNoSecretIn, randomSecret, registerSecretValue, vaultClient, writeRegistrySecret } from '../helpers/secret-values.js';
+import { VaultSecretStore } from '../../src/secrets/secret-store.js';
+import { registryCredentials } from '../../src/secrets/registry-credentials.js';
+import { BerthError } from '../../src/errors.js';
+
+const ROOT = `root-${Math.random().toString(36).slice(2)}`;
+
+/** Polls `probe` until it returns true; the bound only keeps a broken build from hanging the suite. */
+async function eventually(probe: () => Promise<boolean>, what: string, limitMs = 20_000): Promise<number> {
+  const start = Date.now();
+  while (!(await probe())) {
+    if (Date.now() - start > limitMs) assert.fail(`${what} did not happen within ${limitMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return Date.now() - start;
+}
+
+describe('credentials from the secret store', () => {
+  let vd: VaultDevInstance;
+  let store: VaultSecretStore;
+  const password = randomSecret('pw');
+  const token = randomSecret('tok');
+
+  before(async () => {
+    vd = await startVaultDev({ rootToken: ROOT });
+    const client = vaultClient(vd.addr, ROOT);
+    await writeRegistrySecret(client, 'secret', 'registry/basic', { username: 'reader', password });
+    await writeRegistrySecret(client, 'secret', 'registry/token', { token });
+    await writeRegistrySecret(client, 'secret', 'registry/neither', { user: 'someone-only' });
+    await client.write('sys/mounts/myvault', { type: 'kv', options: { version: '2' } });
+    await writeRegistrySecret(client, 'myvault', 'a', { username: 'user-a', password: randomSecret('a') });
+    store = new VaultSecretStore({ address: vd.addr, token: ROOT });
+  });
+  after(() => vd.stop());
+
+  const registry = {
+    address: 'registry.example.com',
+    credentials: [
+      { repository: '*', vault: 'myvault', secret: 'a' },
+      { repository: 'basic', vault: 'secret', secret: 'registry/basic' },
+      { repository: 'bearer', vault: 'secret', secret: 'registry/token' },
+      { repository: 'missing', vault: 'secret', secret: 'registry/nothing-here' },
+      { repository: 'malformed', vault: 'secret', secret: 'registry/neither' },
+    ],
+  };
+
+  const failure = async (promise: Promise<unknown>): Promise<BerthError> => {
+    try {
+      await promise;
+    } catch (e) {
+      assert.ok(e instanceof BerthError, String(e));
+      assertNoSecretIn(e.message, 'an error message');
+      return e;
+    }
+    return assert.fail('expected a failure');
+  };
+
+  it('reads username/password or token for the entry that matches the repository', async () => {
+    const credentialFor = registryCredentials(registry, store);
+    assert.deepEqual(await credentialFor('basic/app'), { username: 'reader', password });
+    assert.deepEqual(await credentialFor('bearer'), { token });
+    assert.equal(((await credentialFor('redis')) as { username: string }).username, 'user-a');
+    assert.equal(((await credentialFor('*')) as { username: string }).username, 'user-a');
+    assert.equal(await registryCredentials({ address: 'x.example.com' }, store)('anything'), undefined);
+  });
+
+  it('a missing or malformed secret is a clear error naming vault and secret, never its content', async () => {
+    const credentialFor = registryCredentials(registry, store);
+    const missing = await failure(credentialFor('missing/x'));
+    assert.equal(missing.kind, 'upstream-failure');
+    assert.match(missing.message, /secret 'registry\/nothing-here' in vault 'secret' does not exist/);
+    const malformed = await failure(credentialFor('malformed'));
+    assert.match(malformed.message, /secret 'registry\/neither' in vault 'secret' has neither username and password nor token/);
+    assert.ok(!malformed.message.includes('someone-only'));
+  });
+
+  it('a secret Berth’s token may not read is a clear error; a read-only token reads what it is granted', async () => {
+    const root = vaultClient(vd.addr, ROOT);
+    await root.write('sys/policies/acl/registry-reader', { policy: 'path "secret/data/registry/basic" { capabilities = ["read"] }' });
+    const created = (await root.tokenCreate({ policies: ['registry-reader'] })) as { auth: { client_token: string } };
+    const limited = new VaultSecretStore({ address: vd.addr, token: created.auth.client_token });
+    const credentialFor = registryCredentials(registry, limited);
+    assert.deepEqual(await credentialFor('basic'), { username: 'reader', password });
+    const denied = await failure(credentialFor('bearer'));
+    assert.match(denied.message, /secret 'registry\/token' in vault 'secret' cannot be read with Berth's secret store token/);
+  });
+
+  it('without a secret store, an entry that needs one is an error, not anonymous access', async () => {
+    const e = await failure(registryCredentials(registry, undefined)('basic'));
+    assert.match(e.message, /needs secret 'registry\/basic' in vault 'secret', but no secret store is configured/);
+  });
+});
+
+describe('Berth while the secret store is sealed', () => {
+  let vd: VaultDevInstance;
+  let berth: BerthProcess;
+  let api: Api;
+  let unsealKey: string;
+
+  before(async () => {
+    vd = await startVaultDev({ rootToken: ROOT });
+    unsealKey = /Unseal Key: (\S+)/.exec(vd.output())![1]!;
+    berth = await startBerth({ env: { VAULT_ADDR: vd.addr, VAULT_TOKEN: ROOT } });
+    api = new Api(berth.url, berth.adminToken, assertMatchesContract);
+    assert.equal((await api.post('/v1/config/image-registry/remote-registries', { address: 'sealed.example.com' })).status, 201);
+  });
+  after(async () => {
+    await berth.stop();
+    await vd.stop();
+  });
+
+  // One request of every /v1 route family.
+  const everyFamily = (): Promise<ApiResponse>[] => [
+    api.get('/v1/config/image-registry/remote-registries'),
+    api.get('/v1/config/image-registry/remote-registries/sealed.example.com'),
+    api.post('/v1/config/image-registry/remote-registries', { address: 'new.example.com' }),
+    api.put('/v1/config/image-registry/remote-registries/sealed.example.com', { address: 'sealed.example.com' }),
+    api.patch('/v1/config/image-registry/remote-registries/sealed.example.com', {}),
+    api.delete('/v1/config/image-registry/remote-registries/sealed.example.com'),
+    api.get('/v1/state/image-registry/remote-registries'),
+    api.get('/v1/state/image-registry/remote-registries/sealed.example.com'),
+    api.get('/v1/config/system/tokens'),
+    new Api(berth.url, berth.adminToken).post('/v1/state/image-registry/remote-registries/sealed.example.com/list-repositories', {}),
+  ];
+
+  it('answers 503 with Retry-After on every /v1 route family, keeps /healthz, reports it in /readyz, and recovers on unseal', async () => {
+    const ready = await fetch(`${berth.url}/readyz`);
+    assert.equal(ready.status, 200);
+    assert.equal(((await ready.json()) as { checks: Record<string, string> }).checks['secret-store'], 'unsealed');
+
+    const root = vaultClient(vd.addr, ROOT);
+    await root.write('sys/seal', {});
+    await eventually(async () => (await api.get('/v1/config/image-registry/remote-registries')).status === 503, 'Berth seeing the seal');
+    for (const res of await Promise.all(everyFamily())) {
+      assert.equal(res.status, 503, res.text);
+      assert.match(errorMessage(res), /secret store is sealed/);
+      assert.equal(res.headers.get('retry-after'), '5');
+    }
+    assert.equal((await fetch(`${berth.url}/healthz`)).status, 200);
+    const notReady = await fetch(`${berth.url}/readyz`);
+    assert.equal(notReady.status, 503);
+    assert.equal(((await notReady.json()) as { checks: Record<string, string> }).checks['secret-store'], 'sealed');
+
+    await root.unseal({ key: unsealKey });
+    const recovery = await eventually(async () => (await api.get('/v1/config/image-registry/remote-registries')).status === 200, 'recovery after unseal');
+    assert.ok(recovery < 10_000, `recovered in ${recovery} ms`);
+    assert.equal(berth.process.exitCode, null, 'Berth was not restarted');
+    assert.equal((await api.get('/v1/config/image-registry/remote-registries/sealed.example.com')).status, 200);
+  });
+
+  it('an unreachable secret store is a 503 with its own message', async () => {
+    await vd.stop();
+    await eventually(async () => (await api.get('/v1/config/image-registry/remote-registries')).status === 503, 'Berth seeing the store gone');
+    const res = await api.get('/v1/state/image-registry/remote-registries');
+    assert.equal(res.status, 503);
+    assert.match(errorMessage(res), new RegExp(`secret store at ${vd.addr.replace(/[.]/g, '\\.')} is unreachable`));
+    assert.equal(res.headers.get('retry-after'), '5');
+    assert.equal((await fetch(`${berth.url}/healthz`)).status, 200);
+  });
+});
+
+describe('the leak watch itself', () => {
+  it('catches a registered secret value in a text, plain or base64', () => {
+    const value = randomSecret('watch');
+    assert.doesNotThrow(() => assertNoSecretIn('nothing to see', 'a text'));
+    assert.throws(() => {
+      const text = `... ${value} ...`;
+      registerAndCheck(value, text);
+    }, /leaked/);
+    assert.throws(() => registerAndCheck(value, Buffer.from(value).toString('base64')), /leaked/);
+  });
+});
+
+function registerAndCheck(value: string, text: string): void {
+  registerSecretValue(value);
+  assertNoSecretIn(text, 'a text');
+}
