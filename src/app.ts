@@ -23,11 +23,14 @@ import type { SecretStore } from './secrets/secret-store.js';
 import type { SealMonitor } from './secrets/seal-monitor.js';
 import { sealGate } from './secrets/seal-gate.js';
 import { createRegistryRouter, type SiteRegistry } from './registry/index.js';
-import { siteRepositoryRoutes } from './registry/repository-routes.js';
+import { canonicalRepositoryPaths, siteRepositoryRoutes } from './registry/repository-routes.js';
 import { RegistryClients } from './image-registry/registry-clients.js';
 import { remoteRegistryOperationRoutes } from './image-registry/operations/routes.js';
 import { pullRoutes } from './image-registry/pull/routes.js';
 import type { OperationDeps } from './image-registry/operation-deps.js';
+import { VerificationLog } from './image-registry/operations/verification-status.js';
+import { createSites } from './sites/sites.js';
+import type { TowerSettings } from './sites/tower-client.js';
 
 export interface AppParts {
   logger: Logger;
@@ -40,12 +43,16 @@ export interface AppParts {
   secrets?: { store: SecretStore; monitor: SealMonitor };
   siteRegistry: SiteRegistry;
   registryAnonymousPull: boolean;
+  /** This Berth among sites: its name (default `control-tower`), and at a site the tower it follows. */
+  sites?: { siteName: string; tower?: TowerSettings | undefined };
 }
 
 export interface BerthApp {
   app: Express;
   /** Closes what the app opened (connection pools to remote registries). */
   close(): Promise<void>;
+  /** Ends long-polls (the sites' change feed) at once; called when the server starts draining. */
+  drain(): void;
 }
 
 export function createApp(parts: AppParts): BerthApp {
@@ -79,7 +86,10 @@ export function createApp(parts: AppParts): BerthApp {
   );
 
   if (parts.secrets) app.use('/v1', sealGate(parts.secrets.monitor, parts.secrets.store));
-  app.use('/v1', requireAccess(parts.authenticator), ...requestBody(parts.bodyLimitBytes));
+  // `?site=` is forwarded (or dropped, naming this Berth) before any body is read or route is reached.
+  const sites = createSites({ store: parts.store, secrets: parts.secrets?.store, logger: parts.logger, siteName: parts.sites?.siteName ?? 'control-tower', tower: parts.sites?.tower });
+  app.use('/v1', requireAccess(parts.authenticator), ...sites.middleware, ...requestBody(parts.bodyLimitBytes));
+  app.use(canonicalRepositoryPaths);
   app.use(
     OpenApiValidator.middleware({
       apiSpec: validatorDocument() as never,
@@ -92,17 +102,25 @@ export function createApp(parts: AppParts): BerthApp {
 
   const registries = new ConfigList(parts.store, remoteRegistrySpec);
   const clients = new RegistryClients(parts.secrets?.store);
-  const deps: OperationDeps = { registries, clients, secrets: parts.secrets?.store, siteRegistry: parts.siteRegistry };
+  const verifications = new VerificationLog();
+  const deps: OperationDeps = { registries, clients, secrets: parts.secrets?.store, siteRegistry: parts.siteRegistry, verifications };
   app.use(
     '/v1',
-    imageRegistryRoutes(registries),
+    imageRegistryRoutes(registries, verifications),
     remoteRegistryOperationRoutes(deps),
     pullRoutes(deps),
     siteRepositoryRoutes(parts.siteRegistry),
     tokenRoutes(parts.tokens),
+    sites.routes,
   );
 
   app.use((req, _res, next) => next(notFound(`no such resource: ${req.method} ${req.path}`)));
   app.use(errorResponder);
-  return { app, close: () => clients.close() };
+  return {
+    app,
+    close: async () => {
+      await Promise.all([clients.close(), sites.close()]);
+    },
+    drain: () => sites.drain(),
+  };
 }

@@ -35,7 +35,7 @@ async function start(settings: Settings): Promise<void> {
     secrets = { store: secretStore, monitor };
   }
   const siteRegistry = await createSiteRegistry({ dataDir: join(settings.dataDir, 'registry') });
-  const { app, close: closeApp } = createApp({
+  const { app, close: closeApp, drain: drainApp } = createApp({
     logger,
     store,
     tokens,
@@ -43,6 +43,7 @@ async function start(settings: Settings): Promise<void> {
     bodyLimitBytes: settings.bodyLimitBytes,
     siteRegistry,
     registryAnonymousPull: settings.registryAnonymousPull,
+    sites: { siteName: settings.siteName, tower: settings.tower },
     ...(secrets ? { secrets } : {}),
   });
 
@@ -65,6 +66,7 @@ async function start(settings: Settings): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'draining in-flight requests');
+    drainApp();
     const force = setTimeout(() => server.closeAllConnections(), DRAIN_TIMEOUT_MS).unref();
     // Keep-alive connections go idle as their last response ends; close them then rather than at their timeout.
     const sweep = setInterval(() => server.closeIdleConnections(), 50).unref();

@@ -4,6 +4,8 @@ import { parseArgs } from 'node:util';
 import { isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
 import type { SecretStoreSettings } from './secrets/secret-store.js';
+import type { TowerSettings } from './sites/tower-client.js';
+import type { EtcdStoreSettings } from './store/etcd.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -24,7 +26,15 @@ export interface Settings {
   registryAnonymousPull: boolean;
   /** The Vault-compatible secret store (VAULT_ADDR, VAULT_TOKEN, VAULT_CACERT); absent when VAULT_ADDR is unset. */
   secretStore: SecretStoreSettings | undefined;
+  /** This Berth's name among sites (BERTH_SITE_NAME); a `?site=` naming it is served here. */
+  siteName: string;
+  /** Set at a site only: the control tower whose configuration it follows (BERTH_TOWER_URL, _TOKEN, _CACERT). */
+  tower: TowerSettings | undefined;
+  /** The ConfigStore engine (BERTH_STORE): the embedded SQLite file, or an etcd cluster several Berths share. */
+  store: StoreSettings;
 }
+
+export type StoreSettings = { engine: 'sqlite' } | { engine: 'etcd'; etcd: EtcdStoreSettings };
 
 export class SettingsError extends Error {}
 
@@ -36,10 +46,23 @@ const SETTINGS = {
   logLevel: { env: 'BERTH_LOG_LEVEL', flag: 'log-level', fallback: 'info' },
   bodyLimit: { env: 'BERTH_BODY_LIMIT', flag: 'body-limit', fallback: '1048576' },
   anonymousPull: { env: 'BERTH_REGISTRY_ANONYMOUS_PULL', flag: 'registry-anonymous-pull', fallback: 'false' },
+  siteName: { env: 'BERTH_SITE_NAME', flag: 'site-name', fallback: 'control-tower' },
+  towerUrl: { env: 'BERTH_TOWER_URL', flag: 'tower-url', fallback: undefined },
+  towerToken: { env: 'BERTH_TOWER_TOKEN', flag: 'tower-token', fallback: undefined },
+  towerCaCert: { env: 'BERTH_TOWER_CACERT', flag: 'tower-cacert', fallback: undefined },
+  store: { env: 'BERTH_STORE', flag: 'store', fallback: 'sqlite' },
+  etcdEndpoints: { env: 'BERTH_ETCD_ENDPOINTS', flag: 'etcd-endpoints', fallback: undefined },
+  etcdCaCert: { env: 'BERTH_ETCD_CACERT', flag: 'etcd-cacert', fallback: undefined },
+  etcdCert: { env: 'BERTH_ETCD_CERT', flag: 'etcd-cert', fallback: undefined },
+  etcdKey: { env: 'BERTH_ETCD_KEY', flag: 'etcd-key', fallback: undefined },
+  etcdUsername: { env: 'BERTH_ETCD_USERNAME', flag: 'etcd-username', fallback: undefined },
+  etcdPassword: { env: 'BERTH_ETCD_PASSWORD', flag: 'etcd-password', fallback: undefined },
+  etcdPrefix: { env: 'BERTH_ETCD_PREFIX', flag: 'etcd-prefix', fallback: '/berth/' },
 } as const;
 
 export function parseListenAddress(text: string, setting = 'BERTH_LISTEN'): ListenAddress {
-  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
+  // No whitespace in a host name: 'a b:80' is a typo to report now, not a lookup failure at listen time.
+  const match = /^(?:\[([^\]]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(text);
   const host = match?.[1] ?? match?.[2];
   const port = Number(match?.[3]);
   if (!match || !host || port > 65535) {
@@ -91,6 +114,130 @@ function readSecretStore(env: NodeJS.ProcessEnv): SecretStoreSettings | undefine
   return { address: address.replace(/\/+$/, ''), token, ...(caCertPem ? { caCertPem } : {}) };
 }
 
+/** Site names as the contract's SiteName: a DNS label, so a name is safe in URLs, logs and store keys. */
+const SITE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * This Berth's place among sites. BERTH_TOWER_URL makes it a site following that tower, so it needs the token it
+ * presents there and a name of its own (the default `control-tower` would be taken for the tower itself).
+ */
+function readSiteSettings(value: (s: (typeof SETTINGS)[keyof typeof SETTINGS]) => string | undefined, explicitSiteName: boolean) {
+  const siteName = value(SETTINGS.siteName) ?? '';
+  if (!SITE_NAME.test(siteName)) {
+    throw new SettingsError(`BERTH_SITE_NAME: expected 1 to 63 lowercase letters, digits and inner '-', got '${siteName}'`);
+  }
+  const url = value(SETTINGS.towerUrl);
+  const token = value(SETTINGS.towerToken);
+  const caCertFile = value(SETTINGS.towerCaCert);
+  if (url === undefined || url === '') {
+    if (token !== undefined) throw new SettingsError('BERTH_TOWER_TOKEN: only meaningful with BERTH_TOWER_URL');
+    if (caCertFile !== undefined) throw new SettingsError('BERTH_TOWER_CACERT: only meaningful with BERTH_TOWER_URL');
+    return { siteName, tower: undefined };
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new SettingsError(`BERTH_TOWER_URL: expected an http:// or https:// URL, got '${url}'`);
+  }
+  if ((parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.username || parsed.password || parsed.search || parsed.hash) {
+    throw new SettingsError(`BERTH_TOWER_URL: expected an http:// or https:// URL without user info, query or fragment, got '${url}'`);
+  }
+  if (!explicitSiteName) throw new SettingsError('BERTH_SITE_NAME: required with BERTH_TOWER_URL (a site names itself to its tower)');
+  if (!token || !/^[\x21-\x7e]{16,4096}$/.test(token)) {
+    throw new SettingsError('BERTH_TOWER_TOKEN: required with BERTH_TOWER_URL: 16 to 4096 printable characters without spaces');
+  }
+  let caCertPem: string | undefined;
+  if (caCertFile !== undefined) {
+    if (parsed.protocol !== 'https:') throw new SettingsError('BERTH_TOWER_CACERT: only meaningful with an https:// BERTH_TOWER_URL');
+    try {
+      caCertPem = readFileSync(caCertFile, 'utf8');
+    } catch (e) {
+      throw new SettingsError(`BERTH_TOWER_CACERT: cannot read ${caCertFile}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+    if (!caCertPem.includes('-----BEGIN CERTIFICATE-----')) throw new SettingsError(`BERTH_TOWER_CACERT: ${caCertFile} holds no PEM certificate`);
+  }
+  const tower: TowerSettings = { url: url.replace(/\/+$/, ''), token, ...(caCertPem ? { caCertPem } : {}) };
+  return { siteName, tower };
+}
+
+/** `http(s)://HOST:PORT` with an explicit port, no path, no user info (credentials have their own settings). */
+const ETCD_ENDPOINT = /^(https?):\/\/(?:\[[0-9a-fA-F:.]+\]|[^\s:/?#@[\]]+):(\d{1,5})\/?$/;
+
+function parseEtcdEndpoints(text: string): string[] {
+  const endpoints = text.split(',').map((e) => e.trim());
+  const schemes = new Set<string>();
+  for (const endpoint of endpoints) {
+    // Never echo what looks like user info: it may hold a password.
+    if (endpoint.includes('@')) throw new SettingsError('BERTH_ETCD_ENDPOINTS: no credentials in endpoint URLs; use BERTH_ETCD_USERNAME and BERTH_ETCD_PASSWORD');
+    const match = ETCD_ENDPOINT.exec(endpoint);
+    const port = Number(match?.[2]);
+    if (!match || port < 1 || port > 65535) {
+      throw new SettingsError(`BERTH_ETCD_ENDPOINTS: expected comma-separated http(s)://HOST:PORT URLs, got '${endpoint}'`);
+    }
+    schemes.add(match[1]!);
+  }
+  if (schemes.size > 1) throw new SettingsError('BERTH_ETCD_ENDPOINTS: expected all http:// or all https://, not a mix');
+  return endpoints.map((e) => e.replace(/\/$/, ''));
+}
+
+function readPemFile(setting: string, file: string, marker: RegExp): string {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new SettingsError(`${setting}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  if (!marker.test(pem)) throw new SettingsError(`${setting}: ${file} holds no PEM ${setting.endsWith('KEY') ? 'private key' : 'certificate'}`);
+  return pem;
+}
+
+/** BERTH_STORE and, for etcd, where the cluster is and how to authenticate to it. */
+function readStoreSettings(value: (s: (typeof SETTINGS)[keyof typeof SETTINGS]) => string | undefined, given: (s: (typeof SETTINGS)[keyof typeof SETTINGS]) => boolean): StoreSettings {
+  const engine = value(SETTINGS.store);
+  const etcdSettings = [SETTINGS.etcdEndpoints, SETTINGS.etcdCaCert, SETTINGS.etcdCert, SETTINGS.etcdKey, SETTINGS.etcdUsername, SETTINGS.etcdPassword, SETTINGS.etcdPrefix];
+  if (engine === 'sqlite') {
+    // An etcd setting without BERTH_STORE=etcd is a mistake that would otherwise split the configuration silently.
+    const stray = etcdSettings.find(given);
+    if (stray) throw new SettingsError(`${stray.env}: only meaningful with BERTH_STORE=etcd`);
+    return { engine };
+  }
+  if (engine !== 'etcd') throw new SettingsError(`BERTH_STORE: expected sqlite or etcd, got '${engine}'`);
+  const endpointList = value(SETTINGS.etcdEndpoints);
+  if (!endpointList) throw new SettingsError('BERTH_ETCD_ENDPOINTS: required with BERTH_STORE=etcd (comma-separated http(s)://HOST:PORT URLs)');
+  const endpoints = parseEtcdEndpoints(endpointList);
+  const secure = endpoints[0]!.startsWith('https:');
+  const [caFile, certFile, keyFile] = [value(SETTINGS.etcdCaCert), value(SETTINGS.etcdCert), value(SETTINGS.etcdKey)];
+  const tlsFile = [SETTINGS.etcdCaCert, SETTINGS.etcdCert, SETTINGS.etcdKey].find((s) => value(s) !== undefined);
+  if (tlsFile && !secure) throw new SettingsError(`${tlsFile.env}: only meaningful with https:// BERTH_ETCD_ENDPOINTS`);
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new SettingsError('BERTH_ETCD_CERT and BERTH_ETCD_KEY: give both or neither');
+  const tls = {
+    ...(caFile !== undefined ? { caCertPem: readPemFile('BERTH_ETCD_CACERT', caFile, /-----BEGIN CERTIFICATE-----/) } : {}),
+    ...(certFile !== undefined ? { certPem: readPemFile('BERTH_ETCD_CERT', certFile, /-----BEGIN CERTIFICATE-----/) } : {}),
+    ...(keyFile !== undefined ? { keyPem: readPemFile('BERTH_ETCD_KEY', keyFile, /-----BEGIN [A-Z ]*PRIVATE KEY-----/) } : {}),
+  };
+  const username = value(SETTINGS.etcdUsername);
+  const password = value(SETTINGS.etcdPassword);
+  if ((username === undefined) !== (password === undefined)) throw new SettingsError('BERTH_ETCD_USERNAME and BERTH_ETCD_PASSWORD: give both or neither');
+  if (username !== undefined && !/^[\x21-\x7e]{1,128}$/.test(username)) {
+    throw new SettingsError('BERTH_ETCD_USERNAME: expected 1 to 128 printable characters without spaces');
+  }
+  // The password's value is never part of a message.
+  if (password === '') throw new SettingsError('BERTH_ETCD_PASSWORD: must not be empty');
+  const prefix = value(SETTINGS.etcdPrefix) ?? '';
+  // Ending in '/' keeps one prefix from being the start of another ('/berth' would also cover '/berth2/...').
+  if (!/^[\x21-\x7e]*\/$/.test(prefix)) throw new SettingsError(`BERTH_ETCD_PREFIX: expected a key prefix of printable characters ending in '/', got '${prefix}'`);
+  return {
+    engine,
+    etcd: {
+      endpoints,
+      prefix,
+      ...(Object.keys(tls).length > 0 ? { tls } : {}),
+      ...(username !== undefined && password !== undefined ? { auth: { username, password } } : {}),
+    },
+  };
+}
+
 export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
   const known = new Set<string>(Object.values(SETTINGS).map((s) => s.env));
   const unknown = Object.keys(env).filter((name) => name.startsWith('BERTH_') && !known.has(name));
@@ -120,5 +267,7 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
     bodyLimitBytes: parseBodyLimit(value(SETTINGS.bodyLimit) ?? ''),
     registryAnonymousPull: parseBoolean(value(SETTINGS.anonymousPull) ?? '', SETTINGS.anonymousPull.env),
     secretStore: readSecretStore(env),
+    ...readSiteSettings(value, (flags[SETTINGS.siteName.flag] ?? env[SETTINGS.siteName.env]) !== undefined),
+    store: readStoreSettings(value, (s) => (flags[s.flag] ?? env[s.env]) !== undefined),
   };
 }

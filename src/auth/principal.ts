@@ -30,13 +30,16 @@ export function firstOf(authenticators: Authenticator[]): Authenticator {
 export type Action = { method: string; path: string };
 
 /**
- * The role rules: `admin` everything; `operator` reads and invokes operations (POST under /v1/state/);
- * `read` only reads. System configuration (tokens) is for admins alone, reads included.
+ * The role rules: `admin` everything; `operator` reads, invokes operations (POST under /v1/state/) and deletes
+ * tags and images of the site registry (DELETE under /v1/state/image-registry/repositories/); `read` only reads.
+ * System configuration (tokens) is for admins alone, reads included.
  */
 export function isAllowed(role: Role, { method, path }: Action): boolean {
   if (role === 'admin') return true;
   if (path.startsWith('/v1/config/system/')) return false;
   const reading = method === 'GET' || method === 'HEAD';
   if (role === 'read') return reading;
-  return reading || (method === 'POST' && path.startsWith('/v1/state/'));
+  // Deleting tags and images of the site registry is routine work on a site, like pulling: operators may.
+  const deletesSiteImages = method === 'DELETE' && path.startsWith('/v1/state/image-registry/repositories/');
+  return reading || (method === 'POST' && path.startsWith('/v1/state/')) || deletesSiteImages;
 }

@@ -23,9 +23,12 @@ export function requireAccess(authenticator: Authenticator): RequestHandler {
       if (!token) throw unauthenticated('missing bearer token: send Authorization: Bearer <token>');
       const principal = await authenticator.authenticate(token);
       if (!principal) throw unauthenticated('unknown or revoked token');
-      const action = { method: req.method, path: req.baseUrl + req.path };
+      const path = req.baseUrl + req.path;
+      // Express routes paths case-insensitively (/v1/config/SYSTEM/tokens reaches the token routes), so the
+      // role rules must judge the path the way the router matches it.
+      const action = { method: req.method, path: path.toLowerCase() };
       if (!isAllowed(principal.role, action)) {
-        throw forbidden(`role '${principal.role}' may not ${req.method} ${action.path}`);
+        throw forbidden(`role '${principal.role}' may not ${req.method} ${path}`);
       }
       req.principal = principal;
       next();

@@ -36,11 +36,11 @@ interface ValidatorError {
 const isValidatorError = (e: unknown): e is ValidatorError =>
   typeof e === 'object' && e !== null && typeof (e as ValidatorError).status === 'number' && Array.isArray((e as ValidatorError).errors);
 
+/** Where in the request a validator error points, for the problems that concern one part of it. */
+const REQUEST_PARTS = new Set(['body', 'query', 'params', 'headers']);
+
 /** `/body/credentials/0/repository` -> `credentials[0].repository`; `/query/fields` -> `query parameter 'fields'`. */
-function describeValidatorPath(path: string | undefined): string {
-  if (!path) return '';
-  const pointer = path.replace(/^\./, '/').replace(/\./g, '/');
-  const [, location, ...rest] = pointer.split('/');
+function describeValidatorPath(location: string, rest: string[]): string {
   const field = pointerToFieldPath(`/${rest.join('/')}`);
   switch (location) {
     case 'body':
@@ -50,27 +50,43 @@ function describeValidatorPath(path: string | undefined): string {
     case 'params':
       // The validator sees camel-cased parameter names (see contract/validator-document.ts); show the contract's.
       return `path parameter '${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}'`;
-    case 'headers':
-      return `header '${field}'`;
     default:
-      return pointerToFieldPath(pointer);
+      return `header '${field}'`;
+  }
+}
+
+/**
+ * Errors about the request as a whole (no body where one is required, an undocumented path or method) carry the
+ * validator's route template as their path; say them plainly instead of showing its internals.
+ */
+function wholeRequestMessage(req: Request, status: number): string {
+  switch (status) {
+    case 415:
+      return `body: required, with content type application/json or application/yaml (got ${req.get('content-type') ?? 'none'})`;
+    case 405:
+      return `method ${req.method} is not allowed on ${req.path}`;
+    case 404:
+      return `no such resource: ${req.method} ${req.path}`;
+    default:
+      return 'the request does not match the API contract';
   }
 }
 
 /** express-openapi-validator and body parsing report errors their own way; make them ours. */
-export function toBerthError(err: unknown): BerthError | undefined {
+export function toBerthError(err: unknown, req: Request): BerthError | undefined {
   if (err instanceof BerthError) return err;
-  if (isValidatorError(err)) {
-    const kind = KIND_BY_STATUS.get(err.status) ?? 'invalid-input';
-    const problems = (err.errors ?? []).map((e) => {
-      const where = describeValidatorPath(e.path);
-      const message = plainSchemaMessage(e.message ?? err.message);
-      return where ? `${where}: ${message}` : message;
-    });
-    const pointer = err.errors?.[0]?.path?.replace(/^\/body/, '');
-    return new BerthError(kind, [...new Set(problems)].join('; ') || err.message, pointer ? { path: pointer } : undefined);
-  }
-  return undefined;
+  if (!isValidatorError(err)) return undefined;
+  const kind = KIND_BY_STATUS.get(err.status) ?? 'invalid-input';
+  const located = (err.errors ?? []).map((e) => {
+    const [, location = '', ...rest] = (e.path ?? '').replace(/^\./, '/').replace(/\./g, '/').split('/');
+    return { location, rest, message: plainSchemaMessage(e.message ?? err.message) };
+  });
+  const parts = located.filter((e) => REQUEST_PARTS.has(e.location));
+  if (parts.length === 0) return new BerthError(kind, wholeRequestMessage(req, err.status));
+  const problems = parts.map((e) => `${describeValidatorPath(e.location, e.rest)}: ${e.message}`);
+  const first = parts[0]!;
+  const info = first.location === 'body' ? { path: `/${first.rest.join('/')}` } : undefined;
+  return new BerthError(kind, [...new Set(problems)].join('; '), info);
 }
 
 function writeError(req: Request, res: Response, error: BerthError): void {
@@ -89,7 +105,7 @@ function writeError(req: Request, res: Response, error: BerthError): void {
 
 export const errorResponder: ErrorRequestHandler = (err, req, res, next) => {
   if (res.headersSent) return next(err);
-  const known = toBerthError(err);
+  const known = toBerthError(err, req);
   if (known) return writeError(req, res, known);
   req.log?.error({ err }, 'unexpected error');
   writeError(req, res, new BerthError('internal', 'internal error: a bug in Berth; the request id identifies it in the log'));

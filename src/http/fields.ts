@@ -71,7 +71,8 @@ function entrySchemas(schema: JsonSchema): JsonSchema[] {
 export function checkFields(selection: FieldSelection, schema: JsonSchema, parent = ''): void {
   const objects = entrySchemas(schema).filter((s) => s.properties);
   for (const [name, sub] of selection) {
-    const child = objects.map((o) => (o.properties as Record<string, JsonSchema>)[name]).find(Boolean);
+    // Own properties only: `__proto__`, `constructor` or `toString` must be unknown fields, not Object.prototype's.
+    const child = objects.map((o) => (Object.hasOwn(o.properties as object, name) ? (o.properties as Record<string, JsonSchema>)[name] : undefined)).find(Boolean);
     const path = parent ? `${parent}/${name}` : name;
     if (!child) throw invalidInput(`query parameter 'fields': unknown field '${path}'`);
     if (sub !== true) checkFields(sub, child, path);
@@ -84,9 +85,10 @@ export function selectFields(value: unknown, selection: FieldSelection): unknown
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};
   for (const [name, sub] of selection) {
-    const child = (value as Record<string, unknown>)[name];
+    const child = Object.hasOwn(value, name) ? (value as Record<string, unknown>)[name] : undefined;
     if (child === undefined) continue;
-    out[name] = sub === true ? child : selectFields(child, sub);
+    // defineProperty: a field named `__proto__` is copied as data, never as the answer's prototype.
+    Object.defineProperty(out, name, { value: sub === true ? child : selectFields(child, sub), enumerable: true, writable: true, configurable: true });
   }
   return out;
 }

@@ -4,6 +4,7 @@ import type { SiteRegistry } from '../registry/index.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import type { RegistryClients } from './registry-clients.js';
 import type { RemoteRegistry } from './remote-registry.js';
+import type { VerificationLog } from './operations/verification-status.js';
 
 export interface OperationDeps {
   registries: ConfigList<RemoteRegistry>;
@@ -11,4 +12,6 @@ export interface OperationDeps {
   /** Absent when no secret store is configured. */
   secrets: SecretStore | undefined;
   siteRegistry: SiteRegistry;
+  /** The last verify-credentials outcome per registry, shown in its state. */
+  verifications: VerificationLog;
 }

@@ -3,21 +3,20 @@
 import type { ConfigList, Versioned } from '../config/config-list.js';
 import type { ContentFilter } from '../http/query-options.js';
 import type { RemoteRegistry } from './remote-registry.js';
+import type { LastVerification, VerificationLog } from './operations/verification-status.js';
 
 export interface RemoteRegistryNonConfig {
   /** Store revision of the last change to this registry's configuration. */
   revision: number;
   /** When that change happened. */
   'last-change': string;
+  /** The outcome of the last verify-credentials, when there was one since Berth started. */
+  'last-verification'?: LastVerification;
 }
 
 export type RemoteRegistryState = RemoteRegistry & RemoteRegistryNonConfig;
 
 const CONFIG_FIELDS = ['address', 'override-address', 'ca-cert', 'credentials'] as const;
-
-function toState({ value, revision, updatedAt }: Versioned<RemoteRegistry>): RemoteRegistryState {
-  return { ...value, revision, 'last-change': updatedAt };
-}
 
 export function filterContent(state: RemoteRegistryState, content: ContentFilter): Partial<RemoteRegistryState> {
   if (content === 'all') return state;
@@ -28,13 +27,21 @@ export function filterContent(state: RemoteRegistryState, content: ContentFilter
 }
 
 export class RemoteRegistryStates {
-  constructor(private readonly registries: ConfigList<RemoteRegistry>) {}
+  constructor(
+    private readonly registries: ConfigList<RemoteRegistry>,
+    private readonly verifications: VerificationLog,
+  ) {}
+
+  private toState({ value, revision, updatedAt }: Versioned<RemoteRegistry>): RemoteRegistryState {
+    const verification = this.verifications.get(value.address);
+    return { ...value, revision, 'last-change': updatedAt, ...(verification ? { 'last-verification': verification } : {}) };
+  }
 
   async list(): Promise<RemoteRegistryState[]> {
-    return (await this.registries.list()).map(toState);
+    return (await this.registries.list()).map((entry) => this.toState(entry));
   }
 
   async get(address: string): Promise<RemoteRegistryState> {
-    return toState(await this.registries.get(address));
+    return this.toState(await this.registries.get(address));
   }
 }

@@ -7,8 +7,9 @@ import { sendAnswer } from '../http/answer.js';
 import { readOptions, shapeList, shapeOne } from '../http/query-options.js';
 import type { RemoteRegistry } from './remote-registry.js';
 import { filterContent, RemoteRegistryStates } from './remote-registry-state.js';
+import type { VerificationLog } from './operations/verification-status.js';
 
-export function imageRegistryRoutes(registries: ConfigList<RemoteRegistry>): Router {
+export function imageRegistryRoutes(registries: ConfigList<RemoteRegistry>, verifications: VerificationLog): Router {
   const router = Router();
   mountConfigList<RemoteRegistry>(router, {
     path: '/config/image-registry/remote-registries',
@@ -17,7 +18,7 @@ export function imageRegistryRoutes(registries: ConfigList<RemoteRegistry>): Rou
     answerSchema: 'RemoteRegistryAnswer',
   });
 
-  const states = new RemoteRegistryStates(registries);
+  const states = new RemoteRegistryStates(registries, verifications);
   const stateSchema = componentSchema('RemoteRegistryState');
   router.get('/state/image-registry/remote-registries', async (req, res) => {
     const options = readOptions(req, stateSchema);

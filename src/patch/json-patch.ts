@@ -6,7 +6,14 @@ export type JsonPatchOperation = jsonpatch.Operation;
 
 /** Returns `document` with `operations` applied (the argument is not modified). A failed `test` is a 409. */
 export function applyJsonPatch(document: unknown, operations: JsonPatchOperation[]): unknown {
-  const problem = jsonpatch.validate(operations, document);
+  let problem: jsonpatch.JsonPatchError | undefined;
+  try {
+    problem = jsonpatch.validate(operations, document);
+  } catch (e) {
+    // fast-json-patch throws (a TypeError), rather than reports, a path through __proto__ or constructor/prototype.
+    const banned = e instanceof TypeError && /__proto__|prototype/.test(e.message);
+    throw invalidInput(banned ? 'JSON Patch: a path may not go through __proto__ or constructor/prototype' : 'JSON Patch: cannot be applied');
+  }
   if (problem) {
     const index = (problem as { index?: number }).index ?? 0;
     if (problem.name === 'TEST_OPERATION_FAILED') throw conflict(`JSON Patch operation ${index}: test failed`, { operation: index });

@@ -7,6 +7,9 @@ export type KeyedLists = Record<string, string>;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+const setOwn = (object: Record<string, unknown>, name: string, value: unknown) =>
+  Object.defineProperty(object, name, { value, enumerable: true, writable: true, configurable: true });
+
 function mergeKeyedList(target: unknown, patch: unknown[], key: string, keyed: KeyedLists): unknown[] {
   const result = Array.isArray(target) ? [...target] : [];
   for (const entry of patch) {
@@ -23,9 +26,12 @@ export function mergePatch(target: unknown, patch: unknown, keyed: KeyedLists = 
   if (!isObject(patch)) return structuredClone(patch);
   const result: Record<string, unknown> = isObject(target) ? { ...target } : {};
   for (const [name, value] of Object.entries(patch)) {
+    // Own properties only, read and written as data: a key named `__proto__` is a field like any other,
+    // never the result's prototype (whose fields would then look present without being there).
+    const current = Object.hasOwn(result, name) ? result[name] : undefined;
     if (value === null) delete result[name];
-    else if (Array.isArray(value) && keyed[name]) result[name] = mergeKeyedList(result[name], value, keyed[name]!, keyed);
-    else result[name] = mergePatch(result[name], value, keyed);
+    else if (Array.isArray(value) && Object.hasOwn(keyed, name)) setOwn(result, name, mergeKeyedList(current, value, keyed[name]!, keyed));
+    else setOwn(result, name, mergePatch(current, value, keyed));
   }
   return result;
 }

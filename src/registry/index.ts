@@ -27,5 +27,13 @@ export {
   type OciErrorCode,
 } from './registry-error.js';
 export { digestOf, parseDigest, type DigestAlgorithm } from './digest.js';
-export { parseManifestDocument, maxManifestBytes, type ManifestDocument, type Descriptor, type Platform } from './manifest-document.js';
+export {
+  formatPlatform,
+  maxManifestBytes,
+  parseManifestDocument,
+  platformOfConfig,
+  type Descriptor,
+  type ManifestDocument,
+  type Platform,
+} from './manifest-document.js';
 export * as mediaTypes from './media-types.js';

@@ -1,7 +1,93 @@
-// /v1/state/image-registry/repositories: what the site registry holds.
-import { Router } from 'express';
-import type { SiteRegistry } from './index.js';
+// /v1/state/image-registry/repositories and /garbage-collect: what the site registry holds (repositories, tags,
+// digests, platforms, sizes), deleting tags and images, and reclaiming unused blobs. Thin: parse, call, answer.
+import { Router, type Request, type RequestHandler } from 'express';
+import { componentSchema } from '../contract/openapi.js';
+import { sendAnswer, sendEmpty } from '../http/answer.js';
+import { readOptions, shapeList, shapeOne } from '../http/query-options.js';
+import { rejectUnknownSite } from '../http/site-parameter.js';
+import type { GarbageCollectionResult, ImageTagSummary, RepositorySummary, SiteRegistry } from './index.js';
 
-export function siteRepositoryRoutes(_registry: SiteRegistry): Router {
-  return Router();
+const REPOSITORIES = '/v1/state/image-registry/repositories/';
+
+/**
+ * Repository names hold slashes. The contract's form is one path segment with each `/` as `%2F`; the name written
+ * with plain slashes is rewritten to that form before contract validation and routing. For DELETE the last two
+ * segments are the sub-resource (`tags/{tag}`, `images/{digest}`); for reads every segment is the name, since no
+ * read exists below a repository. Mounted on the app, ahead of the contract validator.
+ */
+export const canonicalRepositoryPaths: RequestHandler = (req, _res, next) => {
+  const queryAt = req.url.indexOf('?');
+  const path = queryAt === -1 ? req.url : req.url.slice(0, queryAt);
+  if (!path.startsWith(REPOSITORIES)) return next();
+  const segments = path.slice(REPOSITORIES.length).split('/');
+  const subResource = req.method === 'DELETE' && segments.length >= 3 && ['tags', 'images'].includes(segments.at(-2)!) ? segments.splice(-2) : [];
+  if (segments.length < 2) return next();
+  const canonical = `${REPOSITORIES}${[segments.join('%2F'), ...subResource].join('/')}${queryAt === -1 ? '' : req.url.slice(queryAt)}`;
+  // The validator matches on originalUrl, the routers on url: both must see the same path.
+  req.url = canonical;
+  req.originalUrl = canonical;
+  next();
+};
+
+const tagAnswer = (t: ImageTagSummary) => ({
+  tag: t.tag,
+  digest: t.digest,
+  'media-type': t.mediaType,
+  platforms: t.platforms,
+  size: t.size,
+  updated: t.updatedAt,
+  ...(t.sourceIndexDigest ? { 'source-index-digest': t.sourceIndexDigest } : {}),
+});
+
+const repositoryAnswer = (r: RepositorySummary) => ({ name: r.name, tags: r.tags.map(tagAnswer) });
+
+const garbageCollectionAnswer = (result: GarbageCollectionResult) => ({
+  'removed-blobs': result.removedBlobs.map((b) => ({ digest: b.digest, size: b.size })),
+  'bytes-freed': result.bytesFreed,
+  'expired-uploads': result.expiredUploads,
+});
+
+const nameOf = (req: Request) => String(req.params.name);
+
+export function siteRepositoryRoutes(registry: SiteRegistry): Router {
+  const router = Router();
+  const repositorySchema = componentSchema('SiteRepository');
+
+  router.get('/state/image-registry/repositories', async (req, res) => {
+    rejectUnknownSite(req);
+    const options = readOptions(req, repositorySchema);
+    const repositories = (await registry.listRepositories()).map(repositoryAnswer);
+    sendAnswer(req, res, 200, shapeList(repositories, options, (r) => r.name));
+  });
+
+  router.get('/state/image-registry/repositories/:name', async (req, res) => {
+    rejectUnknownSite(req);
+    const options = readOptions(req, repositorySchema);
+    sendAnswer(req, res, 200, shapeOne(repositoryAnswer(await registry.getRepository(nameOf(req))), options));
+  });
+
+  router.delete('/state/image-registry/repositories/:name/tags/:tag', async (req, res) => {
+    rejectUnknownSite(req);
+    const tag = String(req.params.tag);
+    // validate=true: every check a delete makes (the repository and the tag exist), nothing deleted.
+    if (readOptions(req).validateOnly) await registry.statManifest(nameOf(req), tag);
+    else await registry.deleteTag(nameOf(req), tag);
+    sendEmpty(res, 204);
+  });
+
+  router.delete('/state/image-registry/repositories/:name/images/:digest', async (req, res) => {
+    rejectUnknownSite(req);
+    const digest = String(req.params.digest);
+    if (readOptions(req).validateOnly) await registry.statManifest(nameOf(req), digest);
+    else await registry.deleteImage(nameOf(req), digest);
+    sendEmpty(res, 204);
+  });
+
+  router.post('/state/image-registry/garbage-collect', async (req, res) => {
+    rejectUnknownSite(req);
+    const graceSeconds = (req.body as { 'grace-period-seconds'?: number } | undefined)?.['grace-period-seconds'];
+    const result = await registry.collectGarbage(graceSeconds === undefined ? {} : { gracePeriodMs: graceSeconds * 1000 });
+    sendAnswer(req, res, 200, garbageCollectionAnswer(result));
+  });
+  return router;
 }

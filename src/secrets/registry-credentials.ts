@@ -28,7 +28,13 @@ export function registryCredentials(registry: RemoteRegistry, store: SecretStore
   return async (repository) => {
     const entry = resolveCredentialEntry(registry.credentials ?? [], repository);
     if (!entry) return undefined;
-    if (!store) throw invalidInput(`remote registry '${registry.address}' needs secret '${entry.secret}' in vault '${entry.vault}', but no secret store is configured (VAULT_ADDR)`);
+    if (!store) {
+      throw invalidInput(`remote registry '${registry.address}' needs secret '${entry.secret}' in vault '${entry.vault}', but no secret store is configured (VAULT_ADDR)`, {
+        kind: 'no-secret-store',
+        vault: entry.vault,
+        secret: entry.secret,
+      });
+    }
     const key = `${entry.vault}\u0000${entry.secret}`;
     const cached = cache.get(key);
     if (cached && cached.until > Date.now()) return cached.credential;

@@ -59,9 +59,11 @@ describe('tokens', () => {
 
   it('the store holds token hashes, never tokens', async () => {
     const { token } = (await api.post(TOKENS, { name: 'hashed', role: 'read' })).body as { token: string };
-    for (const file of readdirSync(berth.dataDir)) {
-      const bytes = readFileSync(join(berth.dataDir, file));
-      assert.ok(!bytes.includes(token), `${file} contains the token`);
+    const files = readdirSync(berth.dataDir, { recursive: true, withFileTypes: true }).filter((f) => f.isFile());
+    assert.ok(files.some((f) => f.name === 'config.db'));
+    for (const file of files) {
+      const bytes = readFileSync(join(file.parentPath, file.name));
+      assert.ok(!bytes.includes(token), `${file.name} contains the token`);
     }
   });
 });

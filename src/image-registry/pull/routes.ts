@@ -1,7 +1,45 @@
-// Routes of the pull operation (per remote registry, and by full image reference).
+// Routes of the pull operation: per remote registry (`.../remote-registries/{address}/pull`) and by full image
+// reference (`/state/image-registry/pull`). Thin: read the body, find the registry and its client, pull, answer.
 import { Router } from 'express';
+import { isBerthError, notFound } from '../../errors.js';
+import { sendAnswer } from '../../http/answer.js';
+import { rejectUnknownSite } from '../../http/site-parameter.js';
+import type { Versioned } from '../../config/config-list.js';
 import type { OperationDeps } from '../operation-deps.js';
+import type { RemoteRegistry } from '../remote-registry.js';
+import { BlobTransfers } from './blob-transfer.js';
+import { ImagePuller, type PullOutcome } from './pull-image.js';
+import { readPullRequest, splitFullReference, type PullRequestBody } from './pull-request.js';
 
-export function pullRoutes(_deps: OperationDeps): Router {
-  return Router();
+const answerOf = (outcome: PullOutcome) => ({ name: outcome.name, digest: outcome.digest, 'tag-updated': outcome.tagUpdated });
+
+export function pullRoutes(deps: OperationDeps): Router {
+  const router = Router();
+  // One of each for the whole process: the per-registry download limits and the single flights span every pull.
+  const puller = new ImagePuller(deps.siteRegistry, new BlobTransfers(deps.siteRegistry.blobs));
+
+  const pull = async (registry: Versioned<RemoteRegistry>, body: PullRequestBody): Promise<PullOutcome> => {
+    const spec = readPullRequest(body, registry.value.address);
+    return puller.pull({ registry: registry.value.address, client: deps.clients.clientFor(registry) }, spec);
+  };
+
+  router.post('/state/image-registry/remote-registries/:address/pull', async (req, res) => {
+    rejectUnknownSite(req);
+    const registry = await deps.registries.get(String(req.params.address));
+    sendAnswer(req, res, 200, answerOf(await pull(registry, req.body as PullRequestBody)));
+  });
+
+  router.post('/state/image-registry/pull', async (req, res) => {
+    rejectUnknownSite(req);
+    const body = req.body as PullRequestBody;
+    const { registryAddress, image } = splitFullReference(body.image);
+    const registry = await deps.registries.get(registryAddress).catch((error: unknown) => {
+      if (!isBerthError(error) || error.kind !== 'not-found') throw error;
+      throw notFound(`image '${body.image}' names registry '${registryAddress}', which is not a configured remote registry`, {
+        registry: registryAddress,
+      });
+    });
+    sendAnswer(req, res, 200, answerOf(await pull(registry, { ...body, image })));
+  });
+  return router;
 }

@@ -1,0 +1,125 @@
+// Pull throughput and memory: Berth pulling from a local docker-registry (TLS, loopback) into its site registry,
+// against skopeo copying the same image to an OCI layout in the same run. Prints the time ratio Berth/skopeo, Berth's
+// peak RSS (VmHWM) per image, and the time of a repeated pull of an image already present.
+// Run: node --import tsx bench/pull.bench.ts   (about 2-3 minutes; needs docker-registry and skopeo)
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { startBerth, type BerthProcess } from '../test/helpers/berth.js';
+import { startDockerRegistry, type RunningRegistry } from '../test/helpers/docker-registry.js';
+import { buildSinglePlatformImage, pushImage, type BuiltImage } from '../test/helpers/oci-images.js';
+
+const execFileAsync = promisify(execFile);
+const MiB = 1024 * 1024;
+
+interface Case {
+  label: string;
+  layerSizes: number[];
+}
+
+const CASES: Case[] = [
+  { label: '10 MB, 1 layer', layerSizes: [10 * MiB] },
+  { label: '100 MB, 4 layers', layerSizes: Array(4).fill(25 * MiB) },
+  { label: '1 GB, 4 layers', layerSizes: Array(4).fill(256 * MiB) },
+];
+
+/** Peak resident set size of a process, from /proc (kB there). */
+function peakRssMiB(pid: number): number {
+  const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!match) throw new Error(`no VmHWM in /proc/${pid}/status`);
+  return Number(match[1]) / 1024;
+}
+
+/** Resets the peak (Linux: `5` to clear_refs) so each image's peak is its own; false where that is not allowed. */
+function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function timed<T>(work: () => Promise<T>): Promise<{ seconds: number; value: T }> {
+  const start = process.hrtime.bigint();
+  const value = await work();
+  return { seconds: Number(process.hrtime.bigint() - start) / 1e9, value };
+}
+
+async function pullWithBerth(berth: BerthProcess, registry: string, image: string, to: string): Promise<{ digest: string }> {
+  const res = await fetch(`${berth.url}/v1/state/image-registry/remote-registries/${registry}/pull`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${berth.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ image, to }),
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`pull of ${image} answered ${res.status}: ${text}`);
+  return JSON.parse(text) as { digest: string };
+}
+
+async function copyWithSkopeo(registry: RunningRegistry, certDir: string, image: string, layout: string): Promise<void> {
+  await execFileAsync('skopeo', [
+    '--insecure-policy', 'copy', '--quiet', '--src-cert-dir', certDir, '--src-no-creds',
+    `docker://${registry.address}/${image}`, `oci:${layout}:bench`,
+  ], { maxBuffer: 16 * MiB });
+}
+
+const fmt = (n: number, digits = 2) => n.toFixed(digits);
+
+async function main(): Promise<void> {
+  const workDir = mkdtempSync(join(tmpdir(), 'berth-pull-bench-'));
+  const registry = await startDockerRegistry({ auth: { kind: 'none' } });
+  const berth = await startBerth({ env: { BERTH_LOG_LEVEL: 'warn' } });
+  const images: BuiltImage[] = [];
+  try {
+    const certDir = join(workDir, 'certs');
+    mkdirSync(certDir);
+    writeFileSync(join(certDir, 'ca.crt'), registry.caCertPem);
+    const created = await fetch(`${berth.url}/v1/config/image-registry/remote-registries`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${berth.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ address: registry.address, 'ca-cert': registry.caCertPem }),
+    });
+    if (created.status !== 201) throw new Error(`registering the registry answered ${created.status}`);
+
+    const pid = berth.process.pid!;
+    const canReset = resetPeakRss(pid);
+    process.stdout.write(`berth pid ${pid}; peak RSS ${canReset ? 'reset before each pull' : 'cumulative (clear_refs not writable)'}\n`);
+    process.stdout.write(`idle berth RSS peak: ${fmt(peakRssMiB(pid), 1)} MiB\n\n`);
+    process.stdout.write('image               skopeo s   berth s   berth/skopeo   berth peak RSS MiB   repeat pull s\n');
+
+    for (const [i, c] of CASES.entries()) {
+      const image = await buildSinglePlatformImage({ seed: `pull-bench-${i}`, layerSizes: c.layerSizes });
+      images.push(image);
+      const repository = `bench/image${i}`;
+      await pushImage(image, { address: registry.address, caCertPem: registry.caCertPem }, repository, 'v1');
+
+      // skopeo first, then Berth: both read the same registry files, warm in the page cache after the push.
+      const layout = join(workDir, `skopeo-${i}`);
+      const skopeo = await timed(() => copyWithSkopeo(registry, certDir, `${repository}:v1`, layout));
+      rmSync(layout, { recursive: true, force: true });
+
+      resetPeakRss(pid);
+      const berthPull = await timed(() => pullWithBerth(berth, registry.address, `${repository}:v1`, `${repository}:v1`));
+      if (berthPull.value.digest !== image.digest) throw new Error(`berth stored ${berthPull.value.digest}, expected ${image.digest}`);
+      const peak = peakRssMiB(pid);
+      const repeat = await timed(() => pullWithBerth(berth, registry.address, `${repository}:v1`, `${repository}:again`));
+
+      process.stdout.write(
+        `${c.label.padEnd(18)}  ${fmt(skopeo.seconds).padStart(8)}  ${fmt(berthPull.seconds).padStart(8)}  ${fmt(berthPull.seconds / skopeo.seconds).padStart(13)}` +
+          `  ${fmt(peak, 1).padStart(19)}  ${fmt(repeat.seconds, 3).padStart(14)}\n`,
+      );
+      image.remove();
+    }
+  } finally {
+    await berth.stop();
+    await registry.stop();
+    for (const image of images) image.remove();
+    rmSync(berth.dataDir, { recursive: true, force: true });
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+await main();

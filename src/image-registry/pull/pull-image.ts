@@ -1,0 +1,205 @@
+// The pull operation: fetch an image's manifests from a remote registry (digests verified), pick the platform(s),
+// bring every blob into the site registry's store, then store the manifests and tag -- the tag last, so a pull that
+// fails anywhere tags nothing. Identical pulls running at once are one pull.
+import { notFound, upstreamFailure } from '../../errors.js';
+import type { RegistryClient } from '../../oci/index.js';
+import {
+  formatPlatform,
+  isRegistryError as isSiteRegistryError,
+  mediaTypes,
+  parseManifestDocument,
+  platformOfConfig,
+  type Descriptor,
+  type ManifestDocument,
+  type SiteRegistry,
+} from '../../registry/index.js';
+import type { BlobSource, BlobTransfers } from './blob-transfer.js';
+import { availablePlatforms, describePlatform, matchesPlatform, selectPlatform, type PlatformChoice } from './platform.js';
+import type { PullSpec } from './pull-request.js';
+import { SingleFlight } from './single-flight.js';
+
+/** The remote registry a pull reads from, through its shared client. */
+export interface RemoteRegistrySource {
+  /** The configured address. */
+  registry: string;
+  client: RegistryClient;
+}
+
+export interface PullOutcome {
+  /** `repository:tag` in the site registry, or `repository@digest` when nothing was tagged. */
+  name: string;
+  /** Digest of what was tagged: the index, or the one platform's manifest. */
+  digest: string;
+  tagUpdated: boolean;
+}
+
+/** A manifest as fetched (bytes exactly as the registry sent them, digest verified) and as the site registry reads it. */
+interface PulledManifest {
+  digest: string;
+  bytes: Buffer;
+  /** The type to store it under: its own `mediaType` when it declares one, else what the registry served. */
+  mediaType: string;
+  document: ManifestDocument;
+}
+
+interface PullPlan {
+  /** Every manifest to store, children before the indexes that list them; the last one is tagged. */
+  manifests: PulledManifest[];
+  /** Set when one platform was taken out of an index. */
+  sourceIndex?: { digest: string; annotations?: Record<string, string> };
+}
+
+/** An index of indexes of images is as deep as real registries go. */
+const MAX_INDEX_DEPTH = 2;
+/** Image configs are a few KiB; one larger is not read for its platform. */
+const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+export class ImagePuller {
+  private readonly pulls = new SingleFlight<PullOutcome>();
+
+  constructor(
+    private readonly site: SiteRegistry,
+    private readonly transfers: BlobTransfers,
+  ) {}
+
+  pull(remote: RemoteRegistrySource, spec: PullSpec): Promise<PullOutcome> {
+    // The spec is built field by field in a fixed order, so equal requests serialise to equal keys.
+    return this.pulls.run(JSON.stringify([remote.registry, spec]), () => this.run(remote, spec));
+  }
+
+  private async run(remote: RemoteRegistrySource, spec: PullSpec): Promise<PullOutcome> {
+    const source: BlobSource = { client: remote.client, registry: remote.registry, repository: spec.source.repository };
+    const top = await this.fetchManifest(source, spec.source.reference);
+    const plan = await this.plan(source, spec, top);
+    const tagged = plan.manifests.at(-1)!;
+    const blobs = uniqueBlobs(plan.manifests);
+
+    // Held from now until the manifests are indexed: garbage collection must not take a blob this pull found present.
+    const release = this.site.blobs.hold([...blobs.map((b) => b.digest), ...plan.manifests.map((m) => m.digest)]);
+    try {
+      if (spec.platforms.kind === 'one' && spec.platforms.explicit && !plan.sourceIndex && tagged.document.config) {
+        await this.transferAll(source, [tagged.document.config]);
+        await this.checkImagePlatform(source, spec.source.reference, tagged.document.config, spec.platforms.choice);
+      }
+      await this.transferAll(source, blobs);
+      return await this.store(spec, plan);
+    } finally {
+      release();
+    }
+  }
+
+  /** Fetches and checks a manifest; one the site registry could not store is the remote's bad response. */
+  private async fetchManifest(source: BlobSource, reference: string): Promise<PulledManifest> {
+    const fetched = await source.client.getManifest(source.repository, reference);
+    const declared = fetched.parsed.mediaType;
+    const mediaType = typeof declared === 'string' && declared !== '' ? declared : fetched.mediaType;
+    try {
+      return { digest: fetched.digest, bytes: fetched.bytes, mediaType, document: parseManifestDocument(fetched.bytes, mediaType) };
+    } catch (error) {
+      if (!isSiteRegistryError(error)) throw error;
+      throw upstreamFailure(`registry ${source.registry}: manifest ${source.repository}@${fetched.digest} cannot be stored: ${error.message}`, {
+        kind: 'bad-response',
+        registry: source.registry,
+        digest: fetched.digest,
+      });
+    }
+  }
+
+  private async plan(source: BlobSource, spec: PullSpec, top: PulledManifest): Promise<PullPlan> {
+    if (top.document.kind !== 'index') return { manifests: [top] };
+    if (spec.platforms.kind === 'all') return { manifests: await this.withChildren(source, top, 1) };
+    const choice = spec.platforms.choice;
+    const entry = selectPlatform(top.document.manifests, choice);
+    if (!entry) throw missingPlatform(spec.source.repository, spec.source.reference, choice, availablePlatforms(top.document.manifests));
+    const child = await this.fetchManifest(source, entry.digest);
+    if (child.document.kind === 'index') throw nestedIndex(source, entry.digest);
+    return {
+      manifests: [child],
+      sourceIndex: { digest: top.digest, ...(entry.annotations ? { annotations: entry.annotations } : {}) },
+    };
+  }
+
+  /** The index and everything it lists (attestation manifests too), children first. */
+  private async withChildren(source: BlobSource, index: PulledManifest, depth: number): Promise<PulledManifest[]> {
+    const children = await Promise.all(index.document.manifests.map((entry) => this.fetchManifest(source, entry.digest)));
+    const ordered: PulledManifest[] = [];
+    for (const child of children) {
+      if (child.document.kind === 'index') {
+        if (depth >= MAX_INDEX_DEPTH) throw nestedIndex(source, child.digest);
+        ordered.push(...(await this.withChildren(source, child, depth + 1)));
+      } else ordered.push(child);
+    }
+    return [...ordered, index];
+  }
+
+  /** Every blob present in the store, or the first failure; a failed pull stops the transfers only it needed. */
+  private async transferAll(source: BlobSource, blobs: readonly Descriptor[]): Promise<void> {
+    const leases = blobs.map((blob) => this.transfers.fetch(source, blob));
+    try {
+      await Promise.all(leases.map((lease) => lease.done));
+    } finally {
+      for (const lease of leases) lease.leave();
+    }
+  }
+
+  /** A single-platform image pulled for a named platform must be for that platform, when its config says. */
+  private async checkImagePlatform(source: BlobSource, reference: string, config: Descriptor, choice: PlatformChoice): Promise<void> {
+    if (!mediaTypes.platformConfigTypes.has(config.mediaType) || config.size > MAX_CONFIG_BYTES) return;
+    const platform = platformOfConfig(await this.site.blobs.read(config.digest, MAX_CONFIG_BYTES));
+    if (!platform || matchesPlatform(platform, choice)) return;
+    throw missingPlatform(source.repository, reference, choice, [formatPlatform(platform)]);
+  }
+
+  private async store(spec: PullSpec, plan: PullPlan): Promise<PullOutcome> {
+    const { repository, tag } = spec.target;
+    const tagged = plan.manifests.at(-1)!;
+    try {
+      for (const manifest of plan.manifests.slice(0, -1)) {
+        await this.site.putManifest(repository, manifest.digest, manifest.mediaType, manifest.bytes);
+      }
+      const result = await this.site.putManifest(repository, tag ?? tagged.digest, tagged.mediaType, tagged.bytes, {
+        ...(plan.sourceIndex ? { sourceIndexDigest: plan.sourceIndex.digest } : {}),
+        ...(plan.sourceIndex?.annotations ? { sourceAnnotations: plan.sourceIndex.annotations } : {}),
+      });
+      return {
+        name: tag !== undefined ? `${repository}:${tag}` : `${repository}@${result.digest}`,
+        digest: result.digest,
+        tagUpdated: result.tagUpdated,
+      };
+    } catch (error) {
+      // Only the manifests can be refused here (they were parsed as the site registry parses them): the remote's doing.
+      if (isSiteRegistryError(error) && (error.code === 'MANIFEST_INVALID' || error.code === 'MANIFEST_BLOB_UNKNOWN')) {
+        throw upstreamFailure(`the image ${spec.source.repository} cannot be stored: ${error.message}`, { kind: 'bad-response', code: error.code });
+      }
+      throw error;
+    }
+  }
+}
+
+/** Config and layers of every image manifest, once each; foreign layers live elsewhere and are never fetched. */
+function uniqueBlobs(manifests: readonly PulledManifest[]): Descriptor[] {
+  const blobs = new Map<string, Descriptor>();
+  for (const { document } of manifests) {
+    if (document.kind !== 'image') continue;
+    for (const blob of [document.config!, ...document.layers]) {
+      if (!mediaTypes.isForeignLayer(blob.mediaType) && !blobs.has(blob.digest)) blobs.set(blob.digest, blob);
+    }
+  }
+  return [...blobs.values()];
+}
+
+function missingPlatform(repository: string, reference: string, choice: PlatformChoice, available: string[]) {
+  const wanted = describePlatform(choice);
+  const has = available.length > 0 ? available.join(', ') : 'no runnable image';
+  return notFound(`image ${repository}${reference.includes(':') ? '@' : ':'}${reference} has no image for platform ${wanted}; it has: ${has}`, {
+    platform: wanted,
+    available,
+  });
+}
+
+const nestedIndex = (source: BlobSource, digest: string) =>
+  upstreamFailure(`registry ${source.registry}: image index ${digest} of ${source.repository} nests indexes deeper than Berth follows`, {
+    kind: 'bad-response',
+    registry: source.registry,
+    digest,
+  });

@@ -1,0 +1,57 @@
+// The state of a site at the control tower: its configuration plus what the tower knows of it (non-config):
+// connected, last-contact, replicated-revision and lag (the tower's revision minus the site's).
+import type { ConfigList } from '../config/config-list.js';
+import type { ConfigStore } from '../store/config-store.js';
+import type { ContentFilter } from '../http/query-options.js';
+import type { Site } from './site.js';
+import type { SiteContacts } from './site-contacts.js';
+
+export interface SiteNonConfig {
+  connected: boolean;
+  'last-contact'?: string;
+  'replicated-revision'?: number;
+  lag?: number;
+}
+
+export type SiteState = Site & SiteNonConfig;
+
+const CONFIG_FIELDS: readonly string[] = ['name', 'api-url', 'ca-cert', 'vault', 'secret'];
+
+/** `content=config|nonconfig|all`; the key (`name`) is always kept. */
+export function filterSiteContent(state: SiteState, content: ContentFilter): Partial<SiteState> {
+  if (content === 'all') return state;
+  return Object.fromEntries(
+    Object.entries(state).filter(([field]) => field === 'name' || (content === 'config') === CONFIG_FIELDS.includes(field)),
+  ) as Partial<SiteState>;
+}
+
+export class SiteStates {
+  constructor(
+    private readonly sites: ConfigList<Site>,
+    private readonly contacts: SiteContacts,
+    private readonly store: ConfigStore,
+  ) {}
+
+  private toState(site: Site, towerRevision: number): SiteState {
+    const contact = this.contacts.get(site.name);
+    if (!contact) return { ...site, connected: false };
+    return {
+      ...site,
+      connected: contact.connected,
+      'last-contact': contact.lastContact.toISOString(),
+      'replicated-revision': contact.replicatedRevision,
+      lag: Math.max(0, towerRevision - contact.replicatedRevision),
+    };
+  }
+
+  async list(): Promise<SiteState[]> {
+    const [entries, revision] = await Promise.all([this.sites.list(), this.store.revision()]);
+    this.contacts.retain(new Set(entries.map((e) => e.value.name)));
+    return entries.map((e) => this.toState(e.value, revision));
+  }
+
+  async get(name: string): Promise<SiteState> {
+    const [entry, revision] = await Promise.all([this.sites.get(name), this.store.revision()]);
+    return this.toState(entry.value, revision);
+  }
+}

@@ -1,0 +1,62 @@
+// A site's configuration at the control tower: where its Berth API is, which CA to trust there, and which secret of
+// the tower's secret store holds the token the tower presents to it. One entry of the `/v1/config/sites` list.
+import type { SchemaProblem } from '../contract/openapi.js';
+import type { ConfigListSpec } from '../config/config-list.js';
+import { caCertProblem } from '../image-registry/ca-cert.js';
+
+export interface Site {
+  name: string;
+  'api-url': string;
+  'ca-cert'?: string;
+  /** A KV version 2 mount of the tower's secret store. */
+  vault: string;
+  /** A secret in that mount whose field `token` is the bearer token for the site. */
+  secret: string;
+}
+
+/** Outside `config/image-registry/`, so the sites list never replicates to the sites themselves. */
+export const SITES_PREFIX = 'config/sites/';
+
+/** Why `text` is not a usable site API URL, or undefined. The contract's pattern has checked its rough shape. */
+export function apiUrlProblem(text: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return 'is not a URL';
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must be an http:// or https:// URL';
+  if (url.username || url.password) return 'must not hold user info (the token is in the secret store)';
+  if (url.search || url.hash) return 'must not have a query or fragment';
+  return undefined;
+}
+
+function siteProblems(ownName: string): (site: Site) => SchemaProblem[] {
+  return (site) => {
+    const problems: SchemaProblem[] = [];
+    // `?site=<own name>` is served by this Berth itself, so a site of that name could never be reached.
+    if (site.name === ownName) problems.push({ pointer: '/name', message: `'${ownName}' is the name of this Berth itself (BERTH_SITE_NAME)` });
+    const urlProblem = apiUrlProblem(site['api-url']);
+    if (urlProblem) problems.push({ pointer: '/api-url', message: urlProblem });
+    const caCert = site['ca-cert'];
+    if (caCert !== undefined) {
+      const caProblem = caCertProblem(caCert);
+      if (caProblem) problems.push({ pointer: '/ca-cert', message: caProblem });
+      else if (!urlProblem && new URL(site['api-url']).protocol !== 'https:') {
+        problems.push({ pointer: '/ca-cert', message: 'applies only to an https:// api-url' });
+      }
+    }
+    return problems;
+  };
+}
+
+export function siteSpec(ownName: string): ConfigListSpec<Site> {
+  return {
+    noun: 'site',
+    prefix: SITES_PREFIX,
+    keyField: 'name',
+    schema: 'Site',
+    keyedLists: {},
+    semanticProblems: siteProblems(ownName),
+  };
+}

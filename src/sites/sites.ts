@@ -1,0 +1,82 @@
+// Sites, wired together for the app: at every Berth the sites list and states, `?site=` forwarding and the
+// change feed; at a site (BERTH_TOWER_URL) also the replicator following the tower and the 403 on config writes.
+import type { RequestHandler, Router } from 'express';
+import type { Logger } from 'pino';
+import { ConfigList } from '../config/config-list.js';
+import type { SecretStore } from '../secrets/secret-store.js';
+import type { ConfigStore } from '../store/config-store.js';
+import { ChangeFeed } from './change-feed.js';
+import { siteRoutes, type ReplicationStateAnswer } from './routes.js';
+import { siteSpec, type Site } from './site.js';
+import { SiteConnections } from './site-connections.js';
+import { SiteContacts } from './site-contacts.js';
+import { siteForwarding } from './site-forwarding.js';
+import { SiteStates } from './site-states.js';
+import { TowerClient, type TowerSettings } from './tower-client.js';
+import { towerManagedConfig } from './tower-managed-config.js';
+import { DEFAULT_REPLICATOR_OPTIONS, TowerReplicator, type ReplicatorOptions } from './tower-replicator.js';
+
+export interface SitesOptions {
+  store: ConfigStore;
+  /** The secret store holding the tokens the tower presents at its sites. */
+  secrets: SecretStore | undefined;
+  logger: Logger;
+  /** BERTH_SITE_NAME: this Berth's own name. */
+  siteName: string;
+  /** Set at a site: the tower it follows. */
+  tower?: TowerSettings | undefined;
+  replicator?: ReplicatorOptions;
+}
+
+export interface Sites {
+  /** For /v1 after access control and before body parsing: `?site=` forwarding, then (at a site) the config-write 403. */
+  middleware: RequestHandler[];
+  routes: Router;
+  /** Ends the change feed's long-polls at once: the server is shutting down. */
+  drain(): void;
+  close(): Promise<void>;
+}
+
+export function createSites(options: SitesOptions): Sites {
+  const { store, siteName, tower } = options;
+  const sites = new ConfigList<Site>(store, siteSpec(siteName));
+  const connections = new SiteConnections(sites, options.secrets);
+  const contacts = new SiteContacts();
+  const feed = new ChangeFeed(store);
+  const replicatorOptions = options.replicator ?? DEFAULT_REPLICATOR_OPTIONS;
+  const replicator = tower
+    ? new TowerReplicator(store, new TowerClient(tower, siteName, replicatorOptions.waitSeconds), options.logger.child({ component: 'replication' }), replicatorOptions)
+    : undefined;
+  replicator?.start();
+
+  const replicationState = async (): Promise<ReplicationStateAnswer> => {
+    if (!replicator || !tower) {
+      const revision = await store.revision();
+      return { 'site-name': siteName, role: 'control-tower', connected: true, 'replicated-revision': revision, 'tower-revision': revision, lag: 0 };
+    }
+    const status = await replicator.state();
+    const replicated = status.replicatedRevision;
+    const towerRevision = status.towerRevision;
+    return {
+      'site-name': siteName,
+      role: 'site',
+      'tower-url': tower.url,
+      connected: status.connected,
+      ...(status.lastContact ? { 'last-contact': status.lastContact.toISOString() } : {}),
+      ...(replicated !== undefined ? { 'replicated-revision': replicated } : {}),
+      ...(towerRevision !== undefined ? { 'tower-revision': towerRevision } : {}),
+      ...(replicated !== undefined && towerRevision !== undefined ? { lag: Math.max(0, towerRevision - replicated) } : {}),
+      ...(status.lastError ? { 'last-error': status.lastError } : {}),
+    };
+  };
+
+  return {
+    middleware: [siteForwarding(siteName, connections), ...(tower ? [towerManagedConfig(siteName, tower.url)] : [])],
+    routes: siteRoutes({ sites, states: new SiteStates(sites, contacts, store), contacts, feed, replicationState }),
+    drain: () => feed.drain(),
+    async close() {
+      feed.drain();
+      await Promise.all([replicator?.stop(), connections.close(), feed.close()]);
+    },
+  };
+}

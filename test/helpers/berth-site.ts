@@ -1,0 +1,200 @@
+// A control tower and its sites for tests and benchmarks: each a real Berth process on loopback with its own data
+// directory (and, when asked, its own vault-dev), the site registered at the tower with its token in the tower's
+// secret store. A site keeps its port across restarts, so the tower's `api-url` for it stays right.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Api, type ApiResponse } from './api.js';
+import { startBerth, type BerthProcess } from './berth.js';
+import { freePort } from './free-port.js';
+import { registerSecretValue, vaultClient } from './secret-values.js';
+import { startVaultDev, type VaultDevInstance } from './vault-dev.js';
+
+/** The KV v2 mount of the tower's secret store holding the tokens it presents at its sites. */
+export const SITE_TOKENS_MOUNT = 'site-tokens';
+
+type Inspect = (method: string, path: string, res: ApiResponse) => void;
+
+export interface RunningTower {
+  berth: BerthProcess;
+  api: Api;
+  vault: VaultDevInstance;
+  vaultToken: string;
+  /** The token the sites present to the tower (role `read`). */
+  siteToken: string;
+  /** SIGTERM; `start()` brings it back on the same port and data directory. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  /** Stops the tower and its vault, removes its data. */
+  close(): Promise<void>;
+}
+
+export interface RunningSite {
+  name: string;
+  berth: BerthProcess;
+  api: Api;
+  /** The site's own secret store, when it was started with one. */
+  vault?: VaultDevInstance;
+  vaultToken?: string;
+  url: string;
+  stop(): Promise<void>;
+  /** Starts the site again on the same port and data directory. */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const randomToken = (label: string) => `${label}-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
+
+async function startOnPort(port: number, dataDir: string, adminToken: string, env: Record<string, string>): Promise<BerthProcess> {
+  return startBerth({ dataDir, adminToken, env: { BERTH_LISTEN: `127.0.0.1:${port}`, BERTH_LOG_LEVEL: 'warn', ...env } });
+}
+
+export interface TowerOptions {
+  inspect?: Inspect;
+  env?: Record<string, string>;
+}
+
+/** A control tower with its own vault-dev (the KV mount for site tokens enabled) and a `read` token for sites. */
+export async function startTower(options: TowerOptions = {}): Promise<RunningTower> {
+  const vaultToken = randomToken('tower-vault-root');
+  const vault = await startVaultDev({ rootToken: vaultToken });
+  await vaultClient(vault.addr, vaultToken).mount({ mount_point: SITE_TOKENS_MOUNT, type: 'kv', options: { version: '2' } });
+  const dataDir = mkdtempSync(join(tmpdir(), 'berth-tower-'));
+  const port = await freePort();
+  const adminToken = randomToken('tower-admin');
+  const env = { VAULT_ADDR: vault.addr, VAULT_TOKEN: vaultToken, ...options.env };
+  let berth = await startOnPort(port, dataDir, adminToken, env);
+  const api = new Api(berth.url, adminToken, options.inspect);
+  const created = await api.post('/v1/config/system/tokens', { name: 'sites', role: 'read' });
+  assert.equal(created.status, 201, created.text);
+  const siteToken = (created.body as { token: string }).token;
+  registerSecretValue(siteToken);
+  const tower: RunningTower = {
+    berth,
+    api,
+    vault,
+    vaultToken,
+    siteToken,
+    async stop() {
+      await berth.stop();
+    },
+    async start() {
+      berth = await startOnPort(port, dataDir, adminToken, env);
+      tower.berth = berth;
+    },
+    async close() {
+      await berth.stop();
+      await vault.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return tower;
+}
+
+export interface SiteOptions {
+  /** Give the site its own vault-dev (VAULT_ADDR at the site). */
+  vault?: boolean;
+  inspect?: Inspect;
+  env?: Record<string, string>;
+  /** Register the site at the tower (default true). */
+  register?: boolean;
+}
+
+/** A site following `tower`, registered there as `name` with its admin token in the tower's secret store. */
+export async function startSite(tower: RunningTower, name: string, options: SiteOptions = {}): Promise<RunningSite> {
+  let vault: VaultDevInstance | undefined;
+  let vaultToken: string | undefined;
+  if (options.vault) {
+    vaultToken = randomToken(`${name}-vault-root`);
+    vault = await startVaultDev({ rootToken: vaultToken });
+  }
+  const dataDir = mkdtempSync(join(tmpdir(), `berth-site-${name}-`));
+  const port = await freePort();
+  const adminToken = randomToken(`${name}-admin`);
+  registerSecretValue(adminToken);
+  const env = {
+    BERTH_SITE_NAME: name,
+    BERTH_TOWER_URL: tower.berth.url,
+    BERTH_TOWER_TOKEN: tower.siteToken,
+    ...(vault && vaultToken ? { VAULT_ADDR: vault.addr, VAULT_TOKEN: vaultToken } : {}),
+    ...options.env,
+  };
+  let berth = await startOnPort(port, dataDir, adminToken, env);
+  const url = berth.url;
+  if (options.register ?? true) {
+    await vaultClient(tower.vault.addr, tower.vaultToken).write(`${SITE_TOKENS_MOUNT}/data/${name}`, { data: { token: adminToken } });
+    const registered = await tower.api.put(`/v1/config/sites/${name}`, { name, 'api-url': url, vault: SITE_TOKENS_MOUNT, secret: name });
+    assert.equal(registered.status, 201, registered.text);
+  }
+  const site: RunningSite = {
+    name,
+    berth,
+    api: new Api(url, adminToken, options.inspect),
+    ...(vault ? { vault } : {}),
+    ...(vaultToken ? { vaultToken } : {}),
+    url,
+    async stop() {
+      await berth.stop();
+    },
+    async start() {
+      berth = await startOnPort(port, dataDir, adminToken, env);
+      site.berth = berth;
+    },
+    async close() {
+      await berth.stop();
+      await vault?.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return site;
+}
+
+/**
+ * Polls `check` until it returns a value other than undefined. The limit is only a safety net for a hung test,
+ * never a pacing device: every caller waits for a state that arrives by itself.
+ */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined>, limitMs = 60_000): Promise<T> {
+  const deadline = Date.now() + limitMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${limitMs / 1000} s${last ? ` (last error: ${String(last)})` : ''}`);
+    await sleep(50);
+  }
+}
+
+export interface ReplicationState {
+  'site-name': string;
+  role: 'control-tower' | 'site';
+  connected: boolean;
+  'replicated-revision'?: number;
+  'tower-revision'?: number;
+  lag?: number;
+  'last-error'?: string;
+}
+
+export async function replicationState(api: Api): Promise<ReplicationState> {
+  const res = await api.get('/v1/state/system/replication');
+  assert.equal(res.status, 200, res.text);
+  return res.body as ReplicationState;
+}
+
+/** Waits until `site` has applied exactly the tower's current revision, and returns that revision. */
+export async function converged(tower: RunningTower, site: { api: Api; name: string }, limitMs?: number): Promise<number> {
+  return eventually(
+    `site ${site.name} converging to the tower's revision`,
+    async () => {
+      const towerRevision = (await replicationState(tower.api))['replicated-revision'];
+      const siteRevision = (await replicationState(site.api))['replicated-revision'];
+      return towerRevision !== undefined && siteRevision === towerRevision ? siteRevision : undefined;
+    },
+    limitMs,
+  );
+}

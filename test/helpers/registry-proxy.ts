@@ -1,0 +1,154 @@
+// An HTTPS reverse proxy in front of a real docker-registry, for pull tests: it counts the blob requests it forwards
+// and can misbehave on blob bodies the way networks and registries do -- flip a byte, cut the connection, stall.
+import { once } from 'node:events';
+import { createServer, request, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { issueServerCertificate, type CertificateAuthority } from './tls.js';
+
+export type BlobBehaviour =
+  | { kind: 'pass' }
+  /** Flip one byte in the middle of each blob body (its length unchanged). */
+  | { kind: 'tamper' }
+  /** Forward `afterBytes` of a body, then drop the connection; `times` responses get this, later ones pass. */
+  | { kind: 'cut'; afterBytes: number; times: number }
+  /** Forward `afterBytes` of a body, then send nothing more until the proxy stops. */
+  | { kind: 'stall'; afterBytes: number }
+  /** Hold each blob response (headers included) until `release()`. */
+  | { kind: 'gate' };
+
+export interface BlobRequest {
+  digest: string;
+  range?: string;
+}
+
+export interface RegistryProxy {
+  /** `127.0.0.1:PORT`: what a remote registry's `override-address` points at. */
+  address: string;
+  /** Every blob GET forwarded, in order. */
+  readonly blobRequests: BlobRequest[];
+  /** GETs of manifests forwarded, by path. */
+  readonly manifestRequests: string[];
+  behaviour: BlobBehaviour;
+  /** How many blob GETs asked for `digest`. */
+  blobGets(digest: string): number;
+  /** Resolves once `count` blob GETs have been seen. */
+  waitForBlobRequests(count: number): Promise<void>;
+  /** Resolves once a stalled body has forwarded its bytes. */
+  waitForStall(): Promise<void>;
+  /** Lets gated responses through. */
+  release(): void;
+  stop(): Promise<void>;
+}
+
+const BLOB_PATH = /^\/v2\/.+\/blobs\/(sha256:[a-f0-9]{64})$/;
+const MANIFEST_PATH = /^\/v2\/.+\/manifests\/[^/]+$/;
+
+export async function startRegistryProxy(upstream: { port: number; caCertPem: string }, ca: CertificateAuthority): Promise<RegistryProxy> {
+  const certificate = issueServerCertificate(ca, `proxy-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const blobRequests: BlobRequest[] = [];
+  const manifestRequests: string[] = [];
+  const sockets = new Set<Socket>();
+  const waiters: Array<() => void> = [];
+  let gateOpen: () => void = () => {};
+  let gate = new Promise<void>((resolve) => (gateOpen = resolve));
+  let stalled: () => void = () => {};
+  const stall = new Promise<void>((resolve) => (stalled = resolve));
+  // Cuts are counted per behaviour object: assigning a new `cut` behaviour starts the count again.
+  let cutBehaviour: BlobBehaviour | undefined;
+  let cutsDone = 0;
+
+  const proxy: RegistryProxy = {
+    address: '',
+    blobRequests,
+    manifestRequests,
+    behaviour: { kind: 'pass' },
+    blobGets: (digest) => blobRequests.filter((r) => r.digest === digest).length,
+    waitForBlobRequests: (count) =>
+      new Promise((resolve) => {
+        const check = () => (blobRequests.length >= count ? (resolve(), true) : false);
+        if (!check()) waiters.push(() => void check());
+      }),
+    waitForStall: () => stall,
+    release: () => {
+      gateOpen();
+      gate = Promise.resolve();
+    },
+    stop: async () => {
+      gateOpen();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+
+  const forward = (req: IncomingMessage, res: ServerResponse) => {
+    const path = req.url ?? '/';
+    const blob = req.method === 'GET' ? BLOB_PATH.exec(path) : null;
+    if (blob) {
+      blobRequests.push({ digest: blob[1]!, ...(req.headers.range ? { range: String(req.headers.range) } : {}) });
+      for (const waiter of waiters.splice(0)) waiter();
+    }
+    if (req.method === 'GET' && MANIFEST_PATH.test(path)) manifestRequests.push(path);
+    const headers = { ...req.headers, host: `127.0.0.1:${upstream.port}` };
+    const outgoing = request({ host: '127.0.0.1', port: upstream.port, method: req.method, path, headers, ca: upstream.caCertPem }, async (answer) => {
+      const behaviour = proxy.behaviour;
+      const misbehave = blob !== null && (answer.statusCode === 200 || answer.statusCode === 206);
+      if (misbehave && behaviour.kind === 'gate') await gate;
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      if (!misbehave || behaviour.kind === 'pass' || behaviour.kind === 'gate') return void answer.pipe(res);
+      if (behaviour !== cutBehaviour) {
+        cutBehaviour = behaviour;
+        cutsDone = 0;
+      }
+      const cutting = behaviour.kind === 'stall' || (behaviour.kind === 'cut' && cutsDone < behaviour.times);
+      let forwarded = 0;
+      let done = false;
+      const total = Number(answer.headers['content-length'] ?? 0);
+      answer.on('data', (chunk: Buffer) => {
+        if (done) return;
+        if (behaviour.kind === 'tamper') {
+          const at = Math.floor(total / 2) - forwarded;
+          if (at >= 0 && at < chunk.length) {
+            chunk = Buffer.from(chunk);
+            chunk[at] = chunk[at]! ^ 0xff;
+          }
+          forwarded += chunk.length;
+          res.write(chunk);
+          return;
+        }
+        const room = behaviour.afterBytes - forwarded;
+        if (!cutting || room >= chunk.length) {
+          forwarded += chunk.length;
+          res.write(chunk);
+          return;
+        }
+        done = true;
+        res.write(chunk.subarray(0, Math.max(room, 0)), () => {
+          if (behaviour.kind === 'stall') {
+            answer.destroy();
+            stalled();
+          } else {
+            cutsDone++;
+            answer.destroy();
+            res.socket?.destroy();
+          }
+        });
+      });
+      answer.on('end', () => {
+        if (!done) res.end();
+      });
+    });
+    outgoing.on('error', () => res.destroy());
+    req.pipe(outgoing);
+  };
+
+  const server: Server = createServer({ key: certificate.keyPem, cert: certificate.certPem }, forward);
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  proxy.address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return proxy;
+}
