@@ -1,7 +1,7 @@
 // Pull throughput and memory: Berth pulling from a local docker-registry (TLS, loopback) into its site registry,
 // against skopeo copying the same image to an OCI layout in the same run. Prints the time ratio Berth/skopeo, Berth's
 // peak RSS (VmHWM) per image, and the time of a repeated pull of an image already present.
-// Run: node --import tsx bench/pull.bench.ts   (about 2-3 minutes; needs docker-registry and skopeo)
+// Run: node --import tsx bench/pull.bench.ts   (about 1-2 minutes; needs docker-registry and skopeo)
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,13 +17,21 @@ const MiB = 1024 * 1024;
 interface Case {
   label: string;
   layerSizes: number[];
+  /** Each run pulls a new image (new content: Berth would otherwise find every blob present); medians are printed. */
+  runs: number;
 }
 
 const CASES: Case[] = [
-  { label: '10 MB, 1 layer', layerSizes: [10 * MiB] },
-  { label: '100 MB, 4 layers', layerSizes: Array(4).fill(25 * MiB) },
-  { label: '1 GB, 4 layers', layerSizes: Array(4).fill(256 * MiB) },
+  { label: '10 MB, 1 layer', layerSizes: [10 * MiB], runs: 5 },
+  { label: '100 MB, 4 layers', layerSizes: Array(4).fill(25 * MiB), runs: 3 },
+  { label: '1 GB, 4 layers', layerSizes: Array(4).fill(256 * MiB), runs: 1 },
 ];
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
 
 /** Peak resident set size of a process, from /proc (kB there). */
 function peakRssMiB(pid: number): number {
@@ -88,30 +96,36 @@ async function main(): Promise<void> {
     const canReset = resetPeakRss(pid);
     process.stdout.write(`berth pid ${pid}; peak RSS ${canReset ? 'reset before each pull' : 'cumulative (clear_refs not writable)'}\n`);
     process.stdout.write(`idle berth RSS peak: ${fmt(peakRssMiB(pid), 1)} MiB\n\n`);
-    process.stdout.write('image               skopeo s   berth s   berth/skopeo   berth peak RSS MiB   repeat pull s\n');
+    process.stdout.write('image (runs; medians)   skopeo s   berth s   berth/skopeo   berth max peak RSS MiB   repeat pull s\n');
 
     for (const [i, c] of CASES.entries()) {
-      const image = await buildSinglePlatformImage({ seed: `pull-bench-${i}`, layerSizes: c.layerSizes });
-      images.push(image);
-      const repository = `bench/image${i}`;
-      await pushImage(image, { address: registry.address, caCertPem: registry.caCertPem }, repository, 'v1');
+      const runs: Array<{ skopeo: number; berth: number; peak: number; repeat: number }> = [];
+      for (let run = 0; run < c.runs; run++) {
+        const image = await buildSinglePlatformImage({ seed: `pull-bench-${i}-${run}`, layerSizes: c.layerSizes });
+        images.push(image);
+        const repository = `bench/image${i}-${run}`;
+        await pushImage(image, { address: registry.address, caCertPem: registry.caCertPem }, repository, 'v1');
 
-      // skopeo first, then Berth: both read the same registry files, warm in the page cache after the push.
-      const layout = join(workDir, `skopeo-${i}`);
-      const skopeo = await timed(() => copyWithSkopeo(registry, certDir, `${repository}:v1`, layout));
-      rmSync(layout, { recursive: true, force: true });
+        // skopeo first, then Berth: both read the same registry files, warm in the page cache after the push.
+        const layout = join(workDir, `skopeo-${i}-${run}`);
+        const skopeo = await timed(() => copyWithSkopeo(registry, certDir, `${repository}:v1`, layout));
+        rmSync(layout, { recursive: true, force: true });
 
-      resetPeakRss(pid);
-      const berthPull = await timed(() => pullWithBerth(berth, registry.address, `${repository}:v1`, `${repository}:v1`));
-      if (berthPull.value.digest !== image.digest) throw new Error(`berth stored ${berthPull.value.digest}, expected ${image.digest}`);
-      const peak = peakRssMiB(pid);
-      const repeat = await timed(() => pullWithBerth(berth, registry.address, `${repository}:v1`, `${repository}:again`));
-
+        resetPeakRss(pid);
+        const berthPull = await timed(() => pullWithBerth(berth, registry.address, `${repository}:v1`, `${repository}:v1`));
+        if (berthPull.value.digest !== image.digest) throw new Error(`berth stored ${berthPull.value.digest}, expected ${image.digest}`);
+        const peak = peakRssMiB(pid);
+        const repeat = await timed(() => pullWithBerth(berth, registry.address, `${repository}:v1`, `${repository}:again`));
+        runs.push({ skopeo: skopeo.seconds, berth: berthPull.seconds, peak, repeat: repeat.seconds });
+        image.remove();
+      }
+      const skopeo = median(runs.map((r) => r.skopeo));
+      const berthSeconds = median(runs.map((r) => r.berth));
       process.stdout.write(
-        `${c.label.padEnd(18)}  ${fmt(skopeo.seconds).padStart(8)}  ${fmt(berthPull.seconds).padStart(8)}  ${fmt(berthPull.seconds / skopeo.seconds).padStart(13)}` +
-          `  ${fmt(peak, 1).padStart(19)}  ${fmt(repeat.seconds, 3).padStart(14)}\n`,
+        `${`${c.label} (x${c.runs})`.padEnd(22)}  ${fmt(skopeo).padStart(8)}  ${fmt(berthSeconds).padStart(8)}` +
+          `  ${fmt(median(runs.map((r) => r.berth / r.skopeo))).padStart(13)}  ${fmt(Math.max(...runs.map((r) => r.peak)), 1).padStart(23)}` +
+          `  ${fmt(median(runs.map((r) => r.repeat)), 3).padStart(14)}\n`,
       );
-      image.remove();
     }
   } finally {
     await berth.stop();

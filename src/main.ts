@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { readSettings, SettingsError, type Settings } from './settings.js';
 import { createLogger } from './logger.js';
-import { SqliteConfigStore } from './store/sqlite.js';
+import { openConfigStore } from './store/open-store.js';
 import { TokenRegistry } from './auth/tokens.js';
 import { createApp } from './app.js';
 import { VaultSecretStore } from './secrets/secret-store.js';
@@ -22,7 +22,7 @@ function urlOf(server: Server): string {
 
 async function start(settings: Settings): Promise<void> {
   const logger = createLogger(settings.logLevel);
-  const store = new SqliteConfigStore(settings.dataDir);
+  const store = await openConfigStore({ store: settings.store, dataDir: settings.dataDir, logger });
   const { tokens, generatedAdminToken } = await TokenRegistry.open(store, settings.adminToken);
   let secrets: { store: VaultSecretStore; monitor: SealMonitor } | undefined;
   if (settings.secretStore) {
@@ -49,6 +49,14 @@ async function start(settings: Settings): Promise<void> {
 
   const server = createServer(app);
   server.requestTimeout = 5 * 60_000;
+  // Requests Node's HTTP parser refuses (an oversized header, a NUL in it) never reach Express: answer them with
+  // the API's error body too, rather than Node's bare status line.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    const body = JSON.stringify({ errors: [{ 'error-message': status === 431 ? 'request headers too large' : 'malformed HTTP request' }] });
+    socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(settings.listen.port, settings.listen.host, () => resolve());

@@ -79,7 +79,7 @@ export function requestBody(limitBytes: number): RequestHandler[] {
       return next(new BerthError('unsupported-media-type',
         `body: content type '${type || '(none)'}' is not supported; use application/json or application/yaml`));
     }
-    const charset = /charset=([^;]+)/i.exec(req.get('content-type') ?? '')?.[1]?.trim().toLowerCase();
+    const charset = /charset=([^;]+)/i.exec(req.get('content-type') ?? '')?.[1]?.trim().replace(/^"(.*)"$/, '$1').toLowerCase();
     if (charset && charset !== 'utf-8' && charset !== 'utf8') {
       return next(new BerthError('unsupported-media-type', `body: charset '${charset}' is not supported; use utf-8`));
     }

@@ -97,7 +97,7 @@ export class ChangeFeed {
       }
       revision = change.revision;
     }
-    return { revision, currentRevision: Math.max(currentRevision, revision), changes };
+    return { revision, currentRevision: Math.max(currentRevision, scanned.at(-1)?.revision ?? 0), changes };
   }
 
   async snapshot(): Promise<FeedSnapshot> {

@@ -19,6 +19,7 @@ import {
 import { BerthError, alreadyExists, isBerthError, notFound, preconditionFailed, unavailable } from '../errors.js';
 import type { ConfigStore, StoreChange, StoreEntry, StoredValue, WriteCondition, WriteResult } from './config-store.js';
 import { RangeWatch, type RevisionEvents } from './etcd-watch.js';
+import { passThrough, skipUnreachable } from './etcd-endpoint-policy.js';
 import { RevisionCompactedError } from './revision-compacted.js';
 
 export interface EtcdStoreSettings {
@@ -53,8 +54,11 @@ interface LastWrite {
 
 const DATA = 'kv/';
 const LAST_WRITE = 'last-write';
-/** A bound on each call; a hung member must not hold a request forever (a retry then goes to another member). */
-const CALL_TIMEOUT_MS = 5_000;
+/**
+ * A bound on each call; a retry then goes to another member. A write sent to a follower just as the leader dies waits
+ * for etcd's own request timeout (7 s), so this is what a leader kill costs a request; commits take milliseconds.
+ */
+const CALL_TIMEOUT_MS = 2_000;
 const HEALTH_TIMEOUT_MS = 1_000;
 const DEFAULT_RETRY_FOR_MS = 10_000;
 const LIST_PAGE = 500;
@@ -72,18 +76,6 @@ export function prefixEnd(prefix: Buffer): Buffer {
   }
   return Buffer.from([0]);
 }
-
-/** A retry-free policy: our own loop retries, with pauses, on any member, knowing which writes may have applied. */
-type FaultPolicy = ReturnType<NonNullable<NonNullable<IOptions['faultHandling']>['host']>>;
-const passThrough = (): FaultPolicy => {
-  const noEvents = () => ({ dispose() {} });
-  return {
-    _altReturn: undefined as never,
-    onSuccess: noEvents,
-    onFailure: noEvents,
-    execute: async (fn, signal) => fn({ signal: signal ?? new AbortController().signal }),
-  };
-};
 
 const isTransient = (e: unknown) => e instanceof Error && !isBerthError(e) && isRecoverableError(e);
 const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -141,7 +133,7 @@ function clientOptions(settings: EtcdStoreSettings): IOptions {
       'grpc.keepalive_timeout_ms': 5_000,
     },
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + CALL_TIMEOUT_MS }),
-    faultHandling: { host: passThrough, global: passThrough() },
+    faultHandling: { host: skipUnreachable, global: passThrough() },
   };
 }
 
@@ -154,6 +146,8 @@ export class EtcdConfigStore implements ConfigStore {
   private readonly logger: Logger | undefined;
   private readonly retryForMs: number;
   private closed = false;
+  /** Set when a watch() subscription ended for good: its follower is stale from then on, so the store reports unhealthy. */
+  private brokenWatch: Error | undefined;
 
   constructor(settings: EtcdStoreSettings, options: EtcdStoreOptions = {}) {
     this.client = new Etcd3(clientOptions(settings));
@@ -349,8 +343,8 @@ export class EtcdConfigStore implements ConfigStore {
         throw error;
       }
     });
-    const lastWrite = Number(state?.kvs[0]?.mod_revision ?? Number.POSITIVE_INFINITY);
-    if (state && lastWrite <= after) return compactRevision + 1;
+    // No marker at all: nothing was ever written under this prefix up to there.
+    if (state && Number(state.kvs[0]?.mod_revision ?? 0) <= after) return compactRevision + 1;
     throw new RevisionCompactedError(after, compactRevision);
   }
 
@@ -452,7 +446,10 @@ export class EtcdConfigStore implements ConfigStore {
         afterRevision,
         (changes) => deliver(changes),
         (error) => {
-          if (!settle(error)) this.logger?.error({ err: error }, 'an etcd watch of the configuration store ended; its follower gets no more changes');
+          if (settle(error)) return;
+          // Nobody awaits this watch any more, and its follower (e.g. token revocation) would silently go stale.
+          this.brokenWatch = error;
+          this.logger?.error({ err: error }, 'an etcd watch of the configuration store ended; its follower gets no more changes; reporting unhealthy');
         },
         () => settle(),
       );
@@ -479,7 +476,7 @@ export class EtcdConfigStore implements ConfigStore {
   }
 
   async healthy(): Promise<boolean> {
-    if (this.closed) return false;
+    if (this.closed || this.brokenWatch) return false;
     try {
       // Linearizable, so it needs a leader and a quorum: what every write needs too.
       await this.client.kv.range({ key: this.lastWriteKey, keys_only: true }, { deadline: Date.now() + HEALTH_TIMEOUT_MS });

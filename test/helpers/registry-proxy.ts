@@ -34,9 +34,11 @@ export interface RegistryProxy {
   blobGets(digest: string): number;
   /** Resolves once `count` blob GETs have been seen. */
   waitForBlobRequests(count: number): Promise<void>;
+  /** The most blob GETs that were open at once (from request to the end of the response). */
+  maxBlobsInFlight: number;
   /** Resolves once a stalled body has forwarded its bytes. */
   waitForStall(): Promise<void>;
-  /** Lets gated responses through. */
+  /** Lets the responses the current `gate` behaviour holds through, and every later one. */
   release(): void;
   stop(): Promise<void>;
 }
@@ -50,8 +52,19 @@ export async function startRegistryProxy(upstream: { port: number; caCertPem: st
   const manifestRequests: string[] = [];
   const sockets = new Set<Socket>();
   const waiters: Array<() => void> = [];
-  let gateOpen: () => void = () => {};
-  let gate = new Promise<void>((resolve) => (gateOpen = resolve));
+  // One gate per `gate` behaviour object: release() opens it for good; assigning a new one closes it again.
+  const gates = new WeakMap<BlobBehaviour, { opened: Promise<void>; open(): void }>();
+  const gateOf = (behaviour: BlobBehaviour) => {
+    let gate = gates.get(behaviour);
+    if (!gate) {
+      let open = () => {};
+      const opened = new Promise<void>((resolve) => (open = resolve));
+      gate = { opened, open };
+      gates.set(behaviour, gate);
+    }
+    return gate;
+  };
+  let blobsInFlight = 0;
   let stalled: () => void = () => {};
   const stall = new Promise<void>((resolve) => (stalled = resolve));
   // Cuts are counted per behaviour object: assigning a new `cut` behaviour starts the count again.
@@ -70,12 +83,10 @@ export async function startRegistryProxy(upstream: { port: number; caCertPem: st
         if (!check()) waiters.push(() => void check());
       }),
     waitForStall: () => stall,
-    release: () => {
-      gateOpen();
-      gate = Promise.resolve();
-    },
+    maxBlobsInFlight: 0,
+    release: () => gateOf(proxy.behaviour).open(),
     stop: async () => {
-      gateOpen();
+      gateOf(proxy.behaviour).open();
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
@@ -86,6 +97,8 @@ export async function startRegistryProxy(upstream: { port: number; caCertPem: st
     const blob = req.method === 'GET' ? BLOB_PATH.exec(path) : null;
     if (blob) {
       blobRequests.push({ digest: blob[1]!, ...(req.headers.range ? { range: String(req.headers.range) } : {}) });
+      proxy.maxBlobsInFlight = Math.max(proxy.maxBlobsInFlight, ++blobsInFlight);
+      res.once('close', () => blobsInFlight--);
       for (const waiter of waiters.splice(0)) waiter();
     }
     if (req.method === 'GET' && MANIFEST_PATH.test(path)) manifestRequests.push(path);
@@ -93,7 +106,7 @@ export async function startRegistryProxy(upstream: { port: number; caCertPem: st
     const outgoing = request({ host: '127.0.0.1', port: upstream.port, method: req.method, path, headers, ca: upstream.caCertPem }, async (answer) => {
       const behaviour = proxy.behaviour;
       const misbehave = blob !== null && (answer.statusCode === 200 || answer.statusCode === 206);
-      if (misbehave && behaviour.kind === 'gate') await gate;
+      if (misbehave && behaviour.kind === 'gate') await gateOf(behaviour).opened;
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       if (!misbehave || behaviour.kind === 'pass' || behaviour.kind === 'gate') return void answer.pipe(res);
       if (behaviour !== cutBehaviour) {

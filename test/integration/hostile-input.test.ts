@@ -10,9 +10,8 @@ import { startBerth, type BerthProcess } from '../helpers/berth.js';
 import { Api } from '../helpers/api.js';
 import { assertMatchesContract, templateOf } from '../helpers/contract.js';
 import { rawRequest, type RawResponse } from '../helpers/raw-http.js';
-import { contract, schemaValidator, validatorFor } from '../../src/contract/openapi.js';
+import { componentSchema, contract, schemaValidator, validatorFor } from '../../src/contract/openapi.js';
 import { checkFields, parseFields } from '../../src/http/fields.js';
-import { componentSchema } from '../../src/contract/openapi.js';
 
 const LIST = '/v1/config/image-registry/remote-registries';
 const STATE = '/v1/state/image-registry/remote-registries';

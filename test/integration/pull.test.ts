@@ -2,7 +2,7 @@
 // reading the result back from Berth's /v2. Every answer is checked against the contract. A proxy in front of the
 // registry flips bytes, cuts connections and holds responses, and counts what Berth asked for.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -346,6 +346,11 @@ describe('through a misbehaving network', () => {
       assert.equal(errorInfo(res).registry, PROXIED);
       assert.match(errorMessage(res), /blob sha256:[a-f0-9]{64} of tampered\/app: the content received hashes to sha256:[a-f0-9]{64}, not to its digest/);
       assert.equal((await api.get(`${REPOSITORIES}/tampered%2Fapp`)).status, 404, 'nothing of the image is in the site registry');
+      // Failed and abandoned transfers discard their staging files (the deadline only catches a leak).
+      const uploads = join(berth.dataDir, 'registry', 'uploads');
+      for (const deadline = Date.now() + 10_000; readdirSync(uploads).length > 0; await sleep(20)) {
+        assert.ok(Date.now() < deadline, `staging files left behind: ${readdirSync(uploads).join(', ')}`);
+      }
     } finally {
       proxy.behaviour = { kind: 'pass' };
     }
@@ -371,6 +376,30 @@ describe('through a misbehaving network', () => {
     assert.match(requests[1]!.range ?? '', /^bytes=[1-9]\d*-$/, 'the second request resumes where the first broke off');
     const layout = await copyOut('resumed/app:v1', false);
     assert.equal(sha256(layoutBlob(layout, layer.digest)), layer.digest);
+  });
+
+  it('opens at most 4 blob downloads at once to a registry', async () => {
+    // 2 platforms with a config and 3 layers each, and an attestation with a config and 1 layer: 10 blobs.
+    const image = await build('multi', 'pull-bounded', [16 * 1024, 32 * 1024, 48 * 1024]);
+    await push(image, 'bounded/app', 'v1');
+    const seen = proxy.blobRequests.length;
+    proxy.maxBlobsInFlight = 0;
+    proxy.behaviour = { kind: 'gate' };
+    try {
+      const pulling = pullFrom(PROXIED, { image: 'bounded/app:v1', 'all-platforms': true });
+      await proxy.waitForBlobRequests(seen + 4);
+      // Four are held open by the proxy: a fifth may only start once one of them ends (never, until released).
+      await sleep(300);
+      assert.equal(proxy.blobRequests.length, seen + 4);
+      proxy.release();
+      const res = await pulling;
+      assert.equal(res.status, 200, res.text);
+    } finally {
+      proxy.release();
+      proxy.behaviour = { kind: 'pass' };
+    }
+    assert.equal(proxy.blobRequests.length, seen + 10);
+    assert.equal(proxy.maxBlobsInFlight, 4);
   });
 
   it('two identical pulls at once both succeed and fetch each blob once', async () => {

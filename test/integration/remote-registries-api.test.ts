@@ -151,6 +151,8 @@ describe('status codes', () => {
       [{ address: 'a.example.com', credentials: [{ repository: 'Upper/Case', vault: 'v', secret: 's' }] }, /^credentials\[0\]\.repository: must be/],
       [{ address: 'a.example.com', credentials: [{ repository: 'a//b', vault: 'v', secret: 's' }] }, /^credentials\[0\]\.repository: must be/],
       [{ address: 'a.example.com', credentials: [{ repository: 'x', vault: '', secret: 's' }] }, /^credentials\[0\]\.vault: /],
+      [{ address: 'a.example.com', credentials: [{ repository: 'x', vault: 'v', secret: '../../sys/seal' }] }, /^credentials\[0\]\.secret: must be/],
+      [{ address: 'a.example.com', credentials: [{ repository: 'x', vault: 'secret/..', secret: 's' }] }, /^credentials\[0\]\.vault: must be/],
       [{ address: 'a.example.com', credentials: [{ repository: 'x', vault: 'v' }] }, /^credentials\[0\]\.secret: is required$/],
       [{ address: 'a.example.com', credentials: [{ repository: 'avassa-public', vault: 'v', secret: 's' }, { repository: 'avassa-public', vault: 'v', secret: 't' }] }, /^credentials\[1\]\.repository: duplicate key 'avassa-public'/],
       [{ address: 'a.example.com', colour: 'blue' }, /colour/],

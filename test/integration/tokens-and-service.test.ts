@@ -69,8 +69,9 @@ describe('tokens', () => {
 });
 
 describe('the generated admin token', () => {
-  it('is printed once at first start, works, and is not printed again', async () => {
+  it('is printed once at first start, works, and is not printed again', async (t) => {
     const first = await startBerth({ adminToken: null });
+    t.after(() => first.kill());
     const token = first.adminToken;
     assert.match(token, /^berth_/);
     const api = new Api(first.url, token);
@@ -82,6 +83,7 @@ describe('the generated admin token', () => {
     assert.equal(await first.stop(), 0);
 
     const second = await startBerth({ adminToken: null, dataDir: first.dataDir });
+    t.after(() => second.kill());
     assert.ok(!second.output().includes('generated admin token'));
     assert.equal((await new Api(second.url, token).get(TOKENS)).status, 200);
     assert.equal(await second.stop(), 0);

@@ -1,5 +1,5 @@
 // Settings parsing: the defaults, the environment, flags over the environment, every malformed form of each
-// setting (a SettingsError naming the setting), and the secret store's VAULT_ variables.
+// setting (a SettingsError naming the setting), the secret store's VAULT_ variables, the tower, and etcd.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,7 +21,7 @@ function fails(argv: string[], env: NodeJS.ProcessEnv, pattern: RegExp): Setting
 }
 
 describe('defaults', () => {
-  it('with nothing set: loopback port 4646, ./data, info, 1 MiB, no anonymous pull, no secret store, no admin token', () => {
+  it('with nothing set: loopback port 4646, ./data, info, 1 MiB, no anonymous pull, no secret store, no admin token, a tower on SQLite', () => {
     assert.deepEqual(readSettings([], {}), {
       listen: { host: '127.0.0.1', port: 4646 },
       dataDir: './data',
@@ -30,6 +30,9 @@ describe('defaults', () => {
       bodyLimitBytes: 1_048_576,
       registryAnonymousPull: false,
       secretStore: undefined,
+      siteName: 'control-tower',
+      tower: undefined,
+      store: { engine: 'sqlite' },
     });
   });
 
@@ -192,5 +195,109 @@ describe('the secret store variables', () => {
       { VAULT_ADDR: 'http://v', VAULT_TOKEN: token, BERTH_NOPE: '1' },
     ];
     for (const env of broken) assert.ok(!fails([], env, /./).message.includes(token));
+  });
+});
+
+describe('the site and its tower', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-settings-tower-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const token = 'tower-site-token-0123456789';
+  const site = { BERTH_SITE_NAME: 'edge-1', BERTH_TOWER_URL: 'https://tower.example.com:4646/', BERTH_TOWER_TOKEN: token };
+
+  it('a site names itself and follows a tower: URL without trailing slash, token, optional CA', () => {
+    assert.deepEqual(readSettings([], site).tower, { url: 'https://tower.example.com:4646', token });
+    assert.equal(readSettings([], site).siteName, 'edge-1');
+    const ca = join(dir, 'ca.pem');
+    writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    assert.match(readSettings(['--tower-cacert', ca], site).tower?.caCertPem ?? '', /BEGIN CERTIFICATE/);
+    assert.equal(readSettings(['--site-name', 'edge-2'], site).siteName, 'edge-2');
+  });
+
+  it('site names are DNS labels', () => {
+    for (const good of ['a', 'edge-1', '0', 'a'.repeat(63)]) assert.equal(readSettings([], { BERTH_SITE_NAME: good }).siteName, good);
+    for (const bad of ['', 'Edge', '-a', 'a-', 'a_b', 'a.b', 'a'.repeat(64), 'ünï']) fails([], { BERTH_SITE_NAME: bad }, /^BERTH_SITE_NAME: expected 1 to 63 lowercase letters/);
+  });
+
+  it('tower settings without BERTH_TOWER_URL, and a tower without its token or a name of its own, are errors', () => {
+    fails([], { BERTH_TOWER_TOKEN: token }, /^BERTH_TOWER_TOKEN: only meaningful with BERTH_TOWER_URL/);
+    fails([], { BERTH_TOWER_CACERT: '/etc/ssl/ca.pem' }, /^BERTH_TOWER_CACERT: only meaningful with BERTH_TOWER_URL/);
+    fails([], { BERTH_TOWER_URL: 'https://t.example.com', BERTH_TOWER_TOKEN: token }, /^BERTH_SITE_NAME: required with BERTH_TOWER_URL/);
+    fails([], { ...site, BERTH_TOWER_TOKEN: '' }, /^BERTH_TOWER_TOKEN: required with BERTH_TOWER_URL/);
+    fails([], { BERTH_SITE_NAME: 'edge-1', BERTH_TOWER_URL: 'https://t.example.com' }, /^BERTH_TOWER_TOKEN: required/);
+    const short = fails([], { ...site, BERTH_TOWER_TOKEN: 'short token' }, /^BERTH_TOWER_TOKEN: required with BERTH_TOWER_URL: 16 to 4096 printable characters/);
+    assert.ok(!short.message.includes('short token'));
+  });
+
+  it('the tower URL is http(s) without user info, query or fragment; its CA is a readable PEM file, for https only', () => {
+    for (const bad of ['tower.example.com', 'ftp://t.example.com', 'https://user:pw@t.example.com', 'https://t.example.com/?a=1', 'https://t.example.com/#x']) {
+      const error = fails([], { ...site, BERTH_TOWER_URL: bad }, /^BERTH_TOWER_URL: expected an http:\/\/ or https:\/\/ URL/);
+      assert.ok(!error.message.includes(token));
+    }
+    fails([], { ...site, BERTH_TOWER_URL: 'http://t.example.com', BERTH_TOWER_CACERT: '/x.pem' }, /^BERTH_TOWER_CACERT: only meaningful with an https:\/\/ BERTH_TOWER_URL/);
+    fails([], { ...site, BERTH_TOWER_CACERT: join(dir, 'missing.pem') }, /^BERTH_TOWER_CACERT: cannot read .*: ENOENT$/);
+    const notPem = join(dir, 'not.pem');
+    writeFileSync(notPem, 'hello');
+    fails([], { ...site, BERTH_TOWER_CACERT: notPem }, /^BERTH_TOWER_CACERT: .* holds no PEM certificate$/);
+  });
+});
+
+describe('the store engine', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-settings-etcd-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const password = 'etcd-pass-w0rd-secret';
+  const etcd = { BERTH_STORE: 'etcd', BERTH_ETCD_ENDPOINTS: 'http://10.0.0.1:2379, http://10.0.0.2:2379/' };
+
+  it('etcd: endpoints (trimmed, no trailing slash), the default prefix, optional user and password', () => {
+    assert.deepEqual(readSettings([], etcd).store, { engine: 'etcd', etcd: { endpoints: ['http://10.0.0.1:2379', 'http://10.0.0.2:2379'], prefix: '/berth/' } });
+    const withAuth = readSettings(['--etcd-prefix', '/edge/a/'], { ...etcd, BERTH_ETCD_USERNAME: 'berth', BERTH_ETCD_PASSWORD: password }).store;
+    assert.deepEqual(withAuth, { engine: 'etcd', etcd: { endpoints: ['http://10.0.0.1:2379', 'http://10.0.0.2:2379'], prefix: '/edge/a/', auth: { username: 'berth', password } } });
+    assert.deepEqual(readSettings(['--store', 'sqlite'], {}).store, { engine: 'sqlite' });
+  });
+
+  it('an unknown engine, and etcd settings without BERTH_STORE=etcd, are errors', () => {
+    for (const bad of ['etcd3', 'SQLITE', 'postgres', '']) fails([], { BERTH_STORE: bad }, /^BERTH_STORE: expected sqlite or etcd/);
+    fails([], { BERTH_ETCD_ENDPOINTS: 'http://a:2379' }, /^BERTH_ETCD_ENDPOINTS: only meaningful with BERTH_STORE=etcd/);
+    fails([], { BERTH_ETCD_PREFIX: '/x/' }, /^BERTH_ETCD_PREFIX: only meaningful with BERTH_STORE=etcd/);
+    const error = fails([], { BERTH_ETCD_PASSWORD: password }, /^BERTH_ETCD_PASSWORD: only meaningful with BERTH_STORE=etcd/);
+    assert.ok(!error.message.includes(password));
+  });
+
+  it('endpoints: required, http(s)://HOST:PORT each, one scheme, never with credentials (which are not echoed)', () => {
+    fails([], { BERTH_STORE: 'etcd' }, /^BERTH_ETCD_ENDPOINTS: required with BERTH_STORE=etcd/);
+    for (const bad of ['10.0.0.1:2379', 'http://a', 'http://a:0', 'http://a:65536', 'http://a:2379/v3', 'grpc://a:2379', 'http://a:2379,', 'http://a b:2379']) {
+      fails([], { ...etcd, BERTH_ETCD_ENDPOINTS: bad }, /^BERTH_ETCD_ENDPOINTS: expected comma-separated http\(s\):\/\/HOST:PORT URLs/);
+    }
+    fails([], { ...etcd, BERTH_ETCD_ENDPOINTS: 'http://a:2379,https://b:2379' }, /^BERTH_ETCD_ENDPOINTS: expected all http:\/\/ or all https:\/\//);
+    const error = fails([], { ...etcd, BERTH_ETCD_ENDPOINTS: `http://root:${password}@a:2379` }, /^BERTH_ETCD_ENDPOINTS: no credentials in endpoint URLs/);
+    assert.ok(!error.message.includes(password));
+    assert.deepEqual(readSettings([], { ...etcd, BERTH_ETCD_ENDPOINTS: 'https://[::1]:2379' }).store, { engine: 'etcd', etcd: { endpoints: ['https://[::1]:2379'], prefix: '/berth/' } });
+  });
+
+  it('user and password: both or neither, a printable user name, a non-empty password never echoed', () => {
+    fails([], { ...etcd, BERTH_ETCD_USERNAME: 'berth' }, /^BERTH_ETCD_USERNAME and BERTH_ETCD_PASSWORD: give both or neither$/);
+    fails([], { ...etcd, BERTH_ETCD_PASSWORD: password }, /^BERTH_ETCD_USERNAME and BERTH_ETCD_PASSWORD: give both or neither$/);
+    fails([], { ...etcd, BERTH_ETCD_USERNAME: 'has space', BERTH_ETCD_PASSWORD: password }, /^BERTH_ETCD_USERNAME: expected 1 to 128 printable characters/);
+    fails([], { ...etcd, BERTH_ETCD_USERNAME: 'berth', BERTH_ETCD_PASSWORD: '' }, /^BERTH_ETCD_PASSWORD: must not be empty$/);
+  });
+
+  it('the prefix is printable and ends in /', () => {
+    for (const bad of ['/berth', 'berth', '/be rth/', '', '/bérth/']) fails([], { ...etcd, BERTH_ETCD_PREFIX: bad }, /^BERTH_ETCD_PREFIX: expected a key prefix of printable characters ending in '\/'/);
+    assert.equal((readSettings([], { ...etcd, BERTH_ETCD_PREFIX: '/' }).store as { etcd: { prefix: string } }).etcd.prefix, '/');
+  });
+
+  it('TLS files: for https endpoints only, certificate and key together, each a readable PEM of its kind', () => {
+    const https = { ...etcd, BERTH_ETCD_ENDPOINTS: 'https://e.example.com:2379' };
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    writeFileSync(cert, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    writeFileSync(key, '-----BEGIN EC PRIVATE KEY-----\nMHc\n-----END EC PRIVATE KEY-----\n');
+    const store = readSettings([], { ...https, BERTH_ETCD_CACERT: cert, BERTH_ETCD_CERT: cert, BERTH_ETCD_KEY: key }).store as { etcd: { tls: Record<string, string> } };
+    assert.deepEqual(Object.keys(store.etcd.tls).sort(), ['caCertPem', 'certPem', 'keyPem']);
+    fails([], { ...etcd, BERTH_ETCD_CACERT: cert }, /^BERTH_ETCD_CACERT: only meaningful with https:\/\/ BERTH_ETCD_ENDPOINTS/);
+    fails([], { ...https, BERTH_ETCD_CERT: cert }, /^BERTH_ETCD_CERT and BERTH_ETCD_KEY: give both or neither$/);
+    fails([], { ...https, BERTH_ETCD_CACERT: join(dir, 'missing.pem') }, /^BERTH_ETCD_CACERT: cannot read .*: ENOENT$/);
+    fails([], { ...https, BERTH_ETCD_CERT: key, BERTH_ETCD_KEY: key }, /^BERTH_ETCD_CERT: .* holds no PEM certificate$/);
+    const keyError = fails([], { ...https, BERTH_ETCD_CERT: cert, BERTH_ETCD_KEY: cert }, /^BERTH_ETCD_KEY: .* holds no PEM private key$/);
+    assert.ok(!keyError.message.includes('MIIB'));
   });
 });

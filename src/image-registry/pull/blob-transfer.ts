@@ -108,7 +108,10 @@ export class BlobTransfers {
       leave: () => {
         if (left) return;
         left = true;
-        if (--joined.waiters === 0 && !joined.settled) joined.controller.abort(new Error('no pull needs this blob any more'));
+        if (--joined.waiters > 0 || joined.settled) return;
+        joined.controller.abort(new Error('no pull needs this blob any more'));
+        // A pull asking for the blob from now on starts afresh rather than joining a transfer being torn down.
+        if (this.transfers.get(descriptor.digest) === joined) this.transfers.delete(descriptor.digest);
       },
     };
   }

@@ -1,6 +1,6 @@
 // Routes of the pull operation: per remote registry (`.../remote-registries/{address}/pull`) and by full image
 // reference (`/state/image-registry/pull`). Thin: read the body, find the registry and its client, pull, answer.
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import { isBerthError, notFound } from '../../errors.js';
 import { sendAnswer } from '../../http/answer.js';
 import { rejectUnknownSite } from '../../http/site-parameter.js';
@@ -18,15 +18,17 @@ export function pullRoutes(deps: OperationDeps): Router {
   // One of each for the whole process: the per-registry download limits and the single flights span every pull.
   const puller = new ImagePuller(deps.siteRegistry, new BlobTransfers(deps.siteRegistry.blobs));
 
-  const pull = async (registry: Versioned<RemoteRegistry>, body: PullRequestBody): Promise<PullOutcome> => {
+  const pull = async (req: Request, registry: Versioned<RemoteRegistry>, body: PullRequestBody): Promise<PullOutcome> => {
     const spec = readPullRequest(body, registry.value.address);
-    return puller.pull({ registry: registry.value.address, client: deps.clients.clientFor(registry) }, spec);
+    const outcome = await puller.pull({ registry: registry.value.address, client: deps.clients.clientFor(registry) }, spec);
+    req.log.info({ registry: registry.value.address, image: body.image, name: outcome.name, digest: outcome.digest }, 'pulled image');
+    return outcome;
   };
 
   router.post('/state/image-registry/remote-registries/:address/pull', async (req, res) => {
     rejectUnknownSite(req);
     const registry = await deps.registries.get(String(req.params.address));
-    sendAnswer(req, res, 200, answerOf(await pull(registry, req.body as PullRequestBody)));
+    sendAnswer(req, res, 200, answerOf(await pull(req, registry, req.body as PullRequestBody)));
   });
 
   router.post('/state/image-registry/pull', async (req, res) => {
@@ -39,7 +41,7 @@ export function pullRoutes(deps: OperationDeps): Router {
         registry: registryAddress,
       });
     });
-    sendAnswer(req, res, 200, answerOf(await pull(registry, { ...body, image })));
+    sendAnswer(req, res, 200, answerOf(await pull(req, registry, { ...body, image })));
   });
   return router;
 }

@@ -1,0 +1,203 @@
+// `?site=` forwarding and the change feed in detail: a site behind HTTPS checked against its configured CA (and
+// refused with another CA), a site following an HTTPS tower with BERTH_TOWER_CACERT, request bodies and roles on
+// the way through, the sites list's validation, and what the feed carries (never tokens or the sites list).
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { rmSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { errorMessage, type ApiResponse } from '../helpers/api.js';
+import { converged, startSite, startTower, type RunningSite, type RunningTower } from '../helpers/berth-site.js';
+import { assertMatchesContract } from '../helpers/contract.js';
+import { freePort } from '../helpers/free-port.js';
+import { createCertificateAuthority, issueServerCertificate, type CertificateAuthority } from '../helpers/tls.js';
+
+const REGISTRIES = '/v1/config/image-registry/remote-registries';
+const REGISTRY_STATES = '/v1/state/image-registry/remote-registries';
+const FEED = '/v1/state/system/changes';
+
+let ca: CertificateAuthority;
+let otherCa: CertificateAuthority;
+let tower: RunningTower;
+let edge: RunningSite;
+let secure: RunningSite;
+/** HTTPS (test CA) in front of site `edge`, and in front of the tower. */
+let edgeTls: string;
+let towerTls: string;
+const servers: Server[] = [];
+
+const inspect = (method: string, path: string, res: ApiResponse) => assertMatchesContract(method, path, res);
+
+/** An HTTPS server with a certificate from `ca` passing every request on to the plain-HTTP Berth at `target`. */
+async function tlsFront(target: () => string, name: string): Promise<string> {
+  const cert = issueServerCertificate(ca, name);
+  const server = createServer({ key: cert.keyPem, cert: cert.certPem }, (req, res) => {
+    const upstream = httpRequest(`${target()}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+before(async () => {
+  ca = createCertificateAuthority('Berth Sites Forwarding CA');
+  otherCa = createCertificateAuthority('Some Other CA');
+  tower = await startTower({ inspect });
+  towerTls = await tlsFront(() => tower.berth.url, 'tower');
+  edge = await startSite(tower, 'edge', { inspect });
+  edgeTls = await tlsFront(() => edge.url, 'edge');
+  // Follows the tower through HTTPS, trusting only the test CA; registered at the tower like any site.
+  secure = await startSite(tower, 'secure', { inspect, env: { BERTH_TOWER_URL: towerTls, BERTH_TOWER_CACERT: ca.certPath } });
+});
+
+after(async () => {
+  for (const server of servers) {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+  for (const close of [() => edge?.close(), () => secure?.close(), () => tower?.close()]) await close()?.catch((e: unknown) => console.error(e));
+  for (const authority of [ca, otherCa]) if (authority) rmSync(authority.dir, { recursive: true, force: true });
+});
+
+describe('sites over TLS', () => {
+  it('a site following an https tower (BERTH_TOWER_CACERT) replicates its configuration', async () => {
+    const created = await tower.api.post(REGISTRIES, { address: 'tls.example.com' });
+    assert.equal(created.status, 201, created.text);
+    await converged(tower, secure);
+    assert.deepEqual((await secure.api.get(`${REGISTRIES}?keys=true`)).body, ['tls.example.com']);
+  });
+
+  it('forwards to an https site checked against the site\'s ca-cert, and refuses it under another CA', async () => {
+    const patched = await tower.api.patch('/v1/config/sites/edge', { 'api-url': edgeTls, 'ca-cert': ca.certPem });
+    assert.equal(patched.status, 204, patched.text);
+    const forwarded = await tower.api.get(`${REGISTRY_STATES}?site=edge&keys=true`);
+    assert.equal(forwarded.status, 200, forwarded.text);
+    assert.deepEqual(forwarded.body, ['tls.example.com']);
+
+    assert.equal((await tower.api.patch('/v1/config/sites/edge', { 'ca-cert': otherCa.certPem })).status, 204);
+    const refused = await tower.api.get(`${REGISTRY_STATES}?site=edge`);
+    assert.equal(refused.status, 503, refused.text);
+    assert.match(errorMessage(refused), /site 'edge' .*TLS/);
+    // Without a ca-cert the system roots apply, which do not know the test CA either.
+    assert.equal((await tower.api.patch('/v1/config/sites/edge', { 'ca-cert': null })).status, 204);
+    assert.equal((await tower.api.get(`${REGISTRY_STATES}?site=edge`)).status, 503);
+    assert.equal((await tower.api.patch('/v1/config/sites/edge', { 'api-url': edge.url })).status, 204);
+  });
+});
+
+describe('forwarding', () => {
+  it('streams a YAML body to the site and hands its answer back', async () => {
+    const closed = `127.0.0.1:${await freePort()}`;
+    assert.equal((await tower.api.post(REGISTRIES, { address: closed })).status, 201);
+    await converged(tower, edge);
+    const res = await tower.api.post(`${REGISTRY_STATES}/${closed}/verify-credentials?site=edge`, 'image: some/app:v1\n', {
+      contentType: 'application/yaml',
+      accept: 'application/yaml',
+    });
+    assert.equal(res.status, 200, res.text);
+    assert.match(res.headers.get('content-type') ?? '', /^application\/yaml/);
+    assert.equal((res.body as { success: boolean; 'error-type': string })['error-type'], 'connect');
+    // The outcome is the site's: its state has it, the tower's does not.
+    const atEdge = await edge.api.get(`${REGISTRY_STATES}/${closed}?fields=last-verification(image)`);
+    assert.deepEqual(atEdge.body, { 'last-verification': { image: 'some/app:v1' } });
+    assert.deepEqual((await tower.api.get(`${REGISTRY_STATES}/${closed}?fields=last-verification`)).body, {});
+  });
+
+  it('the caller\'s role is checked at the tower before anything is forwarded', async () => {
+    const token = async (name: string, role: string) => (await tower.api.post('/v1/config/system/tokens', { name, role })).body as { token: string };
+    const reader = tower.api.withToken((await token('forward-reader', 'read')).token);
+    const operator = tower.api.withToken((await token('forward-operator', 'operator')).token);
+    assert.equal((await reader.get(`${REGISTRY_STATES}?site=edge&count=true`)).status, 200);
+    const denied = await reader.post(`${REGISTRY_STATES}/tls.example.com/list-repositories?site=edge`, {});
+    assert.equal(denied.status, 403, denied.text);
+    assert.match(errorMessage(denied), /role 'read'/);
+    const allowed = await operator.post(`${REGISTRY_STATES}/tls.example.com/verify-credentials?site=edge`, {});
+    assert.equal(allowed.status, 200, allowed.text);
+  });
+
+  it('site is not a parameter of configuration; a malformed site name is a 400', async () => {
+    assert.equal((await tower.api.get(`${REGISTRIES}?site=edge`)).status, 400);
+    assert.equal((await tower.api.get(`${REGISTRY_STATES}?site=Not_A_Name`)).status, 400);
+  });
+});
+
+describe('the sites list', () => {
+  it('validates a site as a whole and answers the conventions of every list', async () => {
+    const bad = [
+      [{ name: 'x', 'api-url': 'http://h.example.com/?q=1', vault: 'v', secret: 's' }, /api-url/],
+      [{ name: 'x', 'api-url': 'ftp://h.example.com', vault: 'v', secret: 's' }, /api-url/],
+      [{ name: 'x', 'api-url': 'http://h.example.com', 'ca-cert': ca.certPem, vault: 'v', secret: 's' }, /ca-cert: applies only to an https/],
+      [{ name: 'control-tower', 'api-url': 'http://h.example.com', vault: 'v', secret: 's' }, /name of this Berth itself/],
+      [{ name: 'x', 'api-url': 'http://h.example.com', vault: 'v' }, /secret/],
+    ] as const;
+    for (const [body, message] of bad) {
+      const res = await tower.api.post('/v1/config/sites', body);
+      assert.equal(res.status, 400, res.text);
+      assert.match(errorMessage(res), message);
+    }
+    const sample = 'name: store-42\napi-url: https://store-42.example.com:4646\nvault: sites\nsecret: store-42\n';
+    const created = await tower.api.post('/v1/config/sites', sample, { contentType: 'application/yaml' });
+    assert.equal(created.status, 201, created.text);
+    assert.equal(created.headers.get('location'), '/v1/config/sites/store-42');
+    assert.equal((await tower.api.post('/v1/config/sites', sample, { contentType: 'application/yaml' })).status, 409);
+    assert.deepEqual((await tower.api.get('/v1/config/sites?keys=true')).body, ['edge', 'secure', 'store-42']);
+    const state = await tower.api.get('/v1/state/sites/store-42?content=nonconfig');
+    assert.deepEqual(state.body, { name: 'store-42', connected: false });
+    assert.equal((await tower.api.delete('/v1/config/sites/store-42')).status, 204);
+    assert.equal((await tower.api.get('/v1/state/sites/store-42')).status, 404);
+  });
+});
+
+describe('the change feed', () => {
+  type Page = { revision: number; 'current-revision': number; changes: { key: string; type: string; revision: number }[] };
+
+  it('carries only the replicated configuration: never tokens or the sites list', async () => {
+    const res = await tower.api.get(`${FEED}?after=0&wait=0`);
+    assert.equal(res.status, 200, res.text);
+    const page = res.body as Page;
+    assert.ok(page.changes.length > 0, 'the feed has the registries written so far');
+    for (const change of page.changes) assert.match(change.key, /^config\/image-registry\//);
+    assert.equal(page.revision, page['current-revision'], 'one page holds the whole short history');
+    const snapshot = (await tower.api.get('/v1/state/system/snapshot')).body as { revision: number; entries: { key: string }[] };
+    assert.ok(snapshot.entries.every((e) => e.key.startsWith('config/image-registry/')), `snapshot keys: ${snapshot.entries.map((e) => e.key).join(', ')}`);
+  });
+
+  it('pages with limit, and answers at once when nothing is new and wait=0', async () => {
+    const first = (await tower.api.get(`${FEED}?after=0&limit=1&wait=0`)).body as Page;
+    assert.equal(first.revision, 1);
+    assert.ok(first.revision < first['current-revision'], `page ends at ${first.revision} of ${first['current-revision']}`);
+    const current = first['current-revision'];
+    const idle = (await tower.api.get(`${FEED}?after=${current}&wait=0`)).body as Page;
+    assert.deepEqual(idle, { revision: current, 'current-revision': current, changes: [] });
+  });
+
+  it('a long-poll answers as soon as a replicated change is committed', async () => {
+    const current = ((await tower.api.get(`${FEED}?after=0&limit=1&wait=0`)).body as Page)['current-revision'];
+    const waiting = tower.api.get(`${FEED}?after=${current}&wait=60`);
+    assert.equal((await tower.api.post(REGISTRIES, { address: 'long-poll.example.com' })).status, 201);
+    const page = (await waiting).body as Page;
+    assert.deepEqual(page.changes.map((c) => [c.type, c.key]), [['put', 'config/image-registry/remote-registries/long-poll.example.com']]);
+    assert.equal(page.revision, current + 1);
+  });
+
+  it('a site ahead of the tower (a tower restored from an older copy) gets the tower\'s lower revision at once', async () => {
+    const page = (await tower.api.get(`${FEED}?after=999999&wait=60`)).body as Page;
+    assert.ok(page['current-revision'] < 999999, `current-revision ${page['current-revision']}`);
+    assert.deepEqual(page.changes, []);
+  });
+
+  it('records the contact of the site it names; ignores names that are no site', async () => {
+    await tower.api.get(`${FEED}?after=0&wait=0&site-name=nobody`);
+    assert.deepEqual((await tower.api.get('/v1/state/sites?keys=true')).body, ['edge', 'secure']);
+    const unknown = await tower.api.get('/v1/state/sites/nobody');
+    assert.equal(unknown.status, 404);
+    const edgeState = (await tower.api.get('/v1/state/sites/edge?fields=connected')).body;
+    assert.deepEqual(edgeState, { connected: true });
+  });
+});

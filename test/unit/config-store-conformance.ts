@@ -1,0 +1,353 @@
+// The behaviour every ConfigStore engine owes its callers, as one suite run against each engine (SQLite and etcd,
+// see test/integration/config-store-engines.test.ts): revisions, conditions, delete, list, the change feed and watch.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ConfigStore, StoreChange, WriteResult } from '../../src/store/config-store.js';
+import { BerthError, type ErrorKind } from '../../src/errors.js';
+
+/** One fresh, empty store, and a way to open another handle on the same store (as a second process would). */
+export interface StoreUnderTest {
+  store: ConfigStore;
+  another(): ConfigStore;
+}
+
+/** How long a watcher may take to see a change before the test gives up; a guard against hanging, not a timing check. */
+const SEEN_WITHIN_MS = 30_000;
+
+export async function rejectsWith(promise: Promise<unknown>, kind: ErrorKind, pattern?: RegExp): Promise<void> {
+  await assert.rejects(promise, (e: unknown) => {
+    assert.ok(e instanceof BerthError, `expected a BerthError, got ${String(e)}`);
+    assert.equal(e.kind, kind);
+    if (pattern) assert.match(e.message, pattern);
+    return true;
+  });
+}
+
+/** Follows `store` from `after`, collecting what the watch delivers. */
+export async function follow(store: ConfigStore, after: number) {
+  const seen: StoreChange[] = [];
+  let wake: (() => void) | undefined;
+  const unsubscribe = await store.watch(after, (change) => {
+    seen.push(change);
+    wake?.();
+  });
+  return {
+    seen,
+    unsubscribe,
+    /** Resolves once the watch has delivered a change of `revision` or later (engines may deliver asynchronously). */
+    async reached(revision: number): Promise<void> {
+      const deadline = Date.now() + SEEN_WITHIN_MS;
+      while (!seen.some((c) => c.revision >= revision)) {
+        const left = deadline - Date.now();
+        if (left <= 0) assert.fail(`the watch did not deliver revision ${revision} (last seen: ${seen.at(-1)?.revision ?? 'none'})`);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(left, 200));
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    },
+  };
+}
+
+type Expected = Pick<StoreChange, 'revision' | 'key' | 'type' | 'value'>;
+const strip = (changes: StoreChange[]) => changes.map(({ at: _at, ...rest }) => rest);
+
+/** Writes `count` changes (puts and, every fifth, a delete of the key before) and returns them as the feed must report them. */
+async function writeHistory(store: ConfigStore, count: number): Promise<Expected[]> {
+  const expected: Expected[] = [];
+  for (let i = 1; i <= count; i++) {
+    if (i % 5 === 0) {
+      const { revision } = await store.delete(`k${i - 1}`);
+      expected.push({ revision, key: `k${i - 1}`, type: 'delete' });
+    } else {
+      const { revision } = await store.put(`k${i}`, { i });
+      expected.push({ revision, key: `k${i}`, type: 'put', value: { i } });
+    }
+  }
+  return expected;
+}
+
+/** Many puts at once, to build a long history quickly; the feed reports them in the order they committed. */
+async function writeManyAtOnce(store: ConfigStore, count: number): Promise<Expected[]> {
+  const results: Expected[] = [];
+  for (let start = 0; start < count; start += 50) {
+    const batch = Array.from({ length: Math.min(50, count - start) }, (_, j) => start + j);
+    results.push(
+      ...(await Promise.all(batch.map(async (i) => ({ revision: (await store.put(`m${i}`, i)).revision, key: `m${i}`, type: 'put' as const, value: i })))),
+    );
+  }
+  return results.sort((a, b) => a.revision - b.revision);
+}
+
+export function describeConfigStoreConformance(engine: string, fresh: () => StoreUnderTest): void {
+  describe(`${engine}: revisions`, () => {
+    it('an empty store is at revision 0; each write gets a higher revision, and the store is then at it', async () => {
+      const { store } = fresh();
+      assert.equal(await store.revision(), 0);
+      const writes = [() => store.put('a', 1), () => store.put('b', { x: 1 }), () => store.put('a', 2), () => store.delete('b'), () => store.put('c/d', [1, 2])];
+      let previous = 0;
+      for (const write of writes) {
+        const { revision } = await write();
+        assert.ok(revision > previous, `revision ${revision} after ${previous}`);
+        assert.equal(await store.revision(), revision);
+        previous = revision;
+      }
+    });
+
+    it('an entry carries the revision that created it, the revision of its last write, and when that was', async () => {
+      const { store } = fresh();
+      const before = Date.now();
+      const first = await store.put('k', 'one');
+      assert.equal(first.created, true);
+      await store.put('other', 0);
+      const second = await store.put('k', 'two');
+      assert.equal(second.created, false);
+      const entry = await store.get('k');
+      assert.equal(entry?.key, 'k');
+      assert.equal(entry?.value, 'two');
+      assert.equal(entry?.createRevision, first.revision);
+      assert.equal(entry?.modRevision, second.revision);
+      const at = Date.parse(entry!.updatedAt);
+      assert.ok(at >= before - 1000 && at <= Date.now() + 1000, entry!.updatedAt);
+      assert.match(entry!.updatedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    });
+
+    it('a failed write takes no revision and leaves no change behind', async () => {
+      const { store } = fresh();
+      const { revision } = await store.put('k', 1);
+      await rejectsWith(store.put('k', 2, { kind: 'absent' }), 'already-exists');
+      await rejectsWith(store.put('k', 2, { kind: 'mod-revision', revision: revision + 99 }), 'precondition-failed');
+      await rejectsWith(store.delete('missing'), 'not-found');
+      assert.equal(await store.revision(), revision);
+      assert.equal((await store.changesSince(0)).length, 1);
+      assert.equal((await store.get('k'))?.value, 1);
+    });
+
+    it('values come back as the JSON they were: nesting, unicode, NUL characters, numbers, null', async () => {
+      const { store } = fresh();
+      const value = { s: 'ünï\u0000cødé 🚢 \u202e', n: [0, -1.5, 1e300], nested: { a: { b: [null, true, false, {}] } }, empty: '' };
+      await store.put('v', value);
+      await store.put('null', null);
+      assert.deepEqual((await store.get('v'))?.value, value);
+      assert.equal((await store.get('null'))?.value, null);
+      assert.equal(await store.get('nothing'), undefined);
+    });
+
+    it('a write through one handle is read through another at once, with the same revisions', async () => {
+      const { store, another } = fresh();
+      const other = another();
+      const { revision } = await store.put('shared', { v: 1 });
+      const entry = await other.get('shared');
+      assert.deepEqual(entry?.value, { v: 1 });
+      assert.equal(entry?.modRevision, revision);
+      assert.equal(await other.revision(), revision);
+      assert.deepEqual(await other.list(''), await store.list(''));
+    });
+  });
+
+  describe(`${engine}: compare-and-set conditions`, () => {
+    it('absent: creates only when the key does not exist', async () => {
+      const { store } = fresh();
+      assert.equal((await store.put('k', 1, { kind: 'absent' })).created, true);
+      await rejectsWith(store.put('k', 2, { kind: 'absent' }), 'already-exists', /k already exists/);
+      assert.equal((await store.get('k'))?.value, 1);
+    });
+
+    it('present: writes only over an existing key', async () => {
+      const { store } = fresh();
+      await rejectsWith(store.put('k', 1, { kind: 'present' }), 'not-found', /k does not exist/);
+      assert.equal(await store.get('k'), undefined);
+      await store.put('k', 1);
+      assert.equal((await store.put('k', 2, { kind: 'present' })).created, false);
+      await store.delete('k', { kind: 'present' });
+      assert.equal(await store.get('k'), undefined);
+    });
+
+    it('mod-revision: writes only over exactly that revision, and fails when the key is absent', async () => {
+      const { store } = fresh();
+      await rejectsWith(store.put('k', 1, { kind: 'mod-revision', revision: 1 }), 'precondition-failed', /does not exist/);
+      const { revision } = await store.put('k', 1);
+      await store.put('unrelated', 1);
+      await rejectsWith(store.put('k', 2, { kind: 'mod-revision', revision: revision + 1 }), 'precondition-failed', new RegExp(`its revision is ${revision}, not ${revision + 1}`));
+      const second = await store.put('k', 2, { kind: 'mod-revision', revision });
+      assert.equal((await store.get('k'))?.modRevision, second.revision);
+      await rejectsWith(store.put('k', 3, { kind: 'mod-revision', revision }), 'precondition-failed');
+      await rejectsWith(store.delete('k', { kind: 'mod-revision', revision }), 'precondition-failed');
+      await store.delete('k', { kind: 'mod-revision', revision: second.revision });
+      assert.equal(await store.get('k'), undefined);
+    });
+
+    it('absent on a delete: already-exists when the key is there, not-found when it is not; nothing is deleted', async () => {
+      const { store } = fresh();
+      await store.put('k', 1);
+      await rejectsWith(store.delete('k', { kind: 'absent' }), 'already-exists');
+      await rejectsWith(store.delete('gone', { kind: 'absent' }), 'not-found');
+      assert.equal((await store.get('k'))?.value, 1);
+    });
+
+    it('of many writers with the same expected revision, through two handles, exactly one wins', async () => {
+      const { store, another } = fresh();
+      const other = another();
+      const { revision } = await store.put('k', 'start');
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 8 }, (_, i) => (i % 2 ? store : other).put('k', `writer ${i}`, { kind: 'mod-revision', revision })),
+      );
+      const won = outcomes.flatMap((o, i) => (o.status === 'fulfilled' ? [i] : []));
+      assert.equal(won.length, 1, `winners: ${won.join(', ')}`);
+      for (const o of outcomes) if (o.status === 'rejected') assert.equal((o.reason as BerthError).kind, 'precondition-failed');
+      assert.equal((await other.get('k'))?.value, `writer ${won[0]}`);
+      assert.equal((await store.get('k'))?.value, `writer ${won[0]}`);
+      assert.equal(await other.revision(), (outcomes[won[0]!] as PromiseFulfilledResult<WriteResult>).value.revision);
+    });
+
+    it('of many creators of one key, through two handles, exactly one creates it', async () => {
+      const { store, another } = fresh();
+      const other = another();
+      const outcomes = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => (i % 2 ? store : other).put('new', i, { kind: 'absent' })));
+      assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1);
+      for (const o of outcomes) if (o.status === 'rejected') assert.equal((o.reason as BerthError).kind, 'already-exists');
+    });
+  });
+
+  describe(`${engine}: delete`, () => {
+    it('removes the key from get and list, records a change without a value, and a second delete is not-found', async () => {
+      const { store } = fresh();
+      await store.put('p/a', 1);
+      const { revision: before } = await store.put('p/b', 2);
+      const deleted = await store.delete('p/a');
+      assert.deepEqual(deleted, { revision: deleted.revision, created: false });
+      assert.ok(deleted.revision > before);
+      assert.equal(await store.get('p/a'), undefined);
+      assert.deepEqual((await store.list('p/')).map((e) => e.key), ['p/b']);
+      const changes = await store.changesSince(before);
+      assert.equal(changes.length, 1);
+      assert.equal(changes[0]?.type, 'delete');
+      assert.equal(changes[0]?.key, 'p/a');
+      assert.equal(changes[0]?.revision, deleted.revision);
+      assert.ok(!('value' in changes[0]!));
+      await rejectsWith(store.delete('p/a'), 'not-found', /p\/a does not exist/);
+      assert.equal(await store.revision(), deleted.revision);
+    });
+
+    it('a key created again after a delete starts a new life: a new create revision', async () => {
+      const { store } = fresh();
+      await store.put('k', 1);
+      await store.delete('k');
+      const again = await store.put('k', 2, { kind: 'absent' });
+      assert.equal(again.created, true);
+      const entry = await store.get('k');
+      assert.equal(entry?.createRevision, again.revision);
+      assert.equal(entry?.modRevision, again.revision);
+    });
+  });
+
+  describe(`${engine}: list`, () => {
+    it('every key under a prefix, in key order, and nothing beside it', async () => {
+      const { store } = fresh();
+      for (const key of ['reg/b', 'reg/a', 'reg/a/deeper', 'reg', 'regx/a', 'reh/a', 'reg/\u{FFFD}', 'reg/ü', 'other']) await store.put(key, key);
+      assert.deepEqual((await store.list('reg/')).map((e) => e.key), ['reg/a', 'reg/a/deeper', 'reg/b', 'reg/ü', 'reg/\u{FFFD}']);
+      assert.equal((await store.list('')).length, 9);
+      assert.deepEqual(await store.list('nothing/'), []);
+      const [first] = await store.list('reg/a');
+      assert.equal(first?.value, 'reg/a');
+      const entry = await store.get('reg/b');
+      assert.deepEqual((await store.list('reg/b')).at(0), entry);
+    });
+  });
+
+  describe(`${engine}: the change feed`, () => {
+    it('changesSince(r) is every change after r, oldest first, from any r', async () => {
+      const { store } = fresh();
+      const expected = await writeHistory(store, 23);
+      const last = expected.at(-1)!.revision;
+      for (const [index, from] of [0, ...expected.map((c) => c.revision)].entries()) {
+        assert.deepEqual(strip(await store.changesSince(from)), expected.slice(index), `from ${from}`);
+      }
+      assert.deepEqual(await store.changesSince(last + 5), []);
+    });
+
+    it('a put change carries the value and the write time its entry has', async () => {
+      const { store } = fresh();
+      const { revision } = await store.put('k', { v: 1 });
+      const [change] = await store.changesSince(revision - 1);
+      const entry = await store.get('k');
+      assert.deepEqual(change, { revision, key: 'k', type: 'put', value: { v: 1 }, at: entry!.updatedAt });
+      const deleted = await store.delete('k');
+      const [deletion] = await store.changesSince(revision);
+      assert.equal(deletion?.revision, deleted.revision);
+      assert.ok(Date.parse(deletion!.at) >= Date.parse(change!.at), `${deletion!.at} before ${change!.at}`);
+    });
+
+    it('pages of any size, each resumed from the last revision seen, add up to the whole feed', async () => {
+      const { store } = fresh();
+      const expected = await writeHistory(store, 23);
+      for (const size of [1, 2, 3, 7, 22, 23, 24]) {
+        const seen: StoreChange[] = [];
+        for (let page = await store.changesSince(0, size); page.length > 0; page = await store.changesSince(seen.at(-1)!.revision, size)) {
+          assert.ok(page.length <= size);
+          seen.push(...page);
+        }
+        assert.deepEqual(strip(seen), expected, `page size ${size}`);
+      }
+    });
+
+    it('by default a page holds at most 1000 changes', async () => {
+      const { store } = fresh();
+      const expected = await writeManyAtOnce(store, 1003);
+      const page = await store.changesSince(0);
+      assert.equal(page.length, 1000);
+      assert.deepEqual(strip(page), expected.slice(0, 1000));
+      assert.deepEqual(strip(await store.changesSince(page.at(-1)!.revision)), expected.slice(1000));
+    });
+
+    it('watch replays the changes after a revision, then follows new ones in order, until unsubscribed', async () => {
+      const { store } = fresh();
+      const expected = await writeManyAtOnce(store, 1203);
+      const from = expected[1099]!.revision;
+      const some = await follow(store, from);
+      const all = await follow(store, 0);
+      const live = await store.put('live', 1);
+      const gone = await store.delete('live');
+      await some.reached(gone.revision);
+      await all.reached(gone.revision);
+      // The replay crosses the 1000-change page of the feed, and the live changes follow it.
+      const tail = [
+        { revision: live.revision, key: 'live', type: 'put', value: 1 },
+        { revision: gone.revision, key: 'live', type: 'delete' },
+      ];
+      assert.deepEqual(strip(all.seen), [...expected, ...tail]);
+      assert.deepEqual(strip(some.seen), [...expected.slice(1100), ...tail]);
+      some.unsubscribe();
+      const after = await store.put('after', 1);
+      await all.reached(after.revision);
+      assert.equal(some.seen.at(-1)!.revision, gone.revision);
+      assert.equal(all.seen.at(-1)!.revision, after.revision);
+      all.unsubscribe();
+    });
+
+    it('watch from the current revision replays nothing; failed writes are never reported', async () => {
+      const { store } = fresh();
+      await store.put('k', 1);
+      const watcher = await follow(store, await store.revision());
+      await rejectsWith(store.put('k', 2, { kind: 'absent' }), 'already-exists');
+      const { revision } = await store.put('k', 3);
+      const next = await store.put('k', 4);
+      await watcher.reached(next.revision);
+      assert.deepEqual(watcher.seen.map((c) => [c.revision, c.value]), [[revision, 3], [next.revision, 4]]);
+      watcher.unsubscribe();
+    });
+  });
+
+  describe(`${engine}: health`, () => {
+    it('healthy() is true while open and false once closed', async () => {
+      const { another } = fresh();
+      const handle = another();
+      assert.equal(await handle.healthy(), true);
+      await handle.close();
+      assert.equal(await handle.healthy(), false);
+    });
+  });
+}
