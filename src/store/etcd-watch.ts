@@ -22,6 +22,11 @@ export interface RangeWatchOptions {
   onCompacted(next: number, compactRevision: number): Promise<number>;
   /** The watch has ended for good (it delivers nothing more). */
   onFailure(error: Error): void;
+  /**
+   * etcd refused the watch: with auth on, most likely because the client's token expired or the member forgot it on a
+   * restart (etcd's simple tokens live in memory). Refresh it, then the watch tries again.
+   */
+  onPermissionDenied?(): Promise<void>;
   /** A stream broke and another is being opened; for the log. */
   onInterrupted?(error: Error, nextRevision: number): void;
 }
@@ -30,8 +35,10 @@ type StreamEnd =
   | { kind: 'closed' }
   | { kind: 'broken'; error: Error }
   | { kind: 'compacted'; compactRevision: number }
-  | { kind: 'fatal'; error: Error };
+  | { kind: 'denied'; error: Error };
 
+/** How etcd refuses a watch for its credentials: an expired or forgotten token, or a missing permission. */
+const AUTH_REFUSED = /invalid auth token|permission denied/;
 const FIRST_RETRY_MS = 50;
 const LONGEST_RETRY_MS = 2_000;
 
@@ -44,11 +51,6 @@ export class RangeWatch {
 
   constructor(private readonly options: RangeWatchOptions) {
     this.next = options.startRevision;
-  }
-
-  /** The next revision this watch will deliver. */
-  get nextRevision(): number {
-    return this.next;
   }
 
   start(): void {
@@ -66,7 +68,7 @@ export class RangeWatch {
     while (!this.closed) {
       const end = await this.follow(() => (retryMs = FIRST_RETRY_MS));
       if (end.kind === 'closed' || this.closed) return;
-      if (end.kind === 'fatal') return this.fail(end.error);
+      if (end.kind === 'denied') await this.options.onPermissionDenied?.().catch(() => undefined);
       if (end.kind === 'compacted') {
         try {
           this.next = await this.options.onCompacted(this.next, end.compactRevision);
@@ -115,13 +117,12 @@ export class RangeWatch {
         }
         if (response.canceled) {
           const error = new Error(`etcd cancelled the watch: ${response.cancel_reason || 'no reason given'}`);
-          // Permission is not coming back by retrying; anything else (e.g. a member losing its leader) may.
-          return end(/permission denied/.test(response.cancel_reason) ? { kind: 'fatal', error } : { kind: 'broken', error });
+          return end(AUTH_REFUSED.test(response.cancel_reason) ? { kind: 'denied', error } : { kind: 'broken', error });
         }
         if (response.created) onCreated();
         this.deliver(response.events);
       });
-      stream.on('error', (error) => end({ kind: 'broken', error }));
+      stream.on('error', (error) => end(AUTH_REFUSED.test(error.message) ? { kind: 'denied', error } : { kind: 'broken', error }));
       stream.on('end', () => end({ kind: 'broken', error: new Error('the etcd watch stream ended') }));
       stream.write({
         create_request: { key: this.options.key, range_end: this.options.rangeEnd, start_revision: this.next, progress_notify: true },

@@ -306,7 +306,7 @@ export class EtcdConfigStore implements ConfigStore {
     return Number(kvs[0]?.mod_revision ?? 0);
   }
 
-  /** The changes of the revisions from `next` on, per revision; marker and foreign keys left out. */
+  /** The store changes among one revision's events: the marker and keys outside the data prefix left out. */
   private changesOf(group: RevisionEvents): StoreChange[] {
     const marker = group.events.find((e) => e.kv.key.equals(this.lastWriteKey));
     const markerAt = EtcdConfigStore.lastWriteOf(marker?.kv)?.at;
@@ -368,6 +368,10 @@ export class EtcdConfigStore implements ConfigStore {
       onFailure: (error) => {
         this.watches.delete(watch);
         onFailure(error);
+      },
+      // Any unary call refreshes an invalid auth token (etcd3 re-authenticates on "invalid auth token"); a watch stream cannot.
+      onPermissionDenied: async () => {
+        await this.client.kv.range({ key: this.lastWriteKey, keys_only: true });
       },
       onInterrupted: (error, nextRevision) =>
         this.logger?.warn({ reason: messageOf(error), nextRevision }, 'etcd watch interrupted; resuming on another stream'),

@@ -148,7 +148,7 @@ export function issueClientCertificate(ca: CertificateAuthority, name: string): 
   return { certPath, keyPath, certPem: readFileSync(certPath, 'utf8'), keyPem: readFileSync(keyPath, 'utf8') };
 }
 
-async function startOnce(size: number, tls: EtcdTls | undefined): Promise<EtcdCluster> {
+async function startOnce(size: number, tls: EtcdTls | undefined, extraArgs: string[]): Promise<EtcdCluster> {
   const root = mkdtempSync(join(tmpdir(), 'berth-etcd-'));
   const ports = await Promise.all(Array.from({ length: size * 2 }, () => freePort()));
   const names = Array.from({ length: size }, (_, i) => `m${i + 1}`);
@@ -184,6 +184,7 @@ async function startOnce(size: number, tls: EtcdTls | undefined): Promise<EtcdCl
         '--log-level', 'warn',
         ...(tls ? ['--cert-file', tls.server.certPath, '--key-file', tls.server.keyPath, '--trusted-ca-file', tls.ca.certPath] : []),
         ...(tls?.client ? ['--client-cert-auth'] : []),
+        ...extraArgs,
       ],
     };
     return member;
@@ -266,11 +267,11 @@ async function startOnce(size: number, tls: EtcdTls | undefined): Promise<EtcdCl
  * Starts a cluster of `members` (3 unless told) and waits for its leader. The ports are free when chosen but etcd
  * binds them later, so a start that loses a port to another process is tried again on new ports.
  */
-export async function startEtcdCluster(options: { members?: number; tls?: EtcdTls } = {}): Promise<EtcdCluster> {
+export async function startEtcdCluster(options: { members?: number; tls?: EtcdTls; extraArgs?: string[] } = {}): Promise<EtcdCluster> {
   const size = options.members ?? 3;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnce(size, options.tls);
+      return await startOnce(size, options.tls, options.extraArgs ?? []);
     } catch (error) {
       if (attempt >= 3 || !/address already in use/.test(String(error))) throw error;
     }

@@ -1,13 +1,14 @@
-// EtcdConfigStore on real etcd clusters, for what only etcd has: etcd's own revisions, key prefixes shared with other
-// users, compaction (a typed error), watches and writes that survive killed members, quorum health, TLS and auth.
+// EtcdConfigStore on real etcd clusters, for what only etcd has: etcd's own revisions, prefixes shared with other users,
+// compaction (a typed error), killed members, lost answers to writes, quorum health, TLS, users and expiring tokens.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { rmSync } from 'node:fs';
 import { pino } from 'pino';
 import { Etcd3 } from 'etcd3';
 import { EtcdConfigStore, type EtcdStoreSettings } from '../../src/store/etcd.js';
 import { RevisionCompactedError } from '../../src/store/revision-compacted.js';
-import type { StoreChange } from '../../src/store/config-store.js';
 import { BerthError } from '../../src/errors.js';
 import { statusOf } from '../../src/http/error-response.js';
 import { issueClientCertificate, startEtcdCluster, type EtcdCluster } from '../helpers/etcd-cluster.js';
@@ -15,7 +16,7 @@ import { createCertificateAuthority, issueServerCertificate, type CertificateAut
 import { cleanEnv, exitOf, spawnBerth, startBerth } from '../helpers/berth.js';
 import { Api } from '../helpers/api.js';
 import { assertMatchesContract } from '../helpers/contract.js';
-import { follow, rejectsWith } from '../unit/config-store-conformance.js';
+import { follow } from '../unit/config-store-conformance.js';
 
 let cluster: EtcdCluster;
 const stores: EtcdConfigStore[] = [];
@@ -218,6 +219,99 @@ async function eventually(check: () => Promise<boolean>, what: string): Promise<
   }
 }
 
+/**
+ * A loopback TCP proxy to one etcd member that, once armed, passes on the request holding `marker`, waits until
+ * etcd has applied it, and then cuts the connection without passing on the answer: a write whose answer is lost.
+ */
+async function answerLosingProxy(
+  upstream: URL,
+): Promise<{ url: string; loseAnswerTo(marker: string, applied: () => Promise<boolean>): Promise<void>; cutAll(): Promise<void>; close(): Promise<void> }> {
+  let armed: { marker: Buffer; applied: () => Promise<boolean>; cut: () => void } | undefined;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const server = connect(Number(upstream.port), upstream.hostname);
+    let muted = false;
+    for (const socket of [client, server]) {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        sockets.delete(socket);
+        client.destroy();
+        server.destroy();
+      });
+    }
+    client.on('data', (chunk: Buffer) => {
+      server.write(chunk);
+      if (!armed || !chunk.includes(armed.marker)) return;
+      const { applied, cut } = armed;
+      armed = undefined;
+      muted = true;
+      void (async () => {
+        while (!(await applied())) await new Promise((resolve) => setTimeout(resolve, 10));
+        client.destroy();
+        server.destroy();
+        cut();
+      })();
+    });
+    server.on('data', (chunk: Buffer) => {
+      if (!muted) client.write(chunk);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    loseAnswerTo: (marker, applied) => new Promise<void>((cut) => (armed = { marker: Buffer.from(marker), applied, cut })),
+    cutAll: async () => {
+      for (const socket of sockets) socket.destroy();
+    },
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('a write whose answer is lost', () => {
+  it('is sent again and recognised as already applied: no spurious 409, 412 or 404, and it happened once', async () => {
+    const proxy = await answerLosingProxy(new URL(cluster.endpoints[0]!));
+    try {
+      const prefix = freshPrefix();
+      const store = open({ prefix, endpoints: [proxy.url] });
+      const raw = rawClient();
+      const valueOf = async (key: string) => (await raw.get(`${prefix}kv/${key}`).string()) ?? undefined;
+      await store.put('warm-up', 0);
+
+      // Create with `absent`: the retry finds the key there, written by this very write.
+      const cutCreate = proxy.loseAnswerTo(`${prefix}kv/created`, async () => (await valueOf('created')) !== undefined);
+      const created = await store.put('created', { v: 1 }, { kind: 'absent' });
+      await cutCreate;
+      const entry = await store.get('created');
+      assert.deepEqual(created, { revision: entry!.modRevision, created: true });
+      assert.equal(entry?.createRevision, entry?.modRevision, 'written once');
+
+      // Replace with If-Match semantics: the retry finds the key at a new revision, its own.
+      const cutReplace = proxy.loseAnswerTo(`${prefix}kv/created`, async () => JSON.parse((await valueOf('created')) ?? '{}').value?.v === 2);
+      const replaced = await store.put('created', { v: 2 }, { kind: 'mod-revision', revision: created.revision });
+      await cutReplace;
+      assert.deepEqual(replaced, { revision: (await store.get('created'))!.modRevision, created: false });
+
+      // Delete: the retry finds the key gone, and the last write was this delete.
+      const cutDelete = proxy.loseAnswerTo(`${prefix}kv/created`, async () => (await valueOf('created')) === undefined);
+      const deleted = await store.delete('created', { kind: 'mod-revision', revision: replaced.revision });
+      await cutDelete;
+      assert.equal(deleted.revision, await store.revision());
+
+      assert.deepEqual(
+        (await store.changesSince(0)).map((c) => [c.key, c.type]),
+        [['warm-up', 'put'], ['created', 'put'], ['created', 'put'], ['created', 'delete']],
+      );
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
 describe('TLS, client certificates and etcd users', () => {
   let secure: EtcdCluster;
   let ca: CertificateAuthority;
@@ -230,7 +324,8 @@ describe('TLS, client certificates and etcd users', () => {
   before(async () => {
     ca = createCertificateAuthority('Berth etcd test CA');
     const client = issueClientCertificate(ca, 'berth-client');
-    secure = await startEtcdCluster({ members: 1, tls: { ca, server: issueServerCertificate(ca, 'etcd-server'), client } });
+    // Auth tokens forgotten after 1 s unused, so a test can meet an expired one (etcd's default is 5 minutes).
+    secure = await startEtcdCluster({ members: 1, tls: { ca, server: issueServerCertificate(ca, 'etcd-server'), client }, extraArgs: ['--auth-token-ttl', '1'] });
     tls = { caCertPem: ca.certPem, certPem: client.certPem, keyPem: client.keyPem };
     files = { ca: ca.certPath, cert: client.certPath, key: client.keyPath };
     // Least privilege, as an operator would set it up: user `berth` may read and write its own prefix only.
@@ -248,8 +343,10 @@ describe('TLS, client certificates and etcd users', () => {
     etcdctl('auth', 'enable');
   });
 
+  const otherCa = createCertificateAuthority('Another CA');
   after(async () => {
     await secure?.stop();
+    for (const dir of [ca?.dir, otherCa.dir]) if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   const secureStore = (overrides: Partial<EtcdStoreSettings>) => {
@@ -271,12 +368,52 @@ describe('TLS, client certificates and etcd users', () => {
     watcher.unsubscribe();
   });
 
+  it('a watch survives the member restarting and forgetting its auth token (etcd simple tokens live in memory)', async () => {
+    const { lines, logger } = memoryLogger();
+    const watching = new EtcdConfigStore({ endpoints: secure.endpoints, prefix, tls, auth: { username: 'berth', password } }, { logger });
+    stores.push(watching);
+    const writer = secureStore({});
+    const watcher = await follow(watching, await watching.revision());
+    const before = await writer.put('restart', 1);
+    await watcher.reached(before.revision);
+    await secure.kill(0);
+    await secure.restart(0);
+    const later = new EtcdConfigStore({ endpoints: secure.endpoints, prefix, tls, auth: { username: 'berth', password } });
+    stores.push(later);
+    const afterRestart = await later.put('restart', 2);
+    await watcher.reached(afterRestart.revision);
+    assert.deepEqual(watcher.seen.map((c) => c.value), [1, 2]);
+    assert.equal(await watching.healthy(), true);
+    assert.ok(lines.some((l) => l.includes('etcd watch interrupted')), 'the watch stream was cut and resumed');
+    watcher.unsubscribe();
+  });
+
+  it('a watch whose stream breaks after its auth token expired gets a new token and goes on', async () => {
+    const proxy = await answerLosingProxy(new URL(secure.endpoints[0]!.replace('https:', 'http:')));
+    try {
+      const { lines, logger } = memoryLogger();
+      const watching = new EtcdConfigStore({ endpoints: [proxy.url.replace('http:', 'https:')], prefix, tls, auth: { username: 'berth', password } }, { logger });
+      stores.push(watching);
+      const watcher = await follow(watching, await watching.revision());
+      // Unused, the token expires (TTL 1 s, checked every second); the open stream does not need it, a new one does.
+      await new Promise((resolve) => setTimeout(resolve, 3_500));
+      await proxy.cutAll();
+      const { revision } = await secureStore({}).put('after-expiry', 1);
+      await watcher.reached(revision);
+      assert.deepEqual(watcher.seen.map((c) => c.key), ['after-expiry']);
+      assert.ok(lines.some((l) => /permission denied|invalid auth token/.test(l)), `the expired token was met:\n${lines.join('')}`);
+      watcher.unsubscribe();
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('a wrong password, a prefix the user may not use, or no client certificate: 503s that never show the password', async () => {
     const failures: [string, () => Promise<unknown>][] = [
       ['wrong password', () => secureStore({ auth: { username: 'berth', password: wrongPassword } }).get('k')],
       ['foreign prefix', () => secureStore({ prefix: '/not-berths/' }).get('k')],
       ['no client certificate', () => secureStore({ tls: { caCertPem: ca.certPem } }).get('k')],
-      ['untrusted server', () => secureStore({ tls: { ...tls, caCertPem: createCertificateAuthority('Another CA').certPem } }).get('k')],
+      ['untrusted server', () => secureStore({ tls: { ...tls, caCertPem: otherCa.certPem } }).get('k')],
     ];
     for (const [what, failure] of failures) {
       await assert.rejects(failure(), (e: unknown) => {
