@@ -14,6 +14,8 @@ import { createSiteRegistry } from './registry/index.js';
 
 /** How long SIGTERM waits for in-flight requests before closing their connections. */
 const DRAIN_TIMEOUT_MS = 10_000;
+/** How long closing pools and stores may take after the drain, before the process exits anyway. */
+const CLOSE_TIMEOUT_MS = 5_000;
 
 function urlOf(server: Server): string {
   const { address, port } = server.address() as AddressInfo;
@@ -81,11 +83,17 @@ async function start(settings: Settings): Promise<void> {
     server.close(async () => {
       clearTimeout(force);
       clearInterval(sweep);
+      // Closing is bounded too: a connection pool waiting on a stuck upstream must not keep a stopped Berth alive.
+      const giveUp = setTimeout(() => {
+        logger.warn('closing took too long; exiting');
+        process.exit(0);
+      }, CLOSE_TIMEOUT_MS).unref();
       secrets?.monitor.stop();
       tokens.close();
-      await closeApp();
+      await closeApp().catch((err: unknown) => logger.warn({ err }, 'closing the app failed'));
       await siteRegistry.close();
       await store.close();
+      clearTimeout(giveUp);
       logger.info('stopped');
       process.exit(0);
     });

@@ -79,8 +79,12 @@ export async function startRegistryProxy(upstream: { port: number; caCertPem: st
     blobGets: (digest) => blobRequests.filter((r) => r.digest === digest).length,
     waitForBlobRequests: (count) =>
       new Promise((resolve) => {
-        const check = () => (blobRequests.length >= count ? (resolve(), true) : false);
-        if (!check()) waiters.push(() => void check());
+        // Checked again at every blob request until the count is reached.
+        const check = () => {
+          if (blobRequests.length >= count) resolve();
+          else waiters.push(check);
+        };
+        check();
       }),
     waitForStall: () => stall,
     maxBlobsInFlight: 0,
