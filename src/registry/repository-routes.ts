@@ -4,7 +4,6 @@ import { Router, type Request, type RequestHandler } from 'express';
 import { componentSchema } from '../contract/openapi.js';
 import { sendAnswer, sendEmpty } from '../http/answer.js';
 import { readOptions, shapeList, shapeOne } from '../http/query-options.js';
-import { rejectUnknownSite } from '../http/site-parameter.js';
 import type { GarbageCollectionResult, ImageTagSummary, RepositorySummary, SiteRegistry } from './index.js';
 
 const REPOSITORIES = '/v1/state/image-registry/repositories/';
@@ -54,20 +53,17 @@ export function siteRepositoryRoutes(registry: SiteRegistry): Router {
   const repositorySchema = componentSchema('SiteRepository');
 
   router.get('/state/image-registry/repositories', async (req, res) => {
-    rejectUnknownSite(req);
     const options = readOptions(req, repositorySchema);
     const repositories = (await registry.listRepositories()).map(repositoryAnswer);
     sendAnswer(req, res, 200, shapeList(repositories, options, (r) => r.name));
   });
 
   router.get('/state/image-registry/repositories/:name', async (req, res) => {
-    rejectUnknownSite(req);
     const options = readOptions(req, repositorySchema);
     sendAnswer(req, res, 200, shapeOne(repositoryAnswer(await registry.getRepository(nameOf(req))), options));
   });
 
   router.delete('/state/image-registry/repositories/:name/tags/:tag', async (req, res) => {
-    rejectUnknownSite(req);
     const tag = String(req.params.tag);
     // validate=true: every check a delete makes (the repository and the tag exist), nothing deleted.
     if (readOptions(req).validateOnly) await registry.statManifest(nameOf(req), tag);
@@ -76,7 +72,6 @@ export function siteRepositoryRoutes(registry: SiteRegistry): Router {
   });
 
   router.delete('/state/image-registry/repositories/:name/images/:digest', async (req, res) => {
-    rejectUnknownSite(req);
     const digest = String(req.params.digest);
     if (readOptions(req).validateOnly) await registry.statManifest(nameOf(req), digest);
     else await registry.deleteImage(nameOf(req), digest);
@@ -84,7 +79,6 @@ export function siteRepositoryRoutes(registry: SiteRegistry): Router {
   });
 
   router.post('/state/image-registry/garbage-collect', async (req, res) => {
-    rejectUnknownSite(req);
     const graceSeconds = (req.body as { 'grace-period-seconds'?: number } | undefined)?.['grace-period-seconds'];
     const result = await registry.collectGarbage(graceSeconds === undefined ? {} : { gracePeriodMs: graceSeconds * 1000 });
     sendAnswer(req, res, 200, garbageCollectionAnswer(result));

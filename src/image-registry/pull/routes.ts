@@ -3,7 +3,6 @@
 import { Router, type Request } from 'express';
 import { isBerthError, notFound } from '../../errors.js';
 import { sendAnswer } from '../../http/answer.js';
-import { rejectUnknownSite } from '../../http/site-parameter.js';
 import type { Versioned } from '../../config/config-list.js';
 import type { OperationDeps } from '../operation-deps.js';
 import type { RemoteRegistry } from '../remote-registry.js';
@@ -26,13 +25,11 @@ export function pullRoutes(deps: OperationDeps): Router {
   };
 
   router.post('/state/image-registry/remote-registries/:address/pull', async (req, res) => {
-    rejectUnknownSite(req);
     const registry = await deps.registries.get(String(req.params.address));
     sendAnswer(req, res, 200, answerOf(await pull(req, registry, req.body as PullRequestBody)));
   });
 
   router.post('/state/image-registry/pull', async (req, res) => {
-    rejectUnknownSite(req);
     const body = req.body as PullRequestBody;
     const { registryAddress, image } = splitFullReference(body.image);
     const registry = await deps.registries.get(registryAddress).catch((error: unknown) => {
