@@ -16,7 +16,8 @@ import {
   type ITxnRequest,
   type ITxnResponse,
 } from 'etcd3';
-import { BerthError, alreadyExists, isBerthError, notFound, preconditionFailed, unavailable } from '../errors.js';
+import { BerthError, isBerthError, notFound, unavailable } from '../errors.js';
+import { checkWriteCondition } from './write-condition.js';
 import type { ConfigStore, StoreChange, StoreEntry, StoredValue, WriteCondition, WriteResult } from './config-store.js';
 import { RangeWatch, type RevisionEvents } from './etcd-watch.js';
 import { passThrough, skipUnreachable } from './etcd-endpoint-policy.js';
@@ -80,24 +81,6 @@ export function prefixEnd(prefix: Buffer): Buffer {
 const isTransient = (e: unknown) => e instanceof Error && !isBerthError(e) && isRecoverableError(e);
 const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
 const isCompactedError = (e: unknown) => /required revision has been compacted/.test(messageOf(e));
-
-function checkCondition(key: string, current: IKeyValue | undefined, condition: WriteCondition | undefined): void {
-  if (!condition) return;
-  switch (condition.kind) {
-    case 'absent':
-      if (current) throw alreadyExists(`${key} already exists`);
-      return;
-    case 'present':
-      if (!current) throw notFound(`${key} does not exist`);
-      return;
-    case 'mod-revision':
-      // RFC 9110: If-Match fails when there is no current representation.
-      if (!current) throw preconditionFailed(`${key} does not exist, so it cannot be at revision ${condition.revision}`);
-      if (Number(current.mod_revision) !== condition.revision) {
-        throw preconditionFailed(`${key} has changed: its revision is ${current.mod_revision}, not ${condition.revision}`);
-      }
-  }
-}
 
 function compareFor(key: Buffer, condition: WriteCondition | undefined): ICompare[] {
   switch (condition?.kind) {
@@ -272,7 +255,7 @@ export class EtcdConfigStore implements ConfigStore {
     if (current && this.unwrapOrUndefined(current)?.write === write) {
       return { revision: Number(current.mod_revision), created: current.create_revision === current.mod_revision };
     }
-    checkCondition(key, current, condition);
+    checkWriteCondition(key, current === undefined ? undefined : Number(current.mod_revision), condition);
     throw new BerthError('internal', `etcd refused the write of ${key} although its condition holds`);
   }
 
@@ -287,7 +270,7 @@ export class EtcdConfigStore implements ConfigStore {
     const marker = response.responses[1]?.response_range.kvs[0];
     // Gone, and the last write was this one: an earlier try whose answer was lost did the delete.
     if (!current && EtcdConfigStore.lastWriteOf(marker)?.write === write) return { revision: Number(marker!.mod_revision), created: false };
-    checkCondition(key, current, condition);
+    checkWriteCondition(key, current === undefined ? undefined : Number(current.mod_revision), condition);
     if (!current) throw notFound(`${key} does not exist`);
     throw new BerthError('internal', `etcd refused the delete of ${key} although its condition holds`);
   }

@@ -3,7 +3,8 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { alreadyExists, notFound, preconditionFailed } from '../errors.js';
+import { notFound } from '../errors.js';
+import { checkWriteCondition } from './write-condition.js';
 import type { ConfigStore, StoreChange, StoreEntry, StoredValue, WriteCondition, WriteResult } from './config-store.js';
 
 interface EntryRow { key: string; value: string; create_rev: number; mod_rev: number; updated_at: string }
@@ -36,24 +37,6 @@ const toChange = (row: ChangeRow): StoreChange => ({
   ...(row.value === null ? {} : { value: JSON.parse(row.value) as StoredValue }),
   at: row.at,
 });
-
-function checkCondition(key: string, current: EntryRow | undefined, condition: WriteCondition | undefined): void {
-  if (!condition) return;
-  switch (condition.kind) {
-    case 'absent':
-      if (current) throw alreadyExists(`${key} already exists`);
-      return;
-    case 'present':
-      if (!current) throw notFound(`${key} does not exist`);
-      return;
-    case 'mod-revision':
-      // RFC 9110: If-Match fails when there is no current representation.
-      if (!current) throw preconditionFailed(`${key} does not exist, so it cannot be at revision ${condition.revision}`);
-      if (current.mod_rev !== condition.revision) {
-        throw preconditionFailed(`${key} has changed: its revision is ${current.mod_rev}, not ${condition.revision}`);
-      }
-  }
-}
 
 export class SqliteConfigStore implements ConfigStore {
   private readonly db: Database.Database;
@@ -89,7 +72,7 @@ export class SqliteConfigStore implements ConfigStore {
   private commit(key: string, type: 'put' | 'delete', value: StoredValue | undefined, condition?: WriteCondition): WriteResult {
     const write = this.db.transaction((): { result: WriteResult; change: StoreChange } => {
       const current = this.statements.get.get(key);
-      checkCondition(key, current, condition);
+      checkWriteCondition(key, current?.mod_rev, condition);
       if (type === 'delete' && !current) throw notFound(`${key} does not exist`);
       const rev = this.currentRevision() + 1;
       const at = new Date().toISOString();

@@ -1,7 +1,7 @@
 // Crash safety of the pull operation: Berth is killed with SIGKILL in the middle of pulling a 200 MB layer, then
 // started again on the same data. No partial blob may be in the store, and the repeated pull must complete intact.
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,22 +15,13 @@ import { createCertificateAuthority, type CertificateAuthority } from '../helper
 import { buildSinglePlatformImage, pushImage, type BuiltImage } from '../helpers/oci-images.js';
 import { readOciLayoutTag, skopeoCopy, skopeoInspectRaw } from '../helpers/skopeo.js';
 import { startRegistryProxy, type RegistryProxy } from '../helpers/registry-proxy.js';
+import { filesUnder } from '../helpers/files.js';
 
 const MiB = 1024 * 1024;
 const LAYER_BYTES = 200 * MiB;
 /** Where the proxy stops forwarding the layer: the kill comes with this much of it in Berth's staging file. */
 const STALL_AT = 64 * MiB;
 const PROXIED = 'crash.registry.test:5000';
-
-function filesUnder(dir: string): string[] {
-  try {
-    return readdirSync(dir, { recursive: true, withFileTypes: true })
-      .filter((e) => e.isFile())
-      .map((e) => join(e.parentPath, e.name));
-  } catch {
-    return [];
-  }
-}
 
 async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');

@@ -3,7 +3,7 @@
 // The same file is the child: run with BERTH_REGISTRY_CRASH_CHILD set, it does the writing instead of testing.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSiteRegistry, type SiteRegistry } from '../../src/registry/index.js';
+import { filesUnder } from '../helpers/files.js';
 
 const MiB = 1024 * 1024;
 const ociManifest = 'application/vnd.oci.image.manifest.v1+json';
@@ -33,16 +34,6 @@ async function prngDigest(seed: string, size: number): Promise<string> {
 }
 
 const sha256 = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-
-function filesUnder(dir: string): string[] {
-  try {
-    return readdirSync(dir, { recursive: true, withFileTypes: true })
-      .filter((e) => e.isFile())
-      .map((e) => join(e.parentPath, e.name));
-  } catch {
-    return [];
-  }
-}
 
 // ---------------------------------------------------------------- child side
 
