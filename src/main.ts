@@ -66,10 +66,9 @@ async function start(settings: Settings): Promise<void> {
   const url = urlOf(server);
   logger.info({ url, dataDir: settings.dataDir }, 'berth listening');
   // Written outside the logger on purpose: the generated admin token is shown this once and never logged.
-  process.stdout.write(`berth listening on ${url} (data in ${settings.dataDir})\n`);
-  if (generatedAdminToken) {
-    process.stdout.write(`generated admin token (shown once, stored only as a hash): ${generatedAdminToken}\n`);
-  }
+  // One write, so whoever watches for the listening line has the token line with it.
+  const tokenLine = generatedAdminToken ? `generated admin token (shown once, stored only as a hash): ${generatedAdminToken}\n` : '';
+  process.stdout.write(`berth listening on ${url} (data in ${settings.dataDir})\n${tokenLine}`);
 
   let stopping = false;
   const stop = (signal: string) => {
