@@ -47,6 +47,7 @@ const PATCH_ATTEMPTS = 5;
 
 export class ConfigList<T extends object> {
   private readonly validateSchema;
+  private listCache: { revision: number; entries: Versioned<T>[] } | undefined;
 
   constructor(
     private readonly store: ConfigStore,
@@ -98,8 +99,17 @@ export class ConfigList<T extends object> {
     return candidate as T;
   }
 
+  /**
+   * Every entry, in key order. Reading and parsing a long list is most of a list GET's cost, so the parsed list is
+   * kept for as long as the store's revision stays the same. Callers must not modify what they get.
+   */
   async list(): Promise<Versioned<T>[]> {
-    return (await this.store.list(this.spec.prefix)).map((e) => this.versioned(e));
+    // The revision is read first: a write landing between the two reads moves the revision, so the next call re-reads.
+    const revision = await this.store.revision();
+    if (this.listCache?.revision === revision) return this.listCache.entries;
+    const entries = (await this.store.list(this.spec.prefix)).map((e) => this.versioned(e));
+    this.listCache = { revision, entries };
+    return entries;
   }
 
   async get(key: string): Promise<Versioned<T>> {
