@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Api, type ApiResponse } from './api.js';
 import { startBerth, type BerthProcess } from './berth.js';
 import { freePort } from './free-port.js';
 import { registerSecretValue, vaultClient } from './secret-values.js';
 import { startVaultDev, type VaultDevInstance } from './vault-dev.js';
+import { eventually } from './eventually.js';
 
 /** The KV v2 mount of the tower's secret store holding the tokens it presents at its sites. */
 export const SITE_TOKENS_MOUNT = 'site-tokens';
@@ -149,25 +149,6 @@ export async function startSite(tower: RunningTower, name: string, options: Site
     },
   };
   return site;
-}
-
-/**
- * Polls `check` until it returns a value other than undefined. The limit is only a safety net for a hung test,
- * never a pacing device: every caller waits for a state that arrives by itself.
- */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined>, limitMs = 60_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${limitMs / 1000} s${last ? ` (last error: ${String(last)})` : ''}`);
-    await sleep(50);
-  }
 }
 
 export interface ReplicationState {

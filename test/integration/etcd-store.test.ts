@@ -17,6 +17,7 @@ import { cleanEnv, exitOf, spawnBerth, startBerth } from '../helpers/berth.js';
 import { Api } from '../helpers/api.js';
 import { assertMatchesContract } from '../helpers/contract.js';
 import { follow } from '../unit/config-store-conformance.js';
+import { eventually } from '../helpers/eventually.js';
 
 let cluster: EtcdCluster;
 const stores: EtcdConfigStore[] = [];
@@ -203,21 +204,12 @@ describe('member failures', () => {
     await cluster.kill(1);
     await cluster.kill(2);
     // A linearizable read needs a quorum; the last member may take an election timeout to notice it has none.
-    await eventually(async () => (await store.healthy()) === false, 'healthy() turned false');
+    await eventually('healthy() turned false', async () => (await store.healthy()) === false, 30_000);
     await cluster.restart(1);
     await cluster.restart(2);
-    await eventually(async () => (await store.healthy()) === true, 'healthy() turned true');
+    await eventually('healthy() turned true', async () => (await store.healthy()) === true, 30_000);
   });
 });
-
-/** Polls `check` until it holds (at most 30 s: a guard against hanging, not a timing check). */
-async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`never: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /**
  * A loopback TCP proxy to one etcd member that, once armed, passes on the request holding `marker`, waits until

@@ -11,18 +11,9 @@ import { assertNoSecretIn, randomSecret, registerSecretValue, vaultClient, write
 import { VaultSecretStore } from '../../src/secrets/secret-store.js';
 import { registryCredentials } from '../../src/secrets/registry-credentials.js';
 import { BerthError } from '../../src/errors.js';
+import { eventually } from '../helpers/eventually.js';
 
 const ROOT = `root-${Math.random().toString(36).slice(2)}`;
-
-/** Polls `probe` until it returns true; the bound only keeps a broken build from hanging the suite. */
-async function eventually(probe: () => Promise<boolean>, what: string, limitMs = 20_000): Promise<number> {
-  const start = Date.now();
-  while (!(await probe())) {
-    if (Date.now() - start > limitMs) assert.fail(`${what} did not happen within ${limitMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return Date.now() - start;
-}
 
 describe('credentials from the secret store', () => {
   let vd: VaultDevInstance;
@@ -139,7 +130,7 @@ describe('Berth while the secret store is sealed', () => {
 
     const root = vaultClient(vd.addr, ROOT);
     await root.write('sys/seal', {});
-    await eventually(async () => (await api.get('/v1/config/image-registry/remote-registries')).status === 503, 'Berth seeing the seal');
+    await eventually('Berth seeing the seal', async () => (await api.get('/v1/config/image-registry/remote-registries')).status === 503, 20_000);
     for (const res of await Promise.all(everyFamily())) {
       assert.equal(res.status, 503, res.text);
       assert.match(errorMessage(res), /secret store is sealed/);
@@ -151,7 +142,9 @@ describe('Berth while the secret store is sealed', () => {
     assert.equal(((await notReady.json()) as { checks: Record<string, string> }).checks['secret-store'], 'sealed');
 
     await root.unseal({ key: unsealKey });
-    const recovery = await eventually(async () => (await api.get('/v1/config/image-registry/remote-registries')).status === 200, 'recovery after unseal');
+    const unsealedAt = Date.now();
+    await eventually('recovery after unseal', async () => (await api.get('/v1/config/image-registry/remote-registries')).status === 200, 20_000);
+    const recovery = Date.now() - unsealedAt;
     assert.ok(recovery < 10_000, `recovered in ${recovery} ms`);
     assert.equal(berth.process.exitCode, null, 'Berth was not restarted');
     assert.equal((await api.get('/v1/config/image-registry/remote-registries/sealed.example.com')).status, 200);
@@ -159,7 +152,7 @@ describe('Berth while the secret store is sealed', () => {
 
   it('an unreachable secret store is a 503 with its own message', async () => {
     await vd.stop();
-    await eventually(async () => (await api.get('/v1/config/image-registry/remote-registries')).status === 503, 'Berth seeing the store gone');
+    await eventually('Berth seeing the store gone', async () => (await api.get('/v1/config/image-registry/remote-registries')).status === 503, 20_000);
     const res = await api.get('/v1/state/image-registry/remote-registries');
     assert.equal(res.status, 503);
     assert.match(errorMessage(res), new RegExp(`secret store at ${vd.addr.replace(/[.]/g, '\\.')} is unreachable`));
