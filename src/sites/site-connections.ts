@@ -6,7 +6,7 @@ import { Agent } from 'undici';
 import type { ConfigList, Versioned } from '../config/config-list.js';
 import { BerthError, isBerthError, notFound, unavailable } from '../errors.js';
 import type { SecretStore } from '../secrets/secret-store.js';
-import { SECRET_CACHE_MS } from '../secrets/registry-credentials.js';
+import { cachedSecretReads, type SecretReader } from '../secrets/cached-secret-reads.js';
 import type { Site } from './site.js';
 
 /** TCP (and TLS) handshake with a site. */
@@ -41,7 +41,6 @@ interface Connection {
   origin: string;
   /** The api-url's path without a trailing `/`, put before every request path. */
   basePath: string;
-  token?: { value: Promise<string>; until: number };
 }
 
 const codeOf = (error: unknown): string | undefined => {
@@ -82,11 +81,14 @@ const isDropped = (error: unknown) => ['ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE'].
 
 export class SiteConnections {
   private readonly connections = new Map<string, Connection>();
+  private readonly readSecret: SecretReader | undefined;
 
   constructor(
     private readonly sites: ConfigList<Site>,
-    private readonly secrets: SecretStore | undefined,
-  ) {}
+    secrets: SecretStore | undefined,
+  ) {
+    this.readSecret = secrets && cachedSecretReads(secrets);
+  }
 
   private async site(name: string): Promise<Versioned<Site>> {
     try {
@@ -122,31 +124,21 @@ export class SiteConnections {
     return unavailable(`site '${site.name}' at ${site['api-url']} is unreachable: ${reason}`, SITE_RETRY_AFTER_SECONDS, { site: site.name, kind });
   }
 
-  /** The token the tower presents at `site`, kept SECRET_CACHE_MS so a busy site costs one secret read. */
-  private token(site: Site, connection: Connection): Promise<string> {
-    if (connection.token && connection.token.until > Date.now()) return connection.token.value;
-    const secrets = this.secrets;
+  /** The token the tower presents at `site`, from the tower's secret store (reads are cached briefly). */
+  private async token(site: Site): Promise<string> {
     const where = `secret '${site.secret}' in vault '${site.vault}'`;
-    const value = (async () => {
-      if (!secrets) throw this.unreachable(site, `the tower has no secret store (VAULT_ADDR) to read its token for the site from (${where})`, 'no-secret-store');
-      let data: Record<string, unknown>;
-      try {
-        data = await secrets.readKv2(site.vault, site.secret);
-      } catch (e) {
-        // A sealed or unreachable secret store is already a 503 of its own; other problems name the secret.
-        if (isBerthError(e) && e.kind === 'unavailable') throw e;
-        const kind = isBerthError(e) && typeof e.info?.kind === 'string' ? e.info.kind : 'secret-store-error';
-        throw this.unreachable(site, `the tower cannot read its token for the site: ${(e as Error).message}`, kind);
-      }
-      if (typeof data.token !== 'string' || data.token === '') throw this.unreachable(site, `${where} has no field 'token'`, 'secret-malformed');
-      return data.token;
-    })();
-    connection.token = { value, until: Date.now() + SECRET_CACHE_MS };
-    // A failed read is not remembered: the next request asks the secret store again.
-    value.catch(() => {
-      if (connection.token?.value === value) connection.token = undefined;
-    });
-    return value;
+    if (!this.readSecret) throw this.unreachable(site, `the tower has no secret store (VAULT_ADDR) to read its token for the site from (${where})`, 'no-secret-store');
+    let data: Record<string, unknown>;
+    try {
+      data = await this.readSecret.read(site.vault, site.secret);
+    } catch (e) {
+      // A sealed or unreachable secret store is already a 503 of its own; other problems name the secret.
+      if (isBerthError(e) && e.kind === 'unavailable') throw e;
+      const kind = isBerthError(e) && typeof e.info?.kind === 'string' ? e.info.kind : 'secret-store-error';
+      throw this.unreachable(site, `the tower cannot read its token for the site: ${(e as Error).message}`, kind);
+    }
+    if (typeof data.token !== 'string' || data.token === '') throw this.unreachable(site, `${where} has no field 'token'`, 'secret-malformed');
+    return data.token;
   }
 
   /** Sends `request` to the site named `name`; resolves with its answer, or throws not-found / unavailable. */
@@ -154,7 +146,7 @@ export class SiteConnections {
     const entry = await this.site(name);
     const site = entry.value;
     const connection = this.connectionFor(entry);
-    const token = await this.token(site, connection);
+    const token = await this.token(site);
     const timeoutMs = request.long ? LONG_ANSWER_TIMEOUT_MS : ANSWER_TIMEOUT_MS;
     const attempt = () =>
       connection.agent.request({
@@ -182,7 +174,7 @@ export class SiteConnections {
     if (response.statusCode === 401) {
       // The site does not know the tower's token. Passing the 401 on would tell the client its own token is bad.
       response.body.resume();
-      connection.token = undefined;
+      this.readSecret?.forget(site.vault, site.secret);
       throw this.unreachable(site, `it does not accept the tower's token (secret '${site.secret}' in vault '${site.vault}')`, 'unauthorized');
     }
     return { statusCode: response.statusCode, headers: response.headers, body: response.body };
