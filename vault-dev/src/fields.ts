@@ -27,11 +27,12 @@ export function boolField(data: JsonObject, name: string): boolean | undefined {
   throw conversionError(name);
 }
 
+/** An integer; one too large to hold exactly (Go's int is 64 bits, a JS number 53) is refused, as Go refuses an overflow. */
 export function intField(data: JsonObject, name: string): number | undefined {
   const value = data[name];
   if (value === undefined || value === null) return undefined;
-  if (typeof value === 'number' && Number.isInteger(value)) return value;
-  if (typeof value === 'string' && /^-?\d+$/.test(value.trim())) return Number(value.trim());
+  const number = typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value.trim()) : value;
+  if (typeof number === 'number' && Number.isSafeInteger(number)) return number;
   throw conversionError(name);
 }
 
@@ -56,8 +57,9 @@ export function listField(data: JsonObject, name: string): string[] | undefined 
 export function intListField(data: JsonObject, name: string): number[] {
   const items = listField(data, name) ?? [];
   return items.map((item) => {
-    if (!/^-?\d+$/.test(item)) throw conversionError(name);
-    return Number(item);
+    const number = /^-?\d+$/.test(item) ? Number(item) : NaN;
+    if (!Number.isSafeInteger(number)) throw conversionError(name);
+    return number;
   });
 }
 
