@@ -3,7 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Acl, parsePolicy } from '../src/policy.js';
+import { Acl } from '../src/acl.js';
+import { parsePolicy } from '../src/policy.js';
 import { VaultError } from '../src/vault-error.js';
 
 describe('parsePolicy', () => {
@@ -17,18 +18,24 @@ describe('parsePolicy', () => {
       /* block
          comment */
       path "secret/metadata/app" { policy = "write" }
-      path "sys/seal" { capabilities = ["update", "sudo"] allowed_parameters = { "x" = [] } }`,
+      path "/sys/seal" { capabilities = ["update", "sudo"] }
+      path "secret/data/wrapped" { capabilities = ["read"] min_wrapping_ttl = "1m" }`,
     );
     assert.deepEqual(policy.rules, [
-      { path: 'secret/data/*', capabilities: ['read', 'list'] },
-      { path: 'secret/metadata/app', capabilities: ['create', 'read', 'update', 'patch', 'delete', 'list'] },
-      { path: 'sys/seal', capabilities: ['update', 'sudo'] },
+      { path: 'secret/data/*', capabilities: ['read', 'list'], wrappingRequired: false },
+      {
+        path: 'secret/metadata/app',
+        capabilities: ['create', 'read', 'update', 'patch', 'delete', 'list'],
+        wrappingRequired: false,
+      },
+      { path: 'sys/seal', capabilities: ['update', 'sudo'], wrappingRequired: false },
+      { path: 'secret/data/wrapped', capabilities: ['read'], wrappingRequired: true },
     ]);
   });
 
   it('reads the JSON form', () => {
     const policy = parsePolicy('p', JSON.stringify({ path: { 'secret/data/x': { capabilities: ['read'] } } }));
-    assert.deepEqual(policy.rules, [{ path: 'secret/data/x', capabilities: ['read'] }]);
+    assert.deepEqual(policy.rules, [{ path: 'secret/data/x', capabilities: ['read'], wrappingRequired: false }]);
   });
 
   it('rejects unknown capabilities, unknown keys and syntax errors with a 400', () => {
@@ -38,8 +45,27 @@ describe('parsePolicy', () => {
       'mount "a" { }',
       'path "a" { capabilities = ["read"]',
       'path "a" { capabilities = "read" }',
+      'path "a" { policy = "constructor" }',
+      'path "a" { policy = "__proto__" }',
+      'path "a/+*" { capabilities = ["read"] }',
+      'path "a" { capabilities = ["read"] max_wrapping_ttl = "1m" min_wrapping_ttl = "1h" }',
+      'path "a" { capabilities = ["read"] min_wrapping_ttl = "soon" }',
+      `path "a" { x = ${'['.repeat(10_000)}${']'.repeat(10_000)} }`,
+      `path ${'"a" '.repeat(10_000)} { }`,
+      `{"path": ${'{"a": '.repeat(5_000)}{}${'}'.repeat(5_000)}}`,
+      '{"path": ',
     ]) {
-      assert.throws(() => parsePolicy('p', text), (err: unknown) => err instanceof VaultError && err.status === 400, text);
+      assert.throws(() => parsePolicy('p', text), (err: unknown) => err instanceof VaultError && err.status === 400, text.slice(0, 80));
+    }
+  });
+
+  it('refuses the parameter constraints vault-dev does not enforce, rather than grant more than they allow', () => {
+    for (const key of ['allowed_parameters', 'denied_parameters', 'required_parameters']) {
+      const value = key === 'required_parameters' ? '["x"]' : '{ "x" = [] }';
+      assert.throws(
+        () => parsePolicy('p', `path "sys/seal" { capabilities = ["update"] ${key} = ${value} }`),
+        (err: unknown) => err instanceof VaultError && err.status === 400 && err.message.includes(key),
+      );
     }
   });
 });
