@@ -12,11 +12,17 @@ const MAX_BODY_BYTES = 32 * 1024 * 1024;
 export async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > MAX_BODY_BYTES) throw new VaultError(413, ['http: request body too large']);
-    chunks.push(buf);
+  try {
+    for await (const chunk of req) {
+      const buf = chunk as Buffer;
+      size += buf.length;
+      if (size > MAX_BODY_BYTES) throw new VaultError(413, ['http: request body too large']);
+      chunks.push(buf);
+    }
+  } catch (err) {
+    if (err instanceof VaultError) throw err;
+    // The connection ended mid-body (the client left, or its read deadline passed): nobody to answer.
+    throw new VaultError(400, ['failed to read the request body: the connection was closed']);
   }
   return Buffer.concat(chunks);
 }
