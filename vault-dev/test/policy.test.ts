@@ -1,5 +1,6 @@
-// Policy parsing (HCL subset, legacy `policy =`, JSON form) and ACL decisions with Vault's
-// precedence: exact path over globs, the more specific glob or `+` pattern wins, deny wins, sudo.
+// Policy parsing (HCL subset, legacy `policy =`, JSON form; what is refused) and ACL decisions with
+// Vault's precedence: exact path over globs, the more specific glob or `+` pattern wins, deny wins,
+// sudo, `+` on empty segments, the list fallback, wrapping TTLs, capabilities.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -106,6 +107,40 @@ describe('Acl', () => {
     assert.equal(merged.allows('sys/seal', 'update', true), true);
     assert.equal(merged.allows('secret/data/x', 'read', false), false);
     assert.equal(acl('path "sys/seal" { capabilities = ["update"] }').allows('sys/seal', 'update', true), false);
+  });
+
+  it('lets `+` match any one segment, an empty one included', () => {
+    const a = acl(`
+      path "secret/data/*" { capabilities = ["update"] }
+      path "secret/data/+/private" { capabilities = ["deny"] }`);
+    assert.equal(a.allows('secret/data//private', 'update'), false);
+    assert.equal(a.allows('secret/data/team/private', 'update'), false);
+    assert.equal(a.allows('secret/data/team/sub/private', 'update'), true);
+  });
+
+  it('lets a list use the rule of the path without its trailing slash, deny included, as Vault does', () => {
+    const a = acl(`
+      path "secret/metadata/app" { capabilities = ["list"] }
+      path "secret/metadata/*" { capabilities = ["list"] }
+      path "secret/metadata/+/private" { capabilities = ["deny"] }`);
+    assert.equal(a.allows('secret/metadata/app/', 'list'), true);
+    assert.equal(a.allows('secret/metadata/team/private/', 'list'), false);
+    assert.equal(a.allows('secret/metadata/team/', 'list'), true);
+    assert.equal(a.allows('secret/metadata/app/', 'read'), false, 'only a list falls back');
+  });
+
+  it('denies requests on paths whose rule wants response wrapping, which vault-dev never does', () => {
+    const a = acl('path "secret/data/wrapped" { capabilities = ["read"] max_wrapping_ttl = "1h" }');
+    assert.equal(a.allows('secret/data/wrapped', 'read'), false);
+    assert.deepEqual(a.capabilities('secret/data/wrapped'), ['read'], 'capability queries ignore wrapping, as in Vault');
+  });
+
+  it('reports capabilities as sys/capabilities-self does', () => {
+    const a = acl('path "a/*" { capabilities = ["update", "read", "sudo"] }\npath "a/b" { capabilities = ["deny"] }');
+    assert.deepEqual(a.capabilities('a/x'), ['read', 'sudo', 'update']);
+    assert.deepEqual(a.capabilities('a/b'), ['deny']);
+    assert.deepEqual(a.capabilities('z'), ['deny']);
+    assert.deepEqual(new Acl([], true).capabilities('z'), ['root']);
   });
 
   it('lets the root policy do anything and an empty ACL nothing', () => {
