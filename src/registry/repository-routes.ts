@@ -1,10 +1,11 @@
 // /v1/state/image-registry/repositories and /garbage-collect: what the site registry holds (repositories, tags,
 // digests, platforms, sizes), deleting tags and images, and reclaiming unused blobs. Thin: parse, call, answer.
-import { Router, type Request, type RequestHandler } from 'express';
+import { type Router, type Request, type RequestHandler } from 'express';
 import { componentSchema } from '../contract/openapi.js';
 import { sendAnswer, sendEmpty } from '../http/answer.js';
 import { readOptions, shapeList, shapeOne } from '../http/query-options.js';
 import type { GarbageCollectionResult, ImageTagSummary, RepositorySummary, SiteRegistry } from './index.js';
+import { strictRouter } from '../http/path-grammar.js';
 
 const REPOSITORIES = '/v1/state/image-registry/repositories/';
 
@@ -49,7 +50,7 @@ const garbageCollectionAnswer = (result: GarbageCollectionResult) => ({
 const nameOf = (req: Request) => String(req.params.name);
 
 export function siteRepositoryRoutes(registry: SiteRegistry): Router {
-  const router = Router();
+  const router = strictRouter();
   const repositorySchema = componentSchema('SiteRepository');
 
   router.get('/state/image-registry/repositories', async (req, res) => {
