@@ -70,7 +70,8 @@ export function createApp(parts: AppParts): BerthApp {
   app.set('etag', false);
   app.use(requestLog(parts.logger));
 
-  // The site registry's protocol: Berth's API tokens, as a bearer token or a Basic password.
+  // The site registry's protocol: Berth's API tokens, as a bearer token or a Basic password, or the short-lived tokens
+  // of the Docker token flow it hands out at /v2/token (registry/http/access.ts).
   app.use(
     '/v2',
     createRegistryRouter(parts.siteRegistry, {
