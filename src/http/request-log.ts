@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
+import { rewriteQuery } from './raw-query.js';
 
 /** Request ids are echoed in headers and logs, so only a safe, bounded form is honoured. */
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -27,25 +28,8 @@ export const REDACTED_PATHS = [
 const CREDENTIAL_PARAMETER = /token|passw|pwd|secret|api[-_]?key|^key$|auth|signature|^sig$|credential|session|^code$/;
 
 /** `url` with the value of every credential-like query parameter replaced by `[Redacted]`; the rest as sent. */
-export function redactQuery(url: string): string {
-  const queryAt = url.indexOf('?');
-  if (queryAt === -1) return url;
-  const pairs = url
-    .slice(queryAt + 1)
-    .split('&')
-    .map((pair) => {
-      const equals = pair.indexOf('=');
-      const name = equals === -1 ? pair : pair.slice(0, equals);
-      let decoded = name;
-      try {
-        decoded = decodeURIComponent(name.replace(/\+/g, ' '));
-      } catch {
-        // A malformed escape in a name: judge it as written.
-      }
-      return CREDENTIAL_PARAMETER.test(decoded.toLowerCase()) ? `${name}=[Redacted]` : pair;
-    });
-  return `${url.slice(0, queryAt)}?${pairs.join('&')}`;
-}
+export const redactQuery = (url: string): string =>
+  rewriteQuery(url, ({ pair, rawName, name }) => (CREDENTIAL_PARAMETER.test(name.toLowerCase()) ? `${rawName}=[Redacted]` : pair));
 
 /** A 5xx Berth means to answer (its error kinds upstream-failure and unavailable), as opposed to a bug's 500. */
 const isDesigned = (status: number) => status === 502 || status === 503 || status === 504;

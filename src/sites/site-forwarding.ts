@@ -6,6 +6,7 @@
 // a `site` parameter.
 import { pipeline } from 'node:stream/promises';
 import type { RequestHandler } from 'express';
+import { rewriteQuery } from '../http/raw-query.js';
 import type { SiteConnections } from './site-connections.js';
 
 /** Request headers that mean the same at the site; credentials are the tower's own, set by SiteConnections. */
@@ -21,24 +22,7 @@ const LONG_OPERATIONS: ReadonlySet<string> = new Set([
 ]);
 
 /** `url` without any `site=` query parameter; every other parameter keeps its exact spelling and order. */
-export function withoutSiteParameter(url: string): string {
-  const queryAt = url.indexOf('?');
-  if (queryAt === -1) return url;
-  const kept = url
-    .slice(queryAt + 1)
-    .split('&')
-    .filter((pair) => {
-      const name = pair.split('=')[0]!;
-      let decoded = name;
-      try {
-        decoded = decodeURIComponent(name.replace(/\+/g, ' '));
-      } catch {
-        // A malformed escape is no `site`; the contract validator reports it.
-      }
-      return decoded !== 'site';
-    });
-  return kept.length > 0 ? `${url.slice(0, queryAt)}?${kept.join('&')}` : url.slice(0, queryAt);
-}
+export const withoutSiteParameter = (url: string): string => rewriteQuery(url, ({ pair, name }) => (name === 'site' ? undefined : pair));
 
 export function siteForwarding(ownName: string, connections: SiteConnections): RequestHandler {
   return async (req, res, next) => {

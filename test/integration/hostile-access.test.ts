@@ -548,13 +548,13 @@ describe('by hand: what was found against main', () => {
     for (const name of names) {
       await one({ label: `?${name}=`, method: 'GET', path: `/v1/config/image-registry/remote-registries?${name}=${bearerOf.admin}&keys=true`, caller: 'anonymous', expect: 401 });
     }
-    // The log is written as each answer completes: wait until every one of these requests is in it.
+    // The log is written as each answer completes: wait until every one of these requests is in it, then look.
     const lines = await eventually('the requests in the log', async () => {
-      const found = berth.output().split('\n').filter((line) => line.includes('remote-registries?') && line.includes('"statusCode":401'));
-      return found.length >= names.length && found;
+      const logged = names.map((name) => berth.output().split('\n').find((line) => line.includes(`remote-registries?${name}=`)));
+      return logged.every((line) => line !== undefined) && (logged as string[]);
     });
     assert.ok(!berth.output().includes(bearerOf.admin!), 'the admin token is in the log');
-    for (const name of names) assert.ok(lines.some((line) => line.includes(`${name}=[Redacted]&keys=true`)), `${name} is not redacted as expected`);
+    for (const [i, name] of names.entries()) assert.ok(lines[i]!.includes(`?${name}=[Redacted]&keys=true`), `${name} is not redacted as expected: ${lines[i]}`);
   });
 });
 
