@@ -13,7 +13,9 @@ const REPOSITORIES = '/v1/state/image-registry/repositories/';
  * Repository names hold slashes. The contract's form is one path segment with each `/` as `%2F`; the name written
  * with plain slashes is rewritten to that form before contract validation and routing. For DELETE the last two
  * segments are the sub-resource (`tags/{tag}`, `images/{digest}`); for reads every segment is the name, since no
- * read exists below a repository. Mounted on the app, ahead of the contract validator.
+ * read exists below a repository. Mounted on the app after the path grammar has refused other spellings (so the
+ * segments joined here are never empty or dot segments) and before /v1 resolves the path to a contract operation,
+ * so both forms get the same access check and validation.
  */
 export const canonicalRepositoryPaths: RequestHandler = (req, _res, next) => {
   const queryAt = req.url.indexOf('?');
