@@ -13,8 +13,6 @@ import type { OpenApiDocument } from '../contract/openapi.js';
 export interface Operation {
   template: string;
   method: string;
-  /** The operation's query parameters in the contract (`site` among them on state reads and operations). */
-  queryParameters: ReadonlySet<string>;
 }
 
 declare module 'express-serve-static-core' {
@@ -86,25 +84,12 @@ interface CompiledPath {
   operations: Map<string, Operation>;
 }
 
-type PathItem = Record<string, { parameters?: { in?: string; name?: string; $ref?: string }[] } | unknown>;
-
 function compile(contract: OpenApiDocument): CompiledPath[] {
-  const sharedParameters = (contract.components as { parameters?: Record<string, { in: string; name: string }> }).parameters ?? {};
-  const queryNames = (list: unknown): string[] =>
-    ((list as { in?: string; name?: string; $ref?: string }[] | undefined) ?? [])
-      .map((p) => (p.$ref ? sharedParameters[p.$ref.split('/').pop()!] : p))
-      .filter((p): p is { in: string; name: string } => p?.in === 'query')
-      .map((p) => p.name);
-  return Object.entries(contract.paths as Record<string, PathItem>)
+  return Object.entries(contract.paths as Record<string, Record<string, unknown>>)
     .map(([template, item]) => {
       const segments = template.split('/').map((s) => (/^\{[^}]+\}$/.test(s) ? '([^/]+)' : s.replace(/[.*+?^$()|[\]\\{}]/g, '\\$&')));
       const operations = new Map<string, Operation>();
-      for (const method of HTTP_METHODS) {
-        const operation = item[method] as { parameters?: unknown } | undefined;
-        if (!operation) continue;
-        const queryParameters = new Set([...queryNames(item.parameters), ...queryNames(operation.parameters)]);
-        operations.set(method.toUpperCase(), { template, method: method.toUpperCase(), queryParameters });
-      }
+      for (const method of HTTP_METHODS) if (item[method]) operations.set(method.toUpperCase(), { template, method: method.toUpperCase() });
       return { template, pattern: new RegExp(`^${segments.join('/')}$`), parameters: segments.filter((s) => s === '([^/]+)').length, operations };
     })
     .sort((a, b) => a.parameters - b.parameters);

@@ -32,7 +32,7 @@ export const redactQuery = (url: string): string =>
   rewriteQuery(url, ({ pair, rawName, name }) => (CREDENTIAL_PARAMETER.test(name.toLowerCase()) ? `${rawName}=[Redacted]` : pair));
 
 /** A 5xx Berth means to answer (its error kinds upstream-failure and unavailable), as opposed to a bug's 500. */
-const isDesigned = (status: number) => status === 502 || status === 503 || status === 504;
+const isDesigned = (status: number) => status === 502 || status === 503;
 
 export function requestLog(logger: Logger) {
   return pinoHttp({

@@ -1,6 +1,6 @@
 // /v1/state/image-registry/repositories and /garbage-collect: what the site registry holds (repositories, tags,
 // digests, platforms, sizes), deleting tags and images, and reclaiming unused blobs. Thin: parse, call, answer.
-import { type Router, type Request, type RequestHandler } from 'express';
+import type { Router, Request, RequestHandler } from 'express';
 import { componentSchema } from '../contract/openapi.js';
 import { sendAnswer, sendEmpty } from '../http/answer.js';
 import { readOptions, shapeList, shapeOne } from '../http/query-options.js';

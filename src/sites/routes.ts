@@ -1,6 +1,6 @@
 // /v1 routes of sites: the sites list (/config/sites), their state (/state/sites), this Berth's replication state
 // (/state/system/replication), and the tower's change feed and snapshot that sites follow. Thin: parse, call, answer.
-import { type Router, type Request } from 'express';
+import type { Router, Request } from 'express';
 import type { ConfigList } from '../config/config-list.js';
 import { componentSchema } from '../contract/openapi.js';
 import { forbidden, isBerthError } from '../errors.js';

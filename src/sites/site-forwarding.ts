@@ -31,7 +31,7 @@ export function siteForwarding(ownName: string, connections: SiteConnections): R
     if (typeof site !== 'string') return next();
     const operation = req.operation!;
     if (site === ownName) {
-      // The validator matches on originalUrl, the routers (and req.query) read url: both lose the parameter.
+      // The routes read the query from url, logs and Location headers from originalUrl: both lose the parameter.
       req.url = withoutSiteParameter(req.url);
       req.originalUrl = withoutSiteParameter(req.originalUrl);
       return next();

@@ -1,6 +1,6 @@
 // Routes of the read-only operations on a remote registry (verify-credentials, list-repositories, list-images).
 // Thin: the contract has validated the body; pick the target, call the domain operation, answer.
-import { type Router, type Request } from 'express';
+import type { Router, Request } from 'express';
 import { answerFormat, sendAnswer } from '../../http/answer.js';
 import type { OperationDeps } from '../operation-deps.js';
 import { listImages, type ListImagesRequest } from './list-images.js';

@@ -1,6 +1,6 @@
 // Routes of the pull operation: per remote registry (`.../remote-registries/{address}/pull`) and by full image
 // reference (`/state/image-registry/pull`). Thin: read the body, find the registry and its client, pull, answer.
-import { type Router, type Request } from 'express';
+import type { Router, Request } from 'express';
 import { isBerthError, notFound } from '../../errors.js';
 import { sendAnswer } from '../../http/answer.js';
 import type { Versioned } from '../../config/config-list.js';
