@@ -1,10 +1,11 @@
-// Builds the Express app. Middleware order, top to bottom: request log, open endpoints (health, contract),
-// the site registry (/v2, streaming bodies), then /v1: seal gate, access, body, contract validation, routes;
-// unknown paths; errors last.
+// Builds the Express app. Middleware order, top to bottom: request log; the site registry (/v2, streaming bodies,
+// its own path grammar and access); the path grammar for every other path; open endpoints (health, contract); then
+// /v1: the contract operation the path resolves to, authentication, the role check, seal gate, (at a site) the 403
+// on config writes, body, contract validation, `?site=` forwarding, routes; unknown paths; errors last.
 import express, { type Express } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Logger } from 'pino';
-import { contractJson, contractYaml } from './contract/openapi.js';
+import { contract, contractJson, contractYaml } from './contract/openapi.js';
 import { validatorDocument } from './contract/validator-document.js';
 import type { ConfigStore } from './store/config-store.js';
 import type { Authenticator } from './auth/principal.js';
@@ -14,7 +15,8 @@ import { remoteRegistrySpec } from './image-registry/remote-registry.js';
 import { imageRegistryRoutes } from './image-registry/routes.js';
 import { tokenRoutes } from './auth/routes.js';
 import { requestLog } from './http/request-log.js';
-import { bearerToken, requireAccess } from './http/access.js';
+import { authenticate, authorize, bearerToken } from './http/access.js';
+import { refuseOtherSpellings, resolveOperation } from './http/path-grammar.js';
 import { requestBody } from './http/request-body.js';
 import { errorResponder } from './http/error-response.js';
 import { sendAnswer } from './http/answer.js';
@@ -43,8 +45,11 @@ export interface AppParts {
   secrets?: { store: SecretStore; monitor: SealMonitor };
   siteRegistry: SiteRegistry;
   registryAnonymousPull: boolean;
-  /** This Berth among sites: its name (default `control-tower`), and at a site the tower it follows. */
-  sites?: { siteName: string; tower?: TowerSettings | undefined };
+  /**
+   * This Berth among sites: its name (default `control-tower`), at a site the tower it follows, and whether sites'
+   * api-urls may be http:// (BERTH_SITES_ALLOW_HTTP; default no: the tower's token for a site must not travel in clear).
+   */
+  sites?: { siteName: string; tower?: TowerSettings | undefined; allowHttp?: boolean };
 }
 
 export interface BerthApp {
@@ -57,22 +62,16 @@ export interface BerthApp {
 
 export function createApp(parts: AppParts): BerthApp {
   const app = express();
+  // One spelling per path (path-grammar.ts): set before the first route creates the app's router.
+  app.set('case sensitive routing', true);
+  app.set('strict routing', true);
   app.disable('x-powered-by');
   // ETags are store revisions, set by the routes; Express's body hashes would contradict them.
   app.set('etag', false);
   app.use(requestLog(parts.logger));
 
-  app.get('/healthz', (req, res) => sendAnswer(req, res, 200, { status: 'ok' }));
-  app.get('/readyz', async (req, res) => {
-    const store = await parts.store.healthy();
-    const secretStore = parts.secrets ? parts.secrets.monitor.state : 'not configured';
-    const ready = store && (secretStore === 'unsealed' || secretStore === 'not configured');
-    sendAnswer(req, res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks: { store: store ? 'ok' : 'unavailable', 'secret-store': secretStore } });
-  });
-  app.get('/openapi.yaml', (_req, res) => res.type('application/yaml').send(contractYaml));
-  app.get('/openapi.json', (_req, res) => res.type('application/json').send(contractJson));
-
-  // The site registry's protocol: Berth's API tokens, as a bearer token or a Basic password.
+  // The site registry's protocol: Berth's API tokens, as a bearer token or a Basic password, or the short-lived tokens
+  // of the Docker token flow it hands out at /v2/token (registry/http/access.ts).
   app.use(
     '/v2',
     createRegistryRouter(parts.siteRegistry, {
@@ -85,19 +84,45 @@ export function createApp(parts: AppParts): BerthApp {
     }),
   );
 
-  if (parts.secrets) app.use('/v1', sealGate(parts.secrets.monitor, parts.secrets.store));
-  // `?site=` is forwarded (or dropped, naming this Berth) before any body is read or route is reached.
-  const sites = createSites({ store: parts.store, secrets: parts.secrets?.store, logger: parts.logger, siteName: parts.sites?.siteName ?? 'control-tower', tower: parts.sites?.tower });
-  app.use('/v1', requireAccess(parts.authenticator), ...sites.middleware, ...requestBody(parts.bodyLimitBytes));
+  app.use(refuseOtherSpellings);
+  app.get('/healthz', (req, res) => sendAnswer(req, res, 200, { status: 'ok' }));
+  app.get('/readyz', async (req, res) => {
+    const store = await parts.store.healthy();
+    const secretStore = parts.secrets ? parts.secrets.monitor.state : 'not configured';
+    const ready = store && (secretStore === 'unsealed' || secretStore === 'not configured');
+    sendAnswer(req, res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks: { store: store ? 'ok' : 'unavailable', 'secret-store': secretStore } });
+  });
+  app.get('/openapi.yaml', (_req, res) => res.type('application/yaml').send(contractYaml));
+  app.get('/openapi.json', (_req, res) => res.type('application/json').send(contractJson));
+
+  // Repository names written with plain slashes take the contract's one-segment form before /v1 resolves the path.
   app.use(canonicalRepositoryPaths);
+  const sites = createSites({
+    store: parts.store,
+    secrets: parts.secrets?.store,
+    logger: parts.logger,
+    siteName: parts.sites?.siteName ?? 'control-tower',
+    tower: parts.sites?.tower,
+    allowHttp: parts.sites?.allowHttp ?? false,
+  });
+  // Every /v1 request is one operation of the contract, checked as that operation whatever else it carries;
+  // authentication comes first, so callers without a token learn nothing (not even whether a secret store is up).
   app.use(
-    OpenApiValidator.middleware({
+    '/v1',
+    resolveOperation(contract),
+    authenticate(parts.authenticator),
+    authorize,
+    ...(parts.secrets ? [sealGate(parts.secrets.monitor)] : []),
+    ...sites.beforeBody,
+    ...requestBody(parts.bodyLimitBytes),
+    ...OpenApiValidator.middleware({
       apiSpec: validatorDocument() as never,
       validateRequests: { allowUnknownQueryParameters: false },
       validateResponses: false,
       validateSecurity: false,
-      ignorePaths: /^\/(?!v1\/)/,
     }),
+    // `?site=` is carried out at the site only once the request passed every check it would pass here.
+    sites.forwarding,
   );
 
   const registries = new ConfigList(parts.store, remoteRegistrySpec);

@@ -30,6 +30,11 @@ export interface Settings {
   siteName: string;
   /** Set at a site only: the control tower whose configuration it follows (BERTH_TOWER_URL, _TOKEN, _CACERT). */
   tower: TowerSettings | undefined;
+  /**
+   * BERTH_SITES_ALLOW_HTTP: whether tokens between a tower and its sites may travel over http:// (sites' api-urls at
+   * a tower, BERTH_TOWER_URL at a site). Off by default; for loopback and lab set-ups.
+   */
+  sitesAllowHttp: boolean;
   /** The ConfigStore engine (BERTH_STORE): the embedded SQLite file, or an etcd cluster several Berths share. */
   store: StoreSettings;
 }
@@ -50,6 +55,7 @@ const SETTINGS = {
   towerUrl: { env: 'BERTH_TOWER_URL', flag: 'tower-url', fallback: undefined },
   towerToken: { env: 'BERTH_TOWER_TOKEN', flag: 'tower-token', fallback: undefined },
   towerCaCert: { env: 'BERTH_TOWER_CACERT', flag: 'tower-cacert', fallback: undefined },
+  sitesAllowHttp: { env: 'BERTH_SITES_ALLOW_HTTP', flag: 'sites-allow-http', fallback: 'false' },
   store: { env: 'BERTH_STORE', flag: 'store', fallback: 'sqlite' },
   etcdEndpoints: { env: 'BERTH_ETCD_ENDPOINTS', flag: 'etcd-endpoints', fallback: undefined },
   etcdCaCert: { env: 'BERTH_ETCD_CACERT', flag: 'etcd-cacert', fallback: undefined },
@@ -94,6 +100,8 @@ function parseBoolean(text: string, setting: string): boolean {
 function readSecretStore(env: NodeJS.ProcessEnv): SecretStoreSettings | undefined {
   const address = env.VAULT_ADDR;
   if (!address) return undefined;
+  // Never echo what may hold user info (a password): refused before any message could quote it.
+  if (address.includes('@')) throw new SettingsError('VAULT_ADDR: no credentials in the URL; Berth authenticates with VAULT_TOKEN');
   let url: URL;
   try {
     url = new URL(address);
@@ -121,7 +129,7 @@ const SITE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
  * This Berth's place among sites. BERTH_TOWER_URL makes it a site following that tower, so it needs the token it
  * presents there and a name of its own (the default `control-tower` would be taken for the tower itself).
  */
-function readSiteSettings(value: (s: (typeof SETTINGS)[keyof typeof SETTINGS]) => string | undefined, explicitSiteName: boolean) {
+function readSiteSettings(value: (s: (typeof SETTINGS)[keyof typeof SETTINGS]) => string | undefined, explicitSiteName: boolean, allowHttp: boolean) {
   const siteName = value(SETTINGS.siteName) ?? '';
   if (!SITE_NAME.test(siteName)) {
     throw new SettingsError(`BERTH_SITE_NAME: expected 1 to 63 lowercase letters, digits and inner '-', got '${siteName}'`);
@@ -142,6 +150,9 @@ function readSiteSettings(value: (s: (typeof SETTINGS)[keyof typeof SETTINGS]) =
   }
   if ((parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.username || parsed.password || parsed.search || parsed.hash) {
     throw new SettingsError(`BERTH_TOWER_URL: expected an http:// or https:// URL without user info, query or fragment, got '${url}'`);
+  }
+  if (parsed.protocol === 'http:' && !allowHttp) {
+    throw new SettingsError(`BERTH_TOWER_URL: '${url}' is http://, so this site's token would travel in clear; use https:// or set BERTH_SITES_ALLOW_HTTP=true`);
   }
   if (!explicitSiteName) throw new SettingsError('BERTH_SITE_NAME: required with BERTH_TOWER_URL (a site names itself to its tower)');
   if (!token || !/^[\x21-\x7e]{16,4096}$/.test(token)) {
@@ -256,6 +267,7 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
   if (adminToken !== undefined && !/^[\x21-\x7e]{16,256}$/.test(adminToken)) {
     throw new SettingsError('BERTH_ADMIN_TOKEN: expected 16 to 256 printable characters without spaces');
   }
+  const sitesAllowHttp = parseBoolean(value(SETTINGS.sitesAllowHttp) ?? '', SETTINGS.sitesAllowHttp.env);
   const dataDir = value(SETTINGS.dataDir) ?? '';
   if (dataDir.trim() === '') throw new SettingsError('BERTH_DATA_DIR: must not be empty');
 
@@ -267,7 +279,8 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
     bodyLimitBytes: parseBodyLimit(value(SETTINGS.bodyLimit) ?? ''),
     registryAnonymousPull: parseBoolean(value(SETTINGS.anonymousPull) ?? '', SETTINGS.anonymousPull.env),
     secretStore: readSecretStore(env),
-    ...readSiteSettings(value, (flags[SETTINGS.siteName.flag] ?? env[SETTINGS.siteName.env]) !== undefined),
+    ...readSiteSettings(value, (flags[SETTINGS.siteName.flag] ?? env[SETTINGS.siteName.env]) !== undefined, sitesAllowHttp),
+    sitesAllowHttp,
     store: readStoreSettings(value, (s) => (flags[s.flag] ?? env[s.env]) !== undefined),
   };
 }

@@ -5,6 +5,13 @@ import express from 'express';
 import yaml from 'js-yaml';
 import { BerthError, invalidInput } from '../errors.js';
 
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** The body as received (after any content-encoding), kept for `?site=`, which hands the site the same bytes. */
+    rawBody?: Buffer;
+  }
+}
+
 const JSON_TYPES = new Set(['application/json', 'application/merge-patch+json', 'application/json-patch+json']);
 const YAML_TYPES = new Set(['application/yaml', 'application/x-yaml', 'text/yaml']);
 
@@ -86,6 +93,7 @@ export function requestBody(limitBytes: number): RequestHandler[] {
     const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
     const value = isJson ? parseJson(text) : parseYaml(text);
     checkShape(value);
+    req.rawBody = bytes;
     req.body = value;
     next();
   };

@@ -15,7 +15,7 @@ import {
 } from './manifest-document.js';
 import { isForeignLayer, ociImageIndex, platformConfigTypes } from './media-types.js';
 import { ManifestBlobUnknownError, RegistryError } from './registry-error.js';
-import { assertRepositoryName, assertTag, parseManifestReference } from './repository-name.js';
+import { assertRepositoryName, assertTag, isTag, parseManifestReference } from './repository-name.js';
 import type { BlobInfo, BlobStore, ByteRange, ByteSource } from './storage/blob-store.js';
 import { FilesystemBlobStore } from './storage/filesystem-blob-store.js';
 import { RegistryIndex, type ManifestRecord, type ReferenceRecord } from './storage/registry-index.js';
@@ -324,11 +324,15 @@ export class SiteRegistry {
     return [entry('config', document.config!), ...document.layers.map((l) => entry('layer', l))];
   }
 
-  /** The manifest a tag or digest names; NAME_UNKNOWN or MANIFEST_UNKNOWN (404) otherwise. */
+  /**
+   * The manifest a tag or digest names; NAME_UNKNOWN or MANIFEST_UNKNOWN (404) otherwise. A malformed tag names no
+   * manifest: 404 like any unknown one, as distribution answers and the conformance suite expects (a malformed
+   * digest stays a 400 DIGEST_INVALID).
+   */
   async statManifest(repository: string, reference: string): Promise<StoredManifest> {
     assertRepositoryName(repository);
-    const ref = parseManifestReference(reference);
-    const digest = ref.digest ?? this.index.resolveTag(repository, ref.tag);
+    const ref = reference.includes(':') || isTag(reference) ? parseManifestReference(reference) : undefined;
+    const digest = ref && (ref.digest ?? this.index.resolveTag(repository, ref.tag));
     const record = digest === undefined ? undefined : this.index.getManifest(repository, digest);
     if (!record) {
       if (!this.index.repositoryExists(repository)) throw new RegistryError('NAME_UNKNOWN', `repository ${repository} not known to registry`, { name: repository });

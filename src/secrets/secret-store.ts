@@ -19,8 +19,9 @@ export const SECRET_STORE_RETRY_AFTER_SECONDS = 5;
 
 export const sealedError = () =>
   unavailable('the secret store is sealed; unseal it and Berth serves again within seconds', SECRET_STORE_RETRY_AFTER_SECONDS, { 'secret-store': 'sealed' });
-export const unreachableError = (address: string) =>
-  unavailable(`the secret store at ${address} is unreachable`, SECRET_STORE_RETRY_AFTER_SECONDS, { 'secret-store': 'unreachable' });
+/** The store's address is the operator's to know (the log has it), never a caller's: answers do not name it. */
+export const unreachableError = () =>
+  unavailable('the secret store is unreachable; Berth serves again within seconds of reaching it', SECRET_STORE_RETRY_AFTER_SECONDS, { 'secret-store': 'unreachable' });
 
 export interface SecretStore {
   readonly address: string;
@@ -65,7 +66,7 @@ export class VaultSecretStore implements SecretStore {
     }
     if (status === undefined) {
       this.onTrouble?.('unreachable');
-      return unreachableError(this.address);
+      return unreachableError();
     }
     if (status === 404) return upstreamFailure(`${what} does not exist in the secret store`, { kind: 'secret-missing' });
     if (status === 403) return upstreamFailure(`${what} cannot be read with Berth's secret store token (permission denied)`, { kind: 'secret-forbidden' });

@@ -1,57 +1,37 @@
-// `?site=<name>` on state reads and operations (everything under /v1/state/): the control tower carries the request
-// out at that site and answers with the site's status, body and headers as they are. A `site` naming this Berth
-// itself is dropped and the request served here. Mounted after access control and before body parsing, so the
-// body streams through untouched and no route below ever sees a `site` parameter.
+// `?site=<name>` on state reads and operations (the contract's operations that take `site`): the control tower carries
+// the request out at that site and answers with the site's status, body and headers as they are. A `site` naming this
+// Berth itself is dropped and the request served here. Mounted last before the routes: what goes to a site has
+// resolved to a contract operation and passed authentication, the role check and contract validation here, exactly
+// as if it were served here; the site gets the very bytes of the body that were validated. No route below ever sees
+// a `site` parameter.
 import { pipeline } from 'node:stream/promises';
-import type { Request, RequestHandler } from 'express';
-import { schemaValidator } from '../contract/openapi.js';
+import type { RequestHandler } from 'express';
+import { rewriteQuery } from '../http/raw-query.js';
 import type { SiteConnections } from './site-connections.js';
 
-/**
- * Request headers that mean the same at the site; credentials are the tower's own, set by SiteConnections.
- * (A chunked body is sent chunked again by undici, which will not take a transfer-encoding header.)
- */
-const FORWARDED_REQUEST_HEADERS = ['accept', 'content-type', 'content-length', 'if-match', 'if-none-match'];
+/** Request headers that mean the same at the site; credentials are the tower's own, set by SiteConnections. */
+const FORWARDED_REQUEST_HEADERS = ['accept', 'content-type', 'if-match', 'if-none-match'];
 /** Answer headers handed back with the site's status and body. */
 const RETURNED_RESPONSE_HEADERS = ['content-type', 'content-length', 'etag', 'retry-after', 'location', 'cache-control'];
 
 /** Operations that answer only when their work is done: a pull copies an image, garbage collection walks blobs. */
-const LONG_OPERATION = /^\/v1\/state\/image-registry\/(?:.*\/)?(?:pull|garbage-collect)\/?$/i;
+const LONG_OPERATIONS: ReadonlySet<string> = new Set([
+  '/v1/state/image-registry/pull',
+  '/v1/state/image-registry/remote-registries/{remote-registry-address}/pull',
+  '/v1/state/image-registry/garbage-collect',
+]);
 
 /** `url` without any `site=` query parameter; every other parameter keeps its exact spelling and order. */
-export function withoutSiteParameter(url: string): string {
-  const queryAt = url.indexOf('?');
-  if (queryAt === -1) return url;
-  const kept = url
-    .slice(queryAt + 1)
-    .split('&')
-    .filter((pair) => {
-      const name = pair.split('=')[0]!;
-      let decoded = name;
-      try {
-        decoded = decodeURIComponent(name.replace(/\+/g, ' '));
-      } catch {
-        // A malformed escape is no `site`; the contract validator reports it.
-      }
-      return decoded !== 'site';
-    });
-  return kept.length > 0 ? `${url.slice(0, queryAt)}?${kept.join('&')}` : url.slice(0, queryAt);
-}
-
-const hasBody = (req: Request) => {
-  const length = req.get('content-length');
-  return length !== undefined ? Number(length) > 0 : req.get('transfer-encoding') !== undefined;
-};
+export const withoutSiteParameter = (url: string): string => rewriteQuery(url, ({ pair, name }) => (name === 'site' ? undefined : pair));
 
 export function siteForwarding(ownName: string, connections: SiteConnections): RequestHandler {
-  const isSiteName = schemaValidator('SiteName');
   return async (req, res, next) => {
+    // The contract has checked `site` (a site name, given once, on an operation that takes it).
     const site = req.query.site;
-    const path = req.baseUrl + req.path;
-    // Only state and operations take `site`; elsewhere, and for a malformed name, the contract answers the 400.
-    if (site === undefined || !path.toLowerCase().startsWith('/v1/state/') || typeof site !== 'string' || !isSiteName(site)) return next();
+    if (typeof site !== 'string') return next();
+    const operation = req.operation!;
     if (site === ownName) {
-      // The validator matches on originalUrl, the routers (and req.query) read url: both lose the parameter.
+      // The routes read the query from url, logs and Location headers from originalUrl: both lose the parameter.
       req.url = withoutSiteParameter(req.url);
       req.originalUrl = withoutSiteParameter(req.originalUrl);
       return next();
@@ -69,12 +49,14 @@ export function siteForwarding(ownName: string, connections: SiteConnections): R
     res.once('close', () => {
       if (!res.writableFinished) abort.abort();
     });
+    const body = req.rawBody;
+    if (body) headers['content-length'] = String(body.length);
     const answer = await connections.send(site, {
       method: req.method,
       pathAndQuery: withoutSiteParameter(req.originalUrl),
       headers,
-      ...(hasBody(req) ? { body: req } : {}),
-      long: req.method === 'POST' && LONG_OPERATION.test(path),
+      ...(body ? { body } : {}),
+      long: req.method === 'POST' && LONG_OPERATIONS.has(operation.template),
       signal: abort.signal,
     });
     res.status(answer.statusCode);

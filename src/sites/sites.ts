@@ -25,12 +25,16 @@ export interface SitesOptions {
   siteName: string;
   /** Set at a site: the tower it follows. */
   tower?: TowerSettings | undefined;
+  /** BERTH_SITES_ALLOW_HTTP: sites' api-urls may be http:// (the tower's token for a site then travels in clear). */
+  allowHttp: boolean;
   replicator?: ReplicatorOptions;
 }
 
 export interface Sites {
-  /** For /v1 after access control and before body parsing: `?site=` forwarding, then (at a site) the config-write 403. */
-  middleware: RequestHandler[];
+  /** For /v1 after access control and before body parsing: (at a site) the 403 on config writes. */
+  beforeBody: RequestHandler[];
+  /** For /v1 after contract validation, before the routes: `?site=` forwarding. */
+  forwarding: RequestHandler;
   routes: Router;
   /** Ends the change feed's long-polls at once: the server is shutting down. */
   drain(): void;
@@ -39,8 +43,8 @@ export interface Sites {
 
 export function createSites(options: SitesOptions): Sites {
   const { store, siteName, tower } = options;
-  const sites = new ConfigList<Site>(store, siteSpec(siteName));
-  const connections = new SiteConnections(sites, options.secrets);
+  const sites = new ConfigList<Site>(store, siteSpec(siteName, options.allowHttp));
+  const connections = new SiteConnections(sites, options.secrets, options.allowHttp);
   const contacts = new SiteContacts();
   const feed = new ChangeFeed(store);
   const replicatorOptions = options.replicator ?? DEFAULT_REPLICATOR_OPTIONS;
@@ -71,7 +75,8 @@ export function createSites(options: SitesOptions): Sites {
   };
 
   return {
-    middleware: [siteForwarding(siteName, connections), ...(tower ? [towerManagedConfig(siteName, tower.url)] : [])],
+    beforeBody: tower ? [towerManagedConfig(siteName, tower.url)] : [],
+    forwarding: siteForwarding(siteName, connections),
     routes: siteRoutes({ sites, states: new SiteStates(sites, contacts, store), contacts, feed, replicationState }),
     drain: () => feed.drain(),
     async close() {

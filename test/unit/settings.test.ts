@@ -32,6 +32,7 @@ describe('defaults', () => {
       secretStore: undefined,
       siteName: 'control-tower',
       tower: undefined,
+      sitesAllowHttp: false,
       store: { engine: 'sqlite' },
     });
   });
@@ -172,6 +173,13 @@ describe('the secret store variables', () => {
     }
   });
 
+  it('VAULT_ADDR with user info is refused without quoting it (a password may be in it)', () => {
+    for (const bad of ['http://user:s3cret-pw@vault.example.com:8200', 'https://user@vault.example.com', 'http://:s3cret-pw@v', 'http://user:s3cret pw@v']) {
+      const error = fails([], { VAULT_ADDR: bad, VAULT_TOKEN: token }, /^VAULT_ADDR: no credentials in the URL; Berth authenticates with VAULT_TOKEN$/);
+      assert.ok(!error.message.includes('s3cret') && !error.message.includes('user'), error.message);
+    }
+  });
+
   it('VAULT_CACERT: its PEM is read; an unreadable file is named with the error code only', () => {
     const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
     const path = join(dir, 'ca.pem');
@@ -233,7 +241,7 @@ describe('the site and its tower', () => {
       const error = fails([], { ...site, BERTH_TOWER_URL: bad }, /^BERTH_TOWER_URL: expected an http:\/\/ or https:\/\/ URL/);
       assert.ok(!error.message.includes(token));
     }
-    fails([], { ...site, BERTH_TOWER_URL: 'http://t.example.com', BERTH_TOWER_CACERT: '/x.pem' }, /^BERTH_TOWER_CACERT: only meaningful with an https:\/\/ BERTH_TOWER_URL/);
+    fails([], { ...site, BERTH_TOWER_URL: 'http://t.example.com', BERTH_TOWER_CACERT: '/x.pem', BERTH_SITES_ALLOW_HTTP: 'true' }, /^BERTH_TOWER_CACERT: only meaningful with an https:\/\/ BERTH_TOWER_URL/);
     fails([], { ...site, BERTH_TOWER_CACERT: join(dir, 'missing.pem') }, /^BERTH_TOWER_CACERT: cannot read .*: ENOENT$/);
     const notPem = join(dir, 'not.pem');
     writeFileSync(notPem, 'hello');

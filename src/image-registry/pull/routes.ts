@@ -1,6 +1,6 @@
 // Routes of the pull operation: per remote registry (`.../remote-registries/{address}/pull`) and by full image
 // reference (`/state/image-registry/pull`). Thin: read the body, find the registry and its client, pull, answer.
-import { Router, type Request } from 'express';
+import type { Router, Request } from 'express';
 import { isBerthError, notFound } from '../../errors.js';
 import { sendAnswer } from '../../http/answer.js';
 import type { Versioned } from '../../config/config-list.js';
@@ -9,11 +9,12 @@ import type { RemoteRegistry } from '../remote-registry.js';
 import { BlobTransfers } from './blob-transfer.js';
 import { ImagePuller, type PullOutcome } from './pull-image.js';
 import { readPullRequest, splitFullReference, type PullRequestBody } from './pull-request.js';
+import { strictRouter } from '../../http/path-grammar.js';
 
 const answerOf = (outcome: PullOutcome) => ({ name: outcome.name, digest: outcome.digest, 'tag-updated': outcome.tagUpdated });
 
 export function pullRoutes(deps: OperationDeps): Router {
-  const router = Router();
+  const router = strictRouter();
   // One of each for the whole process: the per-registry download limits and the single flights span every pull.
   const puller = new ImagePuller(deps.siteRegistry, new BlobTransfers(deps.siteRegistry.blobs));
 

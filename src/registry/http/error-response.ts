@@ -3,7 +3,7 @@
 import type { Request, Response } from 'express';
 import { isBerthError } from '../../errors.js';
 import { ManifestBlobUnknownError, RegistryError, type OciErrorCode } from '../registry-error.js';
-import { authenticateChallenge } from './access.js';
+import { authenticateChallenge, UnauthorizedError } from './access.js';
 
 interface OciError {
   code: OciErrorCode;
@@ -19,7 +19,7 @@ function bodyOf(error: RegistryError): { errors: OciError[] } {
 }
 
 export function sendOciError(res: Response, error: RegistryError): void {
-  if (error.status === 401) res.setHeader('WWW-Authenticate', authenticateChallenge);
+  if (error.status === 401) res.setHeader('WWW-Authenticate', error instanceof UnauthorizedError ? error.challenge : authenticateChallenge);
   // A body refused for its size may still be arriving; closing beats reading megabytes only to drop them.
   if (error.status === 413) res.setHeader('Connection', 'close');
   const body = Buffer.from(JSON.stringify(bodyOf(error)));
