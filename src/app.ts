@@ -1,7 +1,7 @@
 // Builds the Express app. Middleware order, top to bottom: request log; the site registry (/v2, streaming bodies,
 // its own path grammar and access); the path grammar for every other path; open endpoints (health, contract); then
 // /v1: the contract operation the path resolves to, authentication, the role check, seal gate, (at a site) the 403
-// on config writes, body, contract validation, `?site=` forwarding, routes; unknown paths; errors last.
+// on config writes, body, contract validation, `?sites=` fan-out and `?site=` forwarding, routes; unknown paths; errors last.
 import express, { type Express } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Logger } from 'pino';
@@ -33,6 +33,7 @@ import type { OperationDeps } from './image-registry/operation-deps.js';
 import { VerificationLog } from './image-registry/operations/verification-status.js';
 import { createSites } from './sites/sites.js';
 import type { TowerSettings } from './sites/tower-client.js';
+import type { FanOutOptions } from './sites/fan-out.js';
 
 export interface AppParts {
   logger: Logger;
@@ -49,7 +50,7 @@ export interface AppParts {
    * This Berth among sites: its name (default `control-tower`), at a site the tower it follows, and whether sites'
    * api-urls may be http:// (BERTH_SITES_ALLOW_HTTP; default no: the tower's token for a site must not travel in clear).
    */
-  sites?: { siteName: string; tower?: TowerSettings | undefined; allowHttp?: boolean };
+  sites?: { siteName: string; tower?: TowerSettings | undefined; allowHttp?: boolean; fanOut?: FanOutOptions };
 }
 
 export interface BerthApp {
@@ -104,6 +105,7 @@ export function createApp(parts: AppParts): BerthApp {
     siteName: parts.sites?.siteName ?? 'control-tower',
     tower: parts.sites?.tower,
     allowHttp: parts.sites?.allowHttp ?? false,
+    ...(parts.sites?.fanOut ? { fanOut: parts.sites.fanOut } : {}),
   });
   // Every /v1 request is one operation of the contract, checked as that operation whatever else it carries;
   // authentication comes first, so callers without a token learn nothing (not even whether a secret store is up).
@@ -121,8 +123,8 @@ export function createApp(parts: AppParts): BerthApp {
       validateResponses: false,
       validateSecurity: false,
     }),
-    // `?site=` is carried out at the site only once the request passed every check it would pass here.
-    sites.forwarding,
+    // `?sites=` and `?site=` are carried out at the sites only once the request passed every check it would pass here.
+    ...sites.forwarding,
   );
 
   const registries = new ConfigList(parts.store, remoteRegistrySpec);

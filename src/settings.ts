@@ -37,6 +37,8 @@ export interface Settings {
   sitesAllowHttp: boolean;
   /** The ConfigStore engine (BERTH_STORE): the embedded SQLite file, or an etcd cluster several Berths share. */
   store: StoreSettings;
+  /** `?sites=`: sites called at once (BERTH_FANOUT_CONCURRENCY) and each one's time limit (BERTH_FANOUT_TIMEOUT, seconds). */
+  fanOut: { concurrency: number; timeoutMs: number };
 }
 
 export type StoreSettings = { engine: 'sqlite' } | { engine: 'etcd'; etcd: EtcdStoreSettings };
@@ -64,6 +66,8 @@ const SETTINGS = {
   etcdUsername: { env: 'BERTH_ETCD_USERNAME', flag: 'etcd-username', fallback: undefined },
   etcdPassword: { env: 'BERTH_ETCD_PASSWORD', flag: 'etcd-password', fallback: undefined },
   etcdPrefix: { env: 'BERTH_ETCD_PREFIX', flag: 'etcd-prefix', fallback: '/berth/' },
+  fanOutConcurrency: { env: 'BERTH_FANOUT_CONCURRENCY', flag: 'fanout-concurrency', fallback: '32' },
+  fanOutTimeout: { env: 'BERTH_FANOUT_TIMEOUT', flag: 'fanout-timeout', fallback: '30' },
 } as const;
 
 export function parseListenAddress(text: string, setting = 'BERTH_LISTEN'): ListenAddress {
@@ -87,6 +91,13 @@ function parseLogLevel(text: string): LogLevel {
 function parseBodyLimit(text: string): number {
   if (!/^\d{1,10}$/.test(text) || Number(text) < 1024) {
     throw new SettingsError(`BERTH_BODY_LIMIT: expected a number of bytes of at least 1024, got '${text}'`);
+  }
+  return Number(text);
+}
+
+function parseCount(text: string, setting: string, min: number, max: number, unit: string): number {
+  if (!/^\d{1,7}$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw new SettingsError(`${setting}: expected ${unit} from ${min} to ${max}, got '${text}'`);
   }
   return Number(text);
 }
@@ -282,5 +293,9 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
     ...readSiteSettings(value, (flags[SETTINGS.siteName.flag] ?? env[SETTINGS.siteName.env]) !== undefined, sitesAllowHttp),
     sitesAllowHttp,
     store: readStoreSettings(value, (s) => (flags[s.flag] ?? env[s.env]) !== undefined),
+    fanOut: {
+      concurrency: parseCount(value(SETTINGS.fanOutConcurrency) ?? '', SETTINGS.fanOutConcurrency.env, 1, 1000, 'a number of sites'),
+      timeoutMs: parseCount(value(SETTINGS.fanOutTimeout) ?? '', SETTINGS.fanOutTimeout.env, 1, 3600, 'a number of seconds') * 1000,
+    },
   };
 }

@@ -5,7 +5,7 @@
 // as if it were served here; the site gets the very bytes of the body that were validated. No route below ever sees
 // a `site` parameter.
 import { pipeline } from 'node:stream/promises';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { rewriteQuery } from '../http/raw-query.js';
 import type { SiteConnections } from './site-connections.js';
 
@@ -21,15 +21,40 @@ const LONG_OPERATIONS: ReadonlySet<string> = new Set([
   '/v1/state/image-registry/garbage-collect',
 ]);
 
-/** `url` without any `site=` query parameter; every other parameter keeps its exact spelling and order. */
-export const withoutSiteParameter = (url: string): string => rewriteQuery(url, ({ pair, name }) => (name === 'site' ? undefined : pair));
+/** `url` without any `site=` (or `sites=`) query parameter; every other parameter keeps its exact spelling and order. */
+export const withoutSiteParameter = (url: string): string => rewriteQuery(url, ({ pair, name }) => (name === 'site' || name === 'sites' ? undefined : pair));
+
+/** What the tower sends a site with a request it carries out there: the headers that mean the same at the site. */
+export function siteRequestHeaders(req: Request, ownName: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name of FORWARDED_REQUEST_HEADERS) {
+    const value = req.get(name);
+    if (value !== undefined) headers[name] = value;
+  }
+  headers['x-request-id'] = String(req.id);
+  headers['user-agent'] = `berth-tower/${ownName}`;
+  const body = req.rawBody;
+  if (body) headers['content-length'] = String(body.length);
+  return headers;
+}
+
+/** Whether the request is an operation that answers only when its work is done. */
+export const isLongOperation = (req: Request): boolean => req.method === 'POST' && LONG_OPERATIONS.has(req.operation!.template);
+
+/** Aborts when the client goes away before its answer is out: the work at the site stops too (a pull there stops when nobody waits for it). */
+export function untilClientLeaves(res: Response): AbortSignal {
+  const abort = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) abort.abort();
+  });
+  return abort.signal;
+}
 
 export function siteForwarding(ownName: string, connections: SiteConnections): RequestHandler {
   return async (req, res, next) => {
     // The contract has checked `site` (a site name, given once, on an operation that takes it).
     const site = req.query.site;
     if (typeof site !== 'string') return next();
-    const operation = req.operation!;
     if (site === ownName) {
       // The routes read the query from url, logs and Location headers from originalUrl: both lose the parameter.
       req.url = withoutSiteParameter(req.url);
@@ -37,27 +62,15 @@ export function siteForwarding(ownName: string, connections: SiteConnections): R
       return next();
     }
 
-    const headers: Record<string, string> = {};
-    for (const name of FORWARDED_REQUEST_HEADERS) {
-      const value = req.get(name);
-      if (value !== undefined) headers[name] = value;
-    }
-    headers['x-request-id'] = String(req.id);
-    headers['user-agent'] = `berth-tower/${ownName}`;
-    // The client going away ends the request at the site too (a pull there stops when nobody waits for it).
-    const abort = new AbortController();
-    res.once('close', () => {
-      if (!res.writableFinished) abort.abort();
-    });
+    const headers = siteRequestHeaders(req, ownName);
     const body = req.rawBody;
-    if (body) headers['content-length'] = String(body.length);
     const answer = await connections.send(site, {
       method: req.method,
       pathAndQuery: withoutSiteParameter(req.originalUrl),
       headers,
       ...(body ? { body } : {}),
-      long: req.method === 'POST' && LONG_OPERATIONS.has(operation.template),
-      signal: abort.signal,
+      long: isLongOperation(req),
+      signal: untilClientLeaves(res),
     });
     res.status(answer.statusCode);
     for (const name of RETURNED_RESPONSE_HEADERS) {

@@ -15,7 +15,7 @@ export interface SiteNonConfig {
 
 export type SiteState = Site & SiteNonConfig;
 
-const CONFIG_FIELDS: readonly string[] = ['name', 'api-url', 'ca-cert', 'vault', 'secret'];
+const CONFIG_FIELDS: readonly string[] = ['name', 'api-url', 'ca-cert', 'vault', 'secret', 'labels'];
 
 /** `content=config|nonconfig|all`; the key (`name`) is always kept. */
 export function filterSiteContent(state: SiteState, content: ContentFilter): Partial<SiteState> {

@@ -3,6 +3,7 @@
 import type { SchemaProblem } from '../contract/openapi.js';
 import type { ConfigListSpec } from '../config/config-list.js';
 import { caCertProblem } from '../image-registry/ca-cert.js';
+import { labelKeyProblem, type Labels } from './selector.js';
 
 export interface Site {
   name: string;
@@ -12,6 +13,8 @@ export interface Site {
   vault: string;
   /** A secret in that mount whose field `token` is the bearer token for the site. */
   secret: string;
+  /** What selectors match (selector.ts); the contract has checked their form. */
+  labels?: Labels;
 }
 
 /** Outside `config/image-registry/`, so the sites list never replicates to the sites themselves. */
@@ -42,6 +45,11 @@ function siteProblems(ownName: string, allowHttp: boolean): (site: Site) => Sche
     if (site.name === ownName) problems.push({ pointer: '/name', message: `'${ownName}' is the name of this Berth itself (BERTH_SITE_NAME)` });
     const urlProblem = apiUrlProblem(site['api-url'], allowHttp);
     if (urlProblem) problems.push({ pointer: '/api-url', message: urlProblem });
+    for (const key of Object.keys(site.labels ?? {})) {
+      // The contract checks the form of keys; what it cannot say is that `name` is taken and how long a prefix is.
+      const problem = labelKeyProblem(key);
+      if (problem) problems.push({ pointer: `/labels/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`, message: `label '${key}': ${problem}` });
+    }
     const caCert = site['ca-cert'];
     if (caCert !== undefined) {
       const caProblem = caCertProblem(caCert);

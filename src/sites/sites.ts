@@ -1,5 +1,5 @@
-// Sites, wired together for the app: at every Berth the sites list and states, `?site=` forwarding and the
-// change feed; at a site (BERTH_TOWER_URL) also the replicator following the tower and the 403 on config writes.
+// Sites, wired together for the app: at every Berth the sites list and states, `?sites=` fan-out, `?site=` forwarding
+// and the change feed; at a site (BERTH_TOWER_URL) also the replicator following the tower and the 403 on config writes.
 import type { RequestHandler, Router } from 'express';
 import type { Logger } from 'pino';
 import { ConfigList } from '../config/config-list.js';
@@ -15,6 +15,8 @@ import { SiteStates } from './site-states.js';
 import { TowerClient, type TowerSettings } from './tower-client.js';
 import { towerManagedConfig } from './tower-managed-config.js';
 import { DEFAULT_REPLICATOR_OPTIONS, TowerReplicator, type ReplicatorOptions } from './tower-replicator.js';
+import { FanOut, type FanOutOptions } from './fan-out.js';
+import { fanOutRoute } from './fan-out-route.js';
 
 export interface SitesOptions {
   store: ConfigStore;
@@ -28,13 +30,17 @@ export interface SitesOptions {
   /** BERTH_SITES_ALLOW_HTTP: sites' api-urls may be http:// (the tower's token for a site then travels in clear). */
   allowHttp: boolean;
   replicator?: ReplicatorOptions;
+  /** `?sites=`: sites called at once and each one's time limit (BERTH_FANOUT_CONCURRENCY, BERTH_FANOUT_TIMEOUT). */
+  fanOut?: FanOutOptions;
 }
+
+export const DEFAULT_FAN_OUT_OPTIONS: FanOutOptions = { concurrency: 32, timeoutMs: 30_000 };
 
 export interface Sites {
   /** For /v1 after access control and before body parsing: (at a site) the 403 on config writes. */
   beforeBody: RequestHandler[];
-  /** For /v1 after contract validation, before the routes: `?site=` forwarding. */
-  forwarding: RequestHandler;
+  /** For /v1 after contract validation, before the routes: `?sites=` fan-out, then `?site=` forwarding. */
+  forwarding: RequestHandler[];
   routes: Router;
   /** Ends the change feed's long-polls at once: the server is shutting down. */
   drain(): void;
@@ -76,7 +82,7 @@ export function createSites(options: SitesOptions): Sites {
 
   return {
     beforeBody: tower ? [towerManagedConfig(siteName, tower.url)] : [],
-    forwarding: siteForwarding(siteName, connections),
+    forwarding: [fanOutRoute(sites, new FanOut(connections, options.fanOut ?? DEFAULT_FAN_OUT_OPTIONS), siteName), siteForwarding(siteName, connections)],
     routes: siteRoutes({ sites, states: new SiteStates(sites, contacts, store), contacts, feed, replicationState }),
     drain: () => feed.drain(),
     async close() {
