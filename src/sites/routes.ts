@@ -3,7 +3,9 @@
 import type { Router, Request } from 'express';
 import type { ConfigList } from '../config/config-list.js';
 import { componentSchema } from '../contract/openapi.js';
-import { forbidden, isBerthError } from '../errors.js';
+import { forbidden, invalidInput, isBerthError } from '../errors.js';
+import { rewriteQuery } from '../http/raw-query.js';
+import { parseSelector } from './selector.js';
 import { sendAnswer } from '../http/answer.js';
 import { mountConfigList } from '../http/config-list-routes.js';
 import { readOptions, shapeList, shapeOne } from '../http/query-options.js';
@@ -44,7 +46,19 @@ export function siteRoutes(parts: SiteRouteParts): Router {
   const stateSchema = componentSchema('SiteState');
   router.get('/state/sites', async (req, res) => {
     const options = readOptions(req, stateSchema);
-    const states = (await parts.states.list()).map((s) => filterSiteContent(s, options.content));
+    const selector = typeof req.query.selector === 'string' ? parseSelector(req.query.selector, 'selector') : undefined;
+    const after = typeof req.query.after === 'string' ? req.query.after : undefined;
+    const limit = req.query.limit === undefined ? undefined : integerParameter(req, 'limit', 0);
+    if (options.count && (after !== undefined || limit !== undefined)) {
+      throw invalidInput("query parameter 'count' counts the whole selection: not with 'limit' or 'after', which page a listing");
+    }
+    const page = await parts.states.list({ selector, after, limit });
+    const states = page.states.map((s) => filterSiteContent(s, options.content));
+    const last = page.states.at(-1);
+    if (page.more && last) {
+      const next = rewriteQuery(req.originalUrl, ({ pair, name }) => (name === 'after' ? undefined : pair));
+      res.set('Link', `<${next}${next.includes('?') ? '&' : '?'}after=${last.name}>; rel="next"`);
+    }
     sendAnswer(req, res, 200, shapeList(states, options, (s) => s.name ?? ''));
   });
   router.get('/state/sites/:key', async (req, res) => {
@@ -92,6 +106,7 @@ export function siteRoutes(parts: SiteRouteParts): Router {
         limit: integerParameter(req, 'limit', 500),
         waitMs: integerParameter(req, 'wait', 25) * 1000,
         signal: clientGone(req),
+        reader: site,
       });
       sendAnswer(req, res, 200, { revision: page.revision, 'current-revision': page.currentRevision, changes: page.changes });
     } finally {
@@ -101,7 +116,7 @@ export function siteRoutes(parts: SiteRouteParts): Router {
 
   router.get('/state/system/snapshot', async (req, res) => {
     const site = await contactOf(req);
-    const snapshot = await parts.feed.snapshot();
+    const snapshot = await parts.feed.snapshot(site);
     if (site) parts.contacts.begin(site, snapshot.revision)();
     sendAnswer(req, res, 200, { revision: snapshot.revision, entries: snapshot.entries });
   });

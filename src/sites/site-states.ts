@@ -5,6 +5,7 @@ import type { ConfigStore } from '../store/config-store.js';
 import type { ContentFilter } from '../http/query-options.js';
 import type { Site } from './site.js';
 import type { SiteContacts } from './site-contacts.js';
+import { matches, type Selector } from './selector.js';
 
 export interface SiteNonConfig {
   connected: boolean;
@@ -14,6 +15,12 @@ export interface SiteNonConfig {
 }
 
 export type SiteState = Site & SiteNonConfig;
+
+export interface SiteStateQuery {
+  selector?: Selector | undefined;
+  after?: string | undefined;
+  limit?: number | undefined;
+}
 
 const CONFIG_FIELDS: readonly string[] = ['name', 'api-url', 'ca-cert', 'vault', 'secret', 'labels'];
 
@@ -44,10 +51,19 @@ export class SiteStates {
     };
   }
 
-  async list(): Promise<SiteState[]> {
+  /** The sites `selector` picks (all without one) in name order, after `after`, at most `limit` of them. */
+  async list(query: SiteStateQuery = {}): Promise<{ states: SiteState[]; more: boolean }> {
     const [entries, revision] = await Promise.all([this.sites.list(), this.store.revision()]);
     this.contacts.retain(new Set(entries.map((e) => e.value.name)));
-    return entries.map((e) => this.toState(e.value, revision));
+    const { selector, after, limit } = query;
+    const states: SiteState[] = [];
+    for (const { value: site } of entries) {
+      if (after !== undefined && site.name <= after) continue;
+      if (selector && !matches(selector, site)) continue;
+      if (limit !== undefined && states.length === limit) return { states, more: true };
+      states.push(this.toState(site, revision));
+    }
+    return { states, more: false };
   }
 
   async get(name: string): Promise<SiteState> {

@@ -4,6 +4,7 @@ import type { SchemaProblem } from '../contract/openapi.js';
 import type { ConfigListSpec } from '../config/config-list.js';
 import { caCertProblem } from '../image-registry/ca-cert.js';
 import { labelKeyProblem, type Labels } from './selector.js';
+import { SITE_ENTRY_PREFIX } from './replicated-keys.js';
 
 export interface Site {
   name: string;
@@ -17,8 +18,8 @@ export interface Site {
   labels?: Labels;
 }
 
-/** Outside `config/image-registry/`, so the sites list never replicates to the sites themselves. */
-export const SITES_PREFIX = 'config/sites/';
+/** Outside `config/image-registry/`, so the sites list never replicates as a whole (replicated-keys.ts). */
+export const SITES_PREFIX = SITE_ENTRY_PREFIX;
 
 /**
  * Why `text` is not a usable site API URL, or undefined. The contract's pattern has checked its rough shape.

@@ -39,7 +39,8 @@ export class TowerClient {
 
   constructor(
     private readonly settings: TowerSettings,
-    private readonly siteName: string,
+    /** This site's name, as it reads the feed. */
+    readonly siteName: string,
     /** The longest long-poll wait this client asks for. */
     maxWaitSeconds: number,
   ) {

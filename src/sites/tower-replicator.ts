@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { isBerthError } from '../errors.js';
 import type { ConfigStore, StoreChange, StoredValue } from '../store/config-store.js';
-import { isReplicated, REPLICATED_PREFIXES, TOWER_REVISION_KEY } from './replicated-keys.js';
+import { isReplicated, OWN_SITE_KEY, REPLICATED_PREFIXES, siteEntryKey, TOWER_REVISION_KEY } from './replicated-keys.js';
 import { TowerAnswerError, type TowerClient } from './tower-client.js';
 
 export interface ReplicationStatus {
@@ -129,16 +129,28 @@ export class TowerReplicator {
     if (page.revision !== this.revision) await this.writeRevision(page.revision);
   }
 
+  /** Where a key the tower sends is kept here: replicated keys as they are, this site's own entry apart; else nowhere. */
+  private localKey(key: string): string | undefined {
+    if (isReplicated(key)) return key;
+    if (key === siteEntryKey(this.tower.siteName)) return OWN_SITE_KEY;
+    return undefined;
+  }
+
   private async apply(change: StoreChange): Promise<void> {
-    // The tower sends only replicated keys; a site never lets its feed write anything else.
-    if (!isReplicated(change.key)) return;
+    // The tower sends only replicated keys and this site's own entry; a site never lets its feed write anything else.
+    const key = this.localKey(change.key);
+    if (key === undefined) return;
     if (change.type === 'put') {
       if (change.value === undefined) throw new TowerAnswerError(`the tower sent a put of ${change.key} without a value`);
-      await this.store.put(change.key, change.value);
+      await this.store.put(key, change.value);
       return;
     }
+    await this.delete(key);
+  }
+
+  private async delete(key: string): Promise<void> {
     try {
-      await this.store.delete(change.key);
+      await this.store.delete(key);
     } catch (e) {
       // Already gone: a change applied before a crash and applied again now.
       if (!isBerthError(e) || e.kind !== 'not-found') throw e;
@@ -150,10 +162,13 @@ export class TowerReplicator {
     this.logger.info({ tower: this.tower.url, why }, 'reading the configuration snapshot of the control tower');
     const snapshot = await this.tower.snapshot(this.abort.signal);
     this.contact(snapshot.revision);
-    const wanted = new Map(snapshot.entries.filter((e) => isReplicated(e.key)).map((e) => [e.key, e.value]));
-    for (const prefix of REPLICATED_PREFIXES) {
+    const wanted = new Map(snapshot.entries.flatMap((e) => {
+      const key = this.localKey(e.key);
+      return key === undefined ? [] : [[key, e.value] as const];
+    }));
+    for (const prefix of [...REPLICATED_PREFIXES, OWN_SITE_KEY]) {
       for (const entry of await this.store.list(prefix)) {
-        if (!wanted.has(entry.key)) await this.apply({ revision: snapshot.revision, key: entry.key, type: 'delete', at: entry.updatedAt });
+        if (!wanted.has(entry.key)) await this.delete(entry.key);
       }
     }
     for (const [key, value] of wanted) {

@@ -1,0 +1,140 @@
+// Simulated sites for bench/fleet.bench.ts, many in one process: each follows the tower as a Berth site does (the
+// snapshot, then the change feed long-polled with its own `site` token, on a keep-alive connection of its own) and
+// reports the state of its desired images when the tower asks for it. Not a Berth: no store, no registry, only the
+// protocol. The process also serves the sites' API for fan-outs (verify-credentials answers success) on one port,
+// each site under its own path prefix (`/sim/<name>`). Driven over IPC by the bench (fork).
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Client } from 'undici';
+
+interface SimulatedSite {
+  name: string;
+  token: string;
+}
+
+type Command =
+  | { type: 'listen' }
+  | { type: 'start'; towerUrl: string; sites: SimulatedSite[]; waitSeconds: number }
+  | { type: 'status' }
+  | { type: 'arrivals'; revision: number }
+  | { type: 'stop' };
+
+const send = (message: unknown) => process.send!(message);
+const now = () => performance.timeOrigin + performance.now();
+
+/** One simulated site following the tower. */
+class Follower {
+  revision = 0;
+  /** Pages that brought changes: [newest change revision, epoch ms of arrival]. */
+  readonly arrivals: [number, number][] = [];
+  following = false;
+  reports = 0;
+  errors = 0;
+  lastError = '';
+  private stopped = false;
+  private readonly client: Client;
+  private readonly basePath: string;
+
+  constructor(
+    readonly site: SimulatedSite,
+    towerUrl: string,
+    private readonly waitSeconds: number,
+  ) {
+    const url = new URL(towerUrl);
+    this.basePath = url.pathname.replace(/\/+$/, '');
+    this.client = new Client(url.origin, { headersTimeout: (waitSeconds + 30) * 1000, bodyTimeout: (waitSeconds + 30) * 1000, keepAliveTimeout: 60_000 });
+  }
+
+  private async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Record<string, unknown>> {
+    const response = await this.client.request({
+      method,
+      path: `${this.basePath}${path}`,
+      headers: { authorization: `Bearer ${this.site.token}`, accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await response.body.text();
+    if (response.statusCode !== 200 && response.statusCode !== 204) throw new Error(`${method} ${path.split('?')[0]}: ${response.statusCode} ${text.slice(0, 200)}`);
+    return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  }
+
+  /** What a site with nothing to pull reports: the report protocol, exercised as a real site does on request. */
+  private async report(): Promise<void> {
+    await this.call('POST', `/v1/state/system/site-report?site-name=${this.site.name}`, { 'replicated-revision': this.revision, 'site-images': [] });
+    this.reports++;
+  }
+
+  async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        if (!this.following) {
+          const snapshot = await this.call('GET', `/v1/state/system/snapshot?site-name=${this.site.name}`);
+          this.revision = snapshot.revision as number;
+          this.following = true;
+        }
+        const page = await this.call('GET', `/v1/state/system/changes?after=${this.revision}&wait=${this.waitSeconds}&site-name=${this.site.name}`);
+        const changes = page.changes as { revision: number }[];
+        if (changes.length > 0) this.arrivals.push([changes.at(-1)!.revision, now()]);
+        this.revision = page.revision as number;
+        if (page['report-wanted'] === true) await this.report();
+      } catch (e) {
+        if (this.stopped) return;
+        this.errors++;
+        this.lastError = (e as Error).message;
+        this.following = false;
+        await new Promise((resolve) => setTimeout(resolve, 1000 + Math.random() * 1000));
+      }
+    }
+  }
+
+  /** When the first page holding `revision` (or a later one) arrived. */
+  arrivalOf(revision: number): number | null {
+    return this.arrivals.find(([newest]) => newest >= revision)?.[1] ?? null;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.client.destroy().catch(() => {});
+  }
+}
+
+let followers: Follower[] = [];
+
+/** The simulated sites' API: verify-credentials succeeds at every site; anything else is 404. */
+const siteApi = createServer((req, res) => {
+  const ok = req.method === 'POST' && /^\/sim\/[a-z0-9-]+\/v1\/state\/image-registry\/remote-registries\/[^/]+\/verify-credentials$/.test(req.url ?? '');
+  req.resume();
+  req.on('end', () => {
+    const body = ok && req.headers.authorization?.startsWith('Bearer ') ? '{"success":true}' : '{"errors":[{"error-message":"not simulated"}]}';
+    res.writeHead(ok ? 200 : 404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+});
+
+process.on('message', (command: Command) => {
+  switch (command.type) {
+    case 'listen':
+      siteApi.listen(0, '127.0.0.1', () => send({ type: 'listening', apiPort: (siteApi.address() as AddressInfo).port }));
+      break;
+    case 'start':
+      followers = command.sites.map((site) => new Follower(site, command.towerUrl, command.waitSeconds));
+      for (const follower of followers) void follower.run();
+      send({ type: 'started' });
+      break;
+    case 'status': {
+      const following = followers.filter((f) => f.following).length;
+      const errors = followers.reduce((n, f) => n + f.errors, 0);
+      const reports = followers.reduce((n, f) => n + f.reports, 0);
+      send({ type: 'status', following, errors, reports, lastError: followers.find((f) => f.lastError)?.lastError ?? '' });
+      break;
+    }
+    case 'arrivals':
+      send({ type: 'arrivals', times: followers.map((f) => f.arrivalOf(command.revision)) });
+      break;
+    case 'stop':
+      void Promise.all(followers.map((f) => f.stop())).then(() => {
+        siteApi.close();
+        process.exit(0);
+      });
+      break;
+  }
+});

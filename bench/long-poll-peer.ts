@@ -1,0 +1,48 @@
+// The peer of bench/fleet.bench.ts: a bare node:http server holding long-polls the way the tower's change feed does
+// (same paths and answer shapes), from memory, with no auth, validation, logging, store or contact tracking.
+// `POST /bump` makes one change and answers every waiting poll. It is the floor of delivering one change to N held
+// connections on this machine. Prints its URL, serves until killed.
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+let revision = 1;
+let page = '';
+const waiting = new Set<ServerResponse>();
+
+const answer = (res: ServerResponse, body: string) => {
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+};
+const emptyPage = (after: number) => JSON.stringify({ revision: after, 'current-revision': revision, changes: [] });
+
+const server = createServer((req, res) => {
+  const url = new URL(req.url ?? '/', 'http://peer');
+  req.resume();
+  if (req.method === 'POST' && url.pathname === '/bump') {
+    revision++;
+    const change = { revision, key: `config/image-registry/remote-registries/bump-${revision}.example.com`, type: 'put', value: { address: `bump-${revision}.example.com` }, at: new Date().toISOString() };
+    page = JSON.stringify({ revision, 'current-revision': revision, changes: [change] });
+    for (const held of waiting) answer(held, page);
+    waiting.clear();
+    return answer(res, JSON.stringify({ revision }));
+  }
+  if (url.pathname === '/v1/state/system/snapshot') return answer(res, JSON.stringify({ revision, entries: [] }));
+  if (url.pathname === '/v1/state/system/changes') {
+    const after = Number(url.searchParams.get('after') ?? 0);
+    if (after < revision) return answer(res, page && after === revision - 1 ? page : emptyPage(revision));
+    const wait = Number(url.searchParams.get('wait') ?? 25) * 1000;
+    waiting.add(res);
+    const timer = setTimeout(() => {
+      if (waiting.delete(res)) answer(res, emptyPage(after));
+    }, wait);
+    res.once('close', () => {
+      clearTimeout(timer);
+      waiting.delete(res);
+    });
+    return;
+  }
+  res.writeHead(404).end();
+});
+server.keepAliveTimeout = 60_000;
+server.listen(0, '127.0.0.1', () => process.stdout.write(`peer listening on http://127.0.0.1:${(server.address() as AddressInfo).port}\n`));
+process.on('SIGTERM', () => process.exit(0));
