@@ -13,8 +13,8 @@ interface SimulatedSite {
 }
 
 type Command =
-  | { type: 'listen' }
-  | { type: 'start'; towerUrl: string; sites: SimulatedSite[]; waitSeconds: number }
+  | { type: 'listen'; port: number }
+  | { type: 'start'; towerUrl: string; sites: SimulatedSite[]; waitSeconds: number; perSecond: number }
   | { type: 'status' }
   | { type: 'arrivals'; revision: number }
   | { type: 'stop' };
@@ -113,13 +113,16 @@ const siteApi = createServer((req, res) => {
 process.on('message', (command: Command) => {
   switch (command.type) {
     case 'listen':
-      siteApi.listen(0, '127.0.0.1', () => send({ type: 'listening', apiPort: (siteApi.address() as AddressInfo).port }));
+      siteApi.listen(command.port, '127.0.0.1', () => send({ type: 'listening', apiPort: (siteApi.address() as AddressInfo).port }));
       break;
-    case 'start':
+    case 'start': {
       followers = command.sites.map((site) => new Follower(site, command.towerUrl, command.waitSeconds));
-      for (const follower of followers) void follower.run();
+      // Sites come up over time, as a fleet does, not in one instant (bench/fleet.bench.ts times the ramp).
+      const started = Date.now();
+      followers.forEach((follower, i) => setTimeout(() => void follower.run(), (i / command.perSecond) * 1000 - (Date.now() - started)));
       send({ type: 'started' });
       break;
+    }
     case 'status': {
       const following = followers.filter((f) => f.following).length;
       const errors = followers.reduce((n, f) => n + f.errors, 0);

@@ -5,10 +5,14 @@
 // paged, selected), and a fan-out of verify-credentials to 1,000 of them (`?sites=`). The peer: the same followers on
 // a bare node:http long-poll server (bench/long-poll-peer.ts) that only holds connections and answers them.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startTower, SITE_TOKENS_MOUNT, type RunningTower } from '../test/helpers/berth-site.js';
+import { SITE_TOKENS_MOUNT } from '../test/helpers/berth-site.js';
+import { startBerth, type BerthProcess } from '../test/helpers/berth.js';
 import { vaultClient } from '../test/helpers/secret-values.js';
+import { startVaultDev, type VaultDevInstance } from '../test/helpers/vault-dev.js';
 
 const SITES = Number(process.env.FLEET_SITES ?? 10_000);
 const PROCESSES = Number(process.env.FLEET_PROCESSES ?? 1);
@@ -18,9 +22,24 @@ const ROUNDS = Number(process.env.FLEET_ROUNDS ?? 10);
 const SETUP_CONCURRENCY = 16;
 /** The long-poll wait the simulated sites ask for, as Berth sites do. */
 const WAIT_SECONDS = 25;
+/** Simulated sites that start following per second (all of them per process). */
+const RAMP_PER_SECOND = Number(process.env.FLEET_RAMP ?? 500);
 const FOLLOWERS = fileURLToPath(new URL('./fleet-followers.ts', import.meta.url));
 const PEER = fileURLToPath(new URL('./long-poll-peer.ts', import.meta.url));
 const REGISTRY = 'fleet-registry.example.com';
+/**
+ * Registering 10,000 sites (a token and an entry each, every write synced to disk) takes minutes here. With
+ * FLEET_SETUP_CACHE=DIR the tower's data directory and the sites' tokens are kept there after a set-up and copied from
+ * there next time (nothing measured includes the set-up).
+ */
+const SETUP_CACHE = process.env.FLEET_SETUP_CACHE ? join(process.env.FLEET_SETUP_CACHE, `sites-${process.env.FLEET_SITES ?? 10_000}`) : undefined;
+
+interface Tower {
+  berth: BerthProcess;
+  vault: VaultDevInstance;
+  token: string;
+  dataDir: string;
+}
 
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -64,10 +83,10 @@ async function forEach(count: number, limit: number, fn: (i: number) => Promise<
   }));
 }
 
-async function api(tower: RunningTower, method: string, path: string, body?: unknown): Promise<Response> {
+async function api(tower: Tower, method: string, path: string, body?: unknown): Promise<Response> {
   const res = await fetch(`${tower.berth.url}${path}`, {
     method,
-    headers: { authorization: `Bearer ${tower.api.token}`, accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) },
+    headers: { authorization: `Bearer ${tower.token}`, accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) },
     ...(body ? { body: JSON.stringify(body) } : {}),
   });
   if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
@@ -139,38 +158,64 @@ async function startPeer(): Promise<{ url: string; child: ChildProcess }> {
   return { url, child };
 }
 
+/** A tower with its own vault-dev (site tokens in it), on a data directory of its own or copied from the cache. */
+async function startFleetTower(): Promise<Tower> {
+  const vault = await startVaultDev({ rootToken: `fleet-vault-${Math.random().toString(36).slice(2)}` });
+  const kv = vaultClient(vault.addr, vault.rootToken);
+  await kv.mount({ mount_point: SITE_TOKENS_MOUNT, type: 'kv', options: { version: '2' } });
+  await kv.write(`${SITE_TOKENS_MOUNT}/data/sim`, { data: { token: 'simulated-site-admin-token' } });
+  const dataDir = mkdtempSync(join(tmpdir(), 'berth-fleet-tower-'));
+  if (SETUP_CACHE && existsSync(join(SETUP_CACHE, 'sites.json'))) cpSync(join(SETUP_CACHE, 'data'), dataDir, { recursive: true });
+  const token = `fleet-admin-${Math.random().toString(36).slice(2)}-token`;
+  const berth = await startBerth({ dataDir, adminToken: token, env: { BERTH_LOG_LEVEL: 'warn', BERTH_SITES_ALLOW_HTTP: 'true', VAULT_ADDR: vault.addr, VAULT_TOKEN: vault.rootToken } });
+  return { berth, vault, token, dataDir };
+}
+
+/** The fleet, registered as an operator would: a token per site, then the site with its labels (or from the cache). */
+async function registerFleet(tower: Tower, ports: number[]): Promise<{ name: string; token: string }[]> {
+  if (SETUP_CACHE && existsSync(join(SETUP_CACHE, 'sites.json'))) return JSON.parse(readFileSync(join(SETUP_CACHE, 'sites.json'), 'utf8')) as { name: string; token: string }[];
+  await api(tower, 'POST', '/v1/config/image-registry/remote-registries', { address: REGISTRY });
+  const sites: { name: string; token: string }[] = [];
+  await forEach(SITES, SETUP_CONCURRENCY, async (i) => {
+    const name = siteName(i);
+    const created = (await (await api(tower, 'POST', '/v1/config/system/tokens', { name, role: 'site', site: name })).json()) as { token: string };
+    await api(tower, 'PUT', `/v1/config/sites/${name}`, {
+      name,
+      'api-url': `http://127.0.0.1:${ports[i % PROCESSES]}/sim/${name}`,
+      vault: SITE_TOKENS_MOUNT,
+      secret: 'sim',
+      labels: { shard: String(i % 10), ...(i < FAN_OUT_SITES ? { group: 'fan-out' } : {}) },
+    });
+    sites[i] = { name, token: created.token };
+  });
+  if (SETUP_CACHE) {
+    mkdirSync(SETUP_CACHE, { recursive: true });
+    await tower.berth.stop();
+    cpSync(tower.dataDir, join(SETUP_CACHE, 'data'), { recursive: true });
+    writeFileSync(join(SETUP_CACHE, 'sites.json'), JSON.stringify(sites));
+    writeFileSync(join(SETUP_CACHE, 'ports.json'), JSON.stringify(ports));
+    tower.berth = await startBerth({ dataDir: tower.dataDir, adminToken: tower.token, env: { BERTH_LOG_LEVEL: 'warn', BERTH_SITES_ALLOW_HTTP: 'true', VAULT_ADDR: tower.vault.addr, VAULT_TOKEN: tower.vault.rootToken } });
+  }
+  return sites;
+}
+
 async function main(): Promise<void> {
   const begun = Date.now();
-  const tower = await startTower({ env: { BERTH_LOG_LEVEL: 'warn' } });
+  const tower = await startFleetTower();
   const processes = Array.from({ length: PROCESSES }, () => FollowerProcess.start());
   let peer: { url: string; child: ChildProcess } | undefined;
   const peerProcesses: FollowerProcess[] = [];
   try {
-    const ports = await Promise.all(processes.map((p) => p.ask<{ apiPort: number }>({ type: 'listen' }, 'listening')));
-    await vaultClient(tower.vault.addr, tower.vaultToken).write(`${SITE_TOKENS_MOUNT}/data/sim`, { data: { token: 'simulated-site-admin-token' } });
-    await api(tower, 'POST', '/v1/config/image-registry/remote-registries', { address: REGISTRY });
-
-    // The fleet, registered as an operator would: a token per site, then the site with its labels.
+    // The sites' api-urls name these ports: a cached set-up listens where it did before.
+    const cachedPorts = SETUP_CACHE && existsSync(join(SETUP_CACHE, 'ports.json')) ? (JSON.parse(readFileSync(join(SETUP_CACHE, 'ports.json'), 'utf8')) as number[]) : [];
+    const ports = (await Promise.all(processes.map((p, k) => p.ask<{ apiPort: number }>({ type: 'listen', port: cachedPorts[k] ?? 0 }, 'listening')))).map((p) => p.apiPort);
     const setupStarted = performance.now();
-    const sites: { name: string; token: string }[] = [];
-    await forEach(SITES, SETUP_CONCURRENCY, async (i) => {
-      const name = siteName(i);
-      const created = (await (await api(tower, 'POST', '/v1/config/system/tokens', { name, role: 'site', site: name })).json()) as { token: string };
-      const port = ports[i % PROCESSES]!.apiPort;
-      await api(tower, 'PUT', `/v1/config/sites/${name}`, {
-        name,
-        'api-url': `http://127.0.0.1:${port}/sim/${name}`,
-        vault: SITE_TOKENS_MOUNT,
-        secret: 'sim',
-        labels: { shard: String(i % 10), ...(i < FAN_OUT_SITES ? { group: 'fan-out' } : {}) },
-      });
-      sites[i] = { name, token: created.token };
-    });
+    const sites = await registerFleet(tower, ports);
     const setupSeconds = (performance.now() - setupStarted) / 1000;
     const rssIdle = rssMiB(tower.berth.process.pid!);
 
     const connectStarted = performance.now();
-    await Promise.all(processes.map((p, k) => p.ask({ type: 'start', towerUrl: tower.berth.url, sites: sites.filter((_, i) => i % PROCESSES === k), waitSeconds: WAIT_SECONDS }, 'started')));
+    await Promise.all(processes.map((p, k) => p.ask({ type: 'start', towerUrl: tower.berth.url, sites: sites.filter((_, i) => i % PROCESSES === k), waitSeconds: WAIT_SECONDS, perSecond: RAMP_PER_SECOND / PROCESSES }, 'started')));
     await untilFollowing(processes, SITES, 'the tower');
     const connectSeconds = (performance.now() - connectStarted) / 1000;
     await sleep(2_000);
@@ -203,11 +248,11 @@ async function main(): Promise<void> {
     // The peer: the same followers, on a server that only holds and answers long-polls.
     peer = await startPeer();
     peerProcesses.push(...Array.from({ length: PROCESSES }, () => FollowerProcess.start()));
-    await Promise.all(peerProcesses.map((p) => p.ask({ type: 'listen' }, 'listening')));
+    await Promise.all(peerProcesses.map((p) => p.ask({ type: 'listen', port: 0 }, 'listening')));
     // The tower's followers stop first: the peer gets the machine the tower had.
     await Promise.all(processes.map((p) => p.stop()));
     processes.length = 0;
-    await Promise.all(peerProcesses.map((p, k) => p.ask({ type: 'start', towerUrl: peer!.url, sites: sites.filter((_, i) => i % PROCESSES === k), waitSeconds: WAIT_SECONDS }, 'started')));
+    await Promise.all(peerProcesses.map((p, k) => p.ask({ type: 'start', towerUrl: peer!.url, sites: sites.filter((_, i) => i % PROCESSES === k), waitSeconds: WAIT_SECONDS, perSecond: RAMP_PER_SECOND / PROCESSES }, 'started')));
     await untilFollowing(peerProcesses, SITES, 'the peer');
     await sleep(2_000);
     const peerRss = rssMiB(peer.child.pid!);
@@ -216,7 +261,7 @@ async function main(): Promise<void> {
     const ms = (v: number) => `${v.toFixed(0)} ms`;
     const row = (what: string, berth: string, peerValue: string, ratio: string, goal: string) =>
       console.log(`${what.padEnd(46)}${berth.padStart(14)}${peerValue.padStart(14)}${ratio.padStart(8)}  ${goal}`);
-    console.log(`\n${SITES} simulated sites in ${PROCESSES} process(es) on ${process.env.HOSTNAME ?? 'this machine'}; set up in ${setupSeconds.toFixed(0)} s (${SITES} tokens + ${SITES} sites), all following ${connectSeconds.toFixed(1)} s after starting`);
+    console.log(`\n${SITES} simulated sites in ${PROCESSES} process(es); set up in ${setupSeconds.toFixed(0)} s (${SITES} tokens + ${SITES} sites), starting ${RAMP_PER_SECOND}/s, all following after ${connectSeconds.toFixed(1)} s`);
     row('', 'tower', 'bare peer', 'ratio', 'goal');
     for (const p of [50, 99]) {
       row(`config change -> every site, p${p} (${ROUNDS} rounds)`, ms(percentile(berthTimes, p)), ms(percentile(peerTimes, p)), (percentile(berthTimes, p) / percentile(peerTimes, p)).toFixed(1), p === 99 ? '<= 2000 ms' : '');
@@ -233,7 +278,9 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all([...processes, ...peerProcesses].map((p) => p.stop()));
     peer?.child.kill('SIGTERM');
-    await tower.close();
+    await tower.berth.stop();
+    await tower.vault.stop();
+    rmSync(tower.dataDir, { recursive: true, force: true });
   }
 }
 

@@ -28,12 +28,14 @@ import { createRegistryRouter, type SiteRegistry } from './registry/index.js';
 import { canonicalRepositoryPaths, siteRepositoryRoutes } from './registry/repository-routes.js';
 import { RegistryClients } from './image-registry/registry-clients.js';
 import { remoteRegistryOperationRoutes } from './image-registry/operations/routes.js';
-import { pullRoutes } from './image-registry/pull/routes.js';
+import { createImagePuller, pullRoutes } from './image-registry/pull/routes.js';
+import { pullByReference } from './image-registry/pull/pull-by-reference.js';
 import type { OperationDeps } from './image-registry/operation-deps.js';
 import { VerificationLog } from './image-registry/operations/verification-status.js';
 import { createSites } from './sites/sites.js';
 import type { TowerSettings } from './sites/tower-client.js';
 import type { FanOutOptions } from './sites/fan-out.js';
+import type { ReconcilerOptions } from './sites/site-image-reconciler.js';
 
 export interface AppParts {
   logger: Logger;
@@ -50,7 +52,7 @@ export interface AppParts {
    * This Berth among sites: its name (default `control-tower`), at a site the tower it follows, and whether sites'
    * api-urls may be http:// (BERTH_SITES_ALLOW_HTTP; default no: the tower's token for a site must not travel in clear).
    */
-  sites?: { siteName: string; tower?: TowerSettings | undefined; allowHttp?: boolean; fanOut?: FanOutOptions };
+  sites?: { siteName: string; tower?: TowerSettings | undefined; allowHttp?: boolean; fanOut?: FanOutOptions; siteImages?: Partial<ReconcilerOptions> };
 }
 
 export interface BerthApp {
@@ -98,6 +100,11 @@ export function createApp(parts: AppParts): BerthApp {
 
   // Repository names written with plain slashes take the contract's one-segment form before /v1 resolves the path.
   app.use(canonicalRepositoryPaths);
+  const registries = new ConfigList(parts.store, remoteRegistrySpec);
+  const clients = new RegistryClients(parts.secrets?.store);
+  const verifications = new VerificationLog();
+  const deps: OperationDeps = { registries, clients, secrets: parts.secrets?.store, siteRegistry: parts.siteRegistry, verifications };
+  const puller = createImagePuller(deps);
   const sites = createSites({
     store: parts.store,
     secrets: parts.secrets?.store,
@@ -106,6 +113,7 @@ export function createApp(parts: AppParts): BerthApp {
     tower: parts.sites?.tower,
     allowHttp: parts.sites?.allowHttp ?? false,
     ...(parts.sites?.fanOut ? { fanOut: parts.sites.fanOut } : {}),
+    siteImages: { registries, pull: pullByReference(deps, puller), siteRegistry: parts.siteRegistry, ...(parts.sites?.siteImages ? { reconciler: parts.sites.siteImages } : {}) },
   });
   // Every /v1 request is one operation of the contract, checked as that operation whatever else it carries;
   // authentication comes first, so callers without a token learn nothing (not even whether a secret store is up).
@@ -127,15 +135,11 @@ export function createApp(parts: AppParts): BerthApp {
     ...sites.forwarding,
   );
 
-  const registries = new ConfigList(parts.store, remoteRegistrySpec);
-  const clients = new RegistryClients(parts.secrets?.store);
-  const verifications = new VerificationLog();
-  const deps: OperationDeps = { registries, clients, secrets: parts.secrets?.store, siteRegistry: parts.siteRegistry, verifications };
   app.use(
     '/v1',
     imageRegistryRoutes(registries, verifications),
     remoteRegistryOperationRoutes(deps),
-    pullRoutes(deps),
+    pullRoutes(deps, puller),
     siteRepositoryRoutes(parts.siteRegistry),
     tokenRoutes(parts.tokens),
     sites.routes,

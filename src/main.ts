@@ -45,7 +45,7 @@ async function start(settings: Settings): Promise<void> {
     bodyLimitBytes: settings.bodyLimitBytes,
     siteRegistry,
     registryAnonymousPull: settings.registryAnonymousPull,
-    sites: { siteName: settings.siteName, tower: settings.tower, allowHttp: settings.sitesAllowHttp, fanOut: settings.fanOut },
+    sites: { siteName: settings.siteName, tower: settings.tower, allowHttp: settings.sitesAllowHttp, fanOut: settings.fanOut, siteImages: settings.siteImages },
     ...(secrets ? { secrets } : {}),
   });
 

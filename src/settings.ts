@@ -39,6 +39,8 @@ export interface Settings {
   store: StoreSettings;
   /** `?sites=`: sites called at once (BERTH_FANOUT_CONCURRENCY) and each one's time limit (BERTH_FANOUT_TIMEOUT, seconds). */
   fanOut: { concurrency: number; timeoutMs: number };
+  /** At a site: how often the tags of desired images are resolved again (BERTH_SITE_IMAGES_RESOLVE_INTERVAL, seconds; 0 never). */
+  siteImages: { resolveIntervalMs: number };
 }
 
 export type StoreSettings = { engine: 'sqlite' } | { engine: 'etcd'; etcd: EtcdStoreSettings };
@@ -68,6 +70,7 @@ const SETTINGS = {
   etcdPrefix: { env: 'BERTH_ETCD_PREFIX', flag: 'etcd-prefix', fallback: '/berth/' },
   fanOutConcurrency: { env: 'BERTH_FANOUT_CONCURRENCY', flag: 'fanout-concurrency', fallback: '32' },
   fanOutTimeout: { env: 'BERTH_FANOUT_TIMEOUT', flag: 'fanout-timeout', fallback: '30' },
+  siteImagesResolveInterval: { env: 'BERTH_SITE_IMAGES_RESOLVE_INTERVAL', flag: 'site-images-resolve-interval', fallback: '900' },
 } as const;
 
 export function parseListenAddress(text: string, setting = 'BERTH_LISTEN'): ListenAddress {
@@ -296,6 +299,9 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
     fanOut: {
       concurrency: parseCount(value(SETTINGS.fanOutConcurrency) ?? '', SETTINGS.fanOutConcurrency.env, 1, 1000, 'a number of sites'),
       timeoutMs: parseCount(value(SETTINGS.fanOutTimeout) ?? '', SETTINGS.fanOutTimeout.env, 1, 3600, 'a number of seconds') * 1000,
+    },
+    siteImages: {
+      resolveIntervalMs: parseCount(value(SETTINGS.siteImagesResolveInterval) ?? '', SETTINGS.siteImagesResolveInterval.env, 0, 604800, 'a number of seconds') * 1000,
     },
   };
 }

@@ -1,12 +1,17 @@
-// /v1 routes of sites: the sites list (/config/sites), their state (/state/sites), this Berth's replication state
-// (/state/system/replication), and the tower's change feed and snapshot that sites follow. Thin: parse, call, answer.
+// /v1 routes of sites: the sites list (/config/sites), their state (/state/sites), desired images for groups of sites
+// and their readiness (/config and /state/image-registry/site-images), this Berth's replication state
+// (/state/system/replication), and the tower's change feed, snapshot and site reports that sites send and follow.
+// Thin: parse, call, answer.
 import type { Router, Request } from 'express';
 import type { ConfigList } from '../config/config-list.js';
 import { componentSchema } from '../contract/openapi.js';
-import { forbidden, invalidInput, isBerthError } from '../errors.js';
+import { forbidden, invalidInput, isBerthError, notFound } from '../errors.js';
 import { rewriteQuery } from '../http/raw-query.js';
 import { parseSelector } from './selector.js';
-import { sendAnswer } from '../http/answer.js';
+import type { SiteImages } from './site-images.js';
+import { filterSiteImagesContent, type SiteImagesStates } from './site-images-states.js';
+import type { SiteReport, SiteReports } from './site-reports.js';
+import { sendAnswer, sendEmpty } from '../http/answer.js';
 import { mountConfigList } from '../http/config-list-routes.js';
 import { readOptions, shapeList, shapeOne } from '../http/query-options.js';
 import type { ChangeFeed } from './change-feed.js';
@@ -24,6 +29,9 @@ export interface SiteRouteParts {
   contacts: SiteContacts;
   feed: ChangeFeed;
   replicationState(): Promise<ReplicationStateAnswer>;
+  siteImages: ConfigList<SiteImages>;
+  siteImagesStates: SiteImagesStates;
+  reports: SiteReports;
 }
 
 /** An integer query parameter the contract has checked (and the validator may have made a number); its default when absent. */
@@ -35,13 +43,30 @@ const integerParameter = (req: Request, name: string, fallback: number): number 
 /** Ends `signal` when the client goes away, so a long-poll stops waiting for nobody. */
 function clientGone(req: Request): AbortSignal {
   const abort = new AbortController();
-  req.res!.once('close', () => abort.abort());
+  const res = req.res!;
+  // Only a connection closed before the answer went out aborts (thousands of answered long-polls need no abort).
+  res.once('close', () => {
+    if (!res.writableFinished) abort.abort();
+  });
   return abort.signal;
 }
 
 export function siteRoutes(parts: SiteRouteParts): Router {
   const router = strictRouter();
   mountConfigList<Site>(router, { path: '/config/sites', list: parts.sites, keyOf: (s) => s.name, answerSchema: 'SiteAnswer' });
+  mountConfigList<SiteImages>(router, { path: '/config/image-registry/site-images', list: parts.siteImages, keyOf: (s) => s.name, answerSchema: 'SiteImagesAnswer' });
+
+  const siteImagesSchema = componentSchema('SiteImagesState');
+  router.get('/state/image-registry/site-images', async (req, res) => {
+    const options = readOptions(req, siteImagesSchema);
+    const states = (await parts.siteImagesStates.list()).map((s) => filterSiteImagesContent(s, options.content));
+    sendAnswer(req, res, 200, shapeList(states, options, (s) => s.name ?? ''));
+  });
+  router.get('/state/image-registry/site-images/:key', async (req, res) => {
+    const options = readOptions(req, siteImagesSchema);
+    const state = await parts.siteImagesStates.get(String(req.params.key));
+    sendAnswer(req, res, 200, shapeOne(filterSiteImagesContent(state, options.content), options));
+  });
 
   const stateSchema = componentSchema('SiteState');
   router.get('/state/sites', async (req, res) => {
@@ -101,17 +126,29 @@ export function siteRoutes(parts: SiteRouteParts): Router {
     const after = integerParameter(req, 'after', 0);
     const site = await contactOf(req);
     const ended = site ? parts.contacts.begin(site, after) : noContact;
+    // A site the tower holds no report from is told so at once (now and then), not only at the end of a long-poll.
+    const askNow = site !== undefined && parts.reports.askNow(site);
     try {
       const page = await parts.feed.read(after, {
         limit: integerParameter(req, 'limit', 500),
-        waitMs: integerParameter(req, 'wait', 25) * 1000,
+        waitMs: askNow ? 0 : integerParameter(req, 'wait', 25) * 1000,
         signal: clientGone(req),
         reader: site,
       });
-      sendAnswer(req, res, 200, { revision: page.revision, 'current-revision': page.currentRevision, changes: page.changes });
+      const reportWanted = site !== undefined && !parts.reports.has(site);
+      sendAnswer(req, res, 200, { revision: page.revision, 'current-revision': page.currentRevision, changes: page.changes, ...(reportWanted ? { 'report-wanted': true } : {}) });
     } finally {
       ended();
     }
+  });
+
+  // Only a site's own token gets here (auth/principal.ts); the report is that site's.
+  router.post('/state/system/site-report', async (req, res) => {
+    const site = await contactOf(req);
+    if (site === undefined) throw notFound(`site '${req.principal!.site}' is not in /v1/config/sites: the tower keeps no report for it`);
+    parts.reports.set(site, req.body as SiteReport);
+    parts.contacts.touch(site);
+    sendEmpty(res, 204);
   });
 
   router.get('/state/system/snapshot', async (req, res) => {

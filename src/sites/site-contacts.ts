@@ -39,6 +39,12 @@ export class SiteContacts {
     };
   }
 
+  /** Records a call of `site` that says nothing of its revision (a report). */
+  touch(site: string): void {
+    const record = this.records.get(site);
+    if (record) record.lastContact = new Date(this.now());
+  }
+
   get(site: string): SiteContact | undefined {
     const record = this.records.get(site);
     if (!record) return undefined;

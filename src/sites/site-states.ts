@@ -2,7 +2,7 @@
 // connected, last-contact, replicated-revision and lag (the tower's revision minus the site's).
 import type { ConfigList } from '../config/config-list.js';
 import type { ConfigStore } from '../store/config-store.js';
-import type { ContentFilter } from '../http/query-options.js';
+import { filterByContent, type ContentFilter } from '../http/query-options.js';
 import type { Site } from './site.js';
 import type { SiteContacts } from './site-contacts.js';
 import { matches, type Selector } from './selector.js';
@@ -25,12 +25,7 @@ export interface SiteStateQuery {
 const CONFIG_FIELDS: readonly string[] = ['name', 'api-url', 'ca-cert', 'vault', 'secret', 'labels'];
 
 /** `content=config|nonconfig|all`; the key (`name`) is always kept. */
-export function filterSiteContent(state: SiteState, content: ContentFilter): Partial<SiteState> {
-  if (content === 'all') return state;
-  return Object.fromEntries(
-    Object.entries(state).filter(([field]) => field === 'name' || (content === 'config') === CONFIG_FIELDS.includes(field)),
-  ) as Partial<SiteState>;
-}
+export const filterSiteContent = (state: SiteState, content: ContentFilter): Partial<SiteState> => filterByContent(state, content, 'name', CONFIG_FIELDS);
 
 export class SiteStates {
   constructor(

@@ -17,6 +17,8 @@ export interface TowerFeedPage {
   revision: number;
   'current-revision': number;
   changes: StoreChange[];
+  /** The tower holds no report from this site on its desired images. */
+  'report-wanted'?: boolean;
 }
 
 export interface TowerSnapshot {
@@ -60,13 +62,24 @@ export class TowerClient {
   }
 
   private async get(path: string, signal: AbortSignal | undefined): Promise<unknown> {
+    return this.call('GET', path, undefined, signal);
+  }
+
+  private async call(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal | undefined): Promise<unknown> {
     const response = await this.pool.request({
       path: `${this.basePath}${path}`,
-      method: 'GET',
-      headers: { authorization: `Bearer ${this.settings.token}`, accept: 'application/json', 'user-agent': `berth-site/${this.siteName}` },
+      method,
+      headers: {
+        authorization: `Bearer ${this.settings.token}`,
+        accept: 'application/json',
+        'user-agent': `berth-site/${this.siteName}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       ...(signal ? { signal } : {}),
     });
     const text = await response.body.text();
+    if (response.statusCode === 204) return undefined;
     if (response.statusCode !== 200) {
       let message = text.slice(0, 300);
       try {
@@ -74,12 +87,12 @@ export class TowerClient {
       } catch {
         // Not an error body of ours: show its start.
       }
-      throw new TowerAnswerError(`the tower answered ${response.statusCode} to GET ${path.split('?')[0]}: ${message}`);
+      throw new TowerAnswerError(`the tower answered ${response.statusCode} to ${method} ${path.split('?')[0]}: ${message}`);
     }
     try {
       return JSON.parse(text);
     } catch {
-      throw new TowerAnswerError(`the tower's answer to GET ${path.split('?')[0]} is not JSON`);
+      throw new TowerAnswerError(`the tower's answer to ${method} ${path.split('?')[0]} is not JSON`);
     }
   }
 
@@ -95,6 +108,12 @@ export class TowerClient {
     const snapshot = await this.get(`/v1/state/system/snapshot?${query}`, signal);
     if (!this.isSnapshot(snapshot)) throw new TowerAnswerError(`the tower's snapshot does not match the contract: ${JSON.stringify(describeAjvErrors(this.isSnapshot.errors))}`);
     return snapshot as TowerSnapshot;
+  }
+
+  /** Sends this site's report on its desired images. */
+  async report(report: unknown): Promise<void> {
+    const query = new URLSearchParams({ 'site-name': this.siteName });
+    await this.call('POST', `/v1/state/system/site-report?${query}`, report, undefined);
   }
 
   async close(): Promise<void> {

@@ -49,6 +49,8 @@ export class TowerReplicator {
     private readonly tower: TowerClient,
     private readonly logger: Logger,
     private readonly options: ReplicatorOptions = DEFAULT_REPLICATOR_OPTIONS,
+    /** Called when the tower's feed says it holds no report from this site. */
+    private readonly reportWanted: () => void = () => {},
   ) {}
 
   /** Starts following the tower in the background; Berth serves from its own store meanwhile and after. */
@@ -100,7 +102,8 @@ export class TowerReplicator {
         if (this.status.connected || failures === 1) this.logger.warn({ tower: this.tower.url, error: message }, 'cannot follow the control tower; serving from this site\'s own configuration');
         this.status.connected = false;
         this.status.lastError = message;
-        await this.pause(Math.min(this.options.retryMaxMs, this.options.retryMinMs * 2 ** (failures - 1)));
+        // Jittered: after a tower restart, thousands of sites must not come back in the same instant.
+        await this.pause(Math.min(this.options.retryMaxMs, this.options.retryMinMs * 2 ** (failures - 1)) * (0.5 + Math.random()));
       }
     }
   }
@@ -127,6 +130,7 @@ export class TowerReplicator {
     }
     for (const change of page.changes) await this.apply(change);
     if (page.revision !== this.revision) await this.writeRevision(page.revision);
+    if (page['report-wanted']) this.reportWanted();
   }
 
   /** Where a key the tower sends is kept here: replicated keys as they are, this site's own entry apart; else nowhere. */
