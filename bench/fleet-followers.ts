@@ -1,11 +1,14 @@
 // Simulated sites for bench/fleet.bench.ts, many in one process: each follows the tower as a Berth site does (the
-// snapshot, then the change feed long-polled with its own `site` token, on a keep-alive connection of its own) and
-// reports the state of its desired images when the tower asks for it. Not a Berth: no store, no registry, only the
-// protocol. The process also serves the sites' API for fan-outs (verify-credentials answers success) on one port,
-// each site under its own path prefix (`/sim/<name>`). Driven over IPC by the bench (fork).
+// snapshot, then the change feed long-polled with its own `site` token, on a keep-alive connection of its own, backing
+// off as Berth sites do) and reports its desired images (selected with Berth's own selector, pulls that succeed at
+// once). Not a Berth: no store, no registry, only the protocol. The process also serves the sites' API for fan-outs
+// (verify-credentials answers success) on one port, each site under its own path prefix (`/sim/<name>`). Driven over
+// IPC by the bench (fork).
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from 'undici';
+import { matches, parseSelector, type Labels } from '../src/sites/selector.js';
+import { configDigest, formatTarget, SITE_IMAGES_PREFIX, targetOf, type SiteImages } from '../src/sites/site-images.js';
 
 interface SimulatedSite {
   name: string;
@@ -22,9 +25,23 @@ type Command =
 const send = (message: unknown) => process.send!(message);
 const now = () => performance.timeOrigin + performance.now();
 
+interface Change {
+  revision: number;
+  key: string;
+  type: 'put' | 'delete';
+  value?: unknown;
+}
+
+/** As Berth sites do: 250 ms after a first failure, doubling to 5 s, jittered. */
+const retryDelay = (failures: number) => Math.min(5_000, 250 * 2 ** (failures - 1)) * (0.5 + Math.random());
+
 /** One simulated site following the tower. */
 class Follower {
   revision = 0;
+  /** The desired-images entries as replicated, and this site's own labels. */
+  private readonly entries = new Map<string, SiteImages>();
+  private labels: Labels | undefined;
+  private lastReport = '';
   /** Pages that brought changes: [newest change revision, epoch ms of arrival]. */
   readonly arrivals: [number, number][] = [];
   following = false;
@@ -57,31 +74,63 @@ class Follower {
     return text ? (JSON.parse(text) as Record<string, unknown>) : {};
   }
 
-  /** What a site with nothing to pull reports: the report protocol, exercised as a real site does on request. */
-  private async report(): Promise<void> {
-    await this.call('POST', `/v1/state/system/site-report?site-name=${this.site.name}`, { 'replicated-revision': this.revision, 'site-images': [] });
+  private apply(change: Change): void {
+    if (change.key.startsWith(SITE_IMAGES_PREFIX)) {
+      if (change.type === 'put') this.entries.set(change.key, change.value as SiteImages);
+      else this.entries.delete(change.key);
+    } else if (change.key === `config/sites/${this.site.name}`) {
+      this.labels = change.type === 'put' ? (change.value as { labels?: Labels }).labels : undefined;
+    }
+  }
+
+  /**
+   * The report protocol as a site speaks it, with pulls that succeed at once: every entry that selects this site,
+   * the digest of its configuration, each image ready. Sent when it changes and when the tower wants one.
+   */
+  private async report(wanted: boolean): Promise<void> {
+    const site = { name: this.site.name, labels: this.labels };
+    const updated = new Date().toISOString();
+    const selected = [...this.entries.values()].filter((entry) => matches(parseSelector(entry.sites), site));
+    const report = {
+      'site-images': selected.map((entry) => ({
+        name: entry.name,
+        'config-digest': configDigest(entry),
+        images: entry.images.map((image) => ({ image: image.image, target: formatTarget(targetOf(image)), state: 'ready', attempts: 0, updated })),
+      })),
+    };
+    const content = JSON.stringify(report['site-images'].map((e) => [e.name, e['config-digest']]));
+    if (!wanted && content === this.lastReport) return;
+    await this.call('POST', `/v1/state/system/site-report?site-name=${this.site.name}`, report);
+    this.lastReport = content;
     this.reports++;
   }
 
   async run(): Promise<void> {
+    let failures = 0;
     while (!this.stopped) {
       try {
         if (!this.following) {
           const snapshot = await this.call('GET', `/v1/state/system/snapshot?site-name=${this.site.name}`);
+          this.entries.clear();
+          this.labels = undefined;
+          for (const entry of snapshot.entries as Change[]) this.apply({ ...entry, type: 'put' });
           this.revision = snapshot.revision as number;
           this.following = true;
         }
         const page = await this.call('GET', `/v1/state/system/changes?after=${this.revision}&wait=${this.waitSeconds}&site-name=${this.site.name}`);
-        const changes = page.changes as { revision: number }[];
+        const changes = page.changes as Change[];
         if (changes.length > 0) this.arrivals.push([changes.at(-1)!.revision, now()]);
+        for (const change of changes) this.apply(change);
         this.revision = page.revision as number;
-        if (page['report-wanted'] === true) await this.report();
+        await this.report(page['report-wanted'] === true);
+        failures = 0;
       } catch (e) {
         if (this.stopped) return;
         this.errors++;
+        failures++;
         this.lastError = (e as Error).message;
         this.following = false;
-        await new Promise((resolve) => setTimeout(resolve, 1000 + Math.random() * 1000));
+        await new Promise((resolve) => setTimeout(resolve, retryDelay(failures)));
       }
     }
   }

@@ -237,6 +237,16 @@ async function main(): Promise<void> {
     const listPage = await timed(() => api(tower, 'GET', `/v1/state/sites?limit=100&after=${siteName(Math.floor(SITES / 2))}`).then((r) => r.text()));
     const listSelected = await timed(() => api(tower, 'GET', '/v1/state/sites?selector=shard%3D3').then((r) => r.text()));
 
+    // Desired images for every site: from the write until the tower counts every site ready (the sites' reports).
+    const readyStarted = performance.now();
+    await api(tower, 'PUT', '/v1/config/image-registry/site-images/everywhere', { name: 'everywhere', sites: '*', images: [{ image: `${REGISTRY}/fleet/app:v1` }] });
+    let readySites = 0;
+    for (const deadline = Date.now() + 300_000; readySites < SITES && Date.now() < deadline; await sleep(250)) {
+      readySites = ((await (await api(tower, 'GET', '/v1/state/image-registry/site-images/everywhere?fields=ready-sites')).json()) as { 'ready-sites': number })['ready-sites'];
+    }
+    const allReady = performance.now() - readyStarted;
+    const readiness = await timed(() => api(tower, 'GET', '/v1/state/image-registry/site-images/everywhere').then((r) => r.text()));
+
     let fanOutOk = 0;
     const fanOut = await timed(async () => {
       const res = await api(tower, 'POST', `/v1/state/image-registry/remote-registries/${REGISTRY}/verify-credentials?sites=group%3Dfan-out`, {});
@@ -260,7 +270,7 @@ async function main(): Promise<void> {
 
     const ms = (v: number) => `${v.toFixed(0)} ms`;
     const row = (what: string, berth: string, peerValue: string, ratio: string, goal: string) =>
-      console.log(`${what.padEnd(46)}${berth.padStart(14)}${peerValue.padStart(14)}${ratio.padStart(8)}  ${goal}`);
+      console.log(`${what.padEnd(58)}${berth.padStart(14)}${peerValue.padStart(14)}${ratio.padStart(8)}  ${goal}`);
     console.log(`\n${SITES} simulated sites in ${PROCESSES} process(es); set up in ${setupSeconds.toFixed(0)} s (${SITES} tokens + ${SITES} sites), starting ${RAMP_PER_SECOND}/s, all following after ${connectSeconds.toFixed(1)} s`);
     row('', 'tower', 'bare peer', 'ratio', 'goal');
     for (const p of [50, 99]) {
@@ -274,6 +284,8 @@ async function main(): Promise<void> {
     row('GET /v1/state/sites?limit=100&after=...', ms(listPage), '', '', '');
     row(`GET /v1/state/sites?selector=shard=3 (${SITES / 10})`, ms(listSelected), '', '', '');
     row(`fan-out verify-credentials to ${FAN_OUT_SITES} sites (${fanOutOk} ok)`, ms(fanOut), '', '', '<= 10000 ms');
+    row(`desired images for all -> ${readySites} of ${SITES} ready at the tower`, ms(allReady), '', '', '');
+    row(`GET /v1/state/image-registry/site-images/{name} (${SITES} sites)`, ms(readiness), '', '', '');
     console.log(`(medians of 5 reads and 3 fan-outs; total ${((Date.now() - begun) / 1000).toFixed(0)} s)`);
   } finally {
     await Promise.all([...processes, ...peerProcesses].map((p) => p.stop()));

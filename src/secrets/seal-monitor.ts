@@ -3,6 +3,11 @@
 import type { SealState, SecretStore } from './secret-store.js';
 
 export const SEAL_POLL_INTERVAL_MS = 2_000;
+/**
+ * A look that has not settled by then counts as `unreachable`: one request hung on a dead socket (seen with 10,000
+ * sites' connections arriving at once) must never stop the polling and leave /v1 answering 503 for good.
+ */
+export const SEAL_POLL_DEADLINE_MS = 10_000;
 
 export class SealMonitor {
   private current: SealState = 'unsealed';
@@ -13,6 +18,7 @@ export class SealMonitor {
     private readonly store: SecretStore,
     private readonly onChange: (state: SealState, previous: SealState) => void = () => {},
     private readonly intervalMs = SEAL_POLL_INTERVAL_MS,
+    private readonly deadlineMs = SEAL_POLL_DEADLINE_MS,
   ) {
     store.onTrouble = (state) => {
       this.set(state);
@@ -34,10 +40,17 @@ export class SealMonitor {
 
   /** One look at sys/seal-status; concurrent callers share it. */
   poll(): Promise<void> {
-    this.polling ??= this.store
-      .sealState()
+    if (this.polling) return this.polling;
+    let deadline: NodeJS.Timeout | undefined;
+    const overdue = new Promise<SealState>((resolve) => {
+      deadline = setTimeout(() => resolve('unreachable'), this.deadlineMs);
+    });
+    this.polling = Promise.race([this.store.sealState(), overdue])
       .then((state) => this.set(state))
-      .finally(() => (this.polling = undefined));
+      .finally(() => {
+        clearTimeout(deadline);
+        this.polling = undefined;
+      });
     return this.polling;
   }
 

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { BerthError } from '../../src/errors.js';
-import { labelKeyProblem, labelValueProblem, matches, namedSites, parseSelector, type SelectorTerm } from '../../src/sites/selector.js';
+import { labelKeyProblem, labelValueProblem, matches, namedSites, parseSelector, type Selectable, type SelectorTerm } from '../../src/sites/selector.js';
 
-const sites = [
+const sites: Selectable[] = [
   { name: 'edge-1', labels: { region: 'eu', tier: 'canary', 'example.com/gpu': 'a100' } },
   { name: 'edge-2', labels: { region: 'eu' } },
   { name: 'edge-3', labels: { region: 'us', tier: 'stable' } },
