@@ -7,6 +7,8 @@ export const ROLES: readonly Role[] = ['admin', 'operator', 'read'];
 export interface Principal {
   name: string;
   role: Role;
+  /** A single sign-on user: the issuer and their `sub` there (`name` is their preferred_username, else the sub). */
+  sso?: { issuer: string; subject: string };
 }
 
 /** Turns a presented bearer credential into a Principal, or undefined when it does not recognise it. */

@@ -1,7 +1,7 @@
 // API tokens: created with a name and a role, answered once, kept only as SHA-256 hashes in the config store.
 // A cache of hash -> Principal follows the store's change feed, so a revoked token stops working at once.
 import { createHash, randomBytes } from 'node:crypto';
-import type { ConfigStore, StoreChange } from '../store/config-store.js';
+import type { ConfigStore, StoreChange, WriteContext } from '../store/config-store.js';
 import { alreadyExists, notFound } from '../errors.js';
 import type { Authenticator, Principal, Role } from './principal.js';
 
@@ -49,7 +49,7 @@ export class TokenRegistry implements Authenticator {
     }
     const hasAdmin = (await store.list(PREFIX)).some((e) => (e.value as StoredToken).role === 'admin');
     if (hasAdmin) return { tokens };
-    const created = await tokens.create({ name: 'admin', role: 'admin' });
+    const created = await tokens.create({ name: 'admin', role: 'admin' }, { context: { author: { kind: 'system', name: 'start-up (generated admin token)' } } });
     return { tokens, generatedAdminToken: created.token };
   }
 
@@ -81,7 +81,7 @@ export class TokenRegistry implements Authenticator {
   }
 
   /** Creates a token; the answer is the only place the token itself ever appears. */
-  async create(request: { name: string; role: Role }, options: { validateOnly?: boolean } = {}): Promise<TokenInfo & { token: string }> {
+  async create(request: { name: string; role: Role }, options: { validateOnly?: boolean; context?: WriteContext } = {}): Promise<TokenInfo & { token: string }> {
     const key = PREFIX + request.name;
     if (options.validateOnly) {
       if (await this.store.get(key)) throw alreadyExists(`token '${request.name}' already exists`);
@@ -90,7 +90,7 @@ export class TokenRegistry implements Authenticator {
     const token = generateToken();
     const stored: StoredToken = { name: request.name, role: request.role, created: new Date().toISOString(), hash: hashToken(token) };
     try {
-      await this.store.put(key, stored, { kind: 'absent' });
+      await this.store.put(key, stored, { kind: 'absent' }, options.context);
     } catch (e) {
       if ((e as { kind?: string }).kind === 'already-exists') throw alreadyExists(`token '${request.name}' already exists`);
       throw e;
@@ -98,13 +98,13 @@ export class TokenRegistry implements Authenticator {
     return { ...info(stored), token };
   }
 
-  async revoke(name: string, options: { validateOnly?: boolean } = {}): Promise<void> {
+  async revoke(name: string, options: { validateOnly?: boolean; context?: WriteContext } = {}): Promise<void> {
     if (options.validateOnly) {
       await this.get(name);
       return;
     }
     try {
-      await this.store.delete(PREFIX + name);
+      await this.store.delete(PREFIX + name, undefined, options.context);
     } catch (e) {
       if ((e as { kind?: string }).kind === 'not-found') throw notFound(`token '${name}' does not exist`);
       throw e;
