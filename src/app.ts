@@ -31,18 +31,21 @@ import type { OperationDeps } from './image-registry/operation-deps.js';
 import { VerificationLog } from './image-registry/operations/verification-status.js';
 import { createSites } from './sites/sites.js';
 import type { TowerSettings } from './sites/tower-client.js';
+import { PROTECTED_RESOURCE_METADATA_PATH, type ProtectedResourceMetadata } from './auth/oidc/resource-metadata.js';
 
 export interface AppParts {
   logger: Logger;
   store: ConfigStore;
   tokens: TokenRegistry;
-  /** Who may call /v1; the token registry, later with single sign-on behind it. */
+  /** Who may call /v1 and /v2: the token registry, and single sign-on behind it when configured. */
   authenticator: Authenticator;
   bodyLimitBytes: number;
   /** The secret store and its seal monitor; absent when none is configured. */
   secrets?: { store: SecretStore; monitor: SealMonitor };
   siteRegistry: SiteRegistry;
   registryAnonymousPull: boolean;
+  /** With single sign-on: what clients learn at /.well-known/oauth-protected-resource (issuer, audience, CLI client). */
+  ssoMetadata?: ProtectedResourceMetadata;
   /** This Berth among sites: its name (default `control-tower`), and at a site the tower it follows. */
   sites?: { siteName: string; tower?: TowerSettings | undefined };
 }
@@ -71,6 +74,8 @@ export function createApp(parts: AppParts): BerthApp {
   });
   app.get('/openapi.yaml', (_req, res) => res.type('application/yaml').send(contractYaml));
   app.get('/openapi.json', (_req, res) => res.type('application/json').send(contractJson));
+  const { ssoMetadata } = parts;
+  if (ssoMetadata) app.get(PROTECTED_RESOURCE_METADATA_PATH, (req, res) => sendAnswer(req, res, 200, ssoMetadata));
 
   // The site registry's protocol: Berth's API tokens, as a bearer token or a Basic password.
   app.use(

@@ -33,6 +33,7 @@ describe('defaults', () => {
       siteName: 'control-tower',
       tower: undefined,
       store: { engine: 'sqlite' },
+      oidc: undefined,
     });
   });
 
