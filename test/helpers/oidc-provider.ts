@@ -39,6 +39,8 @@ export interface OidcProvider {
   sign(claims: JWTPayload, header?: Record<string, unknown>, key?: JWK): Promise<string>;
   /** Plays the person: opens the verification URI, enters the user code, signs in as `user`, and allows. */
   approveDeviceLogin(verificationUri: string, userCode: string, user: string, password: string): Promise<void>;
+  /** Plays a person who enters the code, then aborts on the confirmation page (not their device after all). */
+  abortDeviceLogin(verificationUri: string, userCode: string): Promise<void>;
   output(): string;
   stop(): Promise<void>;
 }
@@ -121,6 +123,7 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
       return new SignJWT(claims).setProtectedHeader({ alg, typ: 'at+jwt', kid: key.kid, ...header }).sign(signingKey);
     },
     approveDeviceLogin: (verificationUri, userCode, user, password) => new Person(agent).approve(verificationUri, userCode, user, password),
+    abortDeviceLogin: (verificationUri, userCode) => new Person(agent).abort(verificationUri, userCode),
     output: () => output,
     async stop() {
       if (agent.closed) return;
@@ -198,5 +201,11 @@ class Person {
     if (/wrong user name or password/.test(consent.html)) throw new Error(`the provider refused the password of ${user}`);
     const done = await this.submit(consent, {});
     if (!/Sign-in Success/.test(done.html)) throw new Error(`the device login did not end in success: ${done.html.slice(0, 300)}`);
+  }
+
+  async abort(verificationUri: string, userCode: string): Promise<void> {
+    const confirm = await this.submit(await this.request(verificationUri), { user_code: userCode });
+    const aborted = await this.submit(confirm, { abort: 'yes' });
+    if (!/interrupted/.test(aborted.html)) throw new Error(`the abort was not confirmed: ${aborted.html.slice(0, 300)}`);
   }
 }

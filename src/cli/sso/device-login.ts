@@ -5,7 +5,7 @@
 // of Berth's public metadata only, never of server internals.
 import * as client from 'openid-client';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { forgetSession, readSession, writeSession, type SsoSession } from './session-file.js';
+import { forgetSession, readSession, withSessionLock, writeSession, type SsoSession } from './session-file.js';
 
 /** What signing on needs: usually read from Berth (readSsoTarget), so a user gives nothing but Berth's URL. */
 export interface SsoTarget {
@@ -151,23 +151,28 @@ export async function deviceLogin(options: DeviceLoginOptions): Promise<SsoSessi
   });
 }
 
-/** Gets new tokens with the refresh token, keeps them, and answers the session. */
-async function refresh(sessionFile: string, session: SsoSession, connection: ProviderConnection): Promise<SsoSession> {
-  const { refreshToken } = session;
-  if (!refreshToken) throw new SsoError('the access token expired and the provider gave no refresh token: run berth login --sso again');
-  return withProvider(session, connection, async (config) => {
-    let tokens: client.TokenEndpointResponse;
-    try {
-      tokens = await client.refreshTokenGrant(config, refreshToken, { resource: session.audience });
-    } catch (e) {
-      // Another berth command may have refreshed meanwhile (refresh tokens are used once): take what it kept.
-      const current = readSession(sessionFile);
-      if (current?.refreshToken && current.refreshToken !== refreshToken) return current;
-      throw new SsoError(`the sign-on expired or was revoked (${reasonOf(e)}): run berth login --sso again`);
-    }
-    const renewed = sessionOf(session, session.scope, tokens, refreshToken);
-    writeSession(sessionFile, renewed);
-    return renewed;
+/**
+ * Gets new tokens with the refresh token and keeps them. Under the session's lock, and only if no other berth command
+ * refreshed since `stale` was read: its new access token is then the answer, and the refresh token is spent once.
+ */
+async function refresh(sessionFile: string, stale: SsoSession, connection: ProviderConnection): Promise<SsoSession> {
+  return withSessionLock(sessionFile, async () => {
+    const session = readSession(sessionFile);
+    if (!session) throw new SsoError(`logged out meanwhile (no session in ${sessionFile}): run berth login --sso`);
+    if (session.accessToken !== stale.accessToken) return session;
+    const { refreshToken } = session;
+    if (!refreshToken) throw new SsoError('the access token expired and the provider gave no refresh token: run berth login --sso again');
+    return withProvider(session, connection, async (config) => {
+      let tokens: client.TokenEndpointResponse;
+      try {
+        tokens = await client.refreshTokenGrant(config, refreshToken, { resource: session.audience });
+      } catch (e) {
+        throw new SsoError(`the sign-on expired or was revoked (${reasonOf(e)}): run berth login --sso again`);
+      }
+      const renewed = sessionOf(session, session.scope, tokens, refreshToken);
+      writeSession(sessionFile, renewed);
+      return renewed;
+    });
   });
 }
 

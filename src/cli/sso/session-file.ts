@@ -1,6 +1,9 @@
 // Where `berth login --sso` keeps a user's tokens: one JSON file at a path the caller chooses, readable by its owner
-// only (mode 0600, created so before any token is in it), replaced whole by a rename so a reader never sees half.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+// only (mode 0600, created so before any token is in it), replaced whole by a rename so a reader never sees half,
+// and a lock file beside it so two berth commands never spend the same refresh token (a provider that sees one
+// used twice takes it for theft and revokes the whole sign-on).
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -64,4 +67,40 @@ export function forgetSession(file: string): boolean {
   const existed = existsSync(file);
   rmSync(file, { force: true });
   return existed;
+}
+
+/** A lock older than this was left by a command that died; refreshing takes seconds. */
+const STALE_LOCK_MS = 60_000;
+const LOCK_WAIT_MS = 90_000;
+
+/** Runs `work` holding `<file>.lock`, waiting for another holder to finish (or its lock to go stale). */
+export async function withSessionLock<T>(file: string, work: () => Promise<T>): Promise<T> {
+  const lock = `${file}.lock`;
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      closeSync(openSync(lock, 'wx', 0o600));
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const age = lockAge(lock);
+      if (age !== undefined && age > STALE_LOCK_MS) rmSync(lock, { force: true });
+      else if (Date.now() > deadline) throw new SessionFileError(`${lock} is held by another berth command; remove it if none is running`);
+      else await sleep(50);
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+function lockAge(lock: string): number | undefined {
+  try {
+    return Date.now() - statSync(lock).mtimeMs;
+  } catch {
+    return undefined;
+  }
 }
