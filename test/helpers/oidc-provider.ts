@@ -3,14 +3,15 @@
 // Also plays the person of the device flow: opens the verification URI, types the code, signs in, allows.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK, type JWTPayload } from 'jose';
 import { Agent, fetch } from 'undici';
 import { createCertificateAuthority, issueServerCertificate, type CertificateAuthority } from './tls.js';
-import { PROJECT_ROOT } from './berth.js';
-import { exitOf } from './berth.js';
+import { exitOf, PROJECT_ROOT } from './berth.js';
 import type { ProviderProgramConfig, TestUser } from './oidc-provider-server.js';
 
 const PROGRAM = join(PROJECT_ROOT, 'test', 'helpers', 'oidc-provider-server.ts');
@@ -74,21 +75,7 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const issuer = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the test OpenID Provider did not start within 30 s:\n${output}`)), 30_000);
-    const check = () => {
-      const match = /listening on (https:\/\/\S+)/.exec(output);
-      if (!match) return;
-      clearTimeout(timer);
-      child.stdout!.off('data', check);
-      resolve(match[1]!);
-    };
-    child.stdout!.on('data', check);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the test OpenID Provider exited with ${code}:\n${output}`));
-    });
-  });
+  const issuer = await issuerAnnounced(child, () => output);
 
   const agent = new Agent({ connect: { ca: ca.certPem } });
   const admin = async (action: string, body: unknown) => {
@@ -134,6 +121,27 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
       rmSync(ca.dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The issuer the program prints once it listens; if it exits first, its output says why. */
+async function issuerAnnounced(child: ChildProcess, output: () => string): Promise<string> {
+  const lines = createInterface({ input: child.stdout! });
+  try {
+    const announced = (async () => {
+      for await (const line of lines) {
+        const match = /listening on (https:\/\/\S+)/.exec(line);
+        if (match) return match[1];
+      }
+      return undefined;
+    })();
+    const issuer = await Promise.race([announced, once(child, 'exit').then(() => undefined)]);
+    if (!issuer) throw new Error(`the test OpenID Provider exited before listening:\n${output()}`);
+    return issuer;
+  } finally {
+    lines.close();
+    // Closing readline pauses the stream; the output collector must go on reading it.
+    child.stdout!.resume();
+  }
 }
 
 interface Page {
