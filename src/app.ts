@@ -1,4 +1,4 @@
-// Builds the Express app. Middleware order, top to bottom: request log, open endpoints (health, contract),
+// Builds the Express app. Middleware order, top to bottom: request log, open endpoints (health, contract, SSO metadata),
 // the site registry (/v2, streaming bodies), then /v1: seal gate, access, body, contract validation, routes;
 // unknown paths; errors last.
 import express, { type Express } from 'express';

@@ -41,8 +41,9 @@ async function start(settings: Settings): Promise<void> {
   }
   const siteRegistry = await createSiteRegistry({ dataDir: join(settings.dataDir, 'registry') });
   // Single sign-on beside Berth's own tokens: a token Berth issued is looked up first (a hash), then a JWT is checked.
-  const sso = settings.oidc ? new OidcAuthenticator(settings.oidc, logger) : undefined;
-  if (sso && settings.oidc) {
+  let sso: OidcAuthenticator | undefined;
+  if (settings.oidc) {
+    sso = new OidcAuthenticator(settings.oidc, logger);
     logger.info({ issuer: settings.oidc.issuer, audience: settings.oidc.audience }, 'single sign-on: accepting access tokens of the identity provider');
     sso.prefetch();
   }

@@ -57,7 +57,7 @@ export class SigningKeys {
 
   private unreachable(retryAfterMs = this.options.cooldownMs): Error {
     const why = this.lastAttempt?.failure ?? 'no answer yet';
-    return unavailable(`cannot check the access token: the identity provider ${this.issuer.issuer} does not answer for its signing keys (${why})`, Math.max(1, retryAfterMs / 1000));
+    return unavailable(`cannot check the access token: the identity provider ${this.issuer.issuer} does not answer for its signing keys (${why})`, Math.max(1, Math.ceil(retryAfterMs / 1000)));
   }
 
   /** Fetches the keys in the background (at start-up); a failure is logged, and the next token tries again. */

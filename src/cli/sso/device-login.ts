@@ -56,19 +56,25 @@ const METADATA_PATH = '/.well-known/oauth-protected-resource';
 
 const CALL_TIMEOUT_MS = 30_000;
 
-function providerFetch(connection: ProviderConnection): { fetch: client.CustomFetch; close: () => Promise<void> } {
-  const agent = new Agent({ connect: { timeout: 10_000, ...(connection.caCertPem ? { ca: connection.caCertPem } : {}) } });
+/** A fetch over one connection pool whose TLS is checked against `caCertPem` (the system's roots when absent). */
+function tlsFetch(caCertPem: string | undefined): { fetch: client.CustomFetch; close: () => Promise<void> } {
+  const agent = new Agent({ connect: { timeout: 10_000, ...(caCertPem ? { ca: caCertPem } : {}) } });
   const fetch: client.CustomFetch = (url, options) =>
     undiciFetch(url, { ...options, dispatcher: agent, signal: options.signal ?? AbortSignal.timeout(CALL_TIMEOUT_MS) }) as unknown as Promise<Response>;
   return { fetch, close: () => agent.close() };
 }
 
-/** Reads where to sign on for a Berth from its metadata; `caCertPem` verifies Berth's own TLS. */
-export async function readSsoTarget(berthUrl: string, connection: ProviderConnection = {}): Promise<SsoTarget> {
-  const { fetch, close } = providerFetch(connection);
+/** Reads where to sign on for a Berth from its metadata; `berthCaCertPem` verifies Berth's own TLS. */
+export async function readSsoTarget(berthUrl: string, berthCaCertPem?: string): Promise<SsoTarget> {
+  const { fetch, close } = tlsFetch(berthCaCertPem);
   try {
     const url = `${berthUrl.replace(/\/+$/, '')}${METADATA_PATH}`;
-    const response = await fetch(url, { method: 'GET', headers: { accept: 'application/json' }, redirect: 'manual', body: undefined } as client.CustomFetchOptions);
+    let response: Response;
+    try {
+      response = await fetch(url, { method: 'GET', headers: { accept: 'application/json' }, redirect: 'manual', body: undefined } as client.CustomFetchOptions);
+    } catch (e) {
+      throw new SsoError(`cannot reach ${berthUrl}: ${reasonOf(e)}`);
+    }
     if (response.status === 404) throw new SsoError(`${berthUrl} has no single sign-on configured (BERTH_OIDC_ISSUER); log in with a token instead`);
     if (response.status !== 200) throw new SsoError(`${url} answered ${response.status}`);
     const metadata = (await response.json()) as { resource?: unknown; authorization_servers?: unknown; berth_cli_client_id?: unknown };
@@ -82,7 +88,7 @@ export async function readSsoTarget(berthUrl: string, connection: ProviderConnec
 }
 
 async function withProvider<T>(target: SsoTarget, connection: ProviderConnection, use: (config: client.Configuration) => Promise<T>): Promise<T> {
-  const { fetch, close } = providerFetch(connection);
+  const { fetch, close } = tlsFetch(connection.caCertPem);
   try {
     let config: client.Configuration;
     try {
