@@ -3,7 +3,7 @@
 // refusal that asks to log in again, logout, and reading where to sign on from a Berth without single sign-on.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -66,20 +66,19 @@ describe('device login', () => {
   });
 
   it('keeps the tokens in a 0600 file that replaces whatever was there, and hands the access token out as kept', async () => {
-    writeFileSync(join(dir, 'wide.json'), 'old', { mode: 0o644 });
-    const path = join(dir, 'wide.json');
-    const session = await login(path, ({ verificationUri, userCode }) => provider.approveDeviceLogin(verificationUri, userCode, USER.name, USER.password));
+    mkdirSync(join(dir, 'sessions'));
+    writeFileSync(file(), 'old', { mode: 0o644 });
+    const session = await login(file(), ({ verificationUri, userCode }) => provider.approveDeviceLogin(verificationUri, userCode, USER.name, USER.password));
     registerSecretValue(session.accessToken);
-    assert.equal(statSync(path).mode & 0o777, 0o600);
-    assert.deepEqual(readSession(path), session);
+    assert.equal(statSync(file()).mode & 0o777, 0o600);
+    assert.deepEqual(readSession(file()), session);
     assert.equal(session.issuer, provider.issuer);
     assert.ok(session.refreshToken, 'a refresh token (offline_access)');
-    assert.equal(await accessToken(path, tokenOptions()), session.accessToken, 'a token with time left is not refreshed');
-    rmSync(path);
+    assert.equal(await accessToken(file(), tokenOptions()), session.accessToken, 'a token with time left is not refreshed');
   });
 
   it('commands refreshing at the same time spend the refresh token once, and the sign-on lives on', async () => {
-    const session = await login(file(), ({ verificationUri, userCode }) => provider.approveDeviceLogin(verificationUri, userCode, USER.name, USER.password));
+    const session = readSession(file())!;
     const refreshed = await Promise.all(Array.from({ length: 4 }, () => accessToken(file(), { ...tokenOptions(), forceRefresh: true })));
     for (const token of refreshed) registerSecretValue(token);
     assert.equal(new Set(refreshed).size, 1, 'one refresh, its token shared');
