@@ -1,7 +1,7 @@
 // Builds the Express app. Middleware order, top to bottom: request log; the site registry (/v2, streaming bodies,
-// its own path grammar and access); the path grammar for every other path; open endpoints (health, contract); then
-// /v1: the contract operation the path resolves to, authentication, the role check, seal gate, (at a site) the 403
-// on config writes, body, contract validation, `?site=` forwarding, routes; unknown paths; errors last.
+// its own path grammar and access); the path grammar for every other path; open endpoints (health, contract, SSO
+// metadata); then /v1: the contract operation the path resolves to, authentication, the role check, seal gate, (at a
+// site) the 403 on config writes, body, contract validation, `?site=` forwarding, routes; unknown paths; errors last.
 import express, { type Express } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Logger } from 'pino';
@@ -33,18 +33,21 @@ import type { OperationDeps } from './image-registry/operation-deps.js';
 import { VerificationLog } from './image-registry/operations/verification-status.js';
 import { createSites } from './sites/sites.js';
 import type { TowerSettings } from './sites/tower-client.js';
+import { PROTECTED_RESOURCE_METADATA_PATH, type ProtectedResourceMetadata } from './auth/oidc/resource-metadata.js';
 
 export interface AppParts {
   logger: Logger;
   store: ConfigStore;
   tokens: TokenRegistry;
-  /** Who may call /v1; the token registry, later with single sign-on behind it. */
+  /** Who may call /v1 and /v2: the token registry, and single sign-on behind it when configured. */
   authenticator: Authenticator;
   bodyLimitBytes: number;
   /** The secret store and its seal monitor; absent when none is configured. */
   secrets?: { store: SecretStore; monitor: SealMonitor };
   siteRegistry: SiteRegistry;
   registryAnonymousPull: boolean;
+  /** With single sign-on: what clients learn at /.well-known/oauth-protected-resource (issuer, audience, CLI client). */
+  ssoMetadata?: ProtectedResourceMetadata;
   /**
    * This Berth among sites: its name (default `control-tower`), at a site the tower it follows, and whether sites'
    * api-urls may be http:// (BERTH_SITES_ALLOW_HTTP; default no: the tower's token for a site must not travel in clear).
@@ -94,6 +97,8 @@ export function createApp(parts: AppParts): BerthApp {
   });
   app.get('/openapi.yaml', (_req, res) => res.type('application/yaml').send(contractYaml));
   app.get('/openapi.json', (_req, res) => res.type('application/json').send(contractJson));
+  const { ssoMetadata } = parts;
+  if (ssoMetadata) app.get(PROTECTED_RESOURCE_METADATA_PATH, (req, res) => sendAnswer(req, res, 200, ssoMetadata));
 
   // Repository names written with plain slashes take the contract's one-segment form before /v1 resolves the path.
   app.use(canonicalRepositoryPaths);

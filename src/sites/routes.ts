@@ -93,7 +93,9 @@ export function siteRoutes(parts: SiteRouteParts): Router {
         waitMs: integerParameter(req, 'wait', 25) * 1000,
         signal: clientGone(req),
       });
-      sendAnswer(req, res, 200, { revision: page.revision, 'current-revision': page.currentRevision, changes: page.changes });
+      // Who made a change stays at the tower: a site records its copies as replication, and the feed's shape stays as sites know it.
+      const changes = page.changes.map(({ writeContext: _who, ...change }) => change);
+      sendAnswer(req, res, 200, { revision: page.revision, 'current-revision': page.currentRevision, changes });
     } finally {
       ended();
     }

@@ -34,6 +34,7 @@ describe('defaults', () => {
       tower: undefined,
       sitesAllowHttp: false,
       store: { engine: 'sqlite' },
+      oidc: undefined,
     });
   });
 
