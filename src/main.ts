@@ -46,6 +46,7 @@ async function start(settings: Settings): Promise<void> {
     siteRegistry,
     registryAnonymousPull: settings.registryAnonymousPull,
     sites: { siteName: settings.siteName, tower: settings.tower },
+    pullHistory: settings.pullHistory,
     ...(secrets ? { secrets } : {}),
   });
 

@@ -32,6 +32,8 @@ export interface Settings {
   tower: TowerSettings | undefined;
   /** The ConfigStore engine (BERTH_STORE): the embedded SQLite file, or an etcd cluster several Berths share. */
   store: StoreSettings;
+  /** How many finished pulls /v1/state/image-registry/pulls keeps listing (BERTH_PULL_HISTORY). */
+  pullHistory: number;
 }
 
 export type StoreSettings = { engine: 'sqlite' } | { engine: 'etcd'; etcd: EtcdStoreSettings };
@@ -58,6 +60,7 @@ const SETTINGS = {
   etcdUsername: { env: 'BERTH_ETCD_USERNAME', flag: 'etcd-username', fallback: undefined },
   etcdPassword: { env: 'BERTH_ETCD_PASSWORD', flag: 'etcd-password', fallback: undefined },
   etcdPrefix: { env: 'BERTH_ETCD_PREFIX', flag: 'etcd-prefix', fallback: '/berth/' },
+  pullHistory: { env: 'BERTH_PULL_HISTORY', flag: 'pull-history', fallback: '100' },
 } as const;
 
 export function parseListenAddress(text: string, setting = 'BERTH_LISTEN'): ListenAddress {
@@ -82,6 +85,11 @@ function parseBodyLimit(text: string): number {
   if (!/^\d{1,10}$/.test(text) || Number(text) < 1024) {
     throw new SettingsError(`BERTH_BODY_LIMIT: expected a number of bytes of at least 1024, got '${text}'`);
   }
+  return Number(text);
+}
+
+function parsePullHistory(text: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 10_000) throw new SettingsError(`BERTH_PULL_HISTORY: expected a number of pulls from 0 to 10000, got '${text}'`);
   return Number(text);
 }
 
@@ -269,5 +277,6 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
     secretStore: readSecretStore(env),
     ...readSiteSettings(value, (flags[SETTINGS.siteName.flag] ?? env[SETTINGS.siteName.env]) !== undefined),
     store: readStoreSettings(value, (s) => (flags[s.flag] ?? env[s.env]) !== undefined),
+    pullHistory: parsePullHistory(value(SETTINGS.pullHistory) ?? ''),
   };
 }

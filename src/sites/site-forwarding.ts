@@ -38,6 +38,12 @@ export function withoutSiteParameter(url: string): string {
   return kept.length > 0 ? `${url.slice(0, queryAt)}?${kept.join('&')}` : url.slice(0, queryAt);
 }
 
+/** A Location the site answers names a resource there: through the tower it is read with `site=` (a 202 pull's entry). */
+export function towerLocation(location: string, site: string): string {
+  if (!location.toLowerCase().startsWith('/v1/state/')) return location;
+  return `${location}${location.includes('?') ? '&' : '?'}site=${encodeURIComponent(site)}`;
+}
+
 const hasBody = (req: Request) => {
   const length = req.get('content-length');
   return length !== undefined ? Number(length) > 0 : req.get('transfer-encoding') !== undefined;
@@ -80,7 +86,7 @@ export function siteForwarding(ownName: string, connections: SiteConnections): R
     res.status(answer.statusCode);
     for (const name of RETURNED_RESPONSE_HEADERS) {
       const value = answer.headers[name];
-      if (value !== undefined) res.set(name, value);
+      if (value !== undefined) res.set(name, name === 'location' && typeof value === 'string' ? towerLocation(value, site) : value);
     }
     try {
       await pipeline(answer.body, res);
