@@ -41,6 +41,10 @@ class RateWindow {
   }
 }
 
+/** The first line of a pull's progress, on a terminal and in a log alike. */
+const startedLine = (event: ProgressEvent) =>
+  `pull ${String(event.id)}: ${String(event.registry)}/${String(event.image)} (platform ${String(event.platform)}) to ${String(event.target)}`;
+
 export function terminalProgress(stream: NodeJS.WriteStream): ProgressView {
   const multibar = new MultiBar({
     format: ' {kind} {digest} {bar} {done} / {size}  {rate}  ETA {eta_formatted}',
@@ -61,6 +65,10 @@ export function terminalProgress(stream: NodeJS.WriteStream): ProgressView {
       const digest = String(event.digest);
       const total = numberOf(event['bytes-total']);
       switch (event.event) {
+        case 'pull-started':
+          // Above the bars, written before the first of them is drawn.
+          if (bars.size === 0) stream.write(`${startedLine(event)}\n`);
+          break;
         case 'layer-started':
           if (!bars.has(digest)) {
             const bar = multibar.create(Math.max(total, 1), 0, { kind: kindOf(event['media-type']), digest: shortDigest(digest), done: formatBytes(0), size: formatBytes(total), rate: '' });
@@ -94,7 +102,7 @@ export function plainProgress(stream: NodeJS.WritableStream): ProgressView {
       const what = `${kindOf(event['media-type']).trim()} ${shortDigest(event.digest)}`;
       switch (event.event) {
         case 'pull-started':
-          say(`pull ${String(event.id)}: ${String(event.registry)}/${String(event.image)} (platform ${String(event.platform)}) to ${String(event.target)}`);
+          say(startedLine(event));
           break;
         case 'layer-started':
           say(`${what}: ${formatBytes(numberOf(event['bytes-total']))} needed`);
