@@ -214,6 +214,13 @@ describe('the progress stream', () => {
 });
 
 describe('wait=false', () => {
+  it('settles the answer format first: 406 for an Accept it cannot meet, and no pull started', async () => {
+    const before = (await tower.api.get(`${PULLS}?count=true`)).body;
+    const res = await tower.api.post(`${PULL}?wait=false`, { image: 'ops/small:v1', to: 'ops/never:v1' }, { accept: 'application/x-ndjson' });
+    assert.equal(res.status, 406, res.text);
+    assert.deepEqual((await tower.api.get(`${PULLS}?count=true`)).body, before);
+  });
+
   it('answers 202 with the Location of the pull, which runs to the end with nobody waiting', async () => {
     proxy.behaviour = { kind: 'gate' };
     try {
@@ -282,6 +289,7 @@ describe('abandoned pulls', () => {
       const removed = (afterStop.body as { 'removed-blobs': Array<{ digest: string }> })['removed-blobs'].map((b) => b.digest);
       for (const blob of [config, smallA, smallB]) assert.ok(removed.includes(blob.digest), `${blob.digest} released`);
       assert.ok(!removed.includes(big.digest), 'the big blob was never stored');
+      assert.doesNotMatch(tower.berth.output(), /unexpected error/, 'a stopped pull is no error of Berth');
     } finally {
       proxy.behaviour = { kind: 'pass' };
     }
@@ -351,6 +359,7 @@ describe('through ?site=', () => {
         return now.state !== 'running' && now;
       });
       assert.equal(stopped.state, 'stopped', JSON.stringify(stopped));
+      assert.doesNotMatch(edge.berth.output(), /unexpected error/);
     } finally {
       proxy.release();
       proxy.behaviour = { kind: 'pass' };

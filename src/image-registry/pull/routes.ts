@@ -14,7 +14,7 @@ import type { RemoteRegistry } from '../remote-registry.js';
 import { BlobProgress } from './blob-progress.js';
 import { BlobTransfers } from './blob-transfer.js';
 import { ImagePuller, type PullOutcome } from './pull-image.js';
-import { PullOperations, type PullOperation } from './pull-operations.js';
+import { PullOperations, PullStoppedError, type PullOperation } from './pull-operations.js';
 import { followProgress } from './pull-progress.js';
 import { readPullRequest, splitFullReference, type PullRequestBody } from './pull-request.js';
 
@@ -28,11 +28,14 @@ export interface PullRoutesOptions {
   history: number;
 }
 
-/** Whether the client asked for the progress stream; otherwise the answer's format is settled now (406 before any pull). */
-function wantsProgress(req: Request): boolean {
-  if (req.accepts([...OFFERED, NDJSON]) === NDJSON) return true;
+/**
+ * How the client asked to be answered: at once (`wait=false`), with the progress stream, or when the image is in.
+ * Settled before the pull starts, so an Accept nothing can satisfy is a 406 that started nothing.
+ */
+function answerMode(req: Request): 'accepted' | 'progress' | 'answer' {
+  if (req.query.wait !== 'false' && req.accepts([...OFFERED, NDJSON]) === NDJSON) return 'progress';
   answerFormat(req);
-  return false;
+  return req.query.wait === 'false' ? 'accepted' : 'answer';
 }
 
 /**
@@ -51,6 +54,8 @@ async function streamProgress(req: Request, res: Response, operation: PullOperat
   try {
     last = answerOf(await operation.outcome);
   } catch (error) {
+    // Stopped because this client, the last one, went away: nobody to tell.
+    if (error instanceof PullStoppedError) return feed.close();
     const known = toBerthError(error, req);
     if (!known) req.log.error({ err: error }, 'unexpected error');
     last = errorBodyOf(known ?? internalError());
@@ -69,7 +74,7 @@ export function pullRoutes(deps: OperationDeps, options: PullRoutesOptions): Rou
   const operations = new PullOperations(new ImagePuller(deps.siteRegistry, transfers), transfers, blobs, options);
 
   const pull = async (req: Request, res: Response, registry: Versioned<RemoteRegistry>, body: PullRequestBody): Promise<void> => {
-    const progress = req.query.wait === 'false' ? false : wantsProgress(req);
+    const mode = answerMode(req);
     const spec = readPullRequest(body, registry.value.address);
     const operation = operations.start({ registry: registry.value.address, client: deps.clients.clientFor(registry) }, spec);
     const logged = operation.outcome.then((outcome) =>
@@ -77,7 +82,7 @@ export function pullRoutes(deps: OperationDeps, options: PullRoutesOptions): Rou
     );
     logged.catch(() => {});
 
-    if (req.query.wait === 'false') {
+    if (mode === 'accepted') {
       operation.runToEnd();
       res.set('Location', `${req.baseUrl}${PULLS}/${operation.id}`);
       return sendAnswer(req, res, 202, operation.record());
@@ -86,8 +91,15 @@ export function pullRoutes(deps: OperationDeps, options: PullRoutesOptions): Rou
     const leave = operation.join();
     res.once('close', leave);
     if (req.socket.destroyed) leave();
-    if (progress) return streamProgress(req, res, operation);
-    sendAnswer(req, res, 200, answerOf(await operation.outcome));
+    if (mode === 'progress') return streamProgress(req, res, operation);
+    let outcome: PullOutcome;
+    try {
+      outcome = await operation.outcome;
+    } catch (error) {
+      if (error instanceof PullStoppedError) return;
+      throw error;
+    }
+    sendAnswer(req, res, 200, answerOf(outcome));
   };
 
   router.post('/state/image-registry/remote-registries/:address/pull', async (req, res) => {
