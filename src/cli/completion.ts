@@ -8,6 +8,8 @@ import { readContexts } from './contexts.js';
 import { nextSegments, readWords, resolvePath } from './resource-path.js';
 
 const BASH = `# berth completion for bash: source <(berth completion bash)
+# Registry addresses hold ':' (host:port): do not let bash split words there.
+COMP_WORDBREAKS=\${COMP_WORDBREAKS//:/}
 _berth_complete() {
   local IFS=$'\\n'
   COMPREPLY=($(berth __complete "\${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null))

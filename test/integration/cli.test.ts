@@ -3,7 +3,8 @@
 // GETs and can slow them down. Then what a script sees: exit codes, stderr and stdout apart, help, completion.
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +18,7 @@ import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/free-port.js';
 import { buildSinglePlatformImage, pushImage, type BuiltImage } from '../helpers/oci-images.js';
 import { startRegistryProxy, type RegistryProxy } from '../helpers/registry-proxy.js';
-import { createCertificateAuthority, type CertificateAuthority } from '../helpers/tls.js';
+import { createCertificateAuthority, issueServerCertificate, type CertificateAuthority } from '../helpers/tls.js';
 import { startTerminal, type Terminal } from '../helpers/tmux.js';
 import { Contract } from '../../src/cli/contract.js';
 import { describeTemplate } from '../../src/cli/resource-path.js';
@@ -246,6 +247,38 @@ describe('in a script', () => {
     assert.equal(progress.at(-1), `stored script/app:latest (${small.digest})`);
   });
 
+  it('a pull that fails after its stream began is exit 1 with its message', async () => {
+    const res = await berth(['do', 'image-registry', 'remote-registries', PROXIED, 'pull', '--arg', 'image=absent/app:v1']);
+    assert.equal(res.code, 1, res.stderr);
+    assert.equal(res.stdout, '');
+    assert.match(lines(res.stderr).at(-1)!, new RegExp(`^berth: the operation failed: registry ${PROXIED} .*manifest absent/app:v1 not found`));
+  });
+
+  it('--ca-cert: a Berth behind TLS is reached with its CA, and refused without it (exit 3)', async () => {
+    const certificate = issueServerCertificate(ca, 'berth-behind-tls');
+    const front = createHttpsServer({ key: certificate.keyPem, cert: certificate.certPem }, (req, res) => {
+      const upstream = httpRequest(`${tower.berth.url}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const env = { BERTH_URL: `https://127.0.0.1:${(front.address() as AddressInfo).port}`, BERTH_TOKEN: tower.berth.adminToken };
+      const trusted = await berth(['show', 'image-registry', 'remote-registries', '--keys', '--ca-cert', ca.certPath], env);
+      assert.equal(trusted.code, 0, trusted.stderr);
+      assert.deepEqual(yaml.load(trusted.stdout), [PROXIED]);
+      const untrusted = await berth(['show', 'image-registry', 'remote-registries', '--keys'], env);
+      assert.equal(untrusted.code, 3, untrusted.stderr);
+      assert.match(untrusted.stderr, /^berth: cannot reach Berth at https:\/\/127\.0\.0\.1:\d+ \(BERTH_URL\): TLS failed \(\w+\); give the CA certificate with --ca-cert\n$/);
+    } finally {
+      front.closeAllConnections();
+      front.close();
+    }
+  });
+
   it('-o json prints JSON; --no-wait answers at once with the pull it started', async () => {
     const res = await berth(['do', 'image-registry', 'pull', '--arg', `image=${PROXIED}/small/app:v1`, '--arg', 'to=script/later', '--no-wait', '-o', 'json']);
     assert.equal(res.code, 0, res.stderr);
@@ -313,14 +346,18 @@ describe('in a script', () => {
   it('completion scripts for bash and zsh; candidates come from the contract and from Berth', async () => {
     const bash = await berth(['completion', 'bash']);
     assert.equal(bash.code, 0);
-    const loaded = await new Promise<string>((resolve, reject) => {
-      const child = spawn('bash', ['--norc', '-c', `${bash.stdout}\ncomplete -p berth`], { env: shellEnv() });
-      let out = '';
-      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-      child.on('error', reject);
-      child.on('close', () => resolve(out));
-    });
-    assert.equal(loaded.trim(), 'complete -o default -F _berth_complete berth');
+    // The script as bash runs it: registered for berth, and its function filling COMPREPLY from `berth __complete`.
+    const inBash = (script: string) =>
+      new Promise<string>((resolve, reject) => {
+        const child = spawn('bash', ['--norc', '-c', `${bash.stdout}\n${script}`], { env: shellEnv() });
+        let out = '';
+        child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+        child.on('error', reject);
+        child.on('close', () => resolve(out));
+      });
+    assert.equal((await inBash('complete -p berth')).trim(), 'complete -o default -F _berth_complete berth');
+    const replies = await inBash(`COMP_WORDS=(berth do image-registry remote-registries ${PROXIED} v); COMP_CWORD=5; _berth_complete; printf '%s\\n' "\${COMPREPLY[@]}"`);
+    assert.deepEqual(lines(replies), ['verify-credentials']);
     assert.match((await berth(['completion', 'zsh'])).stdout, /^#compdef berth$/m);
     assert.equal((await berth(['completion', 'fish'])).code, 2);
 
