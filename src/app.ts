@@ -45,8 +45,8 @@ export interface AppParts {
   registryAnonymousPull: boolean;
   /** This Berth among sites: its name (default `control-tower`), and at a site the tower it follows. */
   sites?: { siteName: string; tower?: TowerSettings | undefined };
-  /** Finished pulls kept listed at /v1/state/image-registry/pulls (default 100). */
-  pullHistory?: number;
+  /** Finished pulls kept listed at /v1/state/image-registry/pulls. */
+  pullHistory: number;
 }
 
 export interface BerthApp {
@@ -110,7 +110,7 @@ export function createApp(parts: AppParts): BerthApp {
     '/v1',
     imageRegistryRoutes(registries, verifications),
     remoteRegistryOperationRoutes(deps),
-    pullRoutes(deps, { history: parts.pullHistory ?? 100 }),
+    pullRoutes(deps, { history: parts.pullHistory }),
     siteRepositoryRoutes(parts.siteRegistry),
     tokenRoutes(parts.tokens),
     sites.routes,

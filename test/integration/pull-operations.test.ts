@@ -88,6 +88,7 @@ before(async () => {
   // One image per test that needs blobs not yet stored anywhere (a stored blob is never fetched again).
   const specs: Record<string, number[]> = {
     small: [2 * KiB, 8 * KiB],
+    many: Array.from({ length: 12 }, (_, i) => (i + 1) * KiB),
     streamed: [1 * MiB, 2 * MiB],
     accepted: [256 * KiB],
     abandoned: [64 * KiB, 128 * KiB, 6 * MiB],
@@ -157,6 +158,15 @@ describe('the pulls list', () => {
     const missing = await tower.api.get(`${PULLS}/zz-unknown`);
     assert.equal(missing.status, 404);
     assert.match(errorMessage(missing), /no pull 'zz-unknown'/);
+  });
+
+  it('tracks an image of many blobs without a warning in the log', async () => {
+    const res = await tower.api.post(PULL, { image: 'ops/many:v1' });
+    assert.equal(res.status, 200, res.text);
+    const last = ((await tower.api.get(PULLS)).body as PullRecord[]).at(-1)!;
+    assert.equal(last.layers.length, 13);
+    assert.ok(last.layers.every((l) => l.state === 'done' && l['bytes-done'] === l['bytes-total']));
+    assert.doesNotMatch(tower.berth.output(), /Warning/);
   });
 });
 

@@ -2,6 +2,7 @@
 // stays listed while it runs and among the last finished ones after. Identical pulls at once are one operation
 // that every caller joins; once the last caller leaves (and none asked it to run to the end) it is stopped.
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { BerthError, notFound, type ErrorInfo } from '../../errors.js';
 import { formatImageReference } from '../../oci/index.js';
 import type { BlobProgress } from './blob-progress.js';
@@ -79,6 +80,8 @@ export class PullOperation {
     run: (tracked: BlobFetcher) => Promise<PullOutcome>,
   ) {
     this.progress = new PullProgress(blobs);
+    // Every blob's lease listens for the stop: an image may have any number of them.
+    setMaxListeners(0, this.controller.signal);
     this.outcome = run(this.progress.tracking(transfers, this.controller.signal)).then(
       (outcome) => {
         this.progress.manifestStored(outcome.name, outcome.digest);
