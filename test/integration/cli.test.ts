@@ -306,6 +306,18 @@ describe('in a script', () => {
     assert.match(notHere.stderr, /--site: GET \/v1\/config\/image-registry\/remote-registries does not take 'site'/);
   });
 
+  it('a refusal is one line on stderr; -v adds the error-info as YAML', async () => {
+    const plain = await berth(['show', 'state', 'image-registry', 'pulls', 'no-such-pull']);
+    assert.equal(plain.code, 1);
+    assert.equal(plain.stdout, '');
+    assert.deepEqual(lines(plain.stderr), ["berth: 404 Not Found: no pull 'no-such-pull': it never ran here, or finished longer ago than the last 100 kept"]);
+    const verbose = await berth(['show', 'state', 'image-registry', 'pulls', 'no-such-pull', '-v']);
+    assert.equal(verbose.code, 1);
+    const [first, ...rest] = verbose.stderr.split('\n');
+    assert.equal(first, lines(plain.stderr)[0]);
+    assert.deepEqual(yaml.load(rest.join('\n')), { errors: [{ 'error-message': "no pull 'no-such-pull': it never ran here, or finished longer ago than the last 100 kept", 'error-info': { id: 'no-such-pull' } }] });
+  });
+
   it('a YAML file that does not parse is reported with line and column, and nothing is sent', async () => {
     let requests = 0;
     const server = createServer((_req, res) => {
