@@ -11,7 +11,7 @@ import { chooseTarget, contextsPath } from './contexts.js';
 import { listContexts, login, removeContext, useContext } from './login.js';
 import type { OutputFormat } from './render.js';
 import { describeTemplate } from './resource-path.js';
-import { doOperation, show, write, type VerbContext, type WriteVerb } from './verbs.js';
+import { doOperation, show, write, type DoOptions, type ShowOptions, type VerbContext, type WriteOptions, type WriteVerb } from './verbs.js';
 
 export interface Io {
   stdin: NodeJS.ReadStream;
@@ -98,7 +98,8 @@ export function buildProgram(io: Io): Command {
     .option('-v, --verbose', 'print more: the error-info of a refusal, ETags, status of writes')
     .addHelpText('after', footer(contract));
 
-  const options = (command: Command) => command.optsWithGlobals<GlobalOptions & Record<string, unknown>>();
+  /** A verb's own options with the global ones, as commander parsed them (names camel-cased: --if-match is ifMatch). */
+  const options = <T extends object = GlobalOptions>(command: Command) => command.optsWithGlobals<GlobalOptions & T>();
 
   withVerbOptions(program.command('show'))
     .summary('read configuration, state, or a list (GET)')
@@ -115,7 +116,7 @@ Examples:
   berth show image-registry remote-registries registry.example.com --fields 'address;credentials(repository)'
   berth show state image-registry remote-registries --keys --site store-42
   berth show state image-registry pulls`)
-    .action(async (words: string[], _flags, command: Command) => show(context, words, options(command) as never));
+    .action(async (words: string[], _flags, command: Command) => show(context, words, options<ShowOptions>(command)));
 
   const writes: Array<[WriteVerb, string, string, string]> = [
     ['create', 'create an entry in a list (POST)', 'Create an entry in a list from a YAML or JSON file: 201 when it is new, 409 when it exists.', 'berth create image-registry remote-registries -f registry.yaml'],
@@ -130,7 +131,7 @@ Examples:
       .option('--validate', 'check everything and write nothing (validate=true)')
       .option('--if-match <etag>', 'only if the entry still has this ETag (412 otherwise)')
       .addHelpText('after', `\nExample:\n  ${example}`)
-      .action(async (words: string[], _flags, cmd: Command) => write(context, verb, words, options(cmd) as never));
+      .action(async (words: string[], _flags, cmd: Command) => write(context, verb, words, options<WriteOptions>(cmd)));
   }
 
   withVerbOptions(program.command('do'))
@@ -149,7 +150,7 @@ Examples:
   berth do image-registry remote-registries registry.example.com list-images --arg repository=team/app
   berth do image-registry remote-registries registry.example.com pull --arg image=team/app:v1 --arg platform=arm64
   berth do image-registry pull --arg image=registry.example.com/team/app:v1 --no-wait`)
-    .action(async (words: string[], _flags, command: Command) => doOperation(context, words, options(command) as never));
+    .action(async (words: string[], _flags, command: Command) => doOperation(context, words, options<DoOptions>(command)));
 
   program
     .command('login')
@@ -161,8 +162,8 @@ The token comes from --token, else BERTH_TOKEN, else it is asked for (not echoed
     .option('--token <token>', 'the API token (beware: shell history keeps it; BERTH_TOKEN or the prompt do not)')
     .addHelpText('after', '\nExamples:\n  berth login http://127.0.0.1:4646 --token "$(cat .run/admin-token)"\n  berth login https://tower.example.com:4646 --context tower --ca-cert tower-ca.pem')
     .action(async (url: string, _flags, command: Command) => {
-      const all = options(command);
-      await login(url, { ...(typeof all.token === 'string' ? { token: all.token } : {}), ...(all.context ? { context: all.context } : {}), ...(all.caCert ? { caCert: all.caCert } : {}), ...(all.quiet ? { quiet: true } : {}) }, io);
+      const all = options<{ token?: string }>(command);
+      await login(url, { ...(all.token !== undefined ? { token: all.token } : {}), ...(all.context ? { context: all.context } : {}), ...(all.caCert ? { caCert: all.caCert } : {}), ...(all.quiet ? { quiet: true } : {}) }, io);
     });
 
   const contexts = program.command('context').summary('list contexts, or choose the current one').description(`The contexts kept in ${contextsPath()}.`);

@@ -112,22 +112,30 @@ export async function write(context: VerbContext, verb: WriteVerb, words: string
   if (answer.body !== undefined) print(context, options, answer.body);
 }
 
-/** Reads an NDJSON answer line by line: events to `view`, and the last line, which is the answer or an error body. */
-async function followStream(answer: RawAnswer, view: ProgressView | undefined): Promise<unknown> {
+/**
+ * Reads an NDJSON answer line by line: events to `onEvent`, and the last line, which is the answer or an error body;
+ * undefined when the stream broke off before it.
+ */
+async function followStream(answer: RawAnswer, onEvent: (event: ProgressEvent) => void, signal: AbortSignal): Promise<unknown> {
   let buffered = '';
   let last: unknown;
   const take = (line: string) => {
     if (line.trim() === '') return;
     const value = JSON.parse(line) as Record<string, unknown>;
-    if (typeof value.event === 'string') view?.show(value as ProgressEvent);
+    if (typeof value.event === 'string') onEvent(value as ProgressEvent);
     else last = value;
   };
-  for await (const chunk of answer.body) {
-    buffered += (chunk as Buffer).toString();
-    for (let at = buffered.indexOf('\n'); at >= 0; at = buffered.indexOf('\n')) {
-      take(buffered.slice(0, at));
-      buffered = buffered.slice(at + 1);
+  try {
+    for await (const chunk of answer.body) {
+      buffered += (chunk as Buffer).toString();
+      for (let at = buffered.indexOf('\n'); at >= 0; at = buffered.indexOf('\n')) {
+        take(buffered.slice(0, at));
+        buffered = buffered.slice(at + 1);
+      }
     }
+  } catch (error) {
+    if (signal.aborted) throw error;
+    return undefined;
   }
   take(buffered);
   return last;
@@ -159,13 +167,10 @@ export async function doOperation(context: VerbContext, words: string[], options
   const streams = options.wait && resolved.operation.answerTypes.has(NDJSON);
   const client = context.client();
   let pullId: string | undefined;
-  const view = !streams || options.quiet ? undefined : context.stdout.isTTY ? terminalProgress(context.stdout) : plainProgress(context.stderr);
-  const watched: ProgressView | undefined = view && {
-    show(event) {
-      if (event.event === 'pull-started') pullId = String(event.id);
-      view.show(event);
-    },
-    stop: () => view.stop(),
+  const view: ProgressView | undefined = !streams || options.quiet ? undefined : context.stdout.isTTY ? terminalProgress(context.stdout) : plainProgress(context.stderr);
+  const onEvent = (event: ProgressEvent) => {
+    if (event.event === 'pull-started') pullId = String(event.id);
+    view?.show(event);
   };
   try {
     const result = await interruptible(
@@ -184,18 +189,20 @@ export async function doOperation(context: VerbContext, words: string[], options
           for await (const chunk of answer.body) text += (chunk as Buffer).toString();
           return text === '' ? undefined : (JSON.parse(text) as unknown);
         }
-        const last = await followStream(answer, watched);
+        const last = await followStream(answer, onEvent, signal);
         if (last === undefined) throw new UnreachableError(`the answer from ${client.url} broke off before the operation ended`);
         return last;
       },
       () => `interrupted${pullId ? `: pull ${pullId} stops at Berth, as nobody waits for it (berth show state image-registry pulls ${pullId})` : ''}`,
     );
+    // The bars end before anything else is written under them.
+    view?.stop();
     const errors = (result as { errors?: Array<{ 'error-message'?: string }> } | undefined)?.errors;
     if (Array.isArray(errors)) {
       throw new RefusedError(`the operation failed: ${errors[0]?.['error-message'] ?? 'no message'}`, render(result, 'yaml').trimEnd());
     }
     print(context, options, result);
   } finally {
-    watched?.stop();
+    view?.stop();
   }
 }
