@@ -20,8 +20,6 @@ import { buildSinglePlatformImage, pushImage, type BuiltImage } from '../helpers
 import { startRegistryProxy, type RegistryProxy } from '../helpers/registry-proxy.js';
 import { createCertificateAuthority, issueServerCertificate, type CertificateAuthority } from '../helpers/tls.js';
 import { startTerminal, type Terminal } from '../helpers/tmux.js';
-import { Contract } from '../../src/cli/contract.js';
-import { describeTemplate } from '../../src/cli/resource-path.js';
 
 const MAIN = join(PROJECT_ROOT, 'src', 'cli', 'main.ts');
 /** tsx by its own address: the CLI runs in other working directories than the project's. */
@@ -336,22 +334,6 @@ describe('in a script', () => {
       assert.equal(requests, 0);
     } finally {
       server.close();
-    }
-  });
-
-  it('berth --help names every verb and every path of the contract; each verb has complete help', async () => {
-    const help = await berth(['--help']);
-    assert.equal(help.code, 0);
-    const verbs = ['show', 'create', 'merge', 'replace', 'delete', 'do', 'login', 'context', 'completion'];
-    for (const verb of verbs) assert.match(help.stdout, new RegExp(`^  ${verb} `, 'm'), verb);
-    for (const template of Contract.load().templates) assert.ok(help.stdout.includes(describeTemplate(template)), describeTemplate(template));
-    assert.match(help.stdout, /Exit codes: 0 success, 1 Berth refused [^]*?2 usage error [^]*?3 Berth cannot be reached/);
-    for (const verb of verbs) {
-      const res = await berth([verb, '--help']);
-      assert.equal(res.code, 0, verb);
-      assert.match(res.stdout, new RegExp(`^Usage: berth ${verb} `, 'm'), verb);
-      assert.match(res.stdout, /--site|--token|list|<shell>/, verb);
-      if (!['context', 'completion'].includes(verb)) assert.match(res.stdout, /^Examples?:$/m, `${verb} has examples`);
     }
   });
 

@@ -10,7 +10,8 @@ import { UsageError } from '../../src/cli/cli-error.js';
 import { Contract } from '../../src/cli/contract.js';
 import { chooseTarget, contextsPath, readContexts, writeContexts } from '../../src/cli/contexts.js';
 import { operationBody, readBodyFile } from '../../src/cli/request-body.js';
-import { nextSegments, resolvePath } from '../../src/cli/resource-path.js';
+import { describeTemplate, nextSegments, resolvePath } from '../../src/cli/resource-path.js';
+import { run, type Io } from '../../src/cli/program.js';
 import { PROJECT_ROOT } from '../helpers/berth.js';
 
 const contract = Contract.load();
@@ -105,6 +106,40 @@ describe('contexts', () => {
     } finally {
       rmSync(home, { recursive: true, force: true });
     }
+  });
+});
+
+/** `berth ARGS` in this process, with its output captured; for what needs no server (help). */
+async function berthHere(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = { stdout: '', stderr: '' };
+  const stream = (name: 'stdout' | 'stderr') => ({ isTTY: false, write: (text: string) => ((out[name] += text), true) }) as unknown as NodeJS.WriteStream;
+  const io: Io = { stdin: process.stdin, stdout: stream('stdout'), stderr: stream('stderr') };
+  const code = await run(args, io);
+  return { code, ...out };
+}
+
+describe('help', () => {
+  it('berth --help names every verb and every path of the contract; each verb has complete help', async () => {
+    const help = await berthHere(['--help']);
+    assert.equal(help.code, 0);
+    const verbs = ['show', 'create', 'merge', 'replace', 'delete', 'do', 'login', 'context', 'completion'];
+    for (const verb of verbs) assert.match(help.stdout, new RegExp(`^  ${verb} `, 'm'), verb);
+    for (const template of contract.templates) assert.ok(help.stdout.includes(describeTemplate(template)), describeTemplate(template));
+    assert.match(help.stdout, /Exit codes: 0 success, 1 Berth refused [^]*?2 usage error [^]*?3 Berth cannot be reached/);
+    for (const verb of verbs) {
+      const res = await berthHere([verb, '--help']);
+      assert.equal(res.code, 0, verb);
+      assert.match(res.stdout, new RegExp(`^Usage: berth ${verb} `, 'm'), verb);
+      assert.match(res.stdout, /--site|--token|list|<shell>/, verb);
+      if (!['context', 'completion'].includes(verb)) assert.match(res.stdout, /^Examples?:$/m, `${verb} has examples`);
+    }
+    assert.deepEqual(await berthHere(['--version']), { code: 0, stdout: `${(JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version}\n`, stderr: '' });
+  });
+
+  it('the package installs the command berth from the build, which keeps the shebang', () => {
+    const pkg = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+    assert.deepEqual(pkg.bin, { berth: 'dist/src/cli/main.js' });
+    assert.match(readFileSync(join(PROJECT_ROOT, 'src', 'cli', 'main.ts'), 'utf8'), /^#!\/usr\/bin\/env node\n/);
   });
 });
 
