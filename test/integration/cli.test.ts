@@ -232,8 +232,8 @@ describe('in a terminal', () => {
 });
 
 describe('in a script', () => {
-  it('shows plain progress lines on stderr and the answer on stdout when stdout is not a terminal', async () => {
-    const res = await berth(['do', 'image-registry', 'remote-registries', PROXIED, 'pull', '--arg', 'image=small/app:v1', '--arg', 'to=script/app']);
+  it('shows plain progress lines on stderr and the answer on stdout when stdout is not a terminal (a pull at a site)', async () => {
+    const res = await berth(['do', 'image-registry', 'remote-registries', PROXIED, 'pull', '--arg', 'image=small/app:v1', '--arg', 'to=script/app', '--site', 'edge']);
     assert.equal(res.code, 0, res.stderr);
     assert.deepEqual(yaml.load(res.stdout), { name: 'script/app:latest', digest: small.digest, 'tag-updated': true });
     const progress = lines(res.stderr);
@@ -243,6 +243,8 @@ describe('in a script', () => {
       assert.ok(progress.some((l) => l.includes(short(blob.digest)) && /: done, .* fetched$/.test(l)), `done ${blob.digest}`);
     }
     assert.equal(progress.at(-1), `stored script/app:latest (${small.digest})`);
+    const id = /^pull (\S+):/.exec(progress[0]!)![1]!;
+    assert.equal(((await edge.api.get(`/v1/state/image-registry/pulls/${id}`)).body as { state: string }).state, 'done', 'the pull ran at the site');
   });
 
   it('a pull that fails after its stream began is exit 1 with its message', async () => {
