@@ -53,6 +53,8 @@ export interface AppParts {
    * api-urls may be http:// (BERTH_SITES_ALLOW_HTTP; default no: the tower's token for a site must not travel in clear).
    */
   sites?: { siteName: string; tower?: TowerSettings | undefined; allowHttp?: boolean };
+  /** Finished pulls kept listed at /v1/state/image-registry/pulls. */
+  pullHistory: number;
 }
 
 export interface BerthApp {
@@ -138,7 +140,7 @@ export function createApp(parts: AppParts): BerthApp {
     '/v1',
     imageRegistryRoutes(registries, verifications),
     remoteRegistryOperationRoutes(deps),
-    pullRoutes(deps),
+    pullRoutes(deps, { history: parts.pullHistory }),
     siteRepositoryRoutes(parts.siteRegistry),
     tokenRoutes(parts.tokens),
     sites.routes,

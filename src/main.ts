@@ -57,6 +57,7 @@ async function start(settings: Settings): Promise<void> {
     siteRegistry,
     registryAnonymousPull: settings.registryAnonymousPull,
     sites: { siteName: settings.siteName, tower: settings.tower, allowHttp: settings.sitesAllowHttp },
+    pullHistory: settings.pullHistory,
     ...(secrets ? { secrets } : {}),
   });
 

@@ -41,6 +41,8 @@ export interface Settings {
   store: StoreSettings;
   /** Single sign-on with an OpenID Provider's access tokens (BERTH_OIDC_*); absent when BERTH_OIDC_ISSUER is unset. */
   oidc: OidcSettings | undefined;
+  /** How many finished pulls /v1/state/image-registry/pulls keeps listing (BERTH_PULL_HISTORY). */
+  pullHistory: number;
 }
 
 export type StoreSettings = { engine: 'sqlite' } | { engine: 'etcd'; etcd: EtcdStoreSettings };
@@ -74,6 +76,7 @@ const SETTINGS = {
   oidcCaCert: { env: 'BERTH_OIDC_CA_CERT', flag: 'oidc-ca-cert', fallback: undefined },
   oidcRoles: { env: 'BERTH_OIDC_ROLES', flag: 'oidc-roles', fallback: undefined },
   oidcGroupsClaim: { env: 'BERTH_OIDC_GROUPS_CLAIM', flag: 'oidc-groups-claim', fallback: undefined },
+  pullHistory: { env: 'BERTH_PULL_HISTORY', flag: 'pull-history', fallback: '100' },
 } as const;
 
 export function parseListenAddress(text: string, setting = 'BERTH_LISTEN'): ListenAddress {
@@ -98,6 +101,11 @@ function parseBodyLimit(text: string): number {
   if (!/^\d{1,10}$/.test(text) || Number(text) < 1024) {
     throw new SettingsError(`BERTH_BODY_LIMIT: expected a number of bytes of at least 1024, got '${text}'`);
   }
+  return Number(text);
+}
+
+function parsePullHistory(text: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 10_000) throw new SettingsError(`BERTH_PULL_HISTORY: expected a number of pulls from 0 to 10000, got '${text}'`);
   return Number(text);
 }
 
@@ -340,5 +348,6 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
     sitesAllowHttp,
     store: readStoreSettings(value, (s) => (flags[s.flag] ?? env[s.env]) !== undefined),
     oidc: readOidcSettings(value),
+    pullHistory: parsePullHistory(value(SETTINGS.pullHistory) ?? ''),
   };
 }

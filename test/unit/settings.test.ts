@@ -35,7 +35,16 @@ describe('defaults', () => {
       sitesAllowHttp: false,
       store: { engine: 'sqlite' },
       oidc: undefined,
+      pullHistory: 100,
     });
+  });
+
+  it('BERTH_PULL_HISTORY: how many finished pulls stay listed, 0 to 10000', () => {
+    assert.equal(readSettings([], { BERTH_PULL_HISTORY: '0' }).pullHistory, 0);
+    assert.equal(readSettings(['--pull-history', '250'], {}).pullHistory, 250);
+    for (const bad of ['-1', '10001', 'many', '']) {
+      assert.throws(() => readSettings([], { BERTH_PULL_HISTORY: bad }), /BERTH_PULL_HISTORY: expected a number of pulls from 0 to 10000/);
+    }
   });
 
   it('variables that are not Berth settings are ignored', () => {
