@@ -37,6 +37,12 @@ Store a registry secret, then point a remote registry's credentials at it:
        http://${listen}/v1/config/image-registry/remote-registries --data-binary \$'address: registry.example.com\ncredentials:\n  - repository: "*"\n    vault: secret\n    secret: registry-example\n'
   curl -H "Authorization: Bearer ${token}" -H 'Accept: application/yaml' http://${listen}/v1/config/image-registry/remote-registries
 
+The same with the berth CLI (dist/src/cli/main.js; 'npm link' puts it on PATH as berth):
+  alias berth="node $(pwd)/dist/src/cli/main.js"
+  berth login http://${listen} --token ${token}
+  berth show image-registry remote-registries
+  berth --help
+
 Sites on this machine: make run SITE=a LABELS=region=eu   (another terminal each; see README, "A fleet on one machine")
 MSG
 

@@ -1,7 +1,8 @@
 // Builds the Express app. Middleware order, top to bottom: request log; the site registry (/v2, streaming bodies,
-// its own path grammar and access); the path grammar for every other path; open endpoints (health, contract); then
-// /v1: the contract operation the path resolves to, authentication, the role check, seal gate, (at a site) the 403
-// on config writes, body, contract validation, `?sites=` fan-out and `?site=` forwarding, routes; unknown paths; errors last.
+// its own path grammar and access); the path grammar for every other path; open endpoints (health, contract, SSO
+// metadata); then /v1: the contract operation the path resolves to, authentication, the role check, seal gate, (at a
+// site) the 403 on config writes, body, contract validation, `?sites=` fan-out and `?site=` forwarding, routes;
+// unknown paths; errors last.
 import express, { type Express } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Logger } from 'pino';
@@ -28,7 +29,7 @@ import { createRegistryRouter, type SiteRegistry } from './registry/index.js';
 import { canonicalRepositoryPaths, siteRepositoryRoutes } from './registry/repository-routes.js';
 import { RegistryClients } from './image-registry/registry-clients.js';
 import { remoteRegistryOperationRoutes } from './image-registry/operations/routes.js';
-import { createImagePuller, pullRoutes } from './image-registry/pull/routes.js';
+import { createPullOperations, pullRoutes } from './image-registry/pull/routes.js';
 import { pullByReference } from './image-registry/pull/pull-by-reference.js';
 import type { OperationDeps } from './image-registry/operation-deps.js';
 import { VerificationLog } from './image-registry/operations/verification-status.js';
@@ -36,23 +37,28 @@ import { createSites } from './sites/sites.js';
 import type { TowerSettings } from './sites/tower-client.js';
 import type { FanOutOptions } from './sites/fan-out.js';
 import type { ReconcilerOptions } from './sites/site-image-reconciler.js';
+import { PROTECTED_RESOURCE_METADATA_PATH, type ProtectedResourceMetadata } from './auth/oidc/resource-metadata.js';
 
 export interface AppParts {
   logger: Logger;
   store: ConfigStore;
   tokens: TokenRegistry;
-  /** Who may call /v1; the token registry, later with single sign-on behind it. */
+  /** Who may call /v1 and /v2: the token registry, and single sign-on behind it when configured. */
   authenticator: Authenticator;
   bodyLimitBytes: number;
   /** The secret store and its seal monitor; absent when none is configured. */
   secrets?: { store: SecretStore; monitor: SealMonitor };
   siteRegistry: SiteRegistry;
   registryAnonymousPull: boolean;
+  /** With single sign-on: what clients learn at /.well-known/oauth-protected-resource (issuer, audience, CLI client). */
+  ssoMetadata?: ProtectedResourceMetadata;
   /**
    * This Berth among sites: its name (default `control-tower`), at a site the tower it follows, and whether sites'
    * api-urls may be http:// (BERTH_SITES_ALLOW_HTTP; default no: the tower's token for a site must not travel in clear).
    */
   sites?: { siteName: string; tower?: TowerSettings | undefined; allowHttp?: boolean; fanOut?: FanOutOptions; siteImages?: Partial<ReconcilerOptions> };
+  /** Finished pulls kept listed at /v1/state/image-registry/pulls. */
+  pullHistory: number;
 }
 
 export interface BerthApp {
@@ -97,6 +103,8 @@ export function createApp(parts: AppParts): BerthApp {
   });
   app.get('/openapi.yaml', (_req, res) => res.type('application/yaml').send(contractYaml));
   app.get('/openapi.json', (_req, res) => res.type('application/json').send(contractJson));
+  const { ssoMetadata } = parts;
+  if (ssoMetadata) app.get(PROTECTED_RESOURCE_METADATA_PATH, (req, res) => sendAnswer(req, res, 200, ssoMetadata));
 
   // Repository names written with plain slashes take the contract's one-segment form before /v1 resolves the path.
   app.use(canonicalRepositoryPaths);
@@ -104,7 +112,7 @@ export function createApp(parts: AppParts): BerthApp {
   const clients = new RegistryClients(parts.secrets?.store);
   const verifications = new VerificationLog();
   const deps: OperationDeps = { registries, clients, secrets: parts.secrets?.store, siteRegistry: parts.siteRegistry, verifications };
-  const puller = createImagePuller(deps);
+  const pulls = createPullOperations(deps, { history: parts.pullHistory });
   const sites = createSites({
     store: parts.store,
     secrets: parts.secrets?.store,
@@ -113,7 +121,7 @@ export function createApp(parts: AppParts): BerthApp {
     tower: parts.sites?.tower,
     allowHttp: parts.sites?.allowHttp ?? false,
     ...(parts.sites?.fanOut ? { fanOut: parts.sites.fanOut } : {}),
-    siteImages: { registries, pull: pullByReference(deps, puller), siteRegistry: parts.siteRegistry, ...(parts.sites?.siteImages ? { reconciler: parts.sites.siteImages } : {}) },
+    siteImages: { registries, pull: pullByReference(deps, pulls), siteRegistry: parts.siteRegistry, ...(parts.sites?.siteImages ? { reconciler: parts.sites.siteImages } : {}) },
   });
   // Every /v1 request is one operation of the contract, checked as that operation whatever else it carries;
   // authentication comes first, so callers without a token learn nothing (not even whether a secret store is up).
@@ -139,7 +147,7 @@ export function createApp(parts: AppParts): BerthApp {
     '/v1',
     imageRegistryRoutes(registries, verifications),
     remoteRegistryOperationRoutes(deps),
-    pullRoutes(deps, puller),
+    pullRoutes(deps, pulls),
     siteRepositoryRoutes(parts.siteRegistry),
     tokenRoutes(parts.tokens),
     sites.routes,

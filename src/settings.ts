@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import type { SecretStoreSettings } from './secrets/secret-store.js';
 import type { TowerSettings } from './sites/tower-client.js';
 import type { EtcdStoreSettings } from './store/etcd.js';
+import type { OidcSettings } from './auth/oidc/oidc-authenticator.js';
+import { parseRoleMapping, RoleMappingError } from './auth/oidc/role-mapping.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -41,6 +43,10 @@ export interface Settings {
   fanOut: { concurrency: number; timeoutMs: number };
   /** At a site: how often the tags of desired images are resolved again (BERTH_SITE_IMAGES_RESOLVE_INTERVAL, seconds; 0 never). */
   siteImages: { resolveIntervalMs: number };
+  /** Single sign-on with an OpenID Provider's access tokens (BERTH_OIDC_*); absent when BERTH_OIDC_ISSUER is unset. */
+  oidc: OidcSettings | undefined;
+  /** How many finished pulls /v1/state/image-registry/pulls keeps listing (BERTH_PULL_HISTORY). */
+  pullHistory: number;
 }
 
 export type StoreSettings = { engine: 'sqlite' } | { engine: 'etcd'; etcd: EtcdStoreSettings };
@@ -71,6 +77,13 @@ const SETTINGS = {
   fanOutConcurrency: { env: 'BERTH_FANOUT_CONCURRENCY', flag: 'fanout-concurrency', fallback: '32' },
   fanOutTimeout: { env: 'BERTH_FANOUT_TIMEOUT', flag: 'fanout-timeout', fallback: '30' },
   siteImagesResolveInterval: { env: 'BERTH_SITE_IMAGES_RESOLVE_INTERVAL', flag: 'site-images-resolve-interval', fallback: '900' },
+  oidcIssuer: { env: 'BERTH_OIDC_ISSUER', flag: 'oidc-issuer', fallback: undefined },
+  oidcAudience: { env: 'BERTH_OIDC_AUDIENCE', flag: 'oidc-audience', fallback: undefined },
+  oidcClientId: { env: 'BERTH_OIDC_CLIENT_ID', flag: 'oidc-client-id', fallback: undefined },
+  oidcCaCert: { env: 'BERTH_OIDC_CA_CERT', flag: 'oidc-ca-cert', fallback: undefined },
+  oidcRoles: { env: 'BERTH_OIDC_ROLES', flag: 'oidc-roles', fallback: undefined },
+  oidcGroupsClaim: { env: 'BERTH_OIDC_GROUPS_CLAIM', flag: 'oidc-groups-claim', fallback: undefined },
+  pullHistory: { env: 'BERTH_PULL_HISTORY', flag: 'pull-history', fallback: '100' },
 } as const;
 
 export function parseListenAddress(text: string, setting = 'BERTH_LISTEN'): ListenAddress {
@@ -102,6 +115,11 @@ function parseCount(text: string, setting: string, min: number, max: number, uni
   if (!/^\d{1,7}$/.test(text) || Number(text) < min || Number(text) > max) {
     throw new SettingsError(`${setting}: expected ${unit} from ${min} to ${max}, got '${text}'`);
   }
+  return Number(text);
+}
+
+function parsePullHistory(text: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 10_000) throw new SettingsError(`BERTH_PULL_HISTORY: expected a number of pulls from 0 to 10000, got '${text}'`);
   return Number(text);
 }
 
@@ -263,6 +281,53 @@ function readStoreSettings(value: (s: (typeof SETTINGS)[keyof typeof SETTINGS]) 
   };
 }
 
+/** BERTH_OIDC_*: off without an issuer (then every other OIDC setting is a mistake to report, not to ignore). */
+function readOidcSettings(value: (s: (typeof SETTINGS)[keyof typeof SETTINGS]) => string | undefined): OidcSettings | undefined {
+  const issuer = value(SETTINGS.oidcIssuer);
+  const others = [SETTINGS.oidcAudience, SETTINGS.oidcClientId, SETTINGS.oidcCaCert, SETTINGS.oidcRoles, SETTINGS.oidcGroupsClaim];
+  if (issuer === undefined || issuer === '') {
+    const stray = others.find((s) => value(s) !== undefined);
+    if (stray) throw new SettingsError(`${stray.env}: only meaningful with BERTH_OIDC_ISSUER`);
+    return undefined;
+  }
+  let url: URL | undefined;
+  try {
+    url = new URL(issuer);
+  } catch {
+    url = undefined;
+  }
+  // Never echo what may hold a password.
+  if (url?.username || url?.password) throw new SettingsError('BERTH_OIDC_ISSUER: no user info in the issuer URL');
+  if (!url || url.protocol !== 'https:' || url.search || url.hash || /\s/.test(issuer)) {
+    throw new SettingsError(`BERTH_OIDC_ISSUER: expected the issuer's https:// URL without query or fragment, got '${issuer}'`);
+  }
+  const printable = (setting: (typeof SETTINGS)[keyof typeof SETTINGS], max: number, what: string) => {
+    const text = value(setting);
+    if (text !== undefined && (!/^[\x21-\x7e]+$/.test(text) || text.length > max)) {
+      throw new SettingsError(`${setting.env}: expected ${what} of 1 to ${max} printable characters without spaces, got '${text}'`);
+    }
+    return text;
+  };
+  const audience = printable(SETTINGS.oidcAudience, 512, 'the audience (aud) tokens for Berth carry');
+  if (audience === undefined) throw new SettingsError('BERTH_OIDC_AUDIENCE: required with BERTH_OIDC_ISSUER (the audience, aud, of access tokens meant for Berth)');
+  const clientId = printable(SETTINGS.oidcClientId, 256, 'a client id');
+  const groupsClaim = printable(SETTINGS.oidcGroupsClaim, 128, 'a claim name') ?? 'groups';
+  const rolesText = value(SETTINGS.oidcRoles);
+  if (rolesText === undefined || rolesText.trim() === '') {
+    throw new SettingsError('BERTH_OIDC_ROLES: required with BERTH_OIDC_ISSUER: which groups get which role, e.g. admin=berth-admins,operator=berth-ops,read=*');
+  }
+  let roles;
+  try {
+    roles = parseRoleMapping(rolesText);
+  } catch (e) {
+    if (e instanceof RoleMappingError) throw new SettingsError(`BERTH_OIDC_ROLES: ${e.message}`);
+    throw e;
+  }
+  const caFile = value(SETTINGS.oidcCaCert);
+  const caCertPem = caFile === undefined ? undefined : readPemFile('BERTH_OIDC_CA_CERT', caFile, /-----BEGIN CERTIFICATE-----/);
+  return { issuer, audience, groupsClaim, roles, ...(clientId ? { clientId } : {}), ...(caCertPem ? { caCertPem } : {}) };
+}
+
 export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
   const known = new Set<string>(Object.values(SETTINGS).map((s) => s.env));
   const unknown = Object.keys(env).filter((name) => name.startsWith('BERTH_') && !known.has(name));
@@ -303,5 +368,7 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
     siteImages: {
       resolveIntervalMs: parseCount(value(SETTINGS.siteImagesResolveInterval) ?? '', SETTINGS.siteImagesResolveInterval.env, 0, 604800, 'a number of seconds') * 1000,
     },
+    oidc: readOidcSettings(value),
+    pullHistory: parsePullHistory(value(SETTINGS.pullHistory) ?? ''),
   };
 }

@@ -12,6 +12,8 @@ export interface Principal {
   role: Role;
   /** For role `site`: the one site this principal is (it reads the change feed as that site only). */
   site?: string;
+  /** A single sign-on user: the issuer and their `sub` there (`name` is their preferred_username, else the sub). */
+  sso?: { issuer: string; subject: string };
 }
 
 /** Turns a presented bearer credential into a Principal, or undefined when it does not recognise it. */

@@ -5,6 +5,7 @@ import { sendAnswer, sendEmpty } from '../http/answer.js';
 import { keySegment } from '../http/config-list-routes.js';
 import { strictRouter } from '../http/path-grammar.js';
 import { readOptions, shapeList, shapeOne } from '../http/query-options.js';
+import { writeContextOf } from '../http/write-context.js';
 import type { TokenRegistry, TokenRequest } from './tokens.js';
 
 const PATH = '/config/system/tokens';
@@ -20,7 +21,7 @@ export function tokenRoutes(tokens: TokenRegistry): Router {
   router.post(PATH, async (req, res) => {
     const options = readOptions(req);
     const body = req.body as TokenRequest;
-    const created = await tokens.create(body, { validateOnly: options.validateOnly });
+    const created = await tokens.create(body, { validateOnly: options.validateOnly, context: writeContextOf(req) });
     if (options.validateOnly) return sendEmpty(res, 204);
     res.set('Location', `${req.baseUrl}${PATH}/${keySegment(created.name)}`);
     // The token itself: shown in this answer and never again. Do not cache it anywhere on the way.
@@ -33,7 +34,7 @@ export function tokenRoutes(tokens: TokenRegistry): Router {
   });
   router.delete(`${PATH}/:name`, async (req, res) => {
     const options = readOptions(req);
-    await tokens.revoke(String(req.params.name), { validateOnly: options.validateOnly });
+    await tokens.revoke(String(req.params.name), { validateOnly: options.validateOnly, context: writeContextOf(req) });
     sendEmpty(res, 204);
   });
   return router;

@@ -3,7 +3,7 @@
 // working at once. A stored entry that is not a valid token (a role outside the enum, a site token without its site)
 // authenticates nobody and is not listed: it is never mapped to some other role's rules.
 import { createHash, randomBytes } from 'node:crypto';
-import type { ConfigStore, StoreChange } from '../store/config-store.js';
+import type { ConfigStore, StoreChange, WriteContext } from '../store/config-store.js';
 import { alreadyExists, invalidInput, notFound } from '../errors.js';
 import { isRole, type Authenticator, type Principal, type Role } from './principal.js';
 
@@ -74,7 +74,7 @@ export class TokenRegistry implements Authenticator {
     }
     const hasAdmin = (await store.list(PREFIX)).some((e) => isStoredToken(e.value) && e.value.role === 'admin');
     if (hasAdmin) return { tokens };
-    const created = await tokens.create({ name: 'admin', role: 'admin' });
+    const created = await tokens.create({ name: 'admin', role: 'admin' }, { context: { author: { kind: 'system', name: 'start-up (generated admin token)' } } });
     return { tokens, generatedAdminToken: created.token };
   }
 
@@ -106,7 +106,7 @@ export class TokenRegistry implements Authenticator {
   }
 
   /** Creates a token; the answer is the only place the token itself ever appears. */
-  async create(request: TokenRequest, options: { validateOnly?: boolean } = {}): Promise<TokenInfo & { token: string }> {
+  async create(request: TokenRequest, options: { validateOnly?: boolean; context?: WriteContext } = {}): Promise<TokenInfo & { token: string }> {
     const problem = requestProblem(request);
     if (problem) throw invalidInput(problem, { path: '/site' });
     const key = PREFIX + request.name;
@@ -118,7 +118,7 @@ export class TokenRegistry implements Authenticator {
     const token = generateToken();
     const stored: StoredToken = { name: request.name, role: request.role, ...site, created: new Date().toISOString(), hash: hashToken(token) };
     try {
-      await this.store.put(key, stored, { kind: 'absent' });
+      await this.store.put(key, stored, { kind: 'absent' }, options.context);
     } catch (e) {
       if ((e as { kind?: string }).kind === 'already-exists') throw alreadyExists(`token '${request.name}' already exists`);
       throw e;
@@ -126,13 +126,13 @@ export class TokenRegistry implements Authenticator {
     return { ...info(stored), token };
   }
 
-  async revoke(name: string, options: { validateOnly?: boolean } = {}): Promise<void> {
+  async revoke(name: string, options: { validateOnly?: boolean; context?: WriteContext } = {}): Promise<void> {
     if (options.validateOnly) {
       await this.get(name);
       return;
     }
     try {
-      await this.store.delete(PREFIX + name);
+      await this.store.delete(PREFIX + name, undefined, options.context);
     } catch (e) {
       if ((e as { kind?: string }).kind === 'not-found') throw notFound(`token '${name}' does not exist`);
       throw e;

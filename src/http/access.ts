@@ -11,9 +11,12 @@ declare module 'express-serve-static-core' {
   }
 }
 
-/** The bearer token of an `Authorization: Bearer <token>` header, if any. */
+/**
+ * The bearer token of an `Authorization: Bearer <token>` header, if any. Up to 16 KiB, Node's limit for all headers:
+ * an identity provider's JWT with many groups in it outgrows 4 KiB.
+ */
 export function bearerToken(authorization: string | undefined): string | undefined {
-  const match = /^Bearer[ \t]+([\x21-\x7e]{1,4096})[ \t]*$/i.exec(authorization ?? '');
+  const match = /^Bearer[ \t]+([\x21-\x7e]{1,16384})[ \t]*$/i.exec(authorization ?? '');
   return match?.[1];
 }
 

@@ -136,7 +136,9 @@ export function siteRoutes(parts: SiteRouteParts): Router {
         reader: site,
       });
       const reportWanted = site !== undefined && !parts.reports.has(site);
-      sendAnswer(req, res, 200, { revision: page.revision, 'current-revision': page.currentRevision, changes: page.changes, ...(reportWanted ? { 'report-wanted': true } : {}) });
+      // Who made a change stays at the tower: a site records its copies as replication, and the feed's shape stays as sites know it.
+      const changes = page.changes.map(({ writeContext: _who, ...change }) => change);
+      sendAnswer(req, res, 200, { revision: page.revision, 'current-revision': page.currentRevision, changes, ...(reportWanted ? { 'report-wanted': true } : {}) });
     } finally {
       ended();
     }

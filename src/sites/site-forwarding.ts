@@ -50,6 +50,12 @@ export function untilClientLeaves(res: Response): AbortSignal {
   return abort.signal;
 }
 
+/** A Location the site answers names a resource there: through the tower it is read with `site=` (a 202 pull's entry). */
+export function towerLocation(location: string, site: string): string {
+  if (!location.startsWith('/v1/state/')) return location;
+  return `${location}${location.includes('?') ? '&' : '?'}site=${encodeURIComponent(site)}`;
+}
+
 export function siteForwarding(ownName: string, connections: SiteConnections): RequestHandler {
   return async (req, res, next) => {
     // The contract has checked `site` (a site name, given once, on an operation that takes it).
@@ -75,7 +81,7 @@ export function siteForwarding(ownName: string, connections: SiteConnections): R
     res.status(answer.statusCode);
     for (const name of RETURNED_RESPONSE_HEADERS) {
       const value = answer.headers[name];
-      if (value !== undefined) res.set(name, value);
+      if (value !== undefined) res.set(name, name === 'location' && typeof value === 'string' ? towerLocation(value, site) : value);
     }
     try {
       await pipeline(answer.body, res);

@@ -1,12 +1,13 @@
 // At a site: holds the desired images meant for it, on its own. It reads the replicated desired-images entries and its
 // own labels (replicated-keys.ts) from this site's store, so it works the same with the tower reachable or not; it
-// pulls what is missing through the pull machinery (one function, pull-by-reference.ts), a few at a time, retries a
+// pulls what is missing through the pull machinery as tracked pull operations (pull-by-reference.ts; they show in
+// /v1/state/image-registry/pulls), a few at a time, gives a pull up when its image is no longer desired, retries a
 // failed image with backoff without holding up the others, resolves tags again when an entry changes and every
 // `resolveIntervalMs`, and tells the site registry to keep every desired image from deletion. State is in memory:
 // after a restart an image found in the site registry is ready at once and its tag is resolved again.
 import type { Logger } from 'pino';
 import { isBerthError } from '../errors.js';
-import type { PullByReference } from '../image-registry/pull/pull-by-reference.js';
+import { PullStoppedError, type PullByReference } from '../image-registry/pull/pull-by-reference.js';
 import type { PullTarget } from '../image-registry/pull/pull-request.js';
 import { hostPlatform, matchesPlatform, parsePlatform } from '../image-registry/pull/platform.js';
 import type { RetainedImage, SiteRegistry } from '../registry/index.js';
@@ -65,6 +66,8 @@ interface Desired {
   /** When the next pull is due: a retry after a failure, or resolving a tag again. Undefined: none planned. */
   dueAt: number | undefined;
   running: boolean;
+  /** Gives up its pull when the image is no longer desired here (the pull stops unless others wait for it). */
+  abandon: AbortController;
 }
 
 const platformOf = (image: DesiredImage) => (image['all-platforms'] ? 'all' : image.platform);
@@ -159,7 +162,9 @@ export class SiteImageReconciler {
       selected.push({ name: entry.name, digest, keys });
     }
     for (const [key, d] of this.desired) {
-      if (!next.has(key)) this.logger.info({ entry: d.entry, image: d.image.image }, 'no longer desired at this site: kept, but deletable');
+      if (next.has(key)) continue;
+      d.abandon.abort();
+      this.logger.info({ entry: d.entry, image: d.image.image }, 'no longer desired at this site: kept, but deletable');
     }
     this.desired = next;
     this.selected = selected;
@@ -176,11 +181,12 @@ export class SiteImageReconciler {
     } catch (e) {
       // The tower checked it; fail this image alone rather than the others.
       const message = isBerthError(e) ? e.message : String(e);
-      return { entry, image, target: { repository: '' }, state: 'failed', lastError: message, attempts: 1, updated: new Date(now), dueAt: undefined, running: false };
+      return { entry, image, target: { repository: '' }, state: 'failed', lastError: message, attempts: 1, updated: new Date(now), dueAt: undefined, running: false, abandon: new AbortController() };
     }
     const held = this.heldLocally(image, target);
-    if (held) return { entry, image, target, state: 'ready', digest: held.digest, bytes: held.size, attempts: 0, updated: new Date(now), dueAt: target.tag !== undefined ? now : undefined, running: false };
-    return { entry, image, target, state: 'pending', attempts: 0, updated: new Date(now), dueAt: now, running: false };
+    const fresh = { entry, image, target, attempts: 0, updated: new Date(now), running: false, abandon: new AbortController() };
+    if (held) return { ...fresh, state: 'ready', digest: held.digest, bytes: held.size, dueAt: target.tag !== undefined ? now : undefined };
+    return { ...fresh, state: 'pending', dueAt: now };
   }
 
   /** What the site registry holds at the image's target, when it is the image asked for (digest and platform). */
@@ -238,7 +244,7 @@ export class SiteImageReconciler {
       this.changed();
     }
     try {
-      const outcome = await this.pull(d.image);
+      const outcome = await this.pull(d.image, d.abandon.signal);
       const summary = this.registry.imageSummary(d.target.repository, d.target.tag ?? outcome.digest);
       Object.assign(d, { state: 'ready', digest: outcome.digest, attempts: 0, updated: new Date() });
       if (summary) d.bytes = summary.size;
@@ -246,8 +252,10 @@ export class SiteImageReconciler {
       if (d.target.tag !== undefined && this.options.resolveIntervalMs > 0) d.dueAt = Date.now() + this.options.resolveIntervalMs;
       this.logger.info({ entry: d.entry, image: d.image.image, digest: outcome.digest }, 'desired image ready');
     } catch (e) {
-      const message = isBerthError(e) ? e.message : `internal error: ${(e as Error).message}`;
-      if (!isBerthError(e)) this.logger.error({ err: e, entry: d.entry, image: d.image.image }, 'desired image: unexpected error');
+      // Given up: no longer desired here, or this Berth is stopping. Nothing failed.
+      if (d.abandon.signal.aborted) return this.settle(d);
+      const message = isBerthError(e) || e instanceof PullStoppedError ? e.message : `internal error: ${(e as Error).message}`;
+      if (!isBerthError(e) && !(e instanceof PullStoppedError)) this.logger.error({ err: e, entry: d.entry, image: d.image.image }, 'desired image: unexpected error');
       d.attempts++;
       d.lastError = message;
       const held = this.heldLocally(d.image, d.target);
@@ -257,10 +265,14 @@ export class SiteImageReconciler {
       d.updated = new Date();
       d.dueAt = Date.now() + Math.min(this.options.retryMaxMs, this.options.retryMinMs * 2 ** (d.attempts - 1) * (0.8 + Math.random() * 0.4));
       this.logger.warn({ entry: d.entry, image: d.image.image, attempts: d.attempts, error: message }, held ? 'desired image: could not resolve its tag again' : 'desired image: pull failed');
-    } finally {
-      d.running = false;
-      this.running--;
     }
+    this.settle(d);
+  }
+
+  /** A pull of `d` ended: its place is free for the next, and what changed is kept and told. */
+  private settle(d: Desired): void {
+    d.running = false;
+    this.running--;
     // Dropped while it was pulled: nothing to report, nothing to keep (the next evaluation released it).
     if (this.desired.get(keyOf(d.entry, d.image)) === d) {
       this.registry.retain(this.retainedImages());
@@ -301,5 +313,6 @@ export class SiteImageReconciler {
     this.stopped = true;
     clearTimeout(this.timer);
     this.unsubscribe?.();
+    for (const d of this.desired.values()) d.abandon.abort();
   }
 }

@@ -4,6 +4,26 @@
 /** A JSON value as stored; the store never interprets it. */
 export type StoredValue = unknown;
 
+/** Who made a write: a Berth API token, a single sign-on user, or Berth itself (replication, start-up). */
+export interface ChangeAuthor {
+  kind: 'token' | 'sso' | 'system';
+  /** The token's name, the user's `preferred_username` (else their `sub`), or which part of Berth wrote. */
+  name: string;
+  /** Single sign-on: the user's `sub` at the issuer, the identity that does not change when a name does. */
+  subject?: string;
+  issuer?: string;
+}
+
+/**
+ * What a write carries besides its value: who asked for it and the request that did (its X-Request-Id, which names
+ * the request's log lines). Stored in the same transaction as the write, so the state of an object says who changed
+ * it last, and every change in the feed says who made it (what an audit trail follows).
+ */
+export interface WriteContext {
+  author: ChangeAuthor;
+  requestId?: string;
+}
+
 export interface StoreEntry {
   key: string;
   value: StoredValue;
@@ -13,6 +33,8 @@ export interface StoreEntry {
   modRevision: number;
   /** When the last write happened (ISO 8601). */
   updatedAt: string;
+  /** Who made the last write; absent for writes made without one (before Berth recorded it). */
+  writeContext?: WriteContext;
 }
 
 /** What a write requires of the key's current state; violated conditions throw `preconditionFailed`/`alreadyExists`. */
@@ -28,6 +50,8 @@ export interface StoreChange {
   /** The new value for a put; absent for a delete. */
   value?: StoredValue;
   at: string;
+  /** Who made the change, when the write said. */
+  writeContext?: WriteContext;
 }
 
 export interface WriteResult {
@@ -40,9 +64,9 @@ export interface ConfigStore {
   get(key: string): Promise<StoreEntry | undefined>;
   /** Every entry whose key starts with `prefix`, in key order. */
   list(prefix: string): Promise<StoreEntry[]>;
-  put(key: string, value: StoredValue, condition?: WriteCondition): Promise<WriteResult>;
+  put(key: string, value: StoredValue, condition?: WriteCondition, context?: WriteContext): Promise<WriteResult>;
   /** Throws `notFound` when the key is absent. */
-  delete(key: string, condition?: WriteCondition): Promise<WriteResult>;
+  delete(key: string, condition?: WriteCondition, context?: WriteContext): Promise<WriteResult>;
   /** The store's current revision: the revision of its last write (0 when empty). */
   revision(): Promise<number>;
   /** The changes after `afterRevision`, oldest first, at most `limit` of them. Resumable from any revision. */

@@ -18,7 +18,7 @@ import {
 } from 'etcd3';
 import { BerthError, isBerthError, notFound, unavailable } from '../errors.js';
 import { checkWriteCondition } from './write-condition.js';
-import type { ConfigStore, StoreChange, StoreEntry, StoredValue, WriteCondition, WriteResult } from './config-store.js';
+import type { ConfigStore, StoreChange, StoreEntry, StoredValue, WriteCondition, WriteContext, WriteResult } from './config-store.js';
 import { RangeWatch, type RevisionEvents } from './etcd-watch.js';
 import { passThrough, skipUnreachable } from './etcd-endpoint-policy.js';
 import { RevisionCompactedError } from './revision-compacted.js';
@@ -45,12 +45,16 @@ interface Wrapped {
   at: string;
   /** Random per write, to recognise our own write when a retried transaction finds it already applied. */
   write: string;
+  /** Who wrote, when the write said. */
+  context?: WriteContext;
 }
 
 /** The last-write marker, rewritten by every transaction: its mod revision is the store's revision. */
 interface LastWrite {
   at: string;
   write: string;
+  /** Who wrote: for a delete, whose event carries no value, the change feed finds it here. */
+  context?: WriteContext;
 }
 
 const DATA = 'kv/';
@@ -179,17 +183,18 @@ export class EtcdConfigStore implements ConfigStore {
     if (typeof wrapped !== 'object' || wrapped === null || !('value' in wrapped) || typeof wrapped.at !== 'string') {
       throw new BerthError('internal', `etcd key ${kv.key.toString('utf8')} does not hold a value written by Berth`);
     }
-    return { value: wrapped.value, at: wrapped.at, write: String(wrapped.write ?? '') };
+    return { value: wrapped.value, at: wrapped.at, write: String(wrapped.write ?? ''), ...(wrapped.context ? { context: wrapped.context } : {}) };
   }
 
   private toEntry(kv: IKeyValue): StoreEntry {
-    const { value, at } = this.unwrap(kv);
+    const { value, at, context } = this.unwrap(kv);
     return {
       key: kv.key.toString('utf8').slice(this.dataPrefix.length),
       value,
       createRevision: Number(kv.create_revision),
       modRevision: Number(kv.mod_revision),
       updatedAt: at,
+      ...(context ? { writeContext: context } : {}),
     };
   }
 
@@ -203,8 +208,7 @@ export class EtcdConfigStore implements ConfigStore {
   }
 
   /** One write transaction: `condition` compared, then the marker and `op` on success, else the key and marker read back. */
-  private async commit(key: string, op: IRequestOp, compare: ICompare[], write: string, at: string): Promise<ITxnResponse> {
-    const marker: LastWrite = { at, write };
+  private async commit(key: string, op: IRequestOp, compare: ICompare[], marker: LastWrite): Promise<ITxnResponse> {
     const request: ITxnRequest = {
       compare,
       // The marker first: a watcher meets a revision's write time before its data (a delete event carries none).
@@ -237,13 +241,13 @@ export class EtcdConfigStore implements ConfigStore {
     }
   }
 
-  async put(key: string, value: StoredValue, condition?: WriteCondition): Promise<WriteResult> {
+  async put(key: string, value: StoredValue, condition?: WriteCondition, context?: WriteContext): Promise<WriteResult> {
     const write = randomBytes(12).toString('base64url');
-    const at = new Date().toISOString();
-    const wrapped: Wrapped = { value, at, write };
+    const marker: LastWrite = { at: new Date().toISOString(), write, ...(context ? { context } : {}) };
+    const wrapped: Wrapped = { value, ...marker };
     const dataKey = this.dataKey(key);
     const op: IRequestOp = { request_put: { key: dataKey, value: utf8(JSON.stringify(wrapped)), prev_kv: true } };
-    const response = await this.commit(key, op, compareFor(dataKey, condition), write, at);
+    const response = await this.commit(key, op, compareFor(dataKey, condition), marker);
     if (response.succeeded) {
       const previous = response.responses[1]?.response_put.prev_kv;
       const existed = previous !== null && previous !== undefined && previous.key.length > 0;
@@ -259,12 +263,13 @@ export class EtcdConfigStore implements ConfigStore {
     throw new BerthError('internal', `etcd refused the write of ${key} although its condition holds`);
   }
 
-  async delete(key: string, condition?: WriteCondition): Promise<WriteResult> {
+  async delete(key: string, condition?: WriteCondition, context?: WriteContext): Promise<WriteResult> {
     const write = randomBytes(12).toString('base64url');
     const dataKey = this.dataKey(key);
     // Present, and whatever the condition asks; `absent` contradicts present, so it always ends in the error below.
     const compare = [...compareFor(dataKey, { kind: 'present' }), ...compareFor(dataKey, condition)];
-    const response = await this.commit(key, { request_delete_range: { key: dataKey } }, compare, write, new Date().toISOString());
+    const lastWrite: LastWrite = { at: new Date().toISOString(), write, ...(context ? { context } : {}) };
+    const response = await this.commit(key, { request_delete_range: { key: dataKey } }, compare, lastWrite);
     if (response.succeeded) return { revision: Number(response.header.revision), created: false };
     const current = response.responses[0]?.response_range.kvs[0];
     const marker = response.responses[1]?.response_range.kvs[0];
@@ -292,7 +297,8 @@ export class EtcdConfigStore implements ConfigStore {
   /** The store changes among one revision's events: the marker and keys outside the data prefix left out. */
   private changesOf(group: RevisionEvents): StoreChange[] {
     const marker = group.events.find((e) => e.kv.key.equals(this.lastWriteKey));
-    const markerAt = EtcdConfigStore.lastWriteOf(marker?.kv)?.at;
+    const lastWrite = EtcdConfigStore.lastWriteOf(marker?.kv);
+    const markerAt = lastWrite?.at;
     const changes: StoreChange[] = [];
     for (const event of group.events) {
       const key = event.kv.key.toString('utf8');
@@ -300,7 +306,7 @@ export class EtcdConfigStore implements ConfigStore {
       const common = { revision: group.revision, key: key.slice(this.dataPrefix.length) };
       // proto-loader gives enum names as in the .proto file (PUT, DELETE), whatever the typings say.
       if (String(event.type).toUpperCase() === 'DELETE') {
-        changes.push({ ...common, type: 'delete', at: markerAt ?? new Date().toISOString() });
+        changes.push({ ...common, type: 'delete', at: markerAt ?? new Date().toISOString(), ...(lastWrite?.context ? { writeContext: lastWrite.context } : {}) });
         continue;
       }
       const wrapped = this.unwrapOrUndefined(event.kv);
@@ -308,7 +314,7 @@ export class EtcdConfigStore implements ConfigStore {
         this.logger?.warn({ key }, 'etcd change feed: skipped a key under the Berth prefix that Berth did not write');
         continue;
       }
-      changes.push({ ...common, type: 'put', value: wrapped.value, at: markerAt ?? wrapped.at });
+      changes.push({ ...common, type: 'put', value: wrapped.value, at: markerAt ?? wrapped.at, ...(wrapped.context ? { writeContext: wrapped.context } : {}) });
     }
     return changes;
   }

@@ -2,7 +2,7 @@
 // see test/integration/config-store-engines.test.ts): revisions, conditions, delete, list, the change feed and watch.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ConfigStore, StoreChange, WriteResult } from '../../src/store/config-store.js';
+import type { ConfigStore, StoreChange, WriteContext, WriteResult } from '../../src/store/config-store.js';
 import { BerthError, type ErrorKind } from '../../src/errors.js';
 
 /** One fresh, empty store, and a way to open another handle on the same store (as a second process would). */
@@ -339,6 +339,27 @@ export function describeConfigStoreConformance(engine: string, fresh: () => Stor
       const next = await store.put('k', 4);
       await watcher.reached(next.revision);
       assert.deepEqual(watcher.seen.map((c) => [c.revision, c.value]), [[revision, 3], [next.revision, 4]]);
+      watcher.unsubscribe();
+    });
+  });
+
+  describe(`${engine}: who wrote`, () => {
+    it('a write\'s context (author, request id) is kept with the entry and reported with its change, in the feed and the watch', async () => {
+      const { store, another } = fresh();
+      const alice: WriteContext = { author: { kind: 'sso', name: 'alice', subject: 'sub-1', issuer: 'https://idp.example' }, requestId: 'req-1' };
+      const ci: WriteContext = { author: { kind: 'token', name: 'ci' }, requestId: 'req-2' };
+      const watcher = await follow(store, 0);
+      const first = await store.put('k', 1, undefined, alice);
+      assert.deepEqual((await store.get('k'))?.writeContext, alice);
+      const second = await store.put('k', 2, { kind: 'mod-revision', revision: first.revision }, ci);
+      assert.deepEqual((await another().list(''))[0]?.writeContext, ci);
+      const removed = await store.delete('k', undefined, alice);
+      const plain = await store.put('p', 0);
+      assert.equal((await store.get('p'))?.writeContext, undefined);
+      const expected = [[first.revision, alice], [second.revision, ci], [removed.revision, alice], [plain.revision, undefined]];
+      assert.deepEqual((await store.changesSince(0)).map((c) => [c.revision, c.writeContext]), expected);
+      await watcher.reached(plain.revision);
+      assert.deepEqual(watcher.seen.map((c) => [c.revision, c.writeContext]), expected);
       watcher.unsubscribe();
     });
   });

@@ -36,7 +36,17 @@ describe('defaults', () => {
       store: { engine: 'sqlite' },
       fanOut: { concurrency: 32, timeoutMs: 30_000 },
       siteImages: { resolveIntervalMs: 900_000 },
+      oidc: undefined,
+      pullHistory: 100,
     });
+  });
+
+  it('BERTH_PULL_HISTORY: how many finished pulls stay listed, 0 to 10000', () => {
+    assert.equal(readSettings([], { BERTH_PULL_HISTORY: '0' }).pullHistory, 0);
+    assert.equal(readSettings(['--pull-history', '250'], {}).pullHistory, 250);
+    for (const bad of ['-1', '10001', 'many', '']) {
+      assert.throws(() => readSettings([], { BERTH_PULL_HISTORY: bad }), /BERTH_PULL_HISTORY: expected a number of pulls from 0 to 10000/);
+    }
   });
 
   it('variables that are not Berth settings are ignored', () => {
