@@ -116,6 +116,7 @@ class Follower {
           for (const entry of snapshot.entries as Change[]) this.apply({ ...entry, type: 'put' });
           this.revision = snapshot.revision as number;
           this.following = true;
+          if (snapshot['report-wanted'] === true) await this.report(true);
         }
         const page = await this.call('GET', `/v1/state/system/changes?after=${this.revision}&wait=${this.waitSeconds}&site-name=${this.site.name}`);
         const changes = page.changes as Change[];

@@ -157,7 +157,8 @@ export function siteRoutes(parts: SiteRouteParts): Router {
     const site = await contactOf(req);
     const snapshot = await parts.feed.snapshot(site);
     if (site) parts.contacts.begin(site, snapshot.revision)();
-    sendAnswer(req, res, 200, { revision: snapshot.revision, entries: snapshot.entries });
+    const reportWanted = site !== undefined && !parts.reports.has(site);
+    sendAnswer(req, res, 200, { revision: snapshot.revision, entries: snapshot.entries, ...(reportWanted ? { 'report-wanted': true } : {}) });
   });
   return router;
 }

@@ -24,6 +24,7 @@ export interface TowerFeedPage {
 export interface TowerSnapshot {
   revision: number;
   entries: { key: string; value: StoredValue }[];
+  'report-wanted'?: boolean;
 }
 
 const CONNECT_TIMEOUT_MS = 5_000;

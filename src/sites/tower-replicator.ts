@@ -184,6 +184,7 @@ export class TowerReplicator {
       if (!current || !sameValue(current.value, value)) await this.store.put(key, value, undefined, REPLICATION);
     }
     await this.writeRevision(snapshot.revision);
+    if (snapshot['report-wanted']) this.reportWanted();
   }
 
   async stop(): Promise<void> {

@@ -192,6 +192,12 @@ describe('fleet', () => {
     assert.deepEqual(await tagsAt(sites.a, 'apps/kettle'), { v1: kettle.digest });
     assert.deepEqual(await tagsAt(sites.b, 'shop/popper'), { stable: popper.digest });
     assert.deepEqual(await repositoriesAt('c'), [], 'site c (region us) holds nothing');
+    // The site pulled through the pull machinery: its pulls are tracked operations like any other.
+    const pulls = await tower.api.get('/v1/state/image-registry/pulls?site=a&fields=image;target;state');
+    assert.equal(pulls.status, 200, pulls.text);
+    for (const expected of [{ image: 'apps/kettle:v1', target: 'apps/kettle:v1', state: 'done' }, { image: 'apps/popper:v1', target: 'shop/popper:stable', state: 'done' }]) {
+      assert.ok((pulls.body as object[]).some((p) => JSON.stringify(p) === JSON.stringify(expected)), `${JSON.stringify(expected)} in ${pulls.text}`);
+    }
     // A site shows its own part: itself, ready.
     const atA = await sites.a.api.get(`${SITE_IMAGES_STATE}/eu-apps?fields=summary;site-states(site;state)`);
     assert.deepEqual(atA.body, { summary: '1 of 1 selected sites ready', 'site-states': [{ site: 'a', state: 'ready' }] });
