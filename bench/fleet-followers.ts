@@ -115,6 +115,8 @@ class Follower {
           this.labels = undefined;
           for (const entry of snapshot.entries as Change[]) this.apply({ ...entry, type: 'put' });
           this.revision = snapshot.revision as number;
+          // A snapshot brings every change up to its revision (a site that had to start over got them this way).
+          this.arrivals.push([this.revision, now()]);
           this.following = true;
           if (snapshot['report-wanted'] === true) await this.report(true);
         }

@@ -287,6 +287,15 @@ async function main(): Promise<void> {
     row(`desired images for all -> ${readySites} of ${SITES} ready at the tower`, ms(allReady), '', '', '');
     row(`GET /v1/state/image-registry/site-images/{name} (${SITES} sites)`, ms(readiness), '', '', '');
     console.log(`(medians of 5 reads and 3 fan-outs; total ${((Date.now() - begun) / 1000).toFixed(0)} s)`);
+  } catch (e) {
+    // What the tower said (warnings and errors only) is the first thing to read when a run fails.
+    const warnings = tower.berth.output().split('\n').filter((l) => /"level":[456]0/.test(l) && !l.includes('request completed'));
+    process.stderr.write(`${warnings.slice(-20).join('\n')}\n`);
+    if (process.env.FLEET_HOLD_ON_FAILURE) {
+      process.stderr.write(`holding the failed fleet for inspection: tower pid ${tower.berth.process.pid}, vault ${tower.vault.addr}\n`);
+      await sleep(Number(process.env.FLEET_HOLD_ON_FAILURE) * 1000);
+    }
+    throw e;
   } finally {
     await Promise.all([...processes, ...peerProcesses].map((p) => p.stop()));
     peer?.child.kill('SIGTERM');

@@ -1,5 +1,6 @@
 // The peer of bench/fleet.bench.ts: a bare node:http server holding long-polls the way the tower's change feed does
-// (same paths and answer shapes), from memory, with no auth, validation, logging, store or contact tracking.
+// (same paths and answer shapes), from memory, with no auth, validation, logging, store or contact tracking; site
+// reports are taken and dropped.
 // `POST /bump` makes one change and answers every waiting poll. It is the floor of delivering one change to N held
 // connections on this machine. Prints its URL, serves until killed.
 import { createServer, type ServerResponse } from 'node:http';
@@ -27,6 +28,8 @@ const server = createServer((req, res) => {
     return answer(res, JSON.stringify({ revision }));
   }
   if (url.pathname === '/v1/state/system/snapshot') return answer(res, JSON.stringify({ revision, entries: [] }));
+  // Reports are taken and dropped.
+  if (req.method === 'POST' && url.pathname === '/v1/state/system/site-report') return res.writeHead(204).end();
   if (url.pathname === '/v1/state/system/changes') {
     const after = Number(url.searchParams.get('after') ?? 0);
     if (after < revision) return answer(res, page && after === revision - 1 ? page : emptyPage(revision));

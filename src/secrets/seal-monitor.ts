@@ -38,19 +38,29 @@ export class SealMonitor {
     this.onChange(state, previous);
   }
 
-  /** One look at sys/seal-status; concurrent callers share it. */
-  poll(): Promise<void> {
-    if (this.polling) return this.polling;
+  /** One look at sys/seal-status, `unreachable` when it has not settled by the deadline. */
+  private async look(): Promise<SealState> {
     let deadline: NodeJS.Timeout | undefined;
     const overdue = new Promise<SealState>((resolve) => {
       deadline = setTimeout(() => resolve('unreachable'), this.deadlineMs);
     });
-    this.polling = Promise.race([this.store.sealState(), overdue])
-      .then((state) => this.set(state))
-      .finally(() => {
-        clearTimeout(deadline);
-        this.polling = undefined;
-      });
+    try {
+      return await Promise.race([this.store.sealState(), overdue]);
+    } finally {
+      clearTimeout(deadline);
+    }
+  }
+
+  /**
+   * Looks at sys/seal-status; concurrent callers share it. A store that served until now is taken for unreachable
+   * only when a second look, made at once, fails too: one keep-alive connection the store had just closed
+   * (ECONNRESET) must not turn the whole API into 503s, which thousands of sites then retry at once.
+   */
+  poll(): Promise<void> {
+    this.polling ??= (async () => {
+      const state = await this.look();
+      this.set(state === 'unreachable' && this.current === 'unsealed' ? await this.look() : state);
+    })().finally(() => (this.polling = undefined));
     return this.polling;
   }
 

@@ -2,16 +2,20 @@
 // store, and a real docker-registry (TLS). Labels and selectors; desired images for `region=eu` reaching exactly a
 // and b (2 of 2 ready), one failing image not holding up the others, a site down during a rollout catching up, the
 // tower forgetting reports on restart and getting them again, a selector change adding a site and releasing two
-// (their images stay, now deletable); fan-out operations with a site down, as one document and as NDJSON; and bad
-// input refused with nothing written. Every answer is checked against the contract.
+// (their images stay, now deletable); fan-out operations with a site down, as one document and as NDJSON, with silent
+// sites given their time limit two at a time; and bad input refused with nothing written. Every answer is checked
+// against the contract.
 import assert from 'node:assert/strict';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { errorMessage, type ApiResponse } from '../helpers/api.js';
-import { startSite, startTower, type RunningSite, type RunningTower } from '../helpers/berth-site.js';
+import { SITE_TOKENS_MOUNT, startSite, startTower, type RunningSite, type RunningTower } from '../helpers/berth-site.js';
 import { assertMatchesContract } from '../helpers/contract.js';
 import { startDockerRegistry, type RunningRegistry } from '../helpers/docker-registry.js';
 import { eventually } from '../helpers/eventually.js';
 import { buildSinglePlatformImage, pushImage, type BuiltImage } from '../helpers/oci-images.js';
+import { vaultClient } from '../helpers/secret-values.js';
 import { validatorFor } from '../../src/contract/openapi.js';
 
 const REGISTRIES = '/v1/config/image-registry/remote-registries';
@@ -80,7 +84,8 @@ before(async () => {
     buildSinglePlatformImage({ seed: 'fleet-kettle' }),
     buildSinglePlatformImage({ seed: 'fleet-popper' }),
     buildSinglePlatformImage({ seed: 'fleet-kettle-v2' }),
-    startTower({ inspect }),
+    // Fan-outs call two sites at a time and give each 3 s (the silent sites below show both).
+    startTower({ inspect, env: { BERTH_FANOUT_CONCURRENCY: '2', BERTH_FANOUT_TIMEOUT: '3' } }),
   ]);
   [registry, kettle, popper, kettleV2, tower] = started;
   const target = { address: registry.address, caCertPem: registry.caCertPem };
@@ -311,6 +316,46 @@ describe('fleet', () => {
     assert.deepEqual(pulls.results.map((r) => [r.site, r.outcome]), [['a', 'ok'], ['b', 'ok'], ['c', 'unreachable']]);
     assert.deepEqual(await tagsAt(sites.b, 'fanout/popper'), { v1: popper.digest });
     await sites.c.start();
+  });
+
+  it('fan-out: each site within its time limit, two at a time; sites that never answer are reported, not waited for', async () => {
+    // Three sites at one server that takes requests and never answers; it counts how many it holds at once.
+    let holding = 0;
+    let mostAtOnce = 0;
+    const held: ServerResponse[] = [];
+    const silent = createServer((req, res) => {
+      holding++;
+      mostAtOnce = Math.max(mostAtOnce, holding);
+      held.push(res);
+      req.on('close', () => holding--);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      await vaultClient(tower.vault.addr, tower.vaultToken).write(`${SITE_TOKENS_MOUNT}/data/silent`, { data: { token: 'silent-site-token-0123456789' } });
+      const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      for (const name of ['s1', 's2', 's3']) {
+        const res = await tower.api.put(`/v1/config/sites/${name}`, { name, 'api-url': url, vault: SITE_TOKENS_MOUNT, secret: 'silent', labels: { silent: 'yes' } });
+        assert.equal(res.status, 201, res.text);
+      }
+      const started = Date.now();
+      const res = await tower.api.post(`/v1/state/image-registry/remote-registries/${registry.address}/verify-credentials?sites=silent`, {});
+      const took = Date.now() - started;
+      assert.equal(res.status, 200, res.text);
+      const answer = res.body as { summary: { unreachable: number }; results: { site: string; outcome: string; 'error-message'?: string; 'error-info'?: { kind?: string }; 'duration-ms': number }[] };
+      assert.equal(answer.summary.unreachable, 3);
+      for (const result of answer.results) {
+        assert.equal(result.outcome, 'unreachable');
+        assert.equal(result['error-info']?.kind, 'timeout');
+        assert.match(result['error-message']!, new RegExp(`site '${result.site}' gave no answer within 3 s`));
+        assert.ok(result['duration-ms'] >= 2_900, `${result.site} was given its 3 s (${result['duration-ms']} ms)`);
+      }
+      assert.equal(mostAtOnce, 2, 'two sites at a time (BERTH_FANOUT_CONCURRENCY=2)');
+      assert.ok(took >= 5_800, `three sites, two at a time, 3 s each: two rounds (${took} ms)`);
+    } finally {
+      for (const res of held) res.destroy();
+      silent.close();
+      for (const name of ['s1', 's2', 's3']) await tower.api.delete(`/v1/config/sites/${name}`);
+    }
   });
 
   it('a site is told its own labels only: c, given a new one, picks up a group that selects it by it', async () => {
