@@ -1,6 +1,6 @@
 // Simulated sites for bench/fleet.bench.ts, many in one process: each follows the tower as a Berth site does (the
-// snapshot, then the change feed long-polled with its own `site` token, on a keep-alive connection of its own, backing
-// off as Berth sites do) and reports its desired images (selected with Berth's own selector, pulls that succeed at
+// snapshot, then the change feed streamed with its own `site` token, on a connection of its own, backing off as Berth
+// sites do) and reports its desired images (selected with Berth's own selector, pulls that succeed at
 // once). Not a Berth: no store, no registry, only the protocol. The process also serves the sites' API for fan-outs
 // (verify-credentials answers success) on one port, each site under its own path prefix (`/sim/<name>`). Driven over
 // IPC by the bench (fork).
@@ -50,6 +50,7 @@ class Follower {
   lastError = '';
   private stopped = false;
   private readonly client: Client;
+  private readonly origin: string;
   private readonly basePath: string;
 
   constructor(
@@ -58,12 +59,27 @@ class Follower {
     private readonly waitSeconds: number,
   ) {
     const url = new URL(towerUrl);
+    this.origin = url.origin;
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.client = new Client(url.origin, { headersTimeout: (waitSeconds + 30) * 1000, bodyTimeout: (waitSeconds + 30) * 1000, keepAliveTimeout: 60_000 });
   }
 
+  /**
+   * A request beside the stream. The stream holds this follower's connection, so a report goes on a connection of its
+   * own, closed after it (Berth sites keep a second pooled one; 10,000 idle extra connections would only cost the
+   * tower file descriptors here).
+   */
   private async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Record<string, unknown>> {
-    const response = await this.client.request({
+    const client = method === 'GET' ? this.client : new Client(this.origin);
+    try {
+      return await this.send(client, method, path, body);
+    } finally {
+      if (client !== this.client) await client.close().catch(() => {});
+    }
+  }
+
+  private async send(client: Client, method: 'GET' | 'POST', path: string, body?: unknown): Promise<Record<string, unknown>> {
+    const response = await client.request({
       method,
       path: `${this.basePath}${path}`,
       headers: { authorization: `Bearer ${this.site.token}`, accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) },
@@ -120,13 +136,26 @@ class Follower {
           this.following = true;
           if (snapshot['report-wanted'] === true) await this.report(true);
         }
-        const page = await this.call('GET', `/v1/state/system/changes?after=${this.revision}&wait=${this.waitSeconds}&site-name=${this.site.name}`);
-        const changes = page.changes as Change[];
-        if (changes.length > 0) this.arrivals.push([changes.at(-1)!.revision, now()]);
-        for (const change of changes) this.apply(change);
-        this.revision = page.revision as number;
-        await this.report(page['report-wanted'] === true);
-        failures = 0;
+        // The feed as Berth sites follow it: one stream, a page a line.
+        const response = await this.client.request({
+          method: 'GET',
+          path: `${this.basePath}/v1/state/system/changes?after=${this.revision}&wait=${this.waitSeconds}&site-name=${this.site.name}`,
+          headers: { authorization: `Bearer ${this.site.token}`, accept: 'application/x-ndjson' },
+        });
+        if (response.statusCode !== 200) throw new Error(`GET /v1/state/system/changes: ${response.statusCode} ${(await response.body.text()).slice(0, 200)}`);
+        let pending = '';
+        for await (const chunk of response.body) {
+          pending += (chunk as Buffer).toString('utf8');
+          for (let end = pending.indexOf('\n'); end !== -1; end = pending.indexOf('\n')) {
+            const page = JSON.parse(pending.slice(0, end)) as { revision: number; changes: Change[]; 'report-wanted'?: boolean };
+            pending = pending.slice(end + 1);
+            if (page.changes.length > 0) this.arrivals.push([page.changes.at(-1)!.revision, now()]);
+            for (const change of page.changes) this.apply(change);
+            this.revision = page.revision;
+            await this.report(page['report-wanted'] === true);
+            failures = 0;
+          }
+        }
       } catch (e) {
         if (this.stopped) return;
         this.errors++;

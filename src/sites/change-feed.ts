@@ -65,7 +65,7 @@ export class ChangeFeed {
   /** Store scans by `after` and `limit` at the revision they were made: readers woken together share one. */
   private scans = new Map<string, Promise<StoreChange[]>>();
   private scansRevision = -1;
-  private draining = false;
+  private isDraining = false;
   private readonly subscribed: Promise<() => void>;
 
   constructor(private readonly store: ConfigStore) {
@@ -95,7 +95,7 @@ export class ChangeFeed {
 
   /** Resolves once a revision above `after` that concerns `reader` is committed, after `ms`, on abort, or when draining. */
   private waitForChange(after: number, reader: string | undefined, ms: number, signal: AbortSignal | undefined): Promise<void> {
-    if (this.draining || ms <= 0 || signal?.aborted) return Promise.resolve();
+    if (this.isDraining || ms <= 0 || signal?.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const waiter: Waiter = {
         after,
@@ -162,7 +162,7 @@ export class ChangeFeed {
       // A commit landed while the store was read: read again rather than wait for the next one.
       if (this.latest > after && attempt === 1) continue;
       const remaining = options.waitMs - (Date.now() - started);
-      if (remaining <= 0 || this.draining || options.signal?.aborted) return page;
+      if (remaining <= 0 || this.isDraining || options.signal?.aborted) return page;
       await this.waitForChange(after, options.reader, remaining, options.signal);
       return this.page(after, options.reader, options.limit);
     }
@@ -180,9 +180,14 @@ export class ChangeFeed {
     return { revision, entries };
   }
 
+  /** Whether the server is shutting down (streams end). */
+  get draining(): boolean {
+    return this.isDraining;
+  }
+
   /** Answers every waiting reader now, and every later one at once: the server is shutting down. */
   drain(): void {
-    this.draining = true;
+    this.isDraining = true;
     clearTimeout(this.unrelatedWake);
     for (const waiter of this.waiters) waiter.wake();
   }

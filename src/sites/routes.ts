@@ -2,7 +2,7 @@
 // and their readiness (/config and /state/image-registry/site-images), this Berth's replication state
 // (/state/system/replication), and the tower's change feed, snapshot and site reports that sites send and follow.
 // Thin: parse, call, answer.
-import type { Router, Request } from 'express';
+import type { Request, Response, Router } from 'express';
 import type { ConfigList } from '../config/config-list.js';
 import { componentSchema } from '../contract/openapi.js';
 import { forbidden, invalidInput, isBerthError, notFound } from '../errors.js';
@@ -11,10 +11,10 @@ import { parseSelector } from './selector.js';
 import type { SiteImages } from './site-images.js';
 import { filterSiteImagesContent, type SiteImagesStates } from './site-images-states.js';
 import type { SiteReport, SiteReports } from './site-reports.js';
-import { sendAnswer, sendEmpty } from '../http/answer.js';
+import { OFFERED, sendAnswer, sendEmpty } from '../http/answer.js';
 import { mountConfigList } from '../http/config-list-routes.js';
 import { readOptions, shapeList, shapeOne } from '../http/query-options.js';
-import type { ChangeFeed } from './change-feed.js';
+import type { ChangeFeed, FeedPage } from './change-feed.js';
 import type { Site } from './site.js';
 import type { SiteContacts } from './site-contacts.js';
 import { filterSiteContent, type SiteStates } from './site-states.js';
@@ -121,28 +121,72 @@ export function siteRoutes(parts: SiteRouteParts): Router {
     }
   };
   const noContact = () => {};
+  const NDJSON = 'application/x-ndjson';
+
+  /** A page as sent: who made a change stays at the tower (a site records its copies as replication). */
+  const pageAnswer = (page: FeedPage, site: string | undefined) => {
+    const reportWanted = site !== undefined && !parts.reports.has(site);
+    const changes = page.changes.map(({ writeContext: _who, ...change }) => change);
+    return { revision: page.revision, 'current-revision': page.currentRevision, changes, ...(reportWanted ? { 'report-wanted': true } : {}) };
+  };
+
+  /**
+   * Whose feed it is: a site token's site, configured or not yet (its entry, once created, is a change it gets).
+   * Only a configured site's calls are recorded as its contact.
+   */
+  const readerOf = (req: Request): string | undefined => (req.principal!.role === 'site' ? req.principal!.site : undefined);
 
   router.get('/state/system/changes', async (req, res) => {
     const after = integerParameter(req, 'after', 0);
     const site = await contactOf(req);
+    const limit = integerParameter(req, 'limit', 500);
+    const waitMs = integerParameter(req, 'wait', 25) * 1000;
+    if (req.accepts([...OFFERED, NDJSON]) === NDJSON) return streamFeed(req, res, after, site, limit, waitMs);
     const ended = site ? parts.contacts.begin(site, after) : noContact;
     // A site the tower holds no report from is told so at once (now and then), not only at the end of a long-poll.
     const askNow = site !== undefined && parts.reports.askNow(site);
     try {
-      const page = await parts.feed.read(after, {
-        limit: integerParameter(req, 'limit', 500),
-        waitMs: askNow ? 0 : integerParameter(req, 'wait', 25) * 1000,
-        signal: clientGone(req),
-        reader: site,
-      });
-      const reportWanted = site !== undefined && !parts.reports.has(site);
-      // Who made a change stays at the tower: a site records its copies as replication, and the feed's shape stays as sites know it.
-      const changes = page.changes.map(({ writeContext: _who, ...change }) => change);
-      sendAnswer(req, res, 200, { revision: page.revision, 'current-revision': page.currentRevision, changes, ...(reportWanted ? { 'report-wanted': true } : {}) });
+      const page = await parts.feed.read(after, { limit, waitMs: askNow ? 0 : waitMs, signal: clientGone(req), reader: readerOf(req) });
+      sendAnswer(req, res, 200, pageAnswer(page, site));
     } finally {
       ended();
     }
   });
+
+  /**
+   * The feed as a stream (`Accept: application/x-ndjson`): a page a line as soon as there is one for the reader, and
+   * an empty page every `wait` seconds so the connection is never idle. The request is authenticated and validated
+   * once, and each change costs one line per site rather than an answer and a new request: with thousands of sites,
+   * this is what keeps a change reaching every one of them within seconds (README, "Scaling").
+   */
+  async function streamFeed(req: Request, res: Response, from: number, configured: string | undefined, limit: number, waitMs: number): Promise<void> {
+    const signal = clientGone(req);
+    const reader = readerOf(req);
+    let site = configured;
+    let ended = site ? parts.contacts.begin(site, from) : noContact;
+    res.status(200).set({ 'Content-Type': `${NDJSON}; charset=utf-8`, 'Cache-Control': 'no-store' });
+    res.flushHeaders();
+    try {
+      let after = from;
+      // The first page comes at once: it tells the reader where the tower is (and whether a report is wanted).
+      let wait = 0;
+      while (!signal.aborted && !parts.feed.draining) {
+        const page = await parts.feed.read(after, { limit, waitMs: wait, signal, reader });
+        if (signal.aborted) break;
+        // A site configured while its stream was open is its contact from now on.
+        if (site === undefined && reader !== undefined && (site = await contactOf(req)) !== undefined) ended = parts.contacts.begin(site, after);
+        const more = res.write(`${JSON.stringify(pageAnswer(page, site))}\n`);
+        after = page.revision;
+        if (site) parts.contacts.progress(site, after);
+        // A reader that does not keep up gets its next page once it took this one.
+        if (!more) await new Promise((resolve) => res.once('drain', resolve).once('close', resolve));
+        wait = page.revision < page.currentRevision ? 0 : waitMs;
+      }
+    } finally {
+      ended();
+      if (!res.writableEnded) res.end();
+    }
+  }
 
   // Only a site's own token gets here (auth/principal.ts); the report is that site's.
   router.post('/state/system/site-report', async (req, res) => {
@@ -155,7 +199,7 @@ export function siteRoutes(parts: SiteRouteParts): Router {
 
   router.get('/state/system/snapshot', async (req, res) => {
     const site = await contactOf(req);
-    const snapshot = await parts.feed.snapshot(site);
+    const snapshot = await parts.feed.snapshot(readerOf(req));
     if (site) parts.contacts.begin(site, snapshot.revision)();
     const reportWanted = site !== undefined && !parts.reports.has(site);
     sendAnswer(req, res, 200, { revision: snapshot.revision, entries: snapshot.entries, ...(reportWanted ? { 'report-wanted': true } : {}) });

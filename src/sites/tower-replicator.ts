@@ -124,16 +124,30 @@ export class TowerReplicator {
     });
   }
 
+  /** Follows the feed's stream until the tower ends it; each page is applied before the next is read. */
   private async step(): Promise<void> {
     if (this.revision === undefined) return this.resync('this site has no tower revision yet');
-    const page = await this.tower.changes(this.revision, this.options.waitSeconds, this.abort.signal);
-    this.contact(page['current-revision']);
-    if (page['current-revision'] < this.revision) {
-      return this.resync(`the tower is at revision ${page['current-revision']}, below this site's ${this.revision}`);
+    let behind: number | undefined;
+    const following = new AbortController();
+    const stop = () => following.abort();
+    this.abort.signal.addEventListener('abort', stop, { once: true });
+    try {
+      await this.tower.follow(this.revision, this.options.waitSeconds, async (page) => {
+        this.contact(page['current-revision']);
+        if (page['current-revision'] < this.revision!) {
+          behind = page['current-revision'];
+          return following.abort();
+        }
+        for (const change of page.changes) await this.apply(change);
+        if (page.revision !== this.revision) await this.writeRevision(page.revision);
+        if (page['report-wanted']) this.reportWanted();
+      }, following.signal);
+    } catch (e) {
+      if (behind === undefined) throw e;
+    } finally {
+      this.abort.signal.removeEventListener('abort', stop);
     }
-    for (const change of page.changes) await this.apply(change);
-    if (page.revision !== this.revision) await this.writeRevision(page.revision);
-    if (page['report-wanted']) this.reportWanted();
+    if (behind !== undefined) return this.resync(`the tower is at revision ${behind}, below this site's ${this.revision}`);
   }
 
   /** Where a key the tower sends is kept here: replicated keys as they are, this site's own entry apart; else nowhere. */
