@@ -241,7 +241,7 @@ async function main(): Promise<void> {
     const readyStarted = performance.now();
     await api(tower, 'PUT', '/v1/config/image-registry/site-images/everywhere', { name: 'everywhere', sites: '*', images: [{ image: `${REGISTRY}/fleet/app:v1` }] });
     let readySites = 0;
-    for (const deadline = Date.now() + 300_000; readySites < SITES && Date.now() < deadline; await sleep(250)) {
+    for (const deadline = Date.now() + 300_000; readySites < SITES && Date.now() < deadline; await sleep(1_000)) {
       readySites = ((await (await api(tower, 'GET', '/v1/state/image-registry/site-images/everywhere?fields=ready-sites')).json()) as { 'ready-sites': number })['ready-sites'];
     }
     const allReady = performance.now() - readyStarted;
