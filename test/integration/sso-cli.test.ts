@@ -24,6 +24,7 @@ const password = (user: string) => `${user}-pw-${randomBytes(6).toString('hex')}
 const USERS = {
   alice: { password: password('alice'), groups: ['berth-admins'] },
   rita: { password: password('rita'), groups: ['berth-readers'] },
+  nina: { password: password('nina'), groups: ['marketing'] },
 };
 const REGISTRY = 'sso-cli.example.com';
 /** What the CLI prints while it waits for the person; the URL to open and the code to type there. */
@@ -85,12 +86,15 @@ before(async () => {
 });
 
 after(async () => {
-  await terminal?.close();
+  try {
+    await terminal?.close();
+    // stop() also checks Berth's whole log for every registered token.
+    assert.equal(await berth?.stop(), 0);
+  } finally {
+    await provider?.stop();
+    if (home) rmSync(home, { recursive: true, force: true });
+  }
   assertNoTokenPrinted();
-  // stop() also checks Berth's whole log for every registered token.
-  assert.equal(await berth?.stop(), 0);
-  await provider?.stop();
-  if (home) rmSync(home, { recursive: true, force: true });
 });
 
 describe('berth login --sso', () => {
@@ -120,23 +124,34 @@ describe('berth login --sso', () => {
     assertNoTokenPrinted();
   });
 
-  it('a reader signs on as a second context from a script: reads work, a write is one line naming 403 and exit 1', async () => {
-    let approval: Promise<void> | undefined;
-    const login = await runBerthCli(['login', berth.url, '--sso', '--context', 'reader', '--idp-ca-cert', 'idp-ca.pem'], {
-      env: shellEnv(),
-      cwd: home,
-      onStderr: (text) => {
-        const match = PROMPT.exec(text);
-        // Once only: the prompt stays in the text seen so far.
-        if (match && !approval) approval = signIn(match, 'rita');
-      },
-    });
-    printed.push(login.stdout, login.stderr);
-    await approval;
+  it('from a script: a reader signs on as a second context, reads, and a write is one line naming 403; no group, no session', async () => {
+    // From a script (no terminal): the prompt on stderr. At the same time, a user in no group Berth maps is refused
+    // by Berth after signing in, and nothing is kept for her.
+    const scriptedLogin = (user: keyof typeof USERS, context: string) => {
+      let approval: Promise<void> | undefined;
+      return runBerthCli(['login', berth.url, '--sso', '--context', context, '--idp-ca-cert', 'idp-ca.pem'], {
+        env: shellEnv(),
+        cwd: home,
+        onStderr: (text) => {
+          const match = PROMPT.exec(text);
+          // Once only: the prompt stays in the text seen so far.
+          if (match && !approval) approval = signIn(match, user);
+        },
+      }).then(async (result) => {
+        await approval;
+        printed.push(result.stdout, result.stderr);
+        return result;
+      });
+    };
+    const [login, refused] = await Promise.all([scriptedLogin('rita', 'reader'), scriptedLogin('nina', 'nobody')]);
     assert.equal(login.code, 0, login.stderr);
     assert.match(login.stderr, PROMPT, 'the prompt on stderr');
     assert.match(login.stdout, /^logged in to .* as context 'reader' by single sign-on/);
     keptSession('reader');
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(lines(refused.stderr).at(-1)!, /^berth: 403 Forbidden: 'nina' is in none of the groups Berth gives a role to/);
+    assert.equal(refused.stdout, '');
+    assert.equal(existsSync(sessionFile('nobody')), false, 'no session kept');
 
     const keys = await typed('berth --context reader show image-registry remote-registries --keys');
     assert.equal(keys.exitCode, 0, keys.screen);
@@ -206,7 +221,7 @@ describe('berth login --sso', () => {
     assert.ok(!('later' in (yaml.load(readFileSync(join(configDir(), 'config.yaml'), 'utf8')) as { contexts: object }).contexts));
   });
 
-  it('logout forgets the tokens and says the provider was not told; the next command is one line, exit 1', async () => {
+  it('logout forgets the tokens, saying the provider was not told; the next command is one line, exit 1; context remove', async () => {
     const logout = await typed('berth logout');
     assert.equal(logout.exitCode, 0, logout.screen);
     assert.match(logout.screen, /^logged out of context 'default' \(.*\): its single sign-on tokens are forgotten here; the identity provider was not told/m);
@@ -216,8 +231,16 @@ describe('berth login --sso', () => {
     assert.equal(refused.exitCode, 1, refused.screen);
     assert.deepEqual(lines(refused.screen), [`berth: not logged in to ${berth.url} (context 'default' signs on with single sign-on, and has no session): run 'berth login ${berth.url} --sso'`]);
     assert.match((await typed('berth logout')).screen, /^context 'default' \(.*\) was not logged in$/m);
-    assert.equal((await typed('berth logout --context reader')).exitCode, 0);
+
+    // Removing a context forgets its single sign-on too; logging out of a token context forgets its token.
+    assert.equal((await typed('berth context remove reader')).exitCode, 0);
     assert.equal(existsSync(sessionFile('reader')), false);
+    const tokenLogout = await typed('berth logout --context ops');
+    assert.match(tokenLogout.screen, /^logged out of context 'ops' \(.*\): its token is forgotten here, and still valid at Berth until revoked there$/m);
+    assert.deepEqual(yaml.load((await typed('berth context list')).screen), [
+      { name: 'default', url: berth.url, sso: 'logged out', 'idp-ca-cert': join(home, 'idp-ca.pem'), current: true },
+      { name: 'ops', url: berth.url, token: 'none', current: false },
+    ]);
     assertNoTokenPrinted();
   });
 });
