@@ -14,7 +14,7 @@ import yaml from 'js-yaml';
 import { decodeJwt } from 'jose';
 import { startBerth, type BerthProcess } from '../helpers/berth.js';
 import { installBerthCommand, runBerthCli } from '../helpers/berth-cli.js';
-import { startOidcProvider, type OidcProvider } from '../helpers/oidc-provider.js';
+import { berthTrusting, startOidcProvider, type OidcProvider } from '../helpers/oidc-provider.js';
 import { assertNoSecretIn, registerSecretValue } from '../helpers/secret-values.js';
 import { startTerminal, type Terminal } from '../helpers/tmux.js';
 import { accessToken } from '../../src/cli/sso/device-login.js';
@@ -67,15 +67,7 @@ const signIn = (match: RegExpMatchArray, user: keyof typeof USERS) => provider.a
 before(async () => {
   provider = await startOidcProvider({ users: USERS });
   for (const user of Object.values(USERS)) registerSecretValue(user.password);
-  berth = await startBerth({
-    env: {
-      BERTH_OIDC_ISSUER: provider.issuer,
-      BERTH_OIDC_AUDIENCE: provider.audience,
-      BERTH_OIDC_CLIENT_ID: provider.clientId,
-      BERTH_OIDC_CA_CERT: provider.ca.certPath,
-      BERTH_OIDC_ROLES: 'admin=berth-admins,operator=berth-ops,read=berth-readers',
-    },
-  });
+  berth = await startBerth({ env: berthTrusting(provider) });
   home = mkdtempSync(join(tmpdir(), 'berth-sso-cli-home-'));
   installBerthCommand(home);
   copyFileSync(provider.ca.certPath, join(home, 'idp-ca.pem'));
