@@ -87,7 +87,7 @@ async function whoAnswers(client: ApiClient): Promise<string> {
   return `${state.role ?? 'berth'} '${state['site-name'] ?? '?'}'`;
 }
 
-/** Keeps `context` under `name` as the current context; a single sign-on it replaces is forgotten, unless it is kept. */
+/** Keeps `context` under `name` as the current context; a token context replacing one of single sign-on forgets its tokens. */
 function keepContext(name: string, context: Context): string {
   const file = readContexts();
   if (file.contexts[name]?.sso && !context.sso) forgetSession(sessionPath(name));

@@ -3,7 +3,7 @@
 // (sso/device-login.ts does both, under a lock shared by concurrent commands). A missing session, a refused refresh
 // or an unreachable provider become CliErrors that say what to do; no token is ever part of a message.
 import { existsSync } from 'node:fs';
-import { RefusedError, UnreachableError, UsageError } from './cli-error.js';
+import { CliError, EXIT, RefusedError, UnreachableError } from './cli-error.js';
 import { readCaCertificate, type SsoCredentials } from './contexts.js';
 import { SsoError, withAccessToken } from './sso/device-login.js';
 import { SessionFileError } from './sso/session-file.js';
@@ -18,7 +18,8 @@ export function loginCommand(url: string, context: string): string {
 
 /** The CliError of a failure to sign on or refresh: exit 3 when nobody answered, 1 when the provider refused. */
 export function signOnError(error: unknown, prefix = ''): unknown {
-  if (error instanceof SessionFileError) return new UsageError(`${prefix}${error.message}`);
+  // An unreadable session file, or one whose refresh lock another command holds: nothing was sent.
+  if (error instanceof SessionFileError) return new CliError(`${prefix}${error.message}`, EXIT.refused);
   if (!(error instanceof SsoError)) return error;
   const reach = error.unreachable;
   if (!reach) return new RefusedError(`${prefix}${error.message}`);
