@@ -98,7 +98,7 @@ describe('sites', () => {
     // Each records its own author: the tower the caller, a site its replication.
     const authorAt = async (api: typeof tower.api) => ((await api.get(`${REGISTRY_STATES}/${registry.address}?fields=last-change-by(kind;name)`)).body as Record<string, unknown>)['last-change-by'];
     assert.deepEqual(await authorAt(tower.api), { kind: 'token', name: 'admin (BERTH_ADMIN_TOKEN)' });
-    assert.deepEqual(await authorAt(siteA.api), { kind: 'system', name: 'replication from the control tower' });
+    assert.deepEqual(await authorAt(siteA.api), { kind: 'system', name: 'tower' });
     // Only the image-registry tree travels: the sites list and the tower's tokens stay at the tower.
     assert.deepEqual((await siteA.api.get('/v1/config/sites')).body, []);
     assert.deepEqual((await siteA.api.get('/v1/config/system/tokens?keys=true')).body, []);
