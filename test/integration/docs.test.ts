@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { PROJECT_ROOT, startBerth, type BerthProcess } from '../helpers/berth.js';
 import { contract } from '../../src/contract/openapi.js';
+import { rawRequest } from '../helpers/raw-http.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 /** How Chromium must start on these machines (no sandbox as root, no GPU, nothing fetched in the background). */
@@ -75,6 +76,30 @@ describe('the docs page in chromium', () => {
     t.diagnostic(`screenshot: ${screenshot}`);
     assert.deepEqual(problems, [], 'no script or Content-Security-Policy errors');
     assert.deepEqual(elsewhere, [], 'the page asks nothing of anyone but this Berth');
+  });
+
+  it('serves only its own files, in one spelling; /metrics is open here (BERTH_METRICS_ANONYMOUS=true)', async () => {
+    const cases: [string, number][] = [
+      ['/docs/init.js', 200],
+      ['/docs/openapi.json', 200],
+      ['/docs/swagger-ui.css', 200],
+      ['/metrics', 200],
+      ['/docs/index.html', 404],
+      ['/docs/package.json', 404],
+      ['/docs/swagger-ui-bundle.js.map', 404],
+      ['/docs/a%2Fb', 404],
+      ['/Docs', 404],
+      ['/docs/', 400],
+      ['/docs//init.js', 400],
+      ['/docs/%2e%2e/package.json', 400],
+      ['/docs/..%2Fpackage.json', 400],
+      ['/docs/%69nit.js', 400],
+      ['/metrics/', 400],
+    ];
+    // Sent as written (fetch would resolve the dot segments before sending).
+    for (const [path, status] of cases) assert.equal((await rawRequest(berth.url, { method: 'GET', path })).status, status, path);
+    const document = (await (await fetch(`${berth.url}/docs/openapi.json`)).json()) as { paths: Record<string, { get?: { security?: unknown[] } }> };
+    assert.deepEqual(document.paths['/metrics']?.get?.security, [], 'documented as open');
   });
 
   it('"try it out" runs GET /healthz against this Berth', async (t) => {
