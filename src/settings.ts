@@ -127,7 +127,7 @@ function parsePullHistory(text: string): number {
   return Number(text);
 }
 
-/** A count of at most `max`, or `0` for "no limit" where `unlimited` says so. */
+/** A whole number from 0 to `max`. */
 function parseCount(text: string, setting: string, max: number, what: string): number {
   if (!/^\d{1,10}$/.test(text) || Number(text) > max) throw new SettingsError(`${setting}: expected ${what} from 0 to ${max}, got '${text}'`);
   return Number(text);

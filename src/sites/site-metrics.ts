@@ -41,6 +41,12 @@ const statesNow = () => {
   return reading;
 };
 
+/** The sites that get series of their own: all of them, or none when there are more than the cap. */
+const perSiteStates = async () => {
+  const states = await statesNow();
+  return states.length > (observed?.siteSeries ?? 0) ? [] : states;
+};
+
 new Gauge({
   name: 'berth_sites',
   help: 'Sites configured at this control tower, by whether they follow its change feed now.',
@@ -65,9 +71,8 @@ new Gauge({
   help: 'Per site (up to BERTH_METRICS_SITE_SERIES sites): 1 while it follows this tower\'s change feed, else 0.',
   labelNames: ['site'] as const,
   async collect() {
-    const states = await statesNow();
+    const states = await perSiteStates();
     this.reset();
-    if (states.length > (observed?.siteSeries ?? 0)) return;
     for (const state of states) this.set({ site: state.name }, state.connected ? 1 : 0);
   },
 });
@@ -76,9 +81,8 @@ new Gauge({
   help: 'Per site (up to BERTH_METRICS_SITE_SERIES sites): tower revisions it had not applied at its last call.',
   labelNames: ['site'] as const,
   async collect() {
-    const states = await statesNow();
+    const states = await perSiteStates();
     this.reset();
-    if (states.length > (observed?.siteSeries ?? 0)) return;
     for (const state of states) if (state.lag !== undefined) this.set({ site: state.name }, state.lag);
   },
 });

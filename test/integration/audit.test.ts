@@ -14,26 +14,13 @@ import { Api, errorMessage, type ApiResponse } from '../helpers/api.js';
 import { assertMatchesContract } from '../helpers/contract.js';
 import { startOidcProvider, type OidcProvider } from '../helpers/oidc-provider.js';
 import { registerSecretValue } from '../helpers/secret-values.js';
+import type { AuditEntry } from '../../src/audit/audit-trail.js';
 
 const AUDIT = '/v1/state/system/audit';
 const REGISTRIES = '/v1/config/image-registry/remote-registries';
 const TOKENS = '/v1/config/system/tokens';
 const SITES = '/v1/config/sites';
 
-interface AuditEntry {
-  id: number;
-  time: string;
-  principal: string;
-  'principal-kind': string;
-  'principal-name'?: string;
-  issuer?: string;
-  method: string;
-  path: string;
-  'revision-before'?: number;
-  'revision-after': number;
-  'request-id'?: string;
-  site: string;
-}
 
 let provider: OidcProvider;
 let berth: BerthProcess;
