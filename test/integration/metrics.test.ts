@@ -52,7 +52,7 @@ async function scrape(): Promise<Sample[]> {
   assert.doesNotMatch(check.output, /error while linting|parsing error/);
   const problems = check.output.split('\n').filter((line) => line.trim() !== '');
   assert.deepEqual(problems.filter((line) => !/^nodejs_active_\w+_total /.test(line)), [], 'promtool lints nothing of Berth');
-  for (const forbidden of [readToken, berth.adminToken, SOURCE_REPOSITORY, 'metrics-a', 'missing.example.com', '/nowhere']) {
+  for (const forbidden of [readToken, berth.adminToken, SOURCE_REPOSITORY, 'metrics-a', 'metrics-upload', 'missing.example.com', '/nowhere']) {
     assert.ok(!text.includes(forbidden), `'${forbidden.slice(0, 24)}' appears in /metrics`);
   }
   return parseSamples(text);
@@ -180,6 +180,18 @@ describe('/metrics', () => {
     assert.equal(valueOf(swept, 'berth_site_registry_gc_freed_bytes_total') - valueOf(after, 'berth_site_registry_gc_freed_bytes_total'), blobBytes + image.bytes.length);
     assert.equal(valueOf(swept, 'berth_site_registry_stored_bytes'), 0);
     assert.equal(valueOf(swept, 'berth_site_registry_stored_blobs'), 0);
+  });
+
+  it('uploads in flight: a /v2 upload session open counts until it is cancelled', async () => {
+    const headers = { authorization: `Bearer ${berth.adminToken}` };
+    const started = await fetch(`${berth.url}/v2/metrics-upload/blobs/uploads/`, { method: 'POST', headers });
+    assert.equal(started.status, 202);
+    assert.equal(valueOf(await scrape(), 'berth_site_registry_uploads_in_flight'), 1);
+    const cancelled = await fetch(new URL(started.headers.get('location')!, berth.url), { method: 'DELETE', headers });
+    assert.equal(cancelled.status, 204);
+    const after = await scrape();
+    assert.equal(valueOf(after, 'berth_site_registry_uploads_in_flight'), 0);
+    assert.equal(valueOf(after, 'berth_http_requests_total', { route: '/v2/{name}/blobs/uploads/{session}', method: 'DELETE', status: '204' }), 1);
   });
 
   it('the config store: its revision, and its write latency by outcome', async () => {
