@@ -15,6 +15,7 @@ import { SiteStates } from './site-states.js';
 import { TowerClient, type TowerSettings } from './tower-client.js';
 import { towerManagedConfig } from './tower-managed-config.js';
 import { DEFAULT_REPLICATOR_OPTIONS, TowerReplicator, type ReplicatorOptions } from './tower-replicator.js';
+import { observeSites } from './site-metrics.js';
 
 export interface SitesOptions {
   store: ConfigStore;
@@ -28,6 +29,8 @@ export interface SitesOptions {
   /** BERTH_SITES_ALLOW_HTTP: sites' api-urls may be http:// (the tower's token for a site then travels in clear). */
   allowHttp: boolean;
   replicator?: ReplicatorOptions;
+  /** BERTH_METRICS_SITE_SERIES: with more sites than this, metrics show only aggregates of them. */
+  metricsSiteSeries: number;
 }
 
 export interface Sites {
@@ -52,6 +55,12 @@ export function createSites(options: SitesOptions): Sites {
     ? new TowerReplicator(store, new TowerClient(tower, siteName, replicatorOptions.waitSeconds), options.logger.child({ component: 'replication' }), replicatorOptions)
     : undefined;
   replicator?.start();
+  const states = new SiteStates(sites, contacts, store);
+  observeSites({
+    siteSeries: options.metricsSiteSeries,
+    states: () => states.list(),
+    ...(replicator ? { replication: () => replicator.state() } : {}),
+  });
 
   const replicationState = async (): Promise<ReplicationStateAnswer> => {
     if (!replicator || !tower) {
@@ -77,7 +86,7 @@ export function createSites(options: SitesOptions): Sites {
   return {
     beforeBody: tower ? [towerManagedConfig(siteName, tower.url)] : [],
     forwarding: siteForwarding(siteName, connections),
-    routes: siteRoutes({ sites, states: new SiteStates(sites, contacts, store), contacts, feed, replicationState }),
+    routes: siteRoutes({ sites, states, contacts, feed, replicationState }),
     drain: () => feed.drain(),
     async close() {
       feed.drain();

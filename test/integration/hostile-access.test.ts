@@ -133,7 +133,8 @@ const errorMessageOf = (answer: Answer): string => {
 
 function mayCall(caller: Caller, method: string, template: string, viaSite: boolean): boolean {
   const reading = method === 'GET';
-  const system = template.startsWith('/v1/config/system/');
+  // Tokens and the audit trail are for admins alone, reads included.
+  const system = template.startsWith('/v1/config/system/') || template === '/v1/state/system/audit';
   switch (caller) {
     case 'admin':
       return true;
