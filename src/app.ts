@@ -1,8 +1,8 @@
-// Builds the Express app. Middleware order, top to bottom: request log; the site registry (/v2, streaming bodies,
-// its own path grammar and access); the path grammar for every other path; open endpoints (health, contract, SSO
-// metadata); then /v1: the contract operation the path resolves to, authentication, the role check, seal gate, (at a
-// site) the 403 on config writes, body, contract validation, `?sites=` fan-out and `?site=` forwarding, routes;
-// unknown paths; errors last.
+// Builds the Express app. Middleware order, top to bottom: request log and request metrics; the site registry (/v2,
+// streaming bodies, its own path grammar and access); the path grammar for every other path; endpoints outside /v1
+// (health, contract, metrics, the docs page, SSO metadata); then /v1: the contract operation the path resolves to,
+// authentication, the role check, seal gate, (at a site) the 403 on config writes, body, contract validation,
+// `?sites=` fan-out and `?site=` forwarding, routes; unknown paths; errors last.
 import express, { type Express } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Logger } from 'pino';
@@ -38,6 +38,14 @@ import type { TowerSettings } from './sites/tower-client.js';
 import type { FanOutOptions } from './sites/fan-out.js';
 import type { ReconcilerOptions } from './sites/site-image-reconciler.js';
 import { PROTECTED_RESOURCE_METADATA_PATH, type ProtectedResourceMetadata } from './auth/oidc/resource-metadata.js';
+import type { MetricsSettings } from './settings.js';
+import { httpMetrics } from './http/http-metrics.js';
+import { collectProcessMetrics } from './metrics/metrics.js';
+import { METRICS_PATH, metricsRoute } from './metrics/routes.js';
+import { labelPullsByRepository } from './image-registry/pull/pull-metrics.js';
+import { DOCS_PATH, docsRoutes } from './docs/routes.js';
+import { AuditTrail, type AuditRetention } from './audit/audit-trail.js';
+import { auditRoutes } from './audit/routes.js';
 
 export interface AppParts {
   logger: Logger;
@@ -59,6 +67,10 @@ export interface AppParts {
   sites?: { siteName: string; tower?: TowerSettings | undefined; allowHttp?: boolean; fanOut?: FanOutOptions; siteImages?: Partial<ReconcilerOptions> };
   /** Finished pulls kept listed at /v1/state/image-registry/pulls. */
   pullHistory: number;
+  /** How much of the audit trail (/v1/state/system/audit) the store keeps. */
+  auditRetention: AuditRetention;
+  /** Who may scrape /metrics, and how far its labels go (sites, repositories). */
+  metrics: MetricsSettings;
 }
 
 export interface BerthApp {
@@ -78,6 +90,10 @@ export function createApp(parts: AppParts): BerthApp {
   // ETags are store revisions, set by the routes; Express's body hashes would contradict them.
   app.set('etag', false);
   app.use(requestLog(parts.logger));
+  collectProcessMetrics();
+  labelPullsByRepository(parts.metrics.repositoryLabels);
+  const openPaths = ['/healthz', '/readyz', '/openapi.yaml', '/openapi.json', METRICS_PATH, DOCS_PATH, PROTECTED_RESOURCE_METADATA_PATH];
+  app.use(httpMetrics(openPaths));
 
   // The site registry's protocol: Berth's API tokens, as a bearer token or a Basic password, or the short-lived tokens
   // of the Docker token flow it hands out at /v2/token (registry/http/access.ts).
@@ -103,6 +119,8 @@ export function createApp(parts: AppParts): BerthApp {
   });
   app.get('/openapi.yaml', (_req, res) => res.type('application/yaml').send(contractYaml));
   app.get('/openapi.json', (_req, res) => res.type('application/json').send(contractJson));
+  app.get(METRICS_PATH, metricsRoute({ authenticator: parts.authenticator, anonymous: parts.metrics.anonymous }));
+  app.use(docsRoutes({ metricsAnonymous: parts.metrics.anonymous }));
   const { ssoMetadata } = parts;
   if (ssoMetadata) app.get(PROTECTED_RESOURCE_METADATA_PATH, (req, res) => sendAnswer(req, res, 200, ssoMetadata));
 
@@ -113,15 +131,17 @@ export function createApp(parts: AppParts): BerthApp {
   const verifications = new VerificationLog();
   const deps: OperationDeps = { registries, clients, secrets: parts.secrets?.store, siteRegistry: parts.siteRegistry, verifications };
   const pulls = createPullOperations(deps, { history: parts.pullHistory });
+  const siteName = parts.sites?.siteName ?? 'control-tower';
   const sites = createSites({
     store: parts.store,
     secrets: parts.secrets?.store,
     logger: parts.logger,
-    siteName: parts.sites?.siteName ?? 'control-tower',
+    siteName,
     tower: parts.sites?.tower,
     allowHttp: parts.sites?.allowHttp ?? false,
     ...(parts.sites?.fanOut ? { fanOut: parts.sites.fanOut } : {}),
     siteImages: { registries, pull: pullByReference(deps, pulls), siteRegistry: parts.siteRegistry, ...(parts.sites?.siteImages ? { reconciler: parts.sites.siteImages } : {}) },
+    metricsSiteSeries: parts.metrics.siteSeries,
   });
   // Every /v1 request is one operation of the contract, checked as that operation whatever else it carries;
   // authentication comes first, so callers without a token learn nothing (not even whether a secret store is up).
@@ -143,6 +163,12 @@ export function createApp(parts: AppParts): BerthApp {
     ...sites.forwarding,
   );
 
+  const audit = new AuditTrail(parts.store, {
+    siteName,
+    retention: parts.auditRetention,
+    logger: parts.logger.child({ component: 'audit' }),
+  });
+  audit.start();
   app.use(
     '/v1',
     imageRegistryRoutes(registries, verifications),
@@ -151,6 +177,7 @@ export function createApp(parts: AppParts): BerthApp {
     siteRepositoryRoutes(parts.siteRegistry),
     tokenRoutes(parts.tokens),
     sites.routes,
+    auditRoutes(audit),
   );
 
   app.use((req, _res, next) => next(notFound(`no such resource: ${req.method} ${req.path}`)));
@@ -158,6 +185,7 @@ export function createApp(parts: AppParts): BerthApp {
   return {
     app,
     close: async () => {
+      audit.stop();
       await Promise.all([clients.close(), sites.close()]);
     },
     drain: () => sites.drain(),

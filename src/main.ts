@@ -58,6 +58,8 @@ async function start(settings: Settings): Promise<void> {
     registryAnonymousPull: settings.registryAnonymousPull,
     sites: { siteName: settings.siteName, tower: settings.tower, allowHttp: settings.sitesAllowHttp, fanOut: settings.fanOut, siteImages: settings.siteImages },
     pullHistory: settings.pullHistory,
+    auditRetention: settings.auditRetention,
+    metrics: settings.metrics,
     ...(secrets ? { secrets } : {}),
   });
 

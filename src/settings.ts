@@ -8,6 +8,7 @@ import type { TowerSettings } from './sites/tower-client.js';
 import type { EtcdStoreSettings } from './store/etcd.js';
 import type { OidcSettings } from './auth/oidc/oidc-authenticator.js';
 import { parseRoleMapping, RoleMappingError } from './auth/oidc/role-mapping.js';
+import type { AuditRetention } from './audit/audit-trail.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -47,6 +48,18 @@ export interface Settings {
   oidc: OidcSettings | undefined;
   /** How many finished pulls /v1/state/image-registry/pulls keeps listing (BERTH_PULL_HISTORY). */
   pullHistory: number;
+  /** How much of the audit trail is kept (BERTH_AUDIT_MAX_ENTRIES, BERTH_AUDIT_MAX_AGE). */
+  auditRetention: AuditRetention;
+  metrics: MetricsSettings;
+}
+
+export interface MetricsSettings {
+  /** BERTH_METRICS_ANONYMOUS: /metrics without a token (for a scraper on a trusted network). */
+  anonymous: boolean;
+  /** BERTH_METRICS_SITE_SERIES: with more sites than this, per-site series give way to aggregates. */
+  siteSeries: number;
+  /** BERTH_METRICS_REPOSITORY_LABELS: pull metrics carry the repository (unbounded values; off by default). */
+  repositoryLabels: boolean;
 }
 
 export type StoreSettings = { engine: 'sqlite' } | { engine: 'etcd'; etcd: EtcdStoreSettings };
@@ -84,6 +97,11 @@ const SETTINGS = {
   oidcRoles: { env: 'BERTH_OIDC_ROLES', flag: 'oidc-roles', fallback: undefined },
   oidcGroupsClaim: { env: 'BERTH_OIDC_GROUPS_CLAIM', flag: 'oidc-groups-claim', fallback: undefined },
   pullHistory: { env: 'BERTH_PULL_HISTORY', flag: 'pull-history', fallback: '100' },
+  auditMaxEntries: { env: 'BERTH_AUDIT_MAX_ENTRIES', flag: 'audit-max-entries', fallback: '100000' },
+  auditMaxAge: { env: 'BERTH_AUDIT_MAX_AGE', flag: 'audit-max-age', fallback: '365d' },
+  metricsAnonymous: { env: 'BERTH_METRICS_ANONYMOUS', flag: 'metrics-anonymous', fallback: 'false' },
+  metricsSiteSeries: { env: 'BERTH_METRICS_SITE_SERIES', flag: 'metrics-site-series', fallback: '100' },
+  metricsRepositoryLabels: { env: 'BERTH_METRICS_REPOSITORY_LABELS', flag: 'metrics-repository-labels', fallback: 'false' },
 } as const;
 
 export function parseListenAddress(text: string, setting = 'BERTH_LISTEN'): ListenAddress {
@@ -111,16 +129,26 @@ function parseBodyLimit(text: string): number {
   return Number(text);
 }
 
-function parseCount(text: string, setting: string, min: number, max: number, unit: string): number {
-  if (!/^\d{1,7}$/.test(text) || Number(text) < min || Number(text) > max) {
-    throw new SettingsError(`${setting}: expected ${unit} from ${min} to ${max}, got '${text}'`);
-  }
-  return Number(text);
-}
-
 function parsePullHistory(text: string): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) > 10_000) throw new SettingsError(`BERTH_PULL_HISTORY: expected a number of pulls from 0 to 10000, got '${text}'`);
   return Number(text);
+}
+
+/** A whole number from `min` (default 0) to `max`. */
+function parseCount(text: string, setting: string, max: number, what: string, min = 0): number {
+  if (!/^\d{1,10}$/.test(text) || Number(text) < min || Number(text) > max) throw new SettingsError(`${setting}: expected ${what} from ${min} to ${max}, got '${text}'`);
+  return Number(text);
+}
+
+const DURATION_UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** The audit trail's retention: entries (0 = no count limit) and an age like `365d`, `12h`, `90m` (0 = no age limit). */
+function parseAuditRetention(entries: string, age: string): AuditRetention {
+  const maxEntries = parseCount(entries, 'BERTH_AUDIT_MAX_ENTRIES', 100_000_000, 'a number of entries (0: no limit)');
+  const match = /^(\d{1,6})([smhd])$/.exec(age);
+  if (age !== '0' && !match) throw new SettingsError(`BERTH_AUDIT_MAX_AGE: expected an age like 365d, 12h, 90m or 30s (0: no limit), got '${age}'`);
+  const maxAgeMs = match ? Number(match[1]) * DURATION_UNITS_MS[match[2]!]! : 0;
+  return { maxEntries: maxEntries === 0 ? undefined : maxEntries, maxAgeMs: maxAgeMs === 0 ? undefined : maxAgeMs };
 }
 
 function parseBoolean(text: string, setting: string): boolean {
@@ -362,13 +390,19 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
     sitesAllowHttp,
     store: readStoreSettings(value, (s) => (flags[s.flag] ?? env[s.env]) !== undefined),
     fanOut: {
-      concurrency: parseCount(value(SETTINGS.fanOutConcurrency) ?? '', SETTINGS.fanOutConcurrency.env, 1, 1000, 'a number of sites'),
-      timeoutMs: parseCount(value(SETTINGS.fanOutTimeout) ?? '', SETTINGS.fanOutTimeout.env, 1, 3600, 'a number of seconds') * 1000,
+      concurrency: parseCount(value(SETTINGS.fanOutConcurrency) ?? '', SETTINGS.fanOutConcurrency.env, 1000, 'a number of sites', 1),
+      timeoutMs: parseCount(value(SETTINGS.fanOutTimeout) ?? '', SETTINGS.fanOutTimeout.env, 3600, 'a number of seconds', 1) * 1000,
     },
     siteImages: {
-      resolveIntervalMs: parseCount(value(SETTINGS.siteImagesResolveInterval) ?? '', SETTINGS.siteImagesResolveInterval.env, 0, 604800, 'a number of seconds') * 1000,
+      resolveIntervalMs: parseCount(value(SETTINGS.siteImagesResolveInterval) ?? '', SETTINGS.siteImagesResolveInterval.env, 604800, 'a number of seconds') * 1000,
     },
     oidc: readOidcSettings(value),
     pullHistory: parsePullHistory(value(SETTINGS.pullHistory) ?? ''),
+    auditRetention: parseAuditRetention(value(SETTINGS.auditMaxEntries) ?? '', value(SETTINGS.auditMaxAge) ?? ''),
+    metrics: {
+      anonymous: parseBoolean(value(SETTINGS.metricsAnonymous) ?? '', SETTINGS.metricsAnonymous.env),
+      siteSeries: parseCount(value(SETTINGS.metricsSiteSeries) ?? '', SETTINGS.metricsSiteSeries.env, 100_000, 'a number of sites'),
+      repositoryLabels: parseBoolean(value(SETTINGS.metricsRepositoryLabels) ?? '', SETTINGS.metricsRepositoryLabels.env),
+    },
   };
 }

@@ -47,11 +47,18 @@ const SITE_FEED: ReadonlySet<string> = new Set(['/v1/state/system/changes', '/v1
 const SITE_REPORT = '/v1/state/system/site-report';
 
 /**
+ * For admins alone, reads included: system configuration (tokens), and the audit trail, which tells who holds which
+ * token and when each was made or revoked, and shows the whole history of the configuration.
+ */
+const isAdminOnly = (path: string) => path.startsWith('/v1/config/system/') || path === '/v1/state/system/audit';
+
+/**
  * The role rules: `admin` everything but a site's report; `operator` reads, invokes operations (POST under
  * /v1/state/) and deletes tags and images of the site registry (DELETE under /v1/state/image-registry/repositories/);
  * `read` only reads; `site` reads the change feed and the snapshot, here only (never through `?site=`), and alone
- * sends a site's report. System configuration (tokens) is for admins alone, reads included. A role outside the enum
- * (a corrupt or foreign store entry) may do nothing.
+ * sends a site's report. System configuration (tokens) and the audit trail are for admins alone, reads included. A
+ * role outside the enum (a corrupt or foreign store entry) may do nothing. `/metrics` (outside /v1) is read by every
+ * role that reads: admin, operator, read.
  */
 export function isAllowed(role: Role, { method, path, site }: Action): boolean {
   // A site's report is about that site: only its own token sends one, whatever other roles may do.
@@ -63,9 +70,9 @@ export function isAllowed(role: Role, { method, path, site }: Action): boolean {
     case 'site':
       return reading && SITE_FEED.has(path) && site === undefined;
     case 'read':
-      return reading && !path.startsWith('/v1/config/system/');
+      return reading && !isAdminOnly(path);
     case 'operator': {
-      if (path.startsWith('/v1/config/system/')) return false;
+      if (isAdminOnly(path)) return false;
       // Deleting tags and images of the site registry is routine work on a site, like pulling: operators may.
       const deletesSiteImages = method === 'DELETE' && path.startsWith('/v1/state/image-registry/repositories/');
       return reading || (method === 'POST' && path.startsWith('/v1/state/')) || deletesSiteImages;

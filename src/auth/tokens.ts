@@ -74,7 +74,7 @@ export class TokenRegistry implements Authenticator {
     }
     const hasAdmin = (await store.list(PREFIX)).some((e) => isStoredToken(e.value) && e.value.role === 'admin');
     if (hasAdmin) return { tokens };
-    const created = await tokens.create({ name: 'admin', role: 'admin' }, { context: { author: { kind: 'system', name: 'start-up (generated admin token)' } } });
+    const created = await tokens.create({ name: 'admin', role: 'admin' }, { context: { author: { kind: 'system', name: 'start-up' } } });
     return { tokens, generatedAdminToken: created.token };
   }
 

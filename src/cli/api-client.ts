@@ -1,13 +1,13 @@
-// The CLI's only way to Berth: HTTP requests with undici (a CA of its own with --ca-cert), answers read as JSON,
-// failures turned into CliErrors: an error answer is `refused` (its error-message on one line), no answer at all
-// is `unreachable`.
-import { readFileSync } from 'node:fs';
+// The CLI's only way to Berth: HTTP requests with undici (a CA of its own with --ca-cert), signed with the context's
+// token or its single sign-on (sso-access.ts), answers read as JSON, failures turned into CliErrors: an error answer
+// is `refused` (its error-message on one line), no answer at all is `unreachable`.
 import { STATUS_CODES } from 'node:http';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
 import yaml from 'js-yaml';
-import { RefusedError, UnreachableError, UsageError } from './cli-error.js';
-import type { Target } from './contexts.js';
+import { RefusedError, UnreachableError } from './cli-error.js';
+import { readCaCertificate, type Target } from './contexts.js';
+import { SsoAccess } from './sso-access.js';
 
 export interface RequestOptions {
   query?: Record<string, string>;
@@ -92,28 +92,35 @@ async function readText(body: Readable): Promise<string> {
 
 export class ApiClient {
   private readonly dispatcher: Dispatcher | undefined;
+  private readonly sso: SsoAccess | undefined;
 
   constructor(private readonly target: Target) {
-    if (target.caCertFile) {
-      let ca: string;
-      try {
-        ca = readFileSync(target.caCertFile, 'utf8');
-      } catch (e) {
-        throw new UsageError(`--ca-cert: cannot read ${target.caCertFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-      }
-      this.dispatcher = new Agent({ connect: { ca } });
-    }
+    if (target.sso) this.sso = new SsoAccess(target.sso, target.url);
+    if (target.caCertFile) this.dispatcher = new Agent({ connect: { ca: readCaCertificate(target.caCertFile, '--ca-cert') } });
   }
 
   get url(): string {
     return this.target.url;
   }
 
-  /** Sends the request and hands back the answer as it comes, whatever its status; throws only when there is none. */
+  /**
+   * Sends the request and hands back the answer as it comes, whatever its status; throws only when there is none (or,
+   * under single sign-on, when no access token can be had).
+   */
   async send(method: string, path: string, options: RequestOptions = {}): Promise<RawAnswer> {
+    if (!this.sso) return this.sendWith(this.target.token, method, path, options);
+    return this.sso.send(async (token) => {
+      const answer = await this.sendWith(token, method, path, options);
+      if (answer.status !== 401) return answer;
+      // Tried again with a refreshed token; read now, so its connection is free and its message kept if that fails too.
+      return { ...answer, body: Readable.from([await readText(answer.body)]) };
+    });
+  }
+
+  private async sendWith(token: string | undefined, method: string, path: string, options: RequestOptions): Promise<RawAnswer> {
     const query = new URLSearchParams(options.query ?? {}).toString();
     const headers: Record<string, string> = { accept: options.accept ?? 'application/json', 'user-agent': 'berth-cli', ...options.headers };
-    if (this.target.token) headers.authorization = `Bearer ${this.target.token}`;
+    if (token) headers.authorization = `Bearer ${token}`;
     let body: string | undefined;
     if (options.body !== undefined) {
       headers['content-type'] = 'application/json';
@@ -153,9 +160,13 @@ export class ApiClient {
 
   /** The error an answer of status 400 and above is, as one line; a 401 says which token was refused. */
   refusedBy(answer: RawAnswer): Promise<RefusedError> {
+    return refusal(answer.status, answer.body, answer.status === 401 ? this.unauthorizedHint() : '');
+  }
+
+  private unauthorizedHint(): string {
+    if (this.sso) return this.sso.refusedHint();
     const token = this.target.token ? `the token from ${this.target.tokenSource ?? this.target.source} was refused` : 'no token was given';
-    const hint = answer.status === 401 ? ` (${token}; check BERTH_TOKEN, or run 'berth login')` : '';
-    return refusal(answer.status, answer.body, hint);
+    return ` (${token}; check BERTH_TOKEN, or run 'berth login')`;
   }
 
   async close(): Promise<void> {

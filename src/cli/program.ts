@@ -7,8 +7,9 @@ import { ApiClient } from './api-client.js';
 import { CliError, EXIT } from './cli-error.js';
 import { candidates, completionScript, SHELLS } from './completion.js';
 import { Contract, packageRoot, type Method } from './contract.js';
-import { chooseTarget, contextsPath } from './contexts.js';
-import { listContexts, login, removeContext, useContext } from './login.js';
+import { chooseTarget, contextsPath, sessionPath } from './contexts.js';
+import { listContexts, login, logout, removeContext, useContext } from './login.js';
+import { DEFAULT_SCOPE } from './sso/device-login.js';
 import type { OutputFormat } from './render.js';
 import { describeTemplate } from './resource-path.js';
 import { doOperation, show, write, type DoOptions, type ShowOptions, type VerbContext, type WriteOptions, type WriteVerb } from './verbs.js';
@@ -48,20 +49,23 @@ Resources (from the API contract shipped with berth; {x} is a value you give):
 ${resourceList(contract)}
 
 Where it talks to: the current context in ${contextsPath()} (berth login, berth context),
-or BERTH_URL and BERTH_TOKEN (and BERTH_CA_CERT) over it. The token is never printed.
+or BERTH_URL and BERTH_TOKEN (and BERTH_CA_CERT) over it. A context signs on with a token or with single
+sign-on (berth login URL --sso, tokens refreshed silently); BERTH_TOKEN overrides both. Tokens are never printed.
 
-Exit codes: 0 success, 1 Berth refused (its error-message on one line; -v adds the error-info),
-2 usage error (nothing was sent), 3 Berth cannot be reached, 130 interrupted (Ctrl-C).
+Exit codes: 0 success, 1 Berth refused (its error-message on one line; -v adds the error-info), or the identity
+provider refused, or not logged in; 2 usage error (nothing was sent); 3 Berth cannot be reached (or, signing on,
+the identity provider); 130 interrupted (Ctrl-C).
 
 Examples:
   berth login http://127.0.0.1:4646 --token "$(cat .run/admin-token)"
+  berth login https://tower.example.com:4646 --sso
   berth show image-registry remote-registries --keys
   berth create image-registry remote-registries -f registry.yaml
   berth do image-registry remote-registries registry.example.com pull --arg image=app:v1 --arg platform=arm64
   berth show state image-registry pulls --site store-42`;
 }
 
-const collect = (value: string, previous: string[]) => [...previous, value];
+const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /** Adds the options every resource verb takes. */
 function withVerbOptions(command: Command): Command {
@@ -154,22 +158,61 @@ Examples:
 
   program
     .command('login')
-    .summary('check a URL and token and keep them as a context')
-    .description(`Check that URL is a Berth that accepts the token, then keep both in ${contextsPath()} (mode 0600)
-as a context (--context NAME, default 'default'), made the current one; --ca-cert is kept with it.
-The token comes from --token, else BERTH_TOKEN, else it is asked for (not echoed).`)
+    .summary('sign on to a Berth (token or single sign-on) and keep it as a context')
+    .description(
+      [
+        `Sign on to the Berth at URL and keep it in ${contextsPath()} (mode 0600) as a context (--context NAME, default 'default'), made the current one; --ca-cert (Berth's CA) is kept with it.`,
+        'With a token: checks that URL is a Berth that accepts it, then keeps both. The token comes from --token, else BERTH_TOKEN, else it is asked for (not echoed).',
+        `With --sso: single sign-on with the identity provider Berth names (at /.well-known/oauth-protected-resource), by the OAuth 2.0 device authorization grant. berth prints a URL and a code: open the URL in a browser, on any device, enter the code and sign in there. berth waits, then checks that Berth takes the access token. The access and refresh tokens are kept in ${sessionPath('NAME')} (mode 0600); every command uses the access token and refreshes it silently before it expires, and once more if Berth answers 401. Your role comes from your groups at the provider. --idp-ca-cert is kept in the context, as every refresh needs it. 'berth logout' forgets the tokens.`,
+      ].join('\n\n'),
+    )
     .argument('<url>', "Berth's address, http(s)://HOST:PORT")
     .option('--token <token>', 'the API token (beware: shell history keeps it; BERTH_TOKEN or the prompt do not)')
-    .addHelpText('after', '\nExamples:\n  berth login http://127.0.0.1:4646 --token "$(cat .run/admin-token)"\n  berth login https://tower.example.com:4646 --context tower --ca-cert tower-ca.pem')
+    .option('--sso', 'sign on with the identity provider Berth names (device flow) instead of a token')
+    .option('--idp-ca-cert <file>', "with --sso: CA certificate (PEM) of the identity provider's TLS, when not one of the system's")
+    .option('--scope <scope>', `with --sso: a scope to ask for besides '${DEFAULT_SCOPE}' (repeat for more; Entra ID needs its API's, e.g. api://berth/access)`, collect)
+    .addHelpText('after', `
+Examples:
+  berth login http://127.0.0.1:4646 --token "$(cat .run/admin-token)"
+  berth login https://tower.example.com:4646 --context tower --ca-cert tower-ca.pem
+  berth login https://tower.example.com:4646 --sso
+  berth login https://tower.example.com:4646 --sso --idp-ca-cert idp-ca.pem --scope api://berth/access`)
     .action(async (url: string, _flags, command: Command) => {
-      const all = options<{ token?: string }>(command);
-      await login(url, { ...(all.token !== undefined ? { token: all.token } : {}), ...(all.context ? { context: all.context } : {}), ...(all.caCert ? { caCert: all.caCert } : {}), ...(all.quiet ? { quiet: true } : {}) }, io);
+      const all = options<{ token?: string; sso?: boolean; idpCaCert?: string; scope?: string[] }>(command);
+      await login(
+        url,
+        {
+          ...(all.token !== undefined ? { token: all.token } : {}),
+          ...(all.sso ? { sso: true } : {}),
+          ...(all.idpCaCert !== undefined ? { idpCaCert: all.idpCaCert } : {}),
+          ...(all.scope ? { scope: all.scope } : {}),
+          ...(all.context ? { context: all.context } : {}),
+          ...(all.caCert ? { caCert: all.caCert } : {}),
+          ...(all.quiet ? { quiet: true } : {}),
+        },
+        io,
+      );
+    });
+
+  program
+    .command('logout')
+    .summary("forget the current context's sign-on (--context NAME for another)")
+    .description(
+      [
+        "Forget how the context signs on: the access and refresh tokens of its single sign-on (its session file is deleted), or its token. The context keeps its URL: 'berth login URL --sso' signs on again.",
+        'Nothing is revoked: the identity provider is not told, so its own session and the refresh token it issued stay valid until they expire or you sign out there; a Berth token stays valid until an admin revokes it.',
+      ].join('\n\n'),
+    )
+    .addHelpText('after', '\nExamples:\n  berth logout\n  berth logout --context tower')
+    .action((_flags, command: Command) => {
+      const all = options(command);
+      logout(all.context, io, all.quiet);
     });
 
   const contexts = program.command('context').summary('list contexts, or choose the current one').description(`The contexts kept in ${contextsPath()}.`);
   contexts
     .command('list')
-    .description('list the contexts (URL, CA file, whether a token is set; never the token)')
+    .description('list the contexts (URL, CA files, whether a token is set or the single sign-on logged in; never a token)')
     .action((_flags, command: Command) => listContexts(io, options(command).output));
   contexts
     .command('use')
@@ -178,7 +221,7 @@ The token comes from --token, else BERTH_TOKEN, else it is asked for (not echoed
     .action((name: string, _flags, command: Command) => useContext(name, io, options(command).quiet));
   contexts
     .command('remove')
-    .description('forget a context and its token')
+    .description('forget a context and its token or single sign-on')
     .argument('<name>', 'the context')
     .action((name: string, _flags, command: Command) => removeContext(name, io, options(command).quiet));
 

@@ -1,7 +1,8 @@
 // The verbs over the API's resources, shaped like supctl's: show (GET), create (POST), merge (plain PATCH), replace
 // (PUT), delete (DELETE) and do (an operation, POST). Each resolves its path and flags against the contract, so a
 // flag the operation does not take is refused before anything is sent; then it calls Berth and prints the answer.
-import { InterruptedError, RefusedError, UnreachableError, UsageError } from './cli-error.js';
+import { RefusedError, UnreachableError, UsageError } from './cli-error.js';
+import { interruptible } from './interruptible.js';
 import type { ApiClient, RawAnswer } from './api-client.js';
 import type { Contract, Method } from './contract.js';
 import { plainProgress, terminalProgress, type ProgressEvent, type ProgressView } from './pull-progress-view.js';
@@ -139,21 +140,6 @@ async function followStream(answer: RawAnswer, onEvent: (event: ProgressEvent) =
   }
   take(buffered);
   return last;
-}
-
-/** Runs `work` with Ctrl-C turned into an abort of its request (Berth then stops what nobody waits for). */
-async function interruptible<T>(work: (signal: AbortSignal) => Promise<T>, onInterrupt: () => string): Promise<T> {
-  const controller = new AbortController();
-  const interrupt = () => controller.abort();
-  process.once('SIGINT', interrupt);
-  try {
-    return await work(controller.signal);
-  } catch (error) {
-    if (controller.signal.aborted) throw new InterruptedError(onInterrupt());
-    throw error;
-  } finally {
-    process.off('SIGINT', interrupt);
-  }
 }
 
 export async function doOperation(context: VerbContext, words: string[], options: DoOptions): Promise<void> {

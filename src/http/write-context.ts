@@ -1,5 +1,6 @@
 // The context a write made through the API carries into the store: the authenticated caller and the request id
-// (the X-Request-Id of its log lines). Routes pass it to ConfigList and the token registry with every write.
+// (the X-Request-Id of its log lines) and the method. Routes pass it to ConfigList and the token registry with every
+// write; the store keeps it with the write and audits the write (src/audit/).
 import type { Request } from 'express';
 import type { Principal } from '../auth/principal.js';
 import type { ChangeAuthor, WriteContext } from '../store/config-store.js';
@@ -12,5 +13,5 @@ export function authorOf(principal: Principal): ChangeAuthor {
 
 export function writeContextOf(req: Request): WriteContext | undefined {
   if (!req.principal) return undefined;
-  return { author: authorOf(req.principal), requestId: String(req.id) };
+  return { author: authorOf(req.principal), requestId: String(req.id), method: req.method };
 }

@@ -21,6 +21,7 @@ import { FilesystemBlobStore } from './storage/filesystem-blob-store.js';
 import { RegistryIndex, type ManifestRecord, type ReferenceRecord } from './storage/registry-index.js';
 import { SharedExclusiveLock } from './storage/shared-exclusive-lock.js';
 import { UploadSessions } from './upload-sessions.js';
+import { observeSiteRegistry, registryMetrics } from './registry-metrics.js';
 
 export interface SiteRegistryOptions {
   /** Berth passes `<BERTH_DATA_DIR>/registry`. */
@@ -148,7 +149,19 @@ export class SiteRegistry {
     const blobs = await FilesystemBlobStore.open(options.dataDir, { commitLock });
     const index = new RegistryIndex(join(options.dataDir, 'index.db'));
     const uploads = new UploadSessions(blobs, options.uploadIdleTimeoutMs ?? defaultUploadIdleTimeoutMs);
-    return new SiteRegistry(blobs, index, commitLock, uploads, options.gcGracePeriodMs ?? defaultGracePeriodMs);
+    const registry = new SiteRegistry(blobs, index, commitLock, uploads, options.gcGracePeriodMs ?? defaultGracePeriodMs);
+    observeSiteRegistry(registry);
+    return registry;
+  }
+
+  /** Blobs in the store and their bytes. */
+  storageUsage(): Promise<{ blobs: number; bytes: number }> {
+    return this.blobs.usage();
+  }
+
+  /** Upload sessions open now. */
+  get uploadsInFlight(): number {
+    return this.uploads.open;
   }
 
   async close(): Promise<void> {
@@ -226,7 +239,9 @@ export class SiteRegistry {
       { blobs: this.blobs, index: this.index, commitLock: this.commitLock },
       options.gracePeriodMs ?? this.gcGracePeriodMs,
     );
-    return { removedBlobs, bytesFreed: removedBlobs.reduce((n, b) => n + b.size, 0), expiredUploads };
+    const bytesFreed = removedBlobs.reduce((n, b) => n + b.size, 0);
+    registryMetrics.collectedGarbage(removedBlobs.length, bytesFreed);
+    return { removedBlobs, bytesFreed, expiredUploads };
   }
 
   private requireRepository(name: string): void {

@@ -16,6 +16,11 @@ export class UploadSessions {
 
   constructor(private readonly store: BlobStore, private readonly idleTimeoutMs: number) {}
 
+  /** Sessions open now. */
+  get open(): number {
+    return this.sessions.size;
+  }
+
   async start(repository: string, algorithm?: DigestAlgorithm): Promise<UploadSession> {
     // Expiring here bounds abandoned sessions without a timer to manage.
     await this.expireIdle();

@@ -7,12 +7,14 @@
 import { pipeline } from 'node:stream/promises';
 import type { Request, RequestHandler, Response } from 'express';
 import { rewriteQuery } from '../http/raw-query.js';
+import { isBerthError } from '../errors.js';
 import type { SiteConnections } from './site-connections.js';
+import { siteMetrics } from './site-metrics.js';
 
 /** Request headers that mean the same at the site; credentials are the tower's own, set by SiteConnections. */
 const FORWARDED_REQUEST_HEADERS = ['accept', 'content-type', 'if-match', 'if-none-match'];
 /** Answer headers handed back with the site's status and body. */
-const RETURNED_RESPONSE_HEADERS = ['content-type', 'content-length', 'etag', 'retry-after', 'location', 'cache-control'];
+const RETURNED_RESPONSE_HEADERS = ['content-type', 'content-length', 'etag', 'retry-after', 'location', 'link', 'cache-control'];
 
 /** Operations that answer only when their work is done: a pull copies an image, garbage collection walks blobs. */
 const LONG_OPERATIONS: ReadonlySet<string> = new Set([
@@ -56,6 +58,9 @@ export function towerLocation(location: string, site: string): string {
   return `${location}${location.includes('?') ? '&' : '?'}site=${encodeURIComponent(site)}`;
 }
 
+/** A Link header of the site (`<...>; rel="next"` of a paged answer), its URLs read through the tower. */
+const towerLink = (link: string, site: string): string => link.replace(/<([^>]*)>/g, (_all, url: string) => `<${towerLocation(url, site)}>`);
+
 export function siteForwarding(ownName: string, connections: SiteConnections): RequestHandler {
   return async (req, res, next) => {
     // The contract has checked `site` (a site name, given once, on an operation that takes it).
@@ -70,18 +75,29 @@ export function siteForwarding(ownName: string, connections: SiteConnections): R
 
     const headers = siteRequestHeaders(req, ownName);
     const body = req.rawBody;
-    const answer = await connections.send(site, {
-      method: req.method,
-      pathAndQuery: withoutSiteParameter(req.originalUrl),
-      headers,
-      ...(body ? { body } : {}),
-      long: isLongOperation(req),
-      signal: untilClientLeaves(res),
-    });
+    let answer;
+    try {
+      answer = await connections.send(site, {
+        method: req.method,
+        pathAndQuery: withoutSiteParameter(req.originalUrl),
+        headers,
+        ...(body ? { body } : {}),
+        long: isLongOperation(req),
+        signal: untilClientLeaves(res),
+      });
+    } catch (e) {
+      // A configured site that did not answer (an unknown site is no forwarded request: its 404 is the tower's).
+      if (isBerthError(e) && e.kind === 'unavailable' && e.info?.site === site) siteMetrics.forwarded(site, 'unreachable');
+      throw e;
+    }
+    siteMetrics.forwarded(site, answer.statusCode);
     res.status(answer.statusCode);
     for (const name of RETURNED_RESPONSE_HEADERS) {
       const value = answer.headers[name];
-      if (value !== undefined) res.set(name, name === 'location' && typeof value === 'string' ? towerLocation(value, site) : value);
+      if (value === undefined) continue;
+      if (typeof value === 'string' && name === 'location') res.set(name, towerLocation(value, site));
+      else if (typeof value === 'string' && name === 'link') res.set(name, towerLink(value, site));
+      else res.set(name, value);
     }
     try {
       await pipeline(answer.body, res);

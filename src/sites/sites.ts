@@ -26,6 +26,7 @@ import { DEFAULT_RECONCILER_OPTIONS, SiteImageReconciler, type ReconcilerOptions
 import { SiteReporter } from './site-reporter.js';
 import { SiteReports } from './site-reports.js';
 import { LocalSiteImagesStates, TowerSiteImagesStates } from './site-images-states.js';
+import { observeSites } from './site-metrics.js';
 
 export interface SitesOptions {
   store: ConfigStore;
@@ -48,6 +49,8 @@ export interface SitesOptions {
     siteRegistry: SiteRegistry;
     reconciler?: Partial<ReconcilerOptions>;
   };
+  /** BERTH_METRICS_SITE_SERIES: with more sites than this, metrics show only aggregates of them. */
+  metricsSiteSeries: number;
 }
 
 export const DEFAULT_FAN_OUT_OPTIONS: FanOutOptions = { concurrency: 32, timeoutMs: 30_000 };
@@ -94,6 +97,12 @@ export function createSites(options: SitesOptions): Sites {
   const siteImagesStates = reconciler
     ? new LocalSiteImagesStates(siteImages, siteName, () => reconciler.report())
     : new TowerSiteImagesStates(siteImages, sites, contacts, reports);
+  const states = new SiteStates(sites, contacts, store);
+  observeSites({
+    siteSeries: options.metricsSiteSeries,
+    states: async () => (await states.list()).states,
+    ...(replicator ? { replication: () => replicator.state() } : {}),
+  });
 
   const replicationState = async (): Promise<ReplicationStateAnswer> => {
     if (!replicator || !tower) {
@@ -119,7 +128,7 @@ export function createSites(options: SitesOptions): Sites {
   return {
     beforeBody: tower ? [towerManagedConfig(siteName, tower.url)] : [],
     forwarding: [fanOutRoute(sites, new FanOut(connections, options.fanOut ?? DEFAULT_FAN_OUT_OPTIONS), siteName), siteForwarding(siteName, connections)],
-    routes: siteRoutes({ sites, states: new SiteStates(sites, contacts, store), contacts, feed, replicationState, siteImages, siteImagesStates, reports }),
+    routes: siteRoutes({ sites, states, contacts, feed, replicationState, siteImages, siteImagesStates, reports }),
     drain: () => feed.drain(),
     async close() {
       feed.drain();

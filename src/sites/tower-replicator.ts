@@ -36,8 +36,11 @@ interface DurableRevision {
 
 const sameValue = (a: StoredValue, b: StoredValue) => JSON.stringify(a) === JSON.stringify(b);
 
-/** What this site records as the author of what it copies from the tower (the tower's own record says who there). */
-const REPLICATION: WriteContext = { author: { kind: 'system', name: 'replication from the control tower' } };
+/**
+ * What this site records as the author of what it copies from the tower (the tower's own record says who there): in
+ * its audit trail these writes are by `tower`.
+ */
+const REPLICATION: WriteContext = { author: { kind: 'system', name: 'tower' } };
 
 export class TowerReplicator {
   private revision: number | undefined;

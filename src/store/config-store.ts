@@ -16,12 +16,37 @@ export interface ChangeAuthor {
 
 /**
  * What a write carries besides its value: who asked for it and the request that did (its X-Request-Id, which names
- * the request's log lines). Stored in the same transaction as the write, so the state of an object says who changed
- * it last, and every change in the feed says who made it (what an audit trail follows).
+ * the request's log lines, and its HTTP method). Stored in the same transaction as the write, so the state of an
+ * object says who changed it last, and every change in the feed says who made it. A write made with a context is
+ * audited: the engine appends an AuditRecord in that same transaction, so the write and its record exist together
+ * or not at all, whatever crashes when.
  */
 export interface WriteContext {
   author: ChangeAuthor;
   requestId?: string;
+  /** The HTTP method of the request that asked for the write; absent for Berth's own writes. */
+  method?: string;
+}
+
+/** One audited write: what the trail at /v1/state/system/audit shows, as the store keeps it. */
+export interface AuditRecord {
+  /** The record's place in the trail: unique, and higher for a later write. */
+  id: number;
+  /** The store revision of the write: the key's new mod revision, or the revision of its delete. */
+  revision: number;
+  key: string;
+  type: 'put' | 'delete';
+  /** When the write was made (ISO 8601). */
+  at: string;
+  /** The key's mod revision before the write; absent when the key did not exist. */
+  previousRevision?: number;
+  context: WriteContext;
+}
+
+/** Which audit records to drop: all but the newest `keep`, and every one made before `olderThan`. */
+export interface AuditTrim {
+  keep?: number;
+  olderThan?: Date;
 }
 
 export interface StoreEntry {
@@ -73,6 +98,10 @@ export interface ConfigStore {
   changesSince(afterRevision: number, limit?: number): Promise<StoreChange[]>;
   /** Calls `listener` for every change committed after `afterRevision`, in order; returns an unsubscribe function. */
   watch(afterRevision: number, listener: (change: StoreChange) => void): Promise<() => void>;
+  /** Audit records, newest first: those with an id below `before` (all when absent), at most `limit` of them. */
+  auditRecords(options: { before?: number; limit: number }): Promise<AuditRecord[]>;
+  /** Drops old audit records (retention); answers how many went. */
+  trimAuditRecords(trim: AuditTrim): Promise<number>;
   /** True when the store can serve reads and writes. */
   healthy(): Promise<boolean>;
   close(): Promise<void>;

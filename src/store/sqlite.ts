@@ -5,10 +5,11 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { notFound } from '../errors.js';
 import { checkWriteCondition } from './write-condition.js';
-import type { ConfigStore, StoreChange, StoreEntry, StoredValue, WriteCondition, WriteContext, WriteResult } from './config-store.js';
+import type { AuditRecord, AuditTrim, ConfigStore, StoreChange, StoreEntry, StoredValue, WriteCondition, WriteContext, WriteResult } from './config-store.js';
 
 interface EntryRow { key: string; value: string; create_rev: number; mod_rev: number; updated_at: string; context: string | null }
 interface ChangeRow { rev: number; key: string; type: 'put' | 'delete'; value: string | null; at: string; context: string | null }
+interface AuditRow { rev: number; key: string; type: 'put' | 'delete'; at: string; previous_rev: number | null; context: string }
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS entries (
@@ -18,6 +19,11 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS changes (
     rev INTEGER PRIMARY KEY, key TEXT NOT NULL, type TEXT NOT NULL, value TEXT, at TEXT NOT NULL, context TEXT
   );
+  -- The audit trail: one row per write made with a context, in that write's transaction (its id is the revision).
+  CREATE TABLE IF NOT EXISTS audit (
+    rev INTEGER PRIMARY KEY, key TEXT NOT NULL, type TEXT NOT NULL, at TEXT NOT NULL, previous_rev INTEGER, context TEXT NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS audit_at ON audit (at);
 `;
 
 /** Files written before writes carried their context get the column (NULL for their old rows). */
@@ -40,6 +46,16 @@ const toEntry = (row: EntryRow): StoreEntry => ({
   modRevision: row.mod_rev,
   updatedAt: row.updated_at,
   ...contextOf(row.context),
+});
+
+const toAuditRecord = (row: AuditRow): AuditRecord => ({
+  id: row.rev,
+  revision: row.rev,
+  key: row.key,
+  type: row.type,
+  at: row.at,
+  ...(row.previous_rev === null ? {} : { previousRevision: row.previous_rev }),
+  context: JSON.parse(row.context) as WriteContext,
 });
 
 const toChange = (row: ChangeRow): StoreChange => ({
@@ -75,6 +91,10 @@ export class SqliteConfigStore implements ConfigStore {
       appendChange: this.db.prepare('INSERT INTO changes (rev, key, type, value, at, context) VALUES (@rev, @key, @type, @value, @at, @context)'),
       revision: this.db.prepare<[], { rev: number | null }>('SELECT max(rev) AS rev FROM changes'),
       changesSince: this.db.prepare<[number, number], ChangeRow>('SELECT * FROM changes WHERE rev > ? ORDER BY rev LIMIT ?'),
+      appendAudit: this.db.prepare('INSERT INTO audit (rev, key, type, at, previous_rev, context) VALUES (@rev, @key, @type, @at, @previous, @context)'),
+      auditBefore: this.db.prepare<[number, number], AuditRow>('SELECT * FROM audit WHERE rev < ? ORDER BY rev DESC LIMIT ?'),
+      trimAuditToNewest: this.db.prepare<[number]>('DELETE FROM audit WHERE rev <= (SELECT rev FROM audit ORDER BY rev DESC LIMIT 1 OFFSET ?)'),
+      trimAuditBefore: this.db.prepare<[string]>('DELETE FROM audit WHERE at < ?'),
     };
   }
 
@@ -95,6 +115,7 @@ export class SqliteConfigStore implements ConfigStore {
       if (type === 'put') this.statements.upsert.run({ key, value: json, rev, at, context: contextJson });
       else this.statements.remove.run(key);
       this.statements.appendChange.run({ rev, key, type, value: json, at, context: contextJson });
+      if (contextJson !== null) this.statements.appendAudit.run({ rev, key, type, at, previous: current?.mod_rev ?? null, context: contextJson });
       const change: StoreChange = { revision: rev, key, type, at, ...(value === undefined ? {} : { value }), ...(context ? { writeContext: context } : {}) };
       return { result: { revision: rev, created: !current }, change };
     });
@@ -138,6 +159,20 @@ export class SqliteConfigStore implements ConfigStore {
     }
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  async auditRecords(options: { before?: number; limit: number }): Promise<AuditRecord[]> {
+    return this.statements.auditBefore.all(options.before ?? Number.MAX_SAFE_INTEGER, options.limit).map(toAuditRecord);
+  }
+
+  async trimAuditRecords(trim: AuditTrim): Promise<number> {
+    const dropped = this.db.transaction(() => {
+      let changes = 0;
+      if (trim.keep !== undefined) changes += this.statements.trimAuditToNewest.run(trim.keep).changes;
+      if (trim.olderThan !== undefined) changes += this.statements.trimAuditBefore.run(trim.olderThan.toISOString()).changes;
+      return changes;
+    });
+    return dropped.immediate();
   }
 
   async healthy(): Promise<boolean> {

@@ -46,6 +46,17 @@ export interface OidcProvider {
   stop(): Promise<void>;
 }
 
+/** The settings of a Berth that trusts `provider`, its groups given roles by `roles` (BERTH_OIDC_ROLES). */
+export function berthTrusting(provider: OidcProvider, roles = 'admin=berth-admins,operator=berth-ops,read=berth-readers'): Record<string, string> {
+  return {
+    BERTH_OIDC_ISSUER: provider.issuer,
+    BERTH_OIDC_AUDIENCE: provider.audience,
+    BERTH_OIDC_CLIENT_ID: provider.clientId,
+    BERTH_OIDC_CA_CERT: provider.ca.certPath,
+    BERTH_OIDC_ROLES: roles,
+  };
+}
+
 /** An RS256 private signing key as a JWK with a fresh kid. */
 export async function newSigningKey(): Promise<JWK> {
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });

@@ -2,7 +2,7 @@
 // control tower (Berth with vault-dev), a site following it, and a real docker-registry behind a proxy that counts blob
 // GETs and can slow them down. Then what a script sees: exit codes, stderr and stdout apart, help, completion.
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import yaml from 'js-yaml';
-import { PROJECT_ROOT } from '../helpers/berth.js';
+import { installBerthCommand, runBerthCli, type CliResult } from '../helpers/berth-cli.js';
 import { converged, startSite, startTower, type RunningSite, type RunningTower } from '../helpers/berth-site.js';
 import { startDockerRegistry, type RunningRegistry } from '../helpers/docker-registry.js';
 import { eventually } from '../helpers/eventually.js';
@@ -21,9 +21,6 @@ import { startRegistryProxy, type RegistryProxy } from '../helpers/registry-prox
 import { createCertificateAuthority, issueServerCertificate, type CertificateAuthority } from '../helpers/tls.js';
 import { startTerminal, type Terminal } from '../helpers/tmux.js';
 
-const MAIN = join(PROJECT_ROOT, 'src', 'cli', 'main.ts');
-/** tsx by its own address: the CLI runs in other working directories than the project's. */
-const TSX = import.meta.resolve('tsx');
 const MiB = 1024 * 1024;
 const PROXIED = 'cli.registry.test:5000';
 const EXAMPLE = 'example.registry.test';
@@ -42,17 +39,8 @@ let small: BuiltImage;
 const shellEnv = () => ({ HOME: home, PATH: `${join(home, 'bin')}:${process.env.PATH}`, PS1: '$ ', HISTFILE: '/dev/null', LANG: 'C.UTF-8' });
 
 /** `berth ARGS` as a script runs it: exit code, stdout and stderr apart. */
-function berth(args: string[], env: Record<string, string> = {}, stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], { env: { ...shellEnv(), ...env }, cwd: home });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
+function berth(args: string[], env: Record<string, string> = {}, stdin = ''): Promise<CliResult> {
+  return runBerthCli(args, { env: { ...shellEnv(), ...env }, cwd: home, stdin });
 }
 
 const lines = (text: string) => text.split('\n').filter((line) => line.trim() !== '');
@@ -62,9 +50,7 @@ const UNIT: Record<string, number> = { B: 1, KiB: 1024, MiB: MiB, GiB: 1024 * Mi
 before(async () => {
   ca = createCertificateAuthority('CLI Test CA');
   home = mkdtempSync(join(tmpdir(), 'berth-cli-home-'));
-  mkdirSync(join(home, 'bin'));
-  writeFileSync(join(home, 'bin', 'berth'), `#!/bin/sh\nexec "${process.execPath}" --import "${TSX}" "${MAIN}" "$@"\n`);
-  chmodSync(join(home, 'bin', 'berth'), 0o755);
+  installBerthCommand(home);
   registry = await startDockerRegistry({ auth: { kind: 'none' }, ca });
   proxy = await startRegistryProxy({ port: registry.port, caCertPem: registry.caCertPem }, ca);
   tower = await startTower();

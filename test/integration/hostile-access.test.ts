@@ -137,7 +137,8 @@ const REPORT = '/v1/state/system/site-report';
 function mayCall(caller: Caller, method: string, template: string, viaSite: boolean): boolean {
   const reading = method === 'GET';
   if (template === REPORT && caller !== 'site' && caller !== 'other-site') return false;
-  const system = template.startsWith('/v1/config/system/');
+  // Tokens and the audit trail are for admins alone, reads included.
+  const system = template.startsWith('/v1/config/system/') || template === '/v1/state/system/audit';
   switch (caller) {
     case 'admin':
       return true;

@@ -14,7 +14,7 @@ import { cleanEnv, exitOf, spawnBerth, startBerth, type BerthProcess } from '../
 import { Api, errorMessage, type ApiResponse } from '../helpers/api.js';
 import { assertMatchesContract } from '../helpers/contract.js';
 import { eventually } from '../helpers/eventually.js';
-import { newSigningKey, startOidcProvider, type OidcProvider } from '../helpers/oidc-provider.js';
+import { berthTrusting, newSigningKey, startOidcProvider, type OidcProvider } from '../helpers/oidc-provider.js';
 import { registerSecretValue } from '../helpers/secret-values.js';
 import { buildTestImage, readOciLayoutTag, skopeoCopy, skopeoInspectRaw, writeOciLayout } from '../helpers/skopeo.js';
 import { accessToken, deviceLogin, readSsoTarget, withAccessToken, type SsoTarget } from '../../src/cli/sso/device-login.js';
@@ -84,15 +84,7 @@ const errorLinesOf = (output: string) => output.split('\n').filter((line) => /"l
 before(async () => {
   provider = await startOidcProvider({ users: USERS, accessTokenTtlSeconds: 300 });
   for (const user of Object.values(USERS)) registerSecretValue(user.password);
-  berth = await startBerth({
-    env: {
-      BERTH_OIDC_ISSUER: provider.issuer,
-      BERTH_OIDC_AUDIENCE: provider.audience,
-      BERTH_OIDC_CLIENT_ID: provider.clientId,
-      BERTH_OIDC_CA_CERT: provider.ca.certPath,
-      BERTH_OIDC_ROLES: ROLES,
-    },
-  });
+  berth = await startBerth({ env: berthTrusting(provider, ROLES) });
   sessions = mkdtempSync(join(tmpdir(), 'berth-sso-sessions-'));
 });
 

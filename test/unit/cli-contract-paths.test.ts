@@ -102,6 +102,14 @@ describe('contexts', () => {
       const overridden = chooseTarget({}, { ...env, BERTH_URL: 'http://127.0.0.1:9', BERTH_TOKEN: 'env-token' });
       assert.deepEqual([overridden.url, overridden.token, overridden.tokenSource], ['http://127.0.0.1:9', 'env-token', 'BERTH_TOKEN']);
       assert.throws(() => chooseTarget({ context: 'nope' }, env), /no context 'nope'.*known: edge, tower/);
+
+      // A context of single sign-on: its session file beside the contexts file, one file name whatever the context's name.
+      writeContexts({ contexts: { 'a/../b': { url: 'https://sso.example.com', sso: { 'idp-ca-cert': '/etc/idp-ca.pem' } } } }, env);
+      const sso = chooseTarget({ context: 'a/../b' }, env);
+      assert.deepEqual(sso.sso, { sessionFile: join(home, '.config', 'berth', 'sso', 'a%2F..%2Fb.json'), idpCaCertFile: '/etc/idp-ca.pem', context: 'a/../b' });
+      assert.equal(sso.token, undefined);
+      const tokenOver = chooseTarget({ context: 'a/../b' }, { ...env, BERTH_TOKEN: 'env-token' });
+      assert.deepEqual([tokenOver.token, tokenOver.sso], ['env-token', undefined], 'BERTH_TOKEN overrides the single sign-on');
       assert.throws(() => chooseTarget({}, { HOME: join(home, 'empty') }), /no Berth to talk to: run 'berth login URL --token TOKEN'/);
     } finally {
       rmSync(home, { recursive: true, force: true });
@@ -122,7 +130,7 @@ describe('help', () => {
   it('berth --help names every verb and every path of the contract; each verb has complete help', async () => {
     const help = await berthHere(['--help']);
     assert.equal(help.code, 0);
-    const verbs = ['show', 'create', 'merge', 'replace', 'delete', 'do', 'login', 'context', 'completion'];
+    const verbs = ['show', 'create', 'merge', 'replace', 'delete', 'do', 'login', 'logout', 'context', 'completion'];
     for (const verb of verbs) assert.match(help.stdout, new RegExp(`^  ${verb} `, 'm'), verb);
     for (const template of contract.templates) assert.ok(help.stdout.includes(describeTemplate(template)), describeTemplate(template));
     assert.match(help.stdout, /Exit codes: 0 success, 1 Berth refused [^]*?2 usage error [^]*?3 Berth cannot be reached/);
@@ -130,9 +138,14 @@ describe('help', () => {
       const res = await berthHere([verb, '--help']);
       assert.equal(res.code, 0, verb);
       assert.match(res.stdout, new RegExp(`^Usage: berth ${verb} `, 'm'), verb);
-      assert.match(res.stdout, /--site|--token|list|<shell>/, verb);
+      assert.match(res.stdout, /--site|--token|list|<shell>|Nothing is revoked/, verb);
       if (!['context', 'completion'].includes(verb)) assert.match(res.stdout, /^Examples?:$/m, `${verb} has examples`);
     }
+    const login = (await berthHere(['login', '--help'])).stdout;
+    for (const flag of ['--token <token>', '--sso', '--idp-ca-cert <file>', '--scope <scope>']) assert.ok(login.includes(flag), flag);
+    assert.match(login, /OAuth 2\.0 device\s+authorization\s+grant/);
+    assert.match(login, /^  berth login \S+ --sso$/m);
+    assert.match((await berthHere(['logout', '--help'])).stdout, /Nothing is revoked: the identity provider is\s+not\s+told/);
     assert.deepEqual(await berthHere(['--version']), { code: 0, stdout: `${(JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version}\n`, stderr: '' });
   });
 

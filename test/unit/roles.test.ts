@@ -24,6 +24,7 @@ const TOKENS = '/v1/config/system/tokens';
 const REGISTRIES = '/v1/config/image-registry/remote-registries';
 const PULL = '/v1/state/image-registry/pull';
 const REPORT = '/v1/state/system/site-report';
+const AUDIT = '/v1/state/system/audit';
 
 describe('one enum of roles', () => {
   it('the contract names exactly the roles the code knows', () => {
@@ -40,6 +41,13 @@ describe('one enum of roles', () => {
       ['read', 'GET', REGISTRIES, undefined, true],
       ['read', 'POST', PULL, undefined, false],
       ['read', 'GET', TOKENS, undefined, false],
+      ['admin', 'GET', AUDIT, 'edge', true],
+      ['operator', 'GET', AUDIT, undefined, false],
+      ['read', 'GET', AUDIT, undefined, false],
+      ['site', 'GET', AUDIT, undefined, false],
+      ['read', 'GET', '/metrics', undefined, true],
+      ['operator', 'GET', '/metrics', undefined, true],
+      ['site', 'GET', '/metrics', undefined, false],
       ['site', 'GET', FEED, undefined, true],
       ['site', 'GET', '/v1/state/system/snapshot', undefined, true],
       ['site', 'GET', FEED, 'other-site', false],

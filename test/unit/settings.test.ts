@@ -38,7 +38,29 @@ describe('defaults', () => {
       siteImages: { resolveIntervalMs: 900_000 },
       oidc: undefined,
       pullHistory: 100,
+      auditRetention: { maxEntries: 100_000, maxAgeMs: 365 * 86_400_000 },
+      metrics: { anonymous: false, siteSeries: 100, repositoryLabels: false },
     });
+  });
+
+  it('BERTH_AUDIT_MAX_ENTRIES and BERTH_AUDIT_MAX_AGE: how much of the audit trail is kept; 0 is no limit', () => {
+    assert.deepEqual(readSettings([], { BERTH_AUDIT_MAX_ENTRIES: '50', BERTH_AUDIT_MAX_AGE: '90m' }).auditRetention, { maxEntries: 50, maxAgeMs: 90 * 60_000 });
+    assert.deepEqual(readSettings(['--audit-max-entries', '0', '--audit-max-age', '0'], {}).auditRetention, { maxEntries: undefined, maxAgeMs: undefined });
+    assert.deepEqual(readSettings([], { BERTH_AUDIT_MAX_AGE: '30s' }).auditRetention.maxAgeMs, 30_000);
+    assert.deepEqual(readSettings([], { BERTH_AUDIT_MAX_AGE: '12h' }).auditRetention.maxAgeMs, 12 * 3_600_000);
+    for (const bad of ['-1', '1e3', 'many', '', '100000001']) {
+      assert.throws(() => readSettings([], { BERTH_AUDIT_MAX_ENTRIES: bad }), /BERTH_AUDIT_MAX_ENTRIES: expected a number of entries/);
+    }
+    for (const bad of ['365', '1y', 'd', '-1d', '1.5d', '']) {
+      assert.throws(() => readSettings([], { BERTH_AUDIT_MAX_AGE: bad }), /BERTH_AUDIT_MAX_AGE: expected an age like 365d/);
+    }
+  });
+
+  it('BERTH_METRICS_*: anonymous scrapes, the per-site series cap, repository labels', () => {
+    const metrics = readSettings([], { BERTH_METRICS_ANONYMOUS: 'true', BERTH_METRICS_SITE_SERIES: '0', BERTH_METRICS_REPOSITORY_LABELS: 'true' }).metrics;
+    assert.deepEqual(metrics, { anonymous: true, siteSeries: 0, repositoryLabels: true });
+    assert.throws(() => readSettings([], { BERTH_METRICS_ANONYMOUS: 'yes' }), /BERTH_METRICS_ANONYMOUS: expected true or false/);
+    assert.throws(() => readSettings([], { BERTH_METRICS_SITE_SERIES: '100001' }), /BERTH_METRICS_SITE_SERIES: expected a number of sites from 0 to 100000/);
   });
 
   it('BERTH_PULL_HISTORY: how many finished pulls stay listed, 0 to 10000', () => {

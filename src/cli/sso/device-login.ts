@@ -46,8 +46,22 @@ export interface AccessTokenOptions extends ProviderConnection {
   forceRefresh?: boolean;
 }
 
+/** Who could not be reached, and the network or TLS error code when there is one. */
+export interface Unreachable {
+  what: 'berth' | 'provider';
+  code?: string;
+}
+
 /** Signing on did not work, or has to be done again; the message says what to do. */
-export class SsoError extends Error {}
+export class SsoError extends Error {
+  constructor(
+    message: string,
+    /** Set when there was no answer at all (refused connection, TLS, timeout), not a refusal. */
+    readonly unreachable?: Unreachable,
+  ) {
+    super(message);
+  }
+}
 
 export const DEFAULT_SCOPE = 'openid profile offline_access groups';
 
@@ -73,7 +87,7 @@ export async function readSsoTarget(berthUrl: string, berthCaCertPem?: string): 
     try {
       response = await fetch(url, { method: 'GET', headers: { accept: 'application/json' }, redirect: 'manual', body: undefined } as client.CustomFetchOptions);
     } catch (e) {
-      throw new SsoError(`cannot reach ${berthUrl}: ${reasonOf(e)}`);
+      throw new SsoError(`cannot reach ${berthUrl}: ${reasonOf(e)}`, unreachable('berth', e) ?? { what: 'berth' });
     }
     if (response.status === 404) throw new SsoError(`${berthUrl} has no single sign-on configured (BERTH_OIDC_ISSUER); log in with a token instead`);
     if (response.status !== 200) throw new SsoError(`${url} answered ${response.status}`);
@@ -94,12 +108,21 @@ async function withProvider<T>(target: SsoTarget, connection: ProviderConnection
     try {
       config = await client.discovery(new URL(target.issuer), target.clientId, undefined, client.None(), { [client.customFetch]: fetch });
     } catch (e) {
-      throw new SsoError(`cannot reach the identity provider ${target.issuer}: ${reasonOf(e)}`);
+      throw new SsoError(`cannot reach the identity provider ${target.issuer}: ${reasonOf(e)}`, unreachable('provider', e));
     }
     return await use(config);
   } finally {
     await close();
   }
+}
+
+/** Whether `e` is no answer at all: undici's fetch fails with a TypeError whose cause holds the code; or the time ran out. */
+function unreachable(what: Unreachable['what'], e: unknown): Unreachable | undefined {
+  const error = e as Error & { cause?: { code?: unknown } };
+  if (error.name === 'TimeoutError') return { what, code: 'timeout' };
+  if (!(error instanceof TypeError)) return undefined;
+  const code = error.cause?.code;
+  return typeof code === 'string' ? { what, code } : { what };
 }
 
 function reasonOf(e: unknown): string {
@@ -173,6 +196,8 @@ async function refresh(sessionFile: string, stale: SsoSession, connection: Provi
       try {
         tokens = await client.refreshTokenGrant(config, refreshToken, { resource: session.audience });
       } catch (e) {
+        const noAnswer = unreachable('provider', e);
+        if (noAnswer) throw new SsoError(`cannot reach the identity provider ${session.issuer} to refresh the access token: ${reasonOf(e)}`, noAnswer);
         throw new SsoError(`the sign-on expired or was revoked (${reasonOf(e)}): run berth login --sso again`);
       }
       const renewed = sessionOf(session, session.scope, tokens, refreshToken);

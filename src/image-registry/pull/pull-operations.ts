@@ -10,6 +10,7 @@ import type { BlobFetcher, ImagePuller, PullOutcome, RemoteRegistrySource } from
 import { describePlatform } from './platform.js';
 import { PullProgress, type PullLayer } from './pull-progress.js';
 import type { PullSpec } from './pull-request.js';
+import { pullMetrics } from './pull-metrics.js';
 
 export type PullState = 'running' | 'done' | 'failed' | 'stopped';
 
@@ -183,8 +184,14 @@ export class PullOperations {
     // The spec is built field by field in a fixed order, so equal requests serialise to equal keys.
     const key = JSON.stringify([remote.registry, spec]);
     const current = this.running.get(key);
-    if (current && !current.stopping) return current;
-    const operation = new PullOperation(subjectOf(remote.registry, spec), this.blobs, this.transfers, (tracked) => this.puller.pull(remote, spec, tracked));
+    const { registry } = remote;
+    const { repository } = spec.source;
+    if (current && !current.stopping) {
+      pullMetrics.joined(registry, 'pull');
+      return current;
+    }
+    const operation = new PullOperation(subjectOf(registry, spec), this.blobs, this.transfers, (tracked) => this.puller.pull(remote, spec, tracked));
+    pullMetrics.started(registry, repository);
     this.running.set(key, operation);
     this.operations.set(operation.id, operation);
     const finish = () => {
@@ -192,7 +199,16 @@ export class PullOperations {
       this.finished.push(operation);
       while (this.finished.length > this.options.history) this.operations.delete(this.finished.shift()!.id);
     };
-    operation.outcome.then(finish, finish);
+    operation.outcome.then(
+      () => {
+        finish();
+        pullMetrics.finished(registry, repository, 'done');
+      },
+      (error: unknown) => {
+        finish();
+        pullMetrics.finished(registry, repository, operation.stopping ? 'stopped' : 'failed', error);
+      },
+    );
     return operation;
   }
 

@@ -26,6 +26,8 @@ import { tagHandlers } from './handlers/tags.js';
 type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
 interface Route {
+  /** The route's shape, e.g. `/v2/{name}/manifests/{reference}`: how metrics name it, never by its raw path. */
+  template: string;
   /** Group 1 is the repository name (when the route has one), group 2 the last segment. */
   pattern: RegExp;
   methods: Partial<Record<Method, RouteHandler>>;
@@ -44,23 +46,30 @@ function routesFor(registry: SiteRegistry): Route[] {
   const catalog = catalogHandlers(registry);
   const referrers = referrerHandlers(registry);
   return [
-    { pattern: /^\/?$/, methods: { GET: getBase, HEAD: getBase } },
-    { pattern: /^\/_catalog$/, methods: { GET: catalog.list }, catalog: true },
-    { pattern: /^\/(.+?)\/tags\/list$/, methods: { GET: tags.list }, actions: PULL },
+    { template: '/v2/', pattern: /^\/?$/, methods: { GET: getBase, HEAD: getBase } },
+    { template: '/v2/_catalog', pattern: /^\/_catalog$/, methods: { GET: catalog.list }, catalog: true },
+    { template: '/v2/{name}/tags/list', pattern: /^\/(.+?)\/tags\/list$/, methods: { GET: tags.list }, actions: PULL },
     {
+      template: '/v2/{name}/manifests/{reference}',
       pattern: /^\/(.+?)\/manifests\/([^/]+)$/,
       methods: { GET: manifests.get, HEAD: manifests.head, PUT: manifests.put, DELETE: manifests.delete },
       actions: { ...PULL, PUT: 'push', DELETE: 'delete' },
     },
     // Before blobs/<digest>, which "uploads" would otherwise match. An upload session is part of a push, reads included.
-    { pattern: /^\/(.+?)\/blobs\/uploads\/?$/, methods: { POST: uploads.start }, actions: { POST: 'push' } },
+    { template: '/v2/{name}/blobs/uploads/', pattern: /^\/(.+?)\/blobs\/uploads\/?$/, methods: { POST: uploads.start }, actions: { POST: 'push' } },
     {
+      template: '/v2/{name}/blobs/uploads/{session}',
       pattern: /^\/(.+?)\/blobs\/uploads\/([^/]+)$/,
       methods: { GET: uploads.status, PATCH: uploads.patch, PUT: uploads.put, DELETE: uploads.cancel },
       actions: { GET: 'push', PATCH: 'push', PUT: 'push', DELETE: 'push' },
     },
-    { pattern: /^\/(.+?)\/blobs\/([^/]+)$/, methods: { GET: blobs.get, HEAD: blobs.head, DELETE: blobs.delete }, actions: { ...PULL, DELETE: 'delete' } },
-    { pattern: /^\/(.+?)\/referrers\/([^/]+)$/, methods: { GET: referrers.list }, actions: PULL },
+    {
+      template: '/v2/{name}/blobs/{digest}',
+      pattern: /^\/(.+?)\/blobs\/([^/]+)$/,
+      methods: { GET: blobs.get, HEAD: blobs.head, DELETE: blobs.delete },
+      actions: { ...PULL, DELETE: 'delete' },
+    },
+    { template: '/v2/{name}/referrers/{digest}', pattern: /^\/(.+?)\/referrers\/([^/]+)$/, methods: { GET: referrers.list }, actions: PULL },
   ];
 }
 
@@ -94,6 +103,8 @@ export function createRegistryRouter(registry: SiteRegistry, access: RegistryAcc
     try {
       const problem = spellingProblem(req.baseUrl + req.path, { trailingSlash: true });
       if (problem) throw new RegistryError('NAME_INVALID', `path ${problem}`, undefined, 400);
+      // Named for metrics before anything can refuse the request, so a 401 counts under its route too.
+      req.routeTemplate = req.path === '/token' ? '/v2/token' : routes.find((r) => r.pattern.test(req.path))?.template;
       if (req.path === '/token') {
         if (req.method !== 'GET') {
           res.setHeader('Allow', 'GET');

@@ -41,6 +41,9 @@ export class FilesystemBlobStore implements BlobStore {
   private readonly uploadsDir: string;
   private readonly writers = new Set<FilesystemBlobWriter>();
   private readonly holds = new Map<string, number>();
+  /** Counts blobs published and deleted, so `usage()` walks the store again only after it changed. */
+  private generation = 0;
+  private counted: { generation: number; usage: Promise<{ blobs: number; bytes: number }> } | undefined;
 
   private constructor(dataDir: string, private readonly options: FilesystemBlobStoreOptions) {
     this.blobsDir = join(dataDir, 'blobs');
@@ -118,6 +121,7 @@ export class FilesystemBlobStore implements BlobStore {
         await syncDirectory(this.blobsDir);
       }
       await rename(stagingPath, target);
+      this.generation++;
       await syncDirectory(shardDir);
       const info = await stat(target);
       return { digest: digest.digest, size: info.size, modifiedAt: info.mtime };
@@ -174,6 +178,7 @@ export class FilesystemBlobStore implements BlobStore {
       if (isMissing(e)) return false;
       throw e;
     }
+    this.generation++;
     await syncDirectory(join(this.blobsDir, parsed.algorithm, parsed.hex.slice(0, 2)));
     return true;
   }
@@ -225,6 +230,26 @@ export class FilesystemBlobStore implements BlobStore {
 
   isHeld(digest: string): boolean {
     return this.holds.has(digest);
+  }
+
+  usage(): Promise<{ blobs: number; bytes: number }> {
+    // A walk that started before a change is not reused after it; callers meanwhile share one walk.
+    if (this.counted?.generation !== this.generation) {
+      const usage = (async () => {
+        let blobs = 0;
+        let bytes = 0;
+        for await (const blob of this.list()) {
+          blobs++;
+          bytes += blob.size;
+        }
+        return { blobs, bytes };
+      })();
+      this.counted = { generation: this.generation, usage };
+      usage.catch(() => {
+        if (this.counted?.usage === usage) this.counted = undefined;
+      });
+    }
+    return this.counted.usage;
   }
 
   async close(): Promise<void> {
