@@ -2,7 +2,7 @@
 // streaming bodies, its own path grammar and access); the path grammar for every other path; endpoints outside /v1
 // (health, contract, metrics, the docs page, SSO metadata); then /v1: the contract operation the path resolves to,
 // authentication, the role check, seal gate, (at a site) the 403 on config writes, body, contract validation,
-// `?site=` forwarding, routes; unknown paths; errors last.
+// `?sites=` fan-out and `?site=` forwarding, routes; unknown paths; errors last.
 import express, { type Express } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Logger } from 'pino';
@@ -29,11 +29,14 @@ import { createRegistryRouter, type SiteRegistry } from './registry/index.js';
 import { canonicalRepositoryPaths, siteRepositoryRoutes } from './registry/repository-routes.js';
 import { RegistryClients } from './image-registry/registry-clients.js';
 import { remoteRegistryOperationRoutes } from './image-registry/operations/routes.js';
-import { pullRoutes } from './image-registry/pull/routes.js';
+import { createPullOperations, pullRoutes } from './image-registry/pull/routes.js';
+import { pullByReference } from './image-registry/pull/pull-by-reference.js';
 import type { OperationDeps } from './image-registry/operation-deps.js';
 import { VerificationLog } from './image-registry/operations/verification-status.js';
 import { createSites } from './sites/sites.js';
 import type { TowerSettings } from './sites/tower-client.js';
+import type { FanOutOptions } from './sites/fan-out.js';
+import type { ReconcilerOptions } from './sites/site-image-reconciler.js';
 import { PROTECTED_RESOURCE_METADATA_PATH, type ProtectedResourceMetadata } from './auth/oidc/resource-metadata.js';
 import type { MetricsSettings } from './settings.js';
 import { httpMetrics } from './http/http-metrics.js';
@@ -61,7 +64,7 @@ export interface AppParts {
    * This Berth among sites: its name (default `control-tower`), at a site the tower it follows, and whether sites'
    * api-urls may be http:// (BERTH_SITES_ALLOW_HTTP; default no: the tower's token for a site must not travel in clear).
    */
-  sites?: { siteName: string; tower?: TowerSettings | undefined; allowHttp?: boolean };
+  sites?: { siteName: string; tower?: TowerSettings | undefined; allowHttp?: boolean; fanOut?: FanOutOptions; siteImages?: Partial<ReconcilerOptions> };
   /** Finished pulls kept listed at /v1/state/image-registry/pulls. */
   pullHistory: number;
   /** How much of the audit trail (/v1/state/system/audit) the store keeps. */
@@ -123,6 +126,11 @@ export function createApp(parts: AppParts): BerthApp {
 
   // Repository names written with plain slashes take the contract's one-segment form before /v1 resolves the path.
   app.use(canonicalRepositoryPaths);
+  const registries = new ConfigList(parts.store, remoteRegistrySpec);
+  const clients = new RegistryClients(parts.secrets?.store);
+  const verifications = new VerificationLog();
+  const deps: OperationDeps = { registries, clients, secrets: parts.secrets?.store, siteRegistry: parts.siteRegistry, verifications };
+  const pulls = createPullOperations(deps, { history: parts.pullHistory });
   const siteName = parts.sites?.siteName ?? 'control-tower';
   const sites = createSites({
     store: parts.store,
@@ -131,6 +139,8 @@ export function createApp(parts: AppParts): BerthApp {
     siteName,
     tower: parts.sites?.tower,
     allowHttp: parts.sites?.allowHttp ?? false,
+    ...(parts.sites?.fanOut ? { fanOut: parts.sites.fanOut } : {}),
+    siteImages: { registries, pull: pullByReference(deps, pulls), siteRegistry: parts.siteRegistry, ...(parts.sites?.siteImages ? { reconciler: parts.sites.siteImages } : {}) },
     metricsSiteSeries: parts.metrics.siteSeries,
   });
   // Every /v1 request is one operation of the contract, checked as that operation whatever else it carries;
@@ -149,14 +159,10 @@ export function createApp(parts: AppParts): BerthApp {
       validateResponses: false,
       validateSecurity: false,
     }),
-    // `?site=` is carried out at the site only once the request passed every check it would pass here.
-    sites.forwarding,
+    // `?sites=` and `?site=` are carried out at the sites only once the request passed every check it would pass here.
+    ...sites.forwarding,
   );
 
-  const registries = new ConfigList(parts.store, remoteRegistrySpec);
-  const clients = new RegistryClients(parts.secrets?.store);
-  const verifications = new VerificationLog();
-  const deps: OperationDeps = { registries, clients, secrets: parts.secrets?.store, siteRegistry: parts.siteRegistry, verifications };
   const audit = new AuditTrail(parts.store, {
     siteName,
     retention: parts.auditRetention,
@@ -167,7 +173,7 @@ export function createApp(parts: AppParts): BerthApp {
     '/v1',
     imageRegistryRoutes(registries, verifications),
     remoteRegistryOperationRoutes(deps),
-    pullRoutes(deps, { history: parts.pullHistory }),
+    pullRoutes(deps, pulls),
     siteRepositoryRoutes(parts.siteRegistry),
     tokenRoutes(parts.tokens),
     sites.routes,

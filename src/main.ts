@@ -33,7 +33,7 @@ async function start(settings: Settings): Promise<void> {
   if (settings.secretStore) {
     const secretStore = new VaultSecretStore(settings.secretStore);
     const monitor = new SealMonitor(secretStore, (state, previous) =>
-      logger.warn({ state, previous, address: secretStore.address }, `secret store is now ${state}`),
+      logger.warn({ state, previous, address: secretStore.address, ...(state !== 'unsealed' ? { problem: secretStore.lastProblem } : {}) }, `secret store is now ${state}`),
     );
     await monitor.start();
     if (monitor.state !== 'unsealed') logger.warn({ state: monitor.state, address: secretStore.address }, 'secret store is not serving');
@@ -56,7 +56,7 @@ async function start(settings: Settings): Promise<void> {
     bodyLimitBytes: settings.bodyLimitBytes,
     siteRegistry,
     registryAnonymousPull: settings.registryAnonymousPull,
-    sites: { siteName: settings.siteName, tower: settings.tower, allowHttp: settings.sitesAllowHttp },
+    sites: { siteName: settings.siteName, tower: settings.tower, allowHttp: settings.sitesAllowHttp, fanOut: settings.fanOut, siteImages: settings.siteImages },
     pullHistory: settings.pullHistory,
     auditRetention: settings.auditRetention,
     metrics: settings.metrics,

@@ -40,6 +40,10 @@ export interface Settings {
   sitesAllowHttp: boolean;
   /** The ConfigStore engine (BERTH_STORE): the embedded SQLite file, or an etcd cluster several Berths share. */
   store: StoreSettings;
+  /** `?sites=`: sites called at once (BERTH_FANOUT_CONCURRENCY) and each one's time limit (BERTH_FANOUT_TIMEOUT, seconds). */
+  fanOut: { concurrency: number; timeoutMs: number };
+  /** At a site: how often the tags of desired images are resolved again (BERTH_SITE_IMAGES_RESOLVE_INTERVAL, seconds; 0 never). */
+  siteImages: { resolveIntervalMs: number };
   /** Single sign-on with an OpenID Provider's access tokens (BERTH_OIDC_*); absent when BERTH_OIDC_ISSUER is unset. */
   oidc: OidcSettings | undefined;
   /** How many finished pulls /v1/state/image-registry/pulls keeps listing (BERTH_PULL_HISTORY). */
@@ -83,6 +87,9 @@ const SETTINGS = {
   etcdUsername: { env: 'BERTH_ETCD_USERNAME', flag: 'etcd-username', fallback: undefined },
   etcdPassword: { env: 'BERTH_ETCD_PASSWORD', flag: 'etcd-password', fallback: undefined },
   etcdPrefix: { env: 'BERTH_ETCD_PREFIX', flag: 'etcd-prefix', fallback: '/berth/' },
+  fanOutConcurrency: { env: 'BERTH_FANOUT_CONCURRENCY', flag: 'fanout-concurrency', fallback: '32' },
+  fanOutTimeout: { env: 'BERTH_FANOUT_TIMEOUT', flag: 'fanout-timeout', fallback: '30' },
+  siteImagesResolveInterval: { env: 'BERTH_SITE_IMAGES_RESOLVE_INTERVAL', flag: 'site-images-resolve-interval', fallback: '900' },
   oidcIssuer: { env: 'BERTH_OIDC_ISSUER', flag: 'oidc-issuer', fallback: undefined },
   oidcAudience: { env: 'BERTH_OIDC_AUDIENCE', flag: 'oidc-audience', fallback: undefined },
   oidcClientId: { env: 'BERTH_OIDC_CLIENT_ID', flag: 'oidc-client-id', fallback: undefined },
@@ -127,9 +134,9 @@ function parsePullHistory(text: string): number {
   return Number(text);
 }
 
-/** A whole number from 0 to `max`. */
-function parseCount(text: string, setting: string, max: number, what: string): number {
-  if (!/^\d{1,10}$/.test(text) || Number(text) > max) throw new SettingsError(`${setting}: expected ${what} from 0 to ${max}, got '${text}'`);
+/** A whole number from `min` (default 0) to `max`. */
+function parseCount(text: string, setting: string, max: number, what: string, min = 0): number {
+  if (!/^\d{1,10}$/.test(text) || Number(text) < min || Number(text) > max) throw new SettingsError(`${setting}: expected ${what} from ${min} to ${max}, got '${text}'`);
   return Number(text);
 }
 
@@ -382,6 +389,13 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
     ...readSiteSettings(value, (flags[SETTINGS.siteName.flag] ?? env[SETTINGS.siteName.env]) !== undefined, sitesAllowHttp),
     sitesAllowHttp,
     store: readStoreSettings(value, (s) => (flags[s.flag] ?? env[s.env]) !== undefined),
+    fanOut: {
+      concurrency: parseCount(value(SETTINGS.fanOutConcurrency) ?? '', SETTINGS.fanOutConcurrency.env, 1000, 'a number of sites', 1),
+      timeoutMs: parseCount(value(SETTINGS.fanOutTimeout) ?? '', SETTINGS.fanOutTimeout.env, 3600, 'a number of seconds', 1) * 1000,
+    },
+    siteImages: {
+      resolveIntervalMs: parseCount(value(SETTINGS.siteImagesResolveInterval) ?? '', SETTINGS.siteImagesResolveInterval.env, 604800, 'a number of seconds') * 1000,
+    },
     oidc: readOidcSettings(value),
     pullHistory: parsePullHistory(value(SETTINGS.pullHistory) ?? ''),
     auditRetention: parseAuditRetention(value(SETTINGS.auditMaxEntries) ?? '', value(SETTINGS.auditMaxAge) ?? ''),

@@ -20,6 +20,8 @@ export interface ConfigListSpec<T> {
   keyedLists: KeyedLists;
   /** Checks the schema cannot express. */
   semanticProblems(entry: T): SchemaProblem[];
+  /** Checks against other configuration (an entry naming another that must exist), once the others pass. */
+  referenceProblems?(entry: T): Promise<SchemaProblem[]>;
 }
 
 export interface Versioned<T> {
@@ -45,6 +47,13 @@ export interface WriteOutcome {
 }
 
 export type Patch = { kind: 'merge'; body: unknown } | { kind: 'json-patch'; operations: JsonPatchOperation[] };
+
+/** One 400 naming every problem, when there are any. */
+function throwProblems(problems: SchemaProblem[]): void {
+  if (problems.length === 0) return;
+  const message = problems.map((p) => `${pointerToFieldPath(p.pointer) || 'body'}: ${p.message}`).join('; ');
+  throw invalidInput(message, { path: problems[0]!.pointer });
+}
 
 /** A PATCH read-modify-write retries this often when another writer gets in between (no If-Match given). */
 const PATCH_ATTEMPTS = 5;
@@ -96,11 +105,15 @@ export class ConfigList<T extends object> {
         problems.push({ pointer: `/${this.spec.keyField}`, message: `'${this.keyOf(entry)}' does not match '${pathKey}' in the path; a key never changes` });
       }
     }
-    if (problems.length > 0) {
-      const message = problems.map((p) => `${pointerToFieldPath(p.pointer) || 'body'}: ${p.message}`).join('; ');
-      throw invalidInput(message, { path: problems[0]!.pointer });
-    }
+    throwProblems(problems);
     return candidate as T;
+  }
+
+  /** check(), then the references to other configuration. */
+  private async checkAll(candidate: unknown, pathKey?: string): Promise<T> {
+    const value = this.check(candidate, pathKey);
+    if (this.spec.referenceProblems) throwProblems(await this.spec.referenceProblems(value));
+    return value;
   }
 
   /**
@@ -123,7 +136,7 @@ export class ConfigList<T extends object> {
   }
 
   async create(candidate: unknown, options: WriteOptions = {}): Promise<WriteOutcome> {
-    const value = this.check(candidate);
+    const value = await this.checkAll(candidate);
     const key = this.keyOf(value);
     if (options.validateOnly) {
       if (await this.store.get(this.storeKey(key))) throw alreadyExists(`${this.describe(key)} already exists`);
@@ -139,7 +152,7 @@ export class ConfigList<T extends object> {
   }
 
   async replace(key: string, candidate: unknown, options: WriteOptions = {}): Promise<WriteOutcome> {
-    const value = this.check(candidate, key);
+    const value = await this.checkAll(candidate, key);
     const current = await this.store.get(this.storeKey(key));
     checkPreconditions(this.describe(key), current?.modRevision, options.preconditions);
     if (options.validateOnly) return { created: !current };
@@ -155,7 +168,7 @@ export class ConfigList<T extends object> {
       checkPreconditions(this.describe(key), current?.modRevision, options.preconditions);
       const patched =
         patch.kind === 'merge' ? mergePatch(current.value, patch.body, this.spec.keyedLists) : applyJsonPatch(current.value, patch.operations);
-      const value = this.check(patched, key);
+      const value = await this.checkAll(patched, key);
       if (options.validateOnly) return { created: false };
       try {
         const { revision } = await this.store.put(this.storeKey(key), value, { kind: 'mod-revision', revision: current.modRevision }, options.context);

@@ -8,6 +8,7 @@ export {
   type Page,
   type PutManifestOptions,
   type PutManifestResult,
+  type RetainedImage,
   type ReferrerDescriptor,
   type RepositorySummary,
   type SiteRegistryOptions,

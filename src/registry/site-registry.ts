@@ -111,6 +111,18 @@ export class UploadRangeError extends RegistryError {
   }
 }
 
+/**
+ * An image that must not be deleted while its owner wants it (a desired image of this site): its tag, or its digest
+ * when it has none. Deleting it is refused (409); garbage collection never takes what a manifest references.
+ */
+export interface RetainedImage {
+  repository: string;
+  tag?: string;
+  digest?: string;
+  /** Who wants it, for the refusal's message (e.g. `site-images 'kettle'`). */
+  by: string;
+}
+
 const defaultGracePeriodMs = 60 * 60 * 1000;
 const defaultUploadIdleTimeoutMs = 60 * 60 * 1000;
 /** Configs are read to learn an image's platform; real ones are a few KiB. */
@@ -120,6 +132,9 @@ const manifestUnknown = (repository: string, reference: string) =>
   new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} unknown to repository ${repository}`, { repository, reference });
 
 export class SiteRegistry {
+  /** Retained images by repository (retain()). */
+  private retained = new Map<string, RetainedImage[]>();
+
   private constructor(
     readonly blobs: BlobStore,
     private readonly index: RegistryIndex,
@@ -170,9 +185,30 @@ export class SiteRegistry {
     return this.summarise(name);
   }
 
+  /** The images that must not be deleted, replacing those given before (one owner: the desired images of this site). */
+  retain(images: readonly RetainedImage[]): void {
+    const retained = new Map<string, RetainedImage[]>();
+    for (const image of images) retained.set(image.repository, [...(retained.get(image.repository) ?? []), image]);
+    this.retained = retained;
+  }
+
+  /** Refuses (409) to delete the tag or digest `reference` of `repository` while a retained image is it or points at it. */
+  private refuseIfRetained(repository: string, reference: { tag: string } | { digest: string }): void {
+    for (const image of this.retained.get(repository) ?? []) {
+      const held = 'tag' in reference
+        ? image.tag === reference.tag
+        : image.digest === reference.digest || (image.tag !== undefined && this.index.resolveTag(repository, image.tag) === reference.digest);
+      if (held) {
+        const name = image.tag !== undefined ? `${repository}:${image.tag}` : `${repository}@${image.digest}`;
+        throw new RegistryError('DENIED', `${name} is kept: it is desired at this site by ${image.by}; it can be deleted once no longer desired`, { repository, 'desired-by': image.by }, 409);
+      }
+    }
+  }
+
   async deleteTag(repository: string, tag: string): Promise<void> {
     this.requireRepository(repository);
     assertTag(tag);
+    this.refuseIfRetained(repository, { tag });
     if (!this.index.deleteTag(repository, tag)) throw manifestUnknown(repository, tag);
   }
 
@@ -180,7 +216,21 @@ export class SiteRegistry {
   async deleteImage(repository: string, digest: string): Promise<void> {
     this.requireRepository(repository);
     parseDigest(digest);
+    this.refuseIfRetained(repository, { digest });
     if (this.index.deleteManifest(repository, digest, true).length === 0) throw manifestUnknown(repository, digest);
+  }
+
+  /** What `reference` (a tag or digest) of `repository` holds: its digest, the bytes it reaches, its platforms; undefined when absent. */
+  imageSummary(repository: string, reference: string): { digest: string; size: number; platforms: string[]; sourceIndexDigest?: string } | undefined {
+    const digest = isTag(reference) ? this.index.resolveTag(repository, reference) : reference;
+    const manifest = digest === undefined ? undefined : this.index.getManifest(repository, digest);
+    if (!manifest) return undefined;
+    return {
+      digest: manifest.digest,
+      size: this.totalSize(manifest),
+      platforms: this.platformsOf(manifest),
+      ...(manifest.sourceIndexDigest ? { sourceIndexDigest: manifest.sourceIndexDigest } : {}),
+    };
   }
 
   async collectGarbage(options: { gracePeriodMs?: number } = {}): Promise<GarbageCollectionResult> {
@@ -371,6 +421,7 @@ export class SiteRegistry {
     assertRepositoryName(repository);
     const ref = parseManifestReference(reference);
     if (!this.index.repositoryExists(repository)) throw new RegistryError('NAME_UNKNOWN', `repository ${repository} not known to registry`, { name: repository });
+    this.refuseIfRetained(repository, ref.digest !== undefined ? { digest: ref.digest } : { tag: ref.tag });
     const deleted = ref.digest !== undefined
       ? this.index.deleteManifest(repository, ref.digest, false).length > 0
       : this.index.deleteTag(repository, ref.tag);

@@ -34,6 +34,8 @@ describe('defaults', () => {
       tower: undefined,
       sitesAllowHttp: false,
       store: { engine: 'sqlite' },
+      fanOut: { concurrency: 32, timeoutMs: 30_000 },
+      siteImages: { resolveIntervalMs: 900_000 },
       oidc: undefined,
       pullHistory: 100,
       auditRetention: { maxEntries: 100_000, maxAgeMs: 365 * 86_400_000 },
@@ -170,6 +172,14 @@ describe('malformed settings', () => {
       const error = fails([], { BERTH_ADMIN_TOKEN: bad }, /^BERTH_ADMIN_TOKEN: expected 16 to 256 printable characters without spaces$/);
       if (bad !== '') assert.ok(!error.message.includes(bad));
     }
+  });
+
+  it('fan-out and desired images: whole numbers in range', () => {
+    const read = readSettings(['--fanout-concurrency', '5'], { BERTH_FANOUT_TIMEOUT: '120', BERTH_SITE_IMAGES_RESOLVE_INTERVAL: '0' });
+    assert.deepEqual([read.fanOut, read.siteImages], [{ concurrency: 5, timeoutMs: 120_000 }, { resolveIntervalMs: 0 }]);
+    for (const bad of ['0', '1001', '-1', '1.5', 'many', ' 4', '']) fails([], { BERTH_FANOUT_CONCURRENCY: bad }, /^BERTH_FANOUT_CONCURRENCY: expected a number of sites from 1 to 1000/);
+    for (const bad of ['0', '3601', '30s', '']) fails([], { BERTH_FANOUT_TIMEOUT: bad }, /^BERTH_FANOUT_TIMEOUT: expected a number of seconds from 1 to 3600/);
+    for (const bad of ['604801', '-5', '15m']) fails([], { BERTH_SITE_IMAGES_RESOLVE_INTERVAL: bad }, /^BERTH_SITE_IMAGES_RESOLVE_INTERVAL: expected a number of seconds from 0 to 604800/);
   });
 
   it('data dir: anything but empty or blank', () => {

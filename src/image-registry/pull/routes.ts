@@ -3,7 +3,6 @@
 // body, find the registry and its client, start (or join) the pull operation, and answer as the client asked: once
 // the image is in, as a stream of progress (NDJSON), or at once with 202 and the pull's Location (`wait=false`).
 import type { Request, Response, Router } from 'express';
-import { isBerthError, notFound } from '../../errors.js';
 import { answerFormat, OFFERED, sendAnswer } from '../../http/answer.js';
 import { errorBodyOf, internalError, toBerthError } from '../../http/error-response.js';
 import { readOptions, shapeList, shapeOne } from '../../http/query-options.js';
@@ -17,6 +16,7 @@ import { ImagePuller, type PullOutcome } from './pull-image.js';
 import { PullOperations, PullStoppedError, type PullOperation } from './pull-operations.js';
 import { followProgress } from './pull-progress.js';
 import { readPullRequest, splitFullReference, type PullRequestBody } from './pull-request.js';
+import { registryOfImage } from './pull-by-reference.js';
 import { strictRouter } from '../../http/path-grammar.js';
 
 const NDJSON = 'application/x-ndjson';
@@ -66,13 +66,18 @@ async function streamProgress(req: Request, res: Response, operation: PullOperat
   res.end();
 }
 
-export function pullRoutes(deps: OperationDeps, options: PullRoutesOptions): Router {
-  const router = strictRouter();
-  // One of each for the whole process: the per-registry download limits, the single flights and the progress of
-  // every blob being written span every pull.
+/**
+ * The pull machinery of the process, one of each: the per-registry download limits, the single flights and the
+ * progress of every blob being written span every pull, whether a route or a site's desired images started it.
+ */
+export function createPullOperations(deps: Pick<OperationDeps, 'siteRegistry'>, options: PullRoutesOptions): PullOperations {
   const blobs = new BlobProgress();
   const transfers = new BlobTransfers(blobs.reporting(deps.siteRegistry.blobs));
-  const operations = new PullOperations(new ImagePuller(deps.siteRegistry, transfers), transfers, blobs, options);
+  return new PullOperations(new ImagePuller(deps.siteRegistry, transfers), transfers, blobs, options);
+}
+
+export function pullRoutes(deps: OperationDeps, operations: PullOperations): Router {
+  const router = strictRouter();
 
   const pull = async (req: Request, res: Response, registry: Versioned<RemoteRegistry>, body: PullRequestBody): Promise<void> => {
     const mode = answerMode(req);
@@ -111,12 +116,7 @@ export function pullRoutes(deps: OperationDeps, options: PullRoutesOptions): Rou
   router.post('/state/image-registry/pull', async (req, res) => {
     const body = req.body as PullRequestBody;
     const { registryAddress, image } = splitFullReference(body.image);
-    const registry = await deps.registries.get(registryAddress).catch((error: unknown) => {
-      if (!isBerthError(error) || error.kind !== 'not-found') throw error;
-      throw notFound(`image '${body.image}' names registry '${registryAddress}', which is not a configured remote registry`, {
-        registry: registryAddress,
-      });
-    });
+    const registry = await registryOfImage(deps, body.image, registryAddress);
     await pull(req, res, registry, { ...body, image });
   });
 
