@@ -31,6 +31,7 @@ import type { OperationDeps } from './image-registry/operation-deps.js';
 import { VerificationLog } from './image-registry/operations/verification-status.js';
 import { createSites } from './sites/sites.js';
 import type { TowerSettings } from './sites/tower-client.js';
+import { DEFAULT_LIMITS, type Limits } from './limits.js';
 
 export interface AppParts {
   logger: Logger;
@@ -39,6 +40,8 @@ export interface AppParts {
   /** Who may call /v1; the token registry, later with single sign-on behind it. */
   authenticator: Authenticator;
   bodyLimitBytes: number;
+  /** Bounds on fetches, documents and sessions (limits.ts); the defaults when absent. */
+  limits?: Limits;
   /** The secret store and its seal monitor; absent when none is configured. */
   secrets?: { store: SecretStore; monitor: SealMonitor };
   siteRegistry: SiteRegistry;
@@ -79,7 +82,7 @@ export function createApp(parts: AppParts): BerthApp {
       async authenticate(authorization) {
         const token = bearerToken(authorization);
         const principal = token ? await parts.authenticator.authenticate(token) : undefined;
-        return principal && { role: principal.role };
+        return principal && { role: principal.role, name: principal.name };
       },
       anonymousPull: parts.registryAnonymousPull,
     }),
@@ -87,7 +90,9 @@ export function createApp(parts: AppParts): BerthApp {
 
   if (parts.secrets) app.use('/v1', sealGate(parts.secrets.monitor, parts.secrets.store));
   // `?site=` is forwarded (or dropped, naming this Berth) before any body is read or route is reached.
-  const sites = createSites({ store: parts.store, secrets: parts.secrets?.store, logger: parts.logger, siteName: parts.sites?.siteName ?? 'control-tower', tower: parts.sites?.tower });
+  const limits = parts.limits ?? DEFAULT_LIMITS;
+  const documentBounds = { documentBytes: parts.bodyLimitBytes, patchOperations: limits.patchOperations };
+  const sites = createSites({ store: parts.store, secrets: parts.secrets?.store, logger: parts.logger, siteName: parts.sites?.siteName ?? 'control-tower', tower: parts.sites?.tower, documentBounds });
   app.use('/v1', requireAccess(parts.authenticator), ...sites.middleware, ...requestBody(parts.bodyLimitBytes));
   app.use(canonicalRepositoryPaths);
   app.use(
@@ -100,10 +105,10 @@ export function createApp(parts: AppParts): BerthApp {
     }),
   );
 
-  const registries = new ConfigList(parts.store, remoteRegistrySpec);
-  const clients = new RegistryClients(parts.secrets?.store);
+  const registries = new ConfigList(parts.store, remoteRegistrySpec, documentBounds);
+  const clients = new RegistryClients(parts.secrets?.store, limits);
   const verifications = new VerificationLog();
-  const deps: OperationDeps = { registries, clients, secrets: parts.secrets?.store, siteRegistry: parts.siteRegistry, verifications };
+  const deps: OperationDeps = { registries, clients, secrets: parts.secrets?.store, siteRegistry: parts.siteRegistry, verifications, limits };
   app.use(
     '/v1',
     imageRegistryRoutes(registries, verifications),

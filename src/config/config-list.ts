@@ -5,7 +5,8 @@ import { describeAjvErrors, pointerToFieldPath, schemaValidator, type SchemaProb
 import type { ConfigStore, StoreEntry } from '../store/config-store.js';
 import { checkPreconditions, type Preconditions } from '../store/preconditions.js';
 import { mergePatch, type KeyedLists } from '../patch/keyed-merge-patch.js';
-import { applyJsonPatch, type JsonPatchOperation } from '../patch/json-patch.js';
+import { applyJsonPatch, jsonSizeWithin, type JsonPatchOperation } from '../patch/json-patch.js';
+import { DEFAULT_LIMITS } from '../limits.js';
 
 export interface ConfigListSpec<T> {
   /** What one entry is called in messages, e.g. `remote registry`. */
@@ -42,6 +43,16 @@ export interface WriteOutcome {
 
 export type Patch = { kind: 'merge'; body: unknown } | { kind: 'json-patch'; operations: JsonPatchOperation[] };
 
+/** What a PATCH may make of an entry: no larger than a body could carry, and a JSON Patch of bounded length. */
+export interface DocumentBounds {
+  /** The largest entry a PATCH may produce, in bytes of JSON (BERTH_BODY_LIMIT: what a PUT could write). */
+  documentBytes: number;
+  /** Most operations in one JSON Patch (BERTH_MAX_PATCH_OPERATIONS). */
+  patchOperations: number;
+}
+
+const DEFAULT_DOCUMENT_BOUNDS: DocumentBounds = { documentBytes: 1024 * 1024, patchOperations: DEFAULT_LIMITS.patchOperations };
+
 /** A PATCH read-modify-write retries this often when another writer gets in between (no If-Match given). */
 const PATCH_ATTEMPTS = 5;
 
@@ -52,6 +63,7 @@ export class ConfigList<T extends object> {
   constructor(
     private readonly store: ConfigStore,
     private readonly spec: ConfigListSpec<T>,
+    private readonly bounds: DocumentBounds = DEFAULT_DOCUMENT_BOUNDS,
   ) {
     this.validateSchema = schemaValidator(spec.schema);
   }
@@ -149,9 +161,7 @@ export class ConfigList<T extends object> {
       const current = await this.store.get(this.storeKey(key));
       if (!current) throw notFound(`${this.describe(key)} does not exist`);
       checkPreconditions(this.describe(key), current?.modRevision, options.preconditions);
-      const patched =
-        patch.kind === 'merge' ? mergePatch(current.value, patch.body, this.spec.keyedLists) : applyJsonPatch(current.value, patch.operations);
-      const value = this.check(patched, key);
+      const value = this.check(this.patched(current.value, patch), key);
       if (options.validateOnly) return { created: false };
       try {
         const { revision } = await this.store.put(this.storeKey(key), value, { kind: 'mod-revision', revision: current.modRevision });
@@ -162,6 +172,18 @@ export class ConfigList<T extends object> {
         if (!lostRace || options.preconditions?.ifMatch || attempt >= PATCH_ATTEMPTS) throw e;
       }
     }
+  }
+
+  /** The entry with `patch` applied, within the bounds: a patch never builds what a PUT could not have written. */
+  private patched(value: unknown, patch: Patch): unknown {
+    const limit = this.bounds.documentBytes;
+    if (patch.kind === 'json-patch') return applyJsonPatch(value, patch.operations, { operations: this.bounds.patchOperations, documentBytes: limit });
+    // A merge adds at most the body to the entry, both bounded: the sum is checked, never a runaway.
+    const merged = mergePatch(value, patch.body, this.spec.keyedLists);
+    if (jsonSizeWithin(merged, limit) > limit) {
+      throw new BerthError('payload-too-large', `the patched ${this.spec.noun} would be larger than ${limit} bytes (BERTH_BODY_LIMIT)`, { limit });
+    }
+    return merged;
   }
 
   async delete(key: string, options: WriteOptions = {}): Promise<void> {

@@ -1,7 +1,7 @@
 // The one place where errors become HTTP: a status code per error kind and the error body of the API conventions
 // (`errors: [{error-message, error-info}]`), negotiated like any answer. Anything unexpected is a logged 500.
 import type { ErrorRequestHandler, Request, Response } from 'express';
-import { BerthError, type ErrorKind } from '../errors.js';
+import { BerthError, resourceExhaustion, type ErrorKind } from '../errors.js';
 import { plainSchemaMessage, pointerToFieldPath } from '../contract/openapi.js';
 import { answerFormat, serialize } from './answer.js';
 
@@ -20,6 +20,7 @@ const STATUS: Record<ErrorKind, number> = {
   'range-not-satisfiable': 416,
   'upstream-failure': 502,
   unavailable: 503,
+  'insufficient-storage': 507,
   internal: 500,
 };
 
@@ -104,7 +105,11 @@ function writeError(req: Request, res: Response, error: BerthError): void {
 }
 
 export const errorResponder: ErrorRequestHandler = (err, req, res, next) => {
+  const exhausted = resourceExhaustion(err);
+  // The machine's failure, not the client's: the operator must hear of it once, whether or not anyone is listening.
+  if (exhausted) req.log?.error({ err }, exhausted.message);
   if (res.headersSent) return next(err);
+  if (exhausted) return writeError(req, res, exhausted);
   const known = toBerthError(err, req);
   if (known) return writeError(req, res, known);
   req.log?.error({ err }, 'unexpected error');

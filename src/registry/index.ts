@@ -10,6 +10,7 @@ export {
   type PutManifestResult,
   type ReferrerDescriptor,
   type RepositorySummary,
+  type SiteRegistryLimits,
   type SiteRegistryOptions,
   type StoredManifest,
   type UploadProgress,
@@ -29,7 +30,6 @@ export {
 export { digestOf, parseDigest, type DigestAlgorithm } from './digest.js';
 export {
   formatPlatform,
-  maxManifestBytes,
   parseManifestDocument,
   platformOfConfig,
   type Descriptor,

@@ -10,9 +10,6 @@ import {
 } from './media-types.js';
 import { RegistryError } from './registry-error.js';
 
-/** The spec asks registries to accept manifests of at least 4 MiB; larger ones are refused with 413. */
-export const maxManifestBytes = 4 * 1024 * 1024;
-
 export interface Platform {
   os: string;
   architecture: string;
@@ -115,11 +112,11 @@ function resolveMediaType(contentType: string | undefined, doc: Record<string, u
   return mediaType;
 }
 
-/** Parses manifest bytes or throws MANIFEST_INVALID. `contentType` is the request's (or the pull's) media type. */
+/**
+ * Parses manifest bytes or throws MANIFEST_INVALID. `contentType` is the request's (or the pull's) media type.
+ * Callers bound the bytes before (BERTH_MAX_MANIFEST_BYTES): whoever read them knows where they came from.
+ */
 export function parseManifestDocument(bytes: Uint8Array, contentType: string | undefined): ManifestDocument {
-  if (bytes.length > maxManifestBytes) {
-    throw new RegistryError('MANIFEST_INVALID', `manifest larger than ${maxManifestBytes} bytes`, { size: bytes.length }, 413);
-  }
   let doc: unknown;
   try {
     doc = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));

@@ -2,7 +2,7 @@
 // change feed; at a site (BERTH_TOWER_URL) also the replicator following the tower and the 403 on config writes.
 import type { RequestHandler, Router } from 'express';
 import type { Logger } from 'pino';
-import { ConfigList } from '../config/config-list.js';
+import { ConfigList, type DocumentBounds } from '../config/config-list.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import type { ConfigStore } from '../store/config-store.js';
 import { ChangeFeed } from './change-feed.js';
@@ -26,6 +26,8 @@ export interface SitesOptions {
   /** Set at a site: the tower it follows. */
   tower?: TowerSettings | undefined;
   replicator?: ReplicatorOptions;
+  /** How large a site entry may grow, and how many operations a JSON Patch of one may have. */
+  documentBounds?: DocumentBounds;
 }
 
 export interface Sites {
@@ -39,7 +41,7 @@ export interface Sites {
 
 export function createSites(options: SitesOptions): Sites {
   const { store, siteName, tower } = options;
-  const sites = new ConfigList<Site>(store, siteSpec(siteName));
+  const sites = new ConfigList<Site>(store, siteSpec(siteName), options.documentBounds);
   const connections = new SiteConnections(sites, options.secrets);
   const contacts = new SiteContacts();
   const feed = new ChangeFeed(store);

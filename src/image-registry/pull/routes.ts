@@ -6,7 +6,7 @@ import { sendAnswer } from '../../http/answer.js';
 import type { Versioned } from '../../config/config-list.js';
 import type { OperationDeps } from '../operation-deps.js';
 import type { RemoteRegistry } from '../remote-registry.js';
-import { BlobTransfers } from './blob-transfer.js';
+import { BlobTransfers, DEFAULT_TRANSFER_POLICY } from './blob-transfer.js';
 import { ImagePuller, type PullOutcome } from './pull-image.js';
 import { readPullRequest, splitFullReference, type PullRequestBody } from './pull-request.js';
 
@@ -15,7 +15,8 @@ const answerOf = (outcome: PullOutcome) => ({ name: outcome.name, digest: outcom
 export function pullRoutes(deps: OperationDeps): Router {
   const router = Router();
   // One of each for the whole process: the per-registry download limits and the single flights span every pull.
-  const puller = new ImagePuller(deps.siteRegistry, new BlobTransfers(deps.siteRegistry.blobs));
+  const transfers = new BlobTransfers(deps.siteRegistry.blobs, { ...DEFAULT_TRANSFER_POLICY, perRegistry: deps.limits.remoteFetches });
+  const puller = new ImagePuller(deps.siteRegistry, transfers, deps.limits);
 
   const pull = async (req: Request, registry: Versioned<RemoteRegistry>, body: PullRequestBody): Promise<PullOutcome> => {
     const spec = readPullRequest(body, registry.value.address);

@@ -7,6 +7,8 @@ export type RegistryRole = 'admin' | 'operator' | 'read';
 
 export interface RegistryIdentity {
   role: RegistryRole;
+  /** The token's name: whose upload sessions are whose. */
+  name?: string;
 }
 
 export interface RegistryAccess {
@@ -40,10 +42,10 @@ export function bearerCredential(authorization: string | undefined): string | un
 
 const isPull = (method: string) => method === 'GET' || method === 'HEAD';
 
-/** Throws UNAUTHORIZED (401) or DENIED (403) unless the request may proceed. */
-export async function authorize(method: string, headers: IncomingHttpHeaders, access: RegistryAccess): Promise<void> {
+/** Throws UNAUTHORIZED (401) or DENIED (403) unless the request may proceed; returns who it is (none when anonymous). */
+export async function authorize(method: string, headers: IncomingHttpHeaders, access: RegistryAccess): Promise<RegistryIdentity | undefined> {
   const credential = bearerCredential(headers.authorization);
-  if (credential === undefined && isPull(method) && access.anonymousPull) return;
+  if (credential === undefined && isPull(method) && access.anonymousPull) return undefined;
   const identity = await access.authenticate(credential);
   if (!identity) {
     // Deliberately the same answer for "no credentials" and "wrong credentials": it tells a guesser nothing.
@@ -52,4 +54,5 @@ export async function authorize(method: string, headers: IncomingHttpHeaders, ac
   if (!isPull(method) && identity.role === 'read') {
     throw new RegistryError('DENIED', 'this credential may only pull');
   }
+  return identity;
 }

@@ -4,7 +4,7 @@
 // Paths are matched here rather than with path-to-regexp because repository names span several segments
 // (`a/b/c/manifests/x`): each route is a regular expression on the raw path, tried in a fixed order, and the
 // name it captures is then validated against the spec's grammar.
-import { Router, type NextFunction, type Request, type Response } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { RegistryError } from '../registry-error.js';
 import { assertRepositoryName } from '../repository-name.js';
 import type { SiteRegistry } from '../site-registry.js';
@@ -55,18 +55,18 @@ function decodeSegment(segment: string): string {
   }
 }
 
-function routeParams(match: RegExpExecArray): RouteParams {
+function routeParams(match: RegExpExecArray, client: string | undefined): RouteParams {
   const name = match[1] === undefined ? '' : assertRepositoryName(match[1]);
-  return { name, reference: match[2] === undefined ? '' : decodeSegment(match[2]) };
+  return { name, reference: match[2] === undefined ? '' : decodeSegment(match[2]), ...(client !== undefined ? { client } : {}) };
 }
 
 export function createRegistryRouter(registry: SiteRegistry, access: RegistryAccess): Router {
   const routes = routesFor(registry);
   const router = Router();
-  router.use(async (req: Request, res: Response, next: NextFunction) => {
+  router.use(async (req: Request, res: Response) => {
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
     try {
-      await authorize(req.method, req.headers, access);
+      const identity = await authorize(req.method, req.headers, access);
       for (const route of routes) {
         const match = route.pattern.exec(req.path);
         if (!match) continue;
@@ -75,12 +75,12 @@ export function createRegistryRouter(registry: SiteRegistry, access: RegistryAcc
           res.setHeader('Allow', Object.keys(route.methods).join(', '));
           throw new RegistryError('UNSUPPORTED', `${req.method} is not supported here`, undefined, 405);
         }
-        await handler(req, res, routeParams(match));
+        await handler(req, res, routeParams(match, identity?.name));
         return;
       }
       throw new RegistryError('UNSUPPORTED', 'no such endpoint', undefined, 404);
     } catch (error) {
-      if (!respondWithError(req, res, error)) next(error);
+      respondWithError(req, res, error);
     }
   });
   return router;

@@ -1,6 +1,8 @@
 // The registry's index in SQLite (better-sqlite3, WAL, synchronous=FULL): repositories' manifests, their
 // references, tags, subjects for referrers, and which repository links which blob. Blob bytes live in the BlobStore.
 import Database from 'better-sqlite3';
+import { ManifestBlobUnknownError } from '../registry-error.js';
+import { createdDurably } from '../../store/durable-files.js';
 
 export type ReferenceKind = 'config' | 'layer' | 'manifest';
 
@@ -153,7 +155,12 @@ function toReferenceRecord(row: ReferenceRow): ReferenceRecord {
 export class RegistryIndex {
   private readonly db: Database.Database;
 
-  constructor(path: string) {
+  /** Opens (creating if needed) the index at `path`; a new file's directory entry is made durable before use. */
+  static open(path: string): RegistryIndex {
+    return createdDurably(path, () => new RegistryIndex(path));
+  }
+
+  private constructor(path: string) {
     this.db = new Database(path);
     // WAL + FULL: a commit returns only once its WAL frame is fsync'd, so anything a client saw acknowledged survives kill -9.
     this.db.pragma('journal_mode = WAL');
@@ -195,10 +202,14 @@ export class RegistryIndex {
   /**
    * Records a manifest, its references and tags, and links its blobs to the repository, in one transaction.
    * A manifest already present keeps its creation time; source details are updated when given.
-   * Returns the tags that moved (new, or pointing at another digest before).
+   * Returns the tags that moved (new, or pointing at another digest before). The child manifests an index lists
+   * must be in the repository, checked in the same transaction (MANIFEST_BLOB_UNKNOWN otherwise), so no delete can
+   * slip in between a check and the write.
    */
   recordManifest(record: ManifestRecord, references: ReferenceRecord[], tags: string[], now: string): string[] {
     return this.db.transaction((): string[] => {
+      const missing = references.filter((r) => r.kind === 'manifest' && !this.getManifest(record.repository, r.digest)).map((r) => r.digest);
+      if (missing.length > 0) throw new ManifestBlobUnknownError([...new Set(missing)]);
       this.db.prepare(`
         INSERT INTO manifests (repository, digest, media_type, size, artifact_type, subject_digest, annotations, platform,
                                source_index_digest, source_annotations, created_at)
@@ -245,6 +256,14 @@ export class RegistryIndex {
       }
       return moved;
     })();
+  }
+
+  /** Indexes in `repository` that list the manifest `digest`, in digest order. */
+  indexesListing(repository: string, digest: string): string[] {
+    const rows = this.db
+      .prepare("SELECT DISTINCT manifest_digest FROM manifest_references WHERE repository = ? AND digest = ? AND kind = 'manifest' ORDER BY manifest_digest")
+      .all(repository, digest) as Array<{ manifest_digest: string }>;
+    return rows.map((r) => r.manifest_digest);
   }
 
   deleteTag(repository: string, tag: string): boolean {

@@ -1,0 +1,43 @@
+// Making the creation of files and directories survive losing the machine, not just the process: a new name is
+// only durable once the directory holding it is fsync'd (a file's own fsync does not cover its directory entry).
+// SQLite syncs the directory of the WAL and journal files it creates, but not that of the database file itself.
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+
+/** fsync a directory so a create, rename or unlink inside it survives a crash. */
+export async function syncDirectory(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function syncDirectorySync(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** `mkdir -p`, then fsync the parent of every directory it created, so the whole new path is durable. */
+export function makeDirectoryDurably(path: string): void {
+  const first = mkdirSync(path, { recursive: true });
+  if (first === undefined) return;
+  for (let dir = resolve(path); ; dir = dirname(dir)) {
+    syncDirectorySync(dirname(dir));
+    if (dir === resolve(first)) break;
+  }
+}
+
+/** Runs `create` (which opens or creates the file `path`); when the file is new, makes its name durable. */
+export function createdDurably<T>(path: string, create: () => T): T {
+  const existed = existsSync(path);
+  const result = create();
+  if (!existed) syncDirectorySync(dirname(path));
+  return result;
+}
