@@ -66,13 +66,6 @@ async function start(settings: Settings): Promise<void> {
     server.once('error', reject);
     server.listen(settings.listen.port, settings.listen.host, () => resolve());
   });
-  const url = urlOf(server);
-  logger.info({ url, dataDir: settings.dataDir }, 'berth listening');
-  // Written outside the logger on purpose: the generated admin token is shown this once and never logged.
-  // One write, so whoever watches for the listening line has the token line with it.
-  const tokenLine = generatedAdminToken ? `generated admin token (shown once, stored only as a hash): ${generatedAdminToken}\n` : '';
-  process.stdout.write(`berth listening on ${url} (data in ${settings.dataDir})\n${tokenLine}`);
-
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -103,6 +96,14 @@ async function start(settings: Settings): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+
+  // Announced only once SIGTERM is handled: whoever reads the line may stop Berth at once, and must find it draining.
+  const url = urlOf(server);
+  logger.info({ url, dataDir: settings.dataDir }, 'berth listening');
+  // Written outside the logger on purpose: the generated admin token is shown this once and never logged.
+  // One write, so whoever watches for the listening line has the token line with it.
+  const tokenLine = generatedAdminToken ? `generated admin token (shown once, stored only as a hash): ${generatedAdminToken}\n` : '';
+  process.stdout.write(`berth listening on ${url} (data in ${settings.dataDir})\n${tokenLine}`);
 }
 
 /** Status line and message for a request Node's HTTP layer ended before Express saw it. */

@@ -106,8 +106,9 @@ function writeError(req: Request, res: Response, error: BerthError): void {
 
 export const errorResponder: ErrorRequestHandler = (err, req, res, next) => {
   const exhausted = resourceExhaustion(err);
-  // The machine's failure, not the client's: the operator must hear of it once, whether or not anyone is listening.
-  if (exhausted) req.log?.error({ err }, exhausted.message);
+  // The machine's failure, not the client's: the request's log line carries the cause, at error level, once,
+  // whether or not anyone is still listening.
+  if (exhausted) res.err = err as Error;
   if (res.headersSent) return next(err);
   if (exhausted) return writeError(req, res, exhausted);
   const known = toBerthError(err, req);

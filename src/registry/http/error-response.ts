@@ -63,7 +63,8 @@ export function respondWithError(req: Request, res: Response, error: unknown): v
   const answer = exhausted ? fromBerthError(exhausted)! : known ?? unexpected();
   // Whether anyone is left to answer: a client that hung up closed the socket (Berth never destroys a request itself).
   const clientGone = req.socket === null || req.socket.destroyed;
-  if (exhausted) req.log?.error({ err: error }, exhausted.message);
+  // The request's log line carries the cause at error level, once (see request-log.ts).
+  if (exhausted) res.err = error as Error;
   // A request stream breaking because its client left is no bug; anything else unexpected is logged once, here.
   else if (!known && !clientGone) req.log?.error({ err: error }, 'unexpected error');
   if (clientGone) return;
