@@ -171,10 +171,14 @@ export class SiteRegistry {
    * Deletes a manifest, the tags on it and, for an index, its platform manifests that nothing else uses. A manifest
    * an index still lists is refused (409): deleting it would leave the index naming a platform that is gone.
    */
-  async deleteImage(repository: string, digest: string): Promise<void> {
+  async deleteImage(repository: string, digest: string, options: { validateOnly?: boolean } = {}): Promise<void> {
     this.requireRepository(repository);
     parseDigest(digest);
     this.refuseIfListed(repository, digest);
+    if (options.validateOnly) {
+      if (!this.index.getManifest(repository, digest)) throw manifestUnknown(repository, digest);
+      return;
+    }
     if (this.index.deleteManifest(repository, digest, true).length === 0) throw manifestUnknown(repository, digest);
   }
 
