@@ -135,7 +135,7 @@ export class SiteRegistry {
     makeDirectoryDurably(options.dataDir);
     const commitLock = new SharedExclusiveLock();
     const blobs = await FilesystemBlobStore.open(options.dataDir, { commitLock });
-    const index = RegistryIndex.open(join(options.dataDir, 'index.db'));
+    const index = new RegistryIndex(join(options.dataDir, 'index.db'));
     const uploads = new UploadSessions(blobs, { total: limits.uploadSessions, perClient: limits.uploadSessionsPerToken, idleMs: limits.uploadIdleMs });
     return new SiteRegistry(blobs, index, commitLock, uploads, options.gcGracePeriodMs ?? defaultGracePeriodMs, limits.manifestBytes, limits.configBytes);
   }

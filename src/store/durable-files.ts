@@ -1,7 +1,8 @@
 // Making the creation of files and directories survive losing the machine, not just the process: a new name is
 // only durable once the directory holding it is fsync'd (a file's own fsync does not cover its directory entry).
-// SQLite syncs the directory of the WAL and journal files it creates, but not that of the database file itself.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
+// A new SQLite database file needs nothing more: SQLite fsyncs the directory when it creates the WAL, before the
+// first commit returns, and that covers the database file's name in the same directory (checked with crashfs).
+import { closeSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 
@@ -32,12 +33,4 @@ export function makeDirectoryDurably(path: string): void {
     syncDirectorySync(dirname(dir));
     if (dir === resolve(first)) break;
   }
-}
-
-/** Runs `create` (which opens or creates the file `path`); when the file is new, makes its name durable. */
-export function createdDurably<T>(path: string, create: () => T): T {
-  const existed = existsSync(path);
-  const result = create();
-  if (!existed) syncDirectorySync(dirname(path));
-  return result;
 }

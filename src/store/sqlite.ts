@@ -2,7 +2,7 @@
 // WAL with synchronous=FULL fsyncs the log on every commit, so an acknowledged write survives kill -9 and power loss.
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { createdDurably, makeDirectoryDurably } from './durable-files.js';
+import { makeDirectoryDurably } from './durable-files.js';
 import { notFound } from '../errors.js';
 import { checkWriteCondition } from './write-condition.js';
 import type { ConfigStore, StoreChange, StoreEntry, StoredValue, WriteCondition, WriteResult } from './config-store.js';
@@ -45,8 +45,7 @@ export class SqliteConfigStore implements ConfigStore {
 
   constructor(dataDir: string) {
     makeDirectoryDurably(dataDir);
-    const path = join(dataDir, 'config.db');
-    this.db = createdDurably(path, () => new Database(path));
+    this.db = new Database(join(dataDir, 'config.db'));
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');

@@ -28,8 +28,8 @@ export interface HostileRegistry {
   /** Serves `bytes` under its digest (and `tag`), with `mediaType` as the Content-Type. */
   addManifest(repository: string, bytes: Buffer, mediaType: string, tag?: string): Descriptor;
   addBlob(bytes: Buffer): Descriptor;
-  /** A small single-platform image (config and one layer of `layerBytes` bytes) made unique by `seed`. */
-  addImage(repository: string, seed: string, options?: { layerBytes?: number; tag?: string }): Descriptor;
+  /** A single-platform image (a config and layers of `layerSizes` bytes, default one of 1 KiB) made unique by `seed`. */
+  addImage(repository: string, seed: string, options?: { layerSizes?: number[]; tag?: string }): Descriptor;
   /** An index listing `entries` as they are (duplicates, sizes and all). */
   addIndex(repository: string, entries: Descriptor[], tag?: string): Descriptor;
   /** Paths asked for, in order. */
@@ -124,9 +124,9 @@ export async function startHostileRegistry(ca: CertificateAuthority): Promise<Ho
     },
     addImage(repository, seed, options = {}) {
       const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, seed }));
-      const layer = Buffer.alloc(options.layerBytes ?? 1024, seed);
+      const layers = (options.layerSizes ?? [1024]).map((size, i) => registry.addBlob(Buffer.alloc(size, `${seed}/${i}/`)));
       const configDescriptor = { ...registry.addBlob(config), mediaType: OCI_CONFIG };
-      const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: configDescriptor, layers: [registry.addBlob(layer)] }));
+      const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: configDescriptor, layers }));
       return { ...registry.addManifest(repository, manifest, OCI_MANIFEST, options.tag), platform: { os: 'linux', architecture: 'amd64' } };
     },
     addIndex(repository, entries, tag) {

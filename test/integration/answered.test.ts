@@ -170,7 +170,7 @@ describe('a full disk', () => {
   it('a pull that fills it gets 507 with the API error body', async () => {
     const api = new Api(berth.url, berth.adminToken, assertMatchesContract);
     assert.equal((await api.post('/v1/config/image-registry/remote-registries', { address: remote.address, 'ca-cert': ca.certPem })).status, 201);
-    remote.addImage('huge/app', 'huge', { layerBytes: 12 * MiB, tag: 'v1' });
+    remote.addImage('huge/app', 'huge', { layerSizes: [12 * MiB], tag: 'v1' });
     const res = await api.post(`/v1/state/image-registry/remote-registries/${remote.address}/pull`, { image: 'huge/app:v1' });
     assert.equal(res.status, 507, res.text);
     assert.match(errorMessage(res), /storage full \(ENOSPC\)/);

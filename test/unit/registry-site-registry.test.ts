@@ -147,7 +147,7 @@ describe('SiteRegistry domain API', () => {
 
   it('records an index only while every manifest it lists is there, checked in the same transaction as the write', async () => {
     const amd64 = await buildPlatformImage({ os: 'linux', architecture: 'amd64' }, { race: 'amd64' });
-    const index = RegistryIndex.open(join(dataDir, 'index.db'));
+    const index = new RegistryIndex(join(dataDir, 'index.db'));
     try {
       const record = { repository: 'pulled/race', digest: sha256Digest(indexOf(amd64)), mediaType: ociIndex, size: 1, createdAt: new Date().toISOString() };
       const reference = { kind: 'manifest' as const, digest: amd64.manifest.digest, mediaType: ociManifest, size: amd64.manifest.bytes.length };

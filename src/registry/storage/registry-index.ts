@@ -2,7 +2,6 @@
 // references, tags, subjects for referrers, and which repository links which blob. Blob bytes live in the BlobStore.
 import Database from 'better-sqlite3';
 import { ManifestBlobUnknownError } from '../registry-error.js';
-import { createdDurably } from '../../store/durable-files.js';
 
 export type ReferenceKind = 'config' | 'layer' | 'manifest';
 
@@ -155,12 +154,7 @@ function toReferenceRecord(row: ReferenceRow): ReferenceRecord {
 export class RegistryIndex {
   private readonly db: Database.Database;
 
-  /** Opens (creating if needed) the index at `path`; a new file's directory entry is made durable before use. */
-  static open(path: string): RegistryIndex {
-    return createdDurably(path, () => new RegistryIndex(path));
-  }
-
-  private constructor(path: string) {
+  constructor(path: string) {
     this.db = new Database(path);
     // WAL + FULL: a commit returns only once its WAL frame is fsync'd, so anything a client saw acknowledged survives kill -9.
     this.db.pragma('journal_mode = WAL');
