@@ -1,6 +1,7 @@
 // Losing the machine, not only the process: Berth's data directory lives on crashfs (test/helpers/crashfs.py), which
 // at the "power loss" keeps only what was fsync'd (file bytes) and what directory fsyncs made durable (names).
-// While config writes, /v2 pushes (monolithic and chunked) and a pull run, the power goes at a random point; Berth
+// While config writes, /v2 pushes (monolithic and chunked) and a pull run, the power goes at a random point (in one
+// round, part way through the pull's layers); Berth
 // is killed, the file system remounted from what survived, Berth restarted on it. Every write answered 2xx must be
 // there, whole; every file under blobs/ must be a whole blob; writes cut off may be there, but whole. Three rounds.
 //
@@ -8,7 +9,8 @@
 // fdatasync and O_SYNC into no-ops for Berth and its SQLite; the acknowledged writes are then lost and it fails.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -70,6 +72,7 @@ describe('losing the machine (crashfs)', () => {
     const pushesAcked: Pushed[] = [];
     const blobsAcked = new Map<string, { repository: string; bytes: Buffer }>();
     const pullsAcked: Array<{ tag: string; digest: string }> = [];
+    const pullsCut: Array<{ tag: string; digest: string }> = [];
     let made = 0;
 
     const request = (method: string, path: string, body?: Buffer | string, headers: Record<string, string> = {}) =>
@@ -133,7 +136,17 @@ describe('losing the machine (crashfs)', () => {
         await verify(`after power loss ${round - 1}`);
         assert.deepEqual(filesUnder(join(dataDir, 'registry', 'uploads')), [], 'start-up removed staging files');
       }
-      if (round === ROUNDS + 1) break;
+      if (round === ROUNDS + 1) {
+        // A pull the power cut off runs again to the end on what survived.
+        for (const cut of pullsCut) {
+          const res = await request('POST', `/v1/state/image-registry/remote-registries/${remote.address}/pull`, JSON.stringify({ image: `pulled/app:${cut.tag}` }), { 'content-type': 'application/json' });
+          assert.equal(res.status, 200, await res.text());
+          pullsAcked.push(cut);
+        }
+        await verify(`after pulling again ${pullsCut.map((c) => c.tag).join(', ') || 'nothing'}`);
+        t.diagnostic(`${pullsCut.length} pulls cut off by the power, each completed again afterwards`);
+        break;
+      }
       if (round === 1) {
         const body = { address: remote.address, 'ca-cert': ca.certPem };
         const res = await request('POST', REGISTRIES, JSON.stringify(body), { 'content-type': 'application/json' });
@@ -141,21 +154,39 @@ describe('losing the machine (crashfs)', () => {
         configAcked.set(remote.address, { body, etag: res.headers.get('etag')! });
       }
 
+      // Round 2 loses power part way through the pull's layers (a random point in them); the others after a
+      // random number of acknowledged writes.
+      const midPull = round === 2;
       const crashAfter = ACKS_BEFORE_CRASH.min + Math.floor(random() * (ACKS_BEFORE_CRASH.max - ACKS_BEFORE_CRASH.min + 1));
       let acks = 0;
+      let pullOver = false;
       let crashing: Promise<string> | undefined;
+      let cause = '';
       const running = berth;
       const mounted = fs;
+      const powerLoss = (why: string) => {
+        if (crashing) return;
+        cause = why;
+        // The power goes: what was not durable is gone, and Berth with it.
+        crashing = mounted.crash().then(async (survived) => {
+          await running.kill();
+          return survived;
+        });
+      };
       const acknowledged = () => {
-        if (++acks >= crashAfter && !crashing) {
-          // The power goes: what was not durable is gone, and Berth with it.
-          crashing = mounted.crash().then(async (survived) => {
-            await running.kill();
-            return survived;
-          });
-        }
+        if (++acks >= crashAfter && (!midPull || pullOver)) powerLoss(`after ${acks} acknowledged writes`);
       };
       const live = () => crashing === undefined;
+      const staging = join(dataDir, 'registry', 'uploads');
+      const watchPull = async () => {
+        // Pushed layers are at most 256 KiB: a staging file past this is one of the pull's layers (1 to 2 MiB).
+        const point = 300 * 1024 + Math.floor(random() * 700 * 1024);
+        while (live() && !pullOver) {
+          const sizes = filesUnder(staging).map((f) => statSync(f, { throwIfNoEntry: false })?.size ?? 0);
+          if (sizes.some((size) => size >= point)) powerLoss(`with a pulled layer at ${point} bytes or more`);
+          await sleep(2);
+        }
+      };
 
       const configWriter = async () => {
         while (live()) {
@@ -245,9 +276,11 @@ describe('losing the machine (crashfs)', () => {
             assert.equal((JSON.parse(text) as { digest: string }).digest, image.digest);
             pullsAcked.push({ tag, digest: image.digest });
             acknowledged();
-          }
+          } else pullsCut.push({ tag, digest: image.digest });
         } catch {
-          // Cut off by the power loss.
+          pullsCut.push({ tag, digest: image.digest });
+        } finally {
+          pullOver = true;
         }
       };
 
@@ -255,11 +288,12 @@ describe('losing the machine (crashfs)', () => {
         ...Array.from({ length: CONFIG_WRITERS }, configWriter),
         ...Array.from({ length: PUSHERS }, (_, i) => pusher(i)),
         puller(),
+        ...(midPull ? [watchPull()] : []),
       ]);
       durable = await crashing!;
       await fs.unmount();
       const blobs = assertOnlyWholeBlobs(durable);
-      t.diagnostic(`round ${round}: power lost after ${acks} acknowledged writes (${configAcked.size} registries, ${pushesAcked.length} pushes, ${blobsAcked.size} blobs, ${pullsAcked.length} pulls acknowledged so far); ${blobs} whole blobs on disk`);
+      t.diagnostic(`round ${round}: power lost ${cause} (${configAcked.size} registries, ${pushesAcked.length} pushes, ${blobsAcked.size} blobs, ${pullsAcked.length} pulls acknowledged so far); ${blobs} whole blobs on disk`);
     }
     assert.ok(configAcked.size > ROUNDS && pushesAcked.length > 0, 'the rounds acknowledged writes');
     assert.equal(await berth!.stop(), 0);
