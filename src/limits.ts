@@ -7,8 +7,11 @@ export interface Limits {
   manifestBytes: number;
   /** Largest image config read whole to learn an image's platform. */
   configBytes: number;
-  /** Most manifests one pull fetches below the image it names (an index's entries, and theirs). */
-  indexChildren: number;
+  /**
+   * Most entries one manifest lists (an index's manifests, an image's layers) for Berth to store or pull it, and most
+   * manifests one pull fetches below the image it names (an index's entries, and theirs).
+   */
+  manifestEntries: number;
   /** Most bytes of manifests one pull holds in all (the index and every manifest below it). */
   pullManifestBytes: number;
   /** Fetches one operation (a pull, a list-images) has in flight at once. */
@@ -32,8 +35,9 @@ export const DEFAULT_LIMITS: Limits = {
   manifestBytes: 4 * MiB,
   // Configs are kilobytes; a long history makes them tens of kilobytes.
   configBytes: 4 * MiB,
-  // The largest multi-platform images list a few dozen entries with their attestations.
-  indexChildren: 256,
+  // The largest multi-platform images list a few dozen entries with their attestations; images have at most
+  // 127 layers in docker (the overlay mount's limit).
+  manifestEntries: 256,
   pullManifestBytes: 16 * MiB,
   operationFetches: 6,
   remoteFetches: 6,

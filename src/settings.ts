@@ -66,7 +66,7 @@ const SETTINGS = {
   etcdPrefix: { env: 'BERTH_ETCD_PREFIX', flag: 'etcd-prefix', fallback: '/berth/' },
   maxManifestBytes: { env: 'BERTH_MAX_MANIFEST_BYTES', flag: 'max-manifest-bytes', fallback: String(DEFAULT_LIMITS.manifestBytes) },
   maxConfigBytes: { env: 'BERTH_MAX_CONFIG_BYTES', flag: 'max-config-bytes', fallback: String(DEFAULT_LIMITS.configBytes) },
-  maxIndexChildren: { env: 'BERTH_MAX_INDEX_CHILDREN', flag: 'max-index-children', fallback: String(DEFAULT_LIMITS.indexChildren) },
+  maxManifestEntries: { env: 'BERTH_MAX_MANIFEST_ENTRIES', flag: 'max-manifest-entries', fallback: String(DEFAULT_LIMITS.manifestEntries) },
   maxPullManifestBytes: { env: 'BERTH_MAX_PULL_MANIFEST_BYTES', flag: 'max-pull-manifest-bytes', fallback: String(DEFAULT_LIMITS.pullManifestBytes) },
   operationFetches: { env: 'BERTH_OPERATION_FETCHES', flag: 'operation-fetches', fallback: String(DEFAULT_LIMITS.operationFetches) },
   remoteFetches: { env: 'BERTH_REMOTE_FETCHES', flag: 'remote-fetches', fallback: String(DEFAULT_LIMITS.remoteFetches) },
@@ -117,7 +117,7 @@ function readLimits(value: (s: Setting) => string | undefined): Limits {
   return {
     manifestBytes: bound(SETTINGS.maxManifestBytes, 4096, 64 * MiB),
     configBytes: bound(SETTINGS.maxConfigBytes, 4096, 64 * MiB),
-    indexChildren: bound(SETTINGS.maxIndexChildren, 1, 100_000),
+    manifestEntries: bound(SETTINGS.maxManifestEntries, 1, 100_000),
     pullManifestBytes: bound(SETTINGS.maxPullManifestBytes, 4096, 1024 * MiB),
     operationFetches: bound(SETTINGS.operationFetches, 1, 64),
     remoteFetches: bound(SETTINGS.remoteFetches, 1, 256),

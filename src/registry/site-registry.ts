@@ -32,7 +32,7 @@ export interface SiteRegistryOptions {
   limits?: Partial<SiteRegistryLimits>;
 }
 
-export type SiteRegistryLimits = Pick<Limits, 'manifestBytes' | 'configBytes' | 'uploadSessions' | 'uploadSessionsPerToken' | 'uploadIdleMs'>;
+export type SiteRegistryLimits = Pick<Limits, 'manifestBytes' | 'manifestEntries' | 'configBytes' | 'uploadSessions' | 'uploadSessionsPerToken' | 'uploadIdleMs'>;
 
 export interface PutManifestOptions {
   /** The remote index a single-platform pull picked this manifest from. */
@@ -115,6 +115,16 @@ export class UploadRangeError extends RegistryError {
 
 const defaultGracePeriodMs = 60 * 60 * 1000;
 
+/**
+ * A manifest lists at most `limit` entries (an index's manifests, an image's layers): storing one means a database row
+ * per entry and reading it back a lookup per entry, in one go. MANIFEST_INVALID (400) past the bound.
+ */
+export function assertEntriesWithin(document: ManifestDocument, limit: number): void {
+  const [count, what] = document.kind === 'index' ? [document.manifests.length, 'manifests'] : [document.layers.length, 'layers'];
+  if (count <= limit) return;
+  throw new RegistryError('MANIFEST_INVALID', `manifest lists ${count} ${what}, more than the ${limit} Berth stores (BERTH_MAX_MANIFEST_ENTRIES)`, { entries: count, limit });
+}
+
 const manifestUnknown = (repository: string, reference: string) =>
   new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} unknown to repository ${repository}`, { repository, reference });
 
@@ -127,6 +137,7 @@ export class SiteRegistry {
     private readonly gcGracePeriodMs: number,
     /** The largest manifest /v2 accepts (and the pull stores); its handler reads the body with this bound. */
     readonly maxManifestBytes: number,
+    private readonly maxManifestEntries: number,
     private readonly maxConfigBytes: number,
   ) {}
 
@@ -137,7 +148,7 @@ export class SiteRegistry {
     const blobs = await FilesystemBlobStore.open(options.dataDir, { commitLock });
     const index = new RegistryIndex(join(options.dataDir, 'index.db'));
     const uploads = new UploadSessions(blobs, { total: limits.uploadSessions, perClient: limits.uploadSessionsPerToken, idleMs: limits.uploadIdleMs });
-    return new SiteRegistry(blobs, index, commitLock, uploads, options.gcGracePeriodMs ?? defaultGracePeriodMs, limits.manifestBytes, limits.configBytes);
+    return new SiteRegistry(blobs, index, commitLock, uploads, options.gcGracePeriodMs ?? defaultGracePeriodMs, limits.manifestBytes, limits.manifestEntries, limits.configBytes);
   }
 
   async close(): Promise<void> {
@@ -176,7 +187,7 @@ export class SiteRegistry {
     parseDigest(digest);
     this.refuseIfListed(repository, digest);
     if (options.validateOnly) {
-      if (!this.index.getManifest(repository, digest)) throw manifestUnknown(repository, digest);
+      if (!this.index.hasManifest(repository, digest)) throw manifestUnknown(repository, digest);
       return;
     }
     if (this.index.deleteManifest(repository, digest, true).length === 0) throw manifestUnknown(repository, digest);
@@ -212,7 +223,7 @@ export class SiteRegistry {
 
   private summarise(name: string): RepositorySummary {
     const tags = this.index.tags(name).flatMap((t): ImageTagSummary[] => {
-      const manifest = this.index.getManifest(name, t.digest);
+      const manifest = this.index.manifestSummary(name, t.digest);
       if (!manifest) return [];
       return [{
         tag: t.tag,
@@ -227,27 +238,32 @@ export class SiteRegistry {
     return { name, tags };
   }
 
-  private platformsOf(manifest: ManifestRecord): string[] {
+  private platformsOf(manifest: Pick<ManifestRecord, 'repository' | 'digest' | 'platform'>): string[] {
     const references = this.index.references(manifest.repository, manifest.digest).filter((r) => r.kind === 'manifest');
     if (references.length === 0) return manifest.platform ? [manifest.platform] : [];
     // Only platforms whose manifest is here: an index may never list one that is gone, but state must not claim it.
+    const children = new Map<string, ReturnType<RegistryIndex['manifestSummary']>>();
+    const childOf = (digest: string) => {
+      if (!children.has(digest)) children.set(digest, this.index.manifestSummary(manifest.repository, digest));
+      return children.get(digest);
+    };
     const platforms = references
       .map((r) => {
-        const child = this.index.getManifest(manifest.repository, r.digest);
+        const child = childOf(r.digest);
         return child && (r.platform ?? child.platform);
       })
       .filter((p): p is string => p !== undefined && p !== 'unknown/unknown');
     return [...new Set(platforms)];
   }
 
-  private totalSize(root: ManifestRecord): number {
+  private totalSize(root: Pick<ManifestRecord, 'repository' | 'digest' | 'size'>): number {
     const sizes = new Map<string, number>([[root.digest, root.size]]);
     const pending = [root.digest];
     while (pending.length > 0) {
       for (const r of this.index.references(root.repository, pending.pop()!)) {
         if (sizes.has(r.digest)) continue;
         sizes.set(r.digest, r.size);
-        if (r.kind === 'manifest' && this.index.getManifest(root.repository, r.digest)) pending.push(r.digest);
+        if (r.kind === 'manifest' && this.index.hasManifest(root.repository, r.digest)) pending.push(r.digest);
       }
     }
     return [...sizes.values()].reduce((a, b) => a + b, 0);
@@ -273,6 +289,7 @@ export class SiteRegistry {
       throw new RegistryError('MANIFEST_INVALID', `manifest larger than ${this.maxManifestBytes} bytes (BERTH_MAX_MANIFEST_BYTES)`, { size: bytes.byteLength, limit: this.maxManifestBytes }, 413);
     }
     const document = parseManifestDocument(bytes, mediaType);
+    assertEntriesWithin(document, this.maxManifestEntries);
     if (options.sourceIndexDigest !== undefined) parseDigest(options.sourceIndexDigest);
     const algorithm: DigestAlgorithm = ref.digest ? parseDigest(ref.digest).algorithm : 'sha256';
     const digest = digestOf(bytes, algorithm);
@@ -326,11 +343,11 @@ export class SiteRegistry {
 
   private async requirePresent(repository: string, document: ManifestDocument, blobReferences: Descriptor[]): Promise<void> {
     const missing: string[] = [];
-    for (const d of blobReferences) {
-      if (!(await this.blobs.has(d.digest))) missing.push(d.digest);
+    for (const digest of new Set(blobReferences.map((d) => d.digest))) {
+      if (!(await this.blobs.has(digest))) missing.push(digest);
     }
-    for (const m of document.manifests) {
-      if (!this.index.getManifest(repository, m.digest)) missing.push(m.digest);
+    for (const digest of new Set(document.manifests.map((m) => m.digest))) {
+      if (!this.index.hasManifest(repository, digest)) missing.push(digest);
     }
     if (missing.length > 0) throw new ManifestBlobUnknownError([...new Set(missing)]);
   }
@@ -360,7 +377,7 @@ export class SiteRegistry {
     assertRepositoryName(repository);
     const ref = parseManifestReference(reference);
     const digest = ref.digest ?? this.index.resolveTag(repository, ref.tag);
-    const record = digest === undefined ? undefined : this.index.getManifest(repository, digest);
+    const record = digest === undefined ? undefined : this.index.manifestSummary(repository, digest);
     if (!record) {
       if (!this.index.repositoryExists(repository)) throw new RegistryError('NAME_UNKNOWN', `repository ${repository} not known to registry`, { name: repository });
       throw manifestUnknown(repository, reference);

@@ -16,7 +16,7 @@ import { createCertificateAuthority, type CertificateAuthority } from '../helper
 const REGISTRIES = '/v1/config/image-registry/remote-registries';
 const BODY_LIMIT = 64 * 1024;
 const LIMITS = {
-  BERTH_MAX_INDEX_CHILDREN: '16',
+  BERTH_MAX_MANIFEST_ENTRIES: '16',
   BERTH_MAX_PULL_MANIFEST_BYTES: String(64 * 1024),
   BERTH_OPERATION_FETCHES: '2',
   BERTH_REMOTE_FETCHES: '3',
@@ -57,14 +57,14 @@ function assertBound(res: ApiResponse, status: number, setting: string): void {
 }
 
 describe('image indexes from a remote registry', () => {
-  it('an index listing one manifest 1,200 times is refused (502 naming BERTH_MAX_INDEX_CHILDREN) before any is fetched', async () => {
+  it('an index listing one manifest 1,200 times is refused (502 naming BERTH_MAX_MANIFEST_ENTRIES) before any is fetched', async () => {
     const child = remote.addImage('bomb/app', 'bomb-child');
     remote.addIndex('bomb/app', Array.from({ length: 1200 }, () => child), 'idx');
     const res = await pull({ image: 'bomb/app:idx', 'all-platforms': true });
-    assertBound(res, 502, 'BERTH_MAX_INDEX_CHILDREN');
+    assertBound(res, 502, 'BERTH_MAX_MANIFEST_ENTRIES');
     assert.match(errorMessage(res), /lists 1200 manifests, more than the 16/);
     assert.equal(childRequests([child.digest]), 0, 'no entry was fetched');
-    assertBound(await listImages({ repository: 'bomb/app' }), 502, 'BERTH_MAX_INDEX_CHILDREN');
+    assertBound(await listImages({ repository: 'bomb/app' }), 502, 'BERTH_MAX_MANIFEST_ENTRIES');
   });
 
   it('an index listing the same manifest again and again fetches it once, and the pull completes', async () => {
@@ -93,6 +93,22 @@ describe('image indexes from a remote registry', () => {
     const res = await pull({ image: 'liar/app:v1', 'all-platforms': true });
     assert.equal(res.status, 502, res.text);
     assert.match(errorMessage(res), /larger than \d+ bytes \(the size its descriptor gives\)/);
+  });
+});
+
+describe('manifests pushed to /v2', () => {
+  it('an index or image listing more than BERTH_MAX_MANIFEST_ENTRIES (16) entries is refused (400 MANIFEST_INVALID naming it)', async () => {
+    const auth = { authorization: `Bearer ${berth.adminToken}`, 'content-type': OCI_MANIFEST };
+    const descriptor = { mediaType: OCI_MANIFEST, digest: `sha256:${'a'.repeat(64)}`, size: 100 };
+    const index = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: Array.from({ length: 17 }, () => descriptor) };
+    const image = { schemaVersion: 2, mediaType: OCI_MANIFEST, config: { ...descriptor, mediaType: 'application/vnd.oci.image.config.v1+json' }, layers: Array.from({ length: 17 }, () => ({ ...descriptor, mediaType: 'application/vnd.oci.image.layer.v1.tar' })) };
+    for (const [document, type] of [[index, index.mediaType], [image, OCI_MANIFEST]] as const) {
+      const res = await fetch(`${berth.url}/v2/entries/app/manifests/v1`, { method: 'PUT', headers: { ...auth, 'content-type': type }, body: JSON.stringify(document) });
+      assert.equal(res.status, 400);
+      const error = ((await res.json()) as { errors: Array<{ code: string; message: string }> }).errors[0]!;
+      assert.equal(error.code, 'MANIFEST_INVALID');
+      assert.match(error.message, /lists 17 (manifests|layers), more than the 16 Berth stores \(BERTH_MAX_MANIFEST_ENTRIES\)/);
+    }
   });
 });
 

@@ -152,7 +152,7 @@ describe('the bounds (limits.ts)', () => {
   const bounds = {
     BERTH_MAX_MANIFEST_BYTES: ['manifestBytes', '8388608', 8_388_608],
     BERTH_MAX_CONFIG_BYTES: ['configBytes', '65536', 65_536],
-    BERTH_MAX_INDEX_CHILDREN: ['indexChildren', '64', 64],
+    BERTH_MAX_MANIFEST_ENTRIES: ['manifestEntries', '64', 64],
     BERTH_MAX_PULL_MANIFEST_BYTES: ['pullManifestBytes', '1048576', 1_048_576],
     BERTH_OPERATION_FETCHES: ['operationFetches', '2', 2],
     BERTH_REMOTE_FETCHES: ['remoteFetches', '12', 12],

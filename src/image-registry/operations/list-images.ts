@@ -80,7 +80,7 @@ async function describe(
   repository: string,
   tag: string,
   shorten: (digest: string) => string,
-  limits: Pick<Limits, 'indexChildren'>,
+  limits: Pick<Limits, 'manifestEntries'>,
 ): Promise<Omit<ListedImage, 'name'> | undefined> {
   let fetched: FetchedManifest;
   try {
@@ -93,10 +93,10 @@ async function describe(
   const digest = shorten(fetched.digest);
   if (fetched.kind === 'index') {
     const index = fetched.parsed;
-    if (index.manifests.length > limits.indexChildren) {
+    if (index.manifests.length > limits.manifestEntries) {
       throw upstreamFailure(
-        `registry ${client.label}: image index ${repository}:${tag} lists ${index.manifests.length} manifests, more than the ${limits.indexChildren} Berth takes (BERTH_MAX_INDEX_CHILDREN)`,
-        { kind: 'bad-response', registry: client.registry, digest: fetched.digest, limit: limits.indexChildren },
+        `registry ${client.label}: image index ${repository}:${tag} lists ${index.manifests.length} manifests, more than the ${limits.manifestEntries} Berth takes (BERTH_MAX_MANIFEST_ENTRIES)`,
+        { kind: 'bad-response', registry: client.registry, digest: fetched.digest, limit: limits.manifestEntries },
       );
     }
     return {

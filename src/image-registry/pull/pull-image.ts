@@ -10,6 +10,7 @@ import type { RegistryClient } from '../../oci/index.js';
 import { DEFAULT_LIMITS, type Limits } from '../../limits.js';
 import { mapBounded } from '../operations/bounded-map.js';
 import {
+  assertEntriesWithin,
   formatPlatform,
   isRegistryError as isSiteRegistryError,
   mediaTypes,
@@ -58,7 +59,7 @@ interface PullPlan {
 /** An index of indexes of images is as deep as real registries go. */
 const MAX_INDEX_DEPTH = 2;
 
-export type PullLimits = Pick<Limits, 'configBytes' | 'indexChildren' | 'pullManifestBytes' | 'operationFetches'>;
+export type PullLimits = Pick<Limits, 'configBytes' | 'manifestEntries' | 'pullManifestBytes' | 'operationFetches'>;
 
 /** What one pull has taken on so far: the manifests below the top, and the bytes of all its manifests. */
 class ManifestBudget {
@@ -72,11 +73,11 @@ class ManifestBudget {
   /** Takes on an index's entries before any is fetched, or fails naming the bound they would pass. */
   admit(source: BlobSource, index: PulledManifest, entries: readonly Descriptor[], fresh: readonly Descriptor[]): void {
     this.entries += entries.length;
-    const { indexChildren, pullManifestBytes } = this.limits;
-    if (this.entries > indexChildren) {
+    const { manifestEntries, pullManifestBytes } = this.limits;
+    if (this.entries > manifestEntries) {
       throw upstreamFailure(
-        `registry ${source.registry}: image index ${index.digest} of ${source.repository} lists ${entries.length} manifests${this.entries > entries.length ? ` (${this.entries} in this pull)` : ''}, more than the ${indexChildren} a pull takes (BERTH_MAX_INDEX_CHILDREN)`,
-        { kind: 'bad-response', registry: source.registry, digest: index.digest, limit: indexChildren },
+        `registry ${source.registry}: image index ${index.digest} of ${source.repository} lists ${entries.length} manifests${this.entries > entries.length ? ` (${this.entries} in this pull)` : ''}, more than the ${manifestEntries} a pull takes (BERTH_MAX_MANIFEST_ENTRIES)`,
+        { kind: 'bad-response', registry: source.registry, digest: index.digest, limit: manifestEntries },
       );
     }
     // Sizes as the descriptors give them: a manifest is never read past its descriptor's size.
@@ -134,7 +135,10 @@ export class ImagePuller {
     const declared = fetched.parsed.mediaType;
     const mediaType = typeof declared === 'string' && declared !== '' ? declared : fetched.mediaType;
     try {
-      return { digest: fetched.digest, bytes: fetched.bytes, mediaType, document: parseManifestDocument(fetched.bytes, mediaType) };
+      const document = parseManifestDocument(fetched.bytes, mediaType);
+      // Refused before any blob is fetched, rather than after, by the store.
+      assertEntriesWithin(document, this.limits.manifestEntries);
+      return { digest: fetched.digest, bytes: fetched.bytes, mediaType, document };
     } catch (error) {
       if (!isSiteRegistryError(error)) throw error;
       throw upstreamFailure(`registry ${source.registry}: manifest ${source.repository}@${fetched.digest} cannot be stored: ${error.message}`, {

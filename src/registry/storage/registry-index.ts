@@ -173,6 +173,22 @@ export class RegistryIndex {
     return row ? toManifestRecord(row) : undefined;
   }
 
+  /**
+   * The manifest without its annotations, which can be megabytes (a manifest may be all annotations): what presence
+   * checks, /v2 HEAD and GET, and state summaries need, at the cost of a row lookup rather than a JSON parse.
+   */
+  manifestSummary(repository: string, digest: string): Omit<ManifestRecord, 'annotations' | 'sourceAnnotations'> | undefined {
+    const row = this.db
+      .prepare(`SELECT repository, digest, media_type, size, artifact_type, subject_digest, NULL AS annotations, platform, source_index_digest,
+                       NULL AS source_annotations, created_at FROM manifests WHERE repository = ? AND digest = ?`)
+      .get(repository, digest) as ManifestRow | undefined;
+    return row ? toManifestRecord(row) : undefined;
+  }
+
+  hasManifest(repository: string, digest: string): boolean {
+    return this.db.prepare('SELECT 1 FROM manifests WHERE repository = ? AND digest = ?').get(repository, digest) !== undefined;
+  }
+
   references(repository: string, manifestDigest: string): ReferenceRecord[] {
     const rows = this.db
       .prepare('SELECT kind, digest, media_type, size, platform, annotations FROM manifest_references WHERE repository = ? AND manifest_digest = ? ORDER BY position')
@@ -202,8 +218,9 @@ export class RegistryIndex {
    */
   recordManifest(record: ManifestRecord, references: ReferenceRecord[], tags: string[], now: string): string[] {
     return this.db.transaction((): string[] => {
-      const missing = references.filter((r) => r.kind === 'manifest' && !this.getManifest(record.repository, r.digest)).map((r) => r.digest);
-      if (missing.length > 0) throw new ManifestBlobUnknownError([...new Set(missing)]);
+      const children = new Set(references.filter((r) => r.kind === 'manifest').map((r) => r.digest));
+      const missing = [...children].filter((digest) => !this.hasManifest(record.repository, digest));
+      if (missing.length > 0) throw new ManifestBlobUnknownError(missing);
       this.db.prepare(`
         INSERT INTO manifests (repository, digest, media_type, size, artifact_type, subject_digest, annotations, platform,
                                source_index_digest, source_annotations, created_at)
