@@ -14,6 +14,8 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { rootCertificates } from 'node:tls';
+import yaml from 'js-yaml';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PROJECT_ROOT } from '../test/helpers/berth.js';
@@ -190,6 +192,21 @@ async function configure(berth: Berth, remote: HostileRegistry): Promise<void> {
   if (res.status !== 201) throw new Error(`configuring the remote: ${res.status} ${await res.text()}`);
 }
 
+/**
+ * The routes the attacks use, once each with harmless input: the first request to a route compiles its validators,
+ * which would otherwise count as the attack's stall.
+ */
+async function warmUp(berth: Berth, remote: HostileRegistry): Promise<void> {
+  const headers = { authorization: `Bearer ${berth.token}` };
+  const registry = `${berth.url}/v1/config/image-registry/remote-registries/warm.example.com`;
+  await fetch(registry, { method: 'PUT', headers: { ...headers, 'content-type': 'application/json' }, body: '{"address":"warm.example.com"}' });
+  await fetch(registry, { method: 'PATCH', headers: { ...headers, 'content-type': 'application/json-patch+json' }, body: '[]' });
+  remote.addImage('warm/app', 'warm', { tag: 'v1' });
+  if (!(await pull(berth, remote, 'warm/app:v1')).startsWith('200')) throw new Error('the warm-up pull failed');
+  const started = await fetch(`${berth.url}/v2/warm/app/blobs/uploads/`, { method: 'POST', headers });
+  await fetch(`${berth.url}${started.headers.get('location')}`, { method: 'DELETE', headers });
+}
+
 async function pull(berth: Berth, remote: HostileRegistry, image: string): Promise<string> {
   const res = await fetch(`${berth.url}/v1/state/image-registry/remote-registries/${remote.address}/pull`, {
     method: 'POST',
@@ -216,6 +233,24 @@ const jsonPatch = async (berth: Berth, copies: number): Promise<string> => {
   const body = JSON.stringify(Array.from({ length: copies }, () => ({ op: 'copy', from: '/credentials', path: '/credentials/-' })));
   const res = await fetch(path, { method: 'PATCH', headers: { ...headers, 'content-type': 'application/json-patch+json' }, body });
   return `${res.status} (${body.length} B patch) ${(await res.text()).slice(0, 80)}`;
+};
+
+/**
+ * The largest remote registry entry a body may carry: 1,000 credentials of long names, and as CA bundle Node's own
+ * root certificates (about 140 distinct ones, 200 KB: each must be parsed, the costliest check there is).
+ */
+function largestRegistry(address: string, secretSuffix = 's') {
+  const long = (i: number, c: string) => `${c}${i}`.padEnd(250, 'x');
+  return {
+    address,
+    'ca-cert': rootCertificates.join('\n'),
+    credentials: Array.from({ length: 1000 }, (_, i) => ({ repository: `team${i}/${'a'.repeat(240)}`, vault: long(i, 'v'), secret: long(i, secretSuffix) })),
+  };
+}
+
+const send = async (berth: Berth, method: string, path: string, type: string, body: string) => {
+  const res = await fetch(`${berth.url}${path}`, { method, headers: { authorization: `Bearer ${berth.token}`, 'content-type': type }, body });
+  return `${res.status} (${body.length} B) ${(await res.text()).slice(0, 80)}`;
 };
 
 const ATTACKS: Attack[] = [
@@ -258,6 +293,41 @@ const ATTACKS: Attack[] = [
   { name: 'JSON Patch doubling the document, 21 copy operations', run: (berth) => jsonPatch(berth, 21) },
   { name: 'JSON Patch doubling the document, 40 copy operations', run: (berth) => jsonPatch(berth, 40) },
   {
+    name: 'largest input: POST of a 1 MiB remote registry (JSON, and YAML), then PUT, a 1,000-operation JSON Patch and a merge PATCH',
+    async run(berth) {
+      const path = '/v1/config/image-registry/remote-registries';
+      const document = largestRegistry('largest.example.com');
+      // YAML says the same in more bytes: as many credentials as fit the 1 MiB body limit.
+      const asYaml = yaml.dump({ ...document, address: 'largest-yaml.example.com', credentials: document.credentials.slice(0, 930) });
+      const answers = [
+        await send(berth, 'POST', path, 'application/json', JSON.stringify(document)),
+        await send(berth, 'POST', path, 'application/yaml', asYaml),
+        await send(berth, 'PUT', `${path}/largest.example.com`, 'application/json', JSON.stringify(largestRegistry('largest.example.com', 't'))),
+        await send(berth, 'PATCH', `${path}/largest.example.com`, 'application/json-patch+json',
+          JSON.stringify(document.credentials.map((c, i) => ({ op: 'replace', path: `/credentials/${i}/secret`, value: c.secret.replace('s', 'p') })))),
+        await send(berth, 'PATCH', `${path}/largest.example.com`, 'application/merge-patch+json',
+          JSON.stringify({ credentials: document.credentials.map((c) => ({ ...c, secret: c.secret.replace('s', 'm') })) })),
+      ];
+      return answers.map((a) => a.split(' ').slice(0, 2).join(' ')).join(', ');
+    },
+  },
+  {
+    name: 'largest input: /v2 PUT of an index listing 20,000 manifests (4 MiB), then GET of the repositories state',
+    async run(berth) {
+      const headers = { authorization: `Bearer ${berth.token}` };
+      const config = Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}');
+      await fetch(`${berth.url}/v2/wide/app/blobs/uploads/?digest=${sha256(config)}`, { method: 'POST', headers, body: config });
+      const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length }, layers: [] }));
+      await fetch(`${berth.url}/v2/wide/app/manifests/${sha256(manifest)}`, { method: 'PUT', headers: { ...headers, 'content-type': OCI_MANIFEST }, body: manifest });
+      const entry = { mediaType: OCI_MANIFEST, digest: sha256(manifest), size: manifest.length, platform: { os: 'linux', architecture: 'amd64' } };
+      const index = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: Array.from({ length: 20_000 }, () => entry) });
+      const put = await send(berth, 'PUT', '/v2/wide/app/manifests/v1', 'application/vnd.oci.image.index.v1+json', index);
+      const state = await fetch(`${berth.url}/v1/state/image-registry/repositories`, { headers });
+      await state.arrayBuffer();
+      return `PUT ${put.slice(0, 60)}; state GET ${state.status}`;
+    },
+  },
+  {
     name: 'unanswered: chunked PATCH, DELETE of the upload, then more body',
     async run(berth) {
       const started = await fetch(`${berth.url}/v2/cancel/app/blobs/uploads/`, { method: 'POST', headers: { authorization: `Bearer ${berth.token}` } });
@@ -299,6 +369,7 @@ async function runAll(label: string, root: string, current: boolean): Promise<Ar
       const berth = await startBerthFrom(root, current ? attack.env : {});
       try {
         await configure(berth, remote);
+        await warmUp(berth, remote);
         results.push(await measure(berth, () => attack.run(berth, remote)));
       } finally {
         await stopBerth(berth);

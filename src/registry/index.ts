@@ -1,7 +1,6 @@
 // The site registry: a crash-safe content-addressed blob store, a SQLite index of repositories, manifests and
 // tags, garbage collection, and the OCI distribution `/v2` API as an Express Router. This file is its public face.
 export {
-  assertEntriesWithin,
   createSiteRegistry,
   SiteRegistry,
   UploadRangeError,

@@ -115,16 +115,6 @@ export class UploadRangeError extends RegistryError {
 
 const defaultGracePeriodMs = 60 * 60 * 1000;
 
-/**
- * A manifest lists at most `limit` entries (an index's manifests, an image's layers): storing one means a database row
- * per entry and reading it back a lookup per entry, in one go. MANIFEST_INVALID (400) past the bound.
- */
-export function assertEntriesWithin(document: ManifestDocument, limit: number): void {
-  const [count, what] = document.kind === 'index' ? [document.manifests.length, 'manifests'] : [document.layers.length, 'layers'];
-  if (count <= limit) return;
-  throw new RegistryError('MANIFEST_INVALID', `manifest lists ${count} ${what}, more than the ${limit} Berth stores (BERTH_MAX_MANIFEST_ENTRIES)`, { entries: count, limit });
-}
-
 const manifestUnknown = (repository: string, reference: string) =>
   new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} unknown to repository ${repository}`, { repository, reference });
 
@@ -288,8 +278,7 @@ export class SiteRegistry {
     if (bytes.byteLength > this.maxManifestBytes) {
       throw new RegistryError('MANIFEST_INVALID', `manifest larger than ${this.maxManifestBytes} bytes (BERTH_MAX_MANIFEST_BYTES)`, { size: bytes.byteLength, limit: this.maxManifestBytes }, 413);
     }
-    const document = parseManifestDocument(bytes, mediaType);
-    assertEntriesWithin(document, this.maxManifestEntries);
+    const document = parseManifestDocument(bytes, mediaType, this.maxManifestEntries);
     if (options.sourceIndexDigest !== undefined) parseDigest(options.sourceIndexDigest);
     const algorithm: DigestAlgorithm = ref.digest ? parseDigest(ref.digest).algorithm : 'sha256';
     const digest = digestOf(bytes, algorithm);

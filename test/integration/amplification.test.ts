@@ -249,6 +249,15 @@ describe('JSON Patch', () => {
     assert.equal((await jsonPatch(many.slice(0, 50))).status, 204);
   });
 
+  it('a YAML body whose aliases expand it past the body limit is refused (413) before anything reads it', async () => {
+    const cert = `-----BEGIN CERTIFICATE-----\n${'A'.repeat(40 * 1024)}\n-----END CERTIFICATE-----`;
+    const body = `address: aliases.example.com\nca-cert: &c "${cert}"\nx: [${Array.from({ length: 10 }, () => '*c').join(', ')}]\n`;
+    assert.ok(body.length < BODY_LIMIT);
+    const res = await api.post(REGISTRIES, body, { contentType: 'application/yaml' });
+    assert.equal(res.status, 413, res.text);
+    assert.match(errorMessage(res), /expands to more than the limit of 65536 bytes \(YAML aliases\)/);
+  });
+
   it('a merge patch that would grow the entry past the body limit is refused (413 naming BERTH_BODY_LIMIT)', async () => {
     // 500 credentials are about 36 KB: one patch of them fits the 64 KiB bound, two do not.
     const half = (from: number) => Array.from({ length: 500 }, (_, i) => ({ repository: `grow/app-${from + i}`, vault: 'kv', secret: `registries/grow-${from + i}` }));

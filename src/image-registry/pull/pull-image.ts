@@ -10,7 +10,6 @@ import type { RegistryClient } from '../../oci/index.js';
 import { DEFAULT_LIMITS, type Limits } from '../../limits.js';
 import { mapBounded } from '../operations/bounded-map.js';
 import {
-  assertEntriesWithin,
   formatPlatform,
   isRegistryError as isSiteRegistryError,
   mediaTypes,
@@ -135,9 +134,8 @@ export class ImagePuller {
     const declared = fetched.parsed.mediaType;
     const mediaType = typeof declared === 'string' && declared !== '' ? declared : fetched.mediaType;
     try {
-      const document = parseManifestDocument(fetched.bytes, mediaType);
-      // Refused before any blob is fetched, rather than after, by the store.
-      assertEntriesWithin(document, this.limits.manifestEntries);
+      // Too many entries are refused here, before any blob is fetched, rather than by the store after.
+      const document = parseManifestDocument(fetched.bytes, mediaType, this.limits.manifestEntries);
       return { digest: fetched.digest, bytes: fetched.bytes, mediaType, document };
     } catch (error) {
       if (!isSiteRegistryError(error)) throw error;
