@@ -98,6 +98,13 @@ class CrashFS(Operations):
             raise FuseOSError(errno.ENOTDIR)
         return directory, name
 
+    def existing(self, path):
+        directory, name = self.parent(path)
+        node = directory.entries.get(name)
+        if node is None:
+            raise FuseOSError(errno.ENOENT)
+        return directory, name, node
+
     def node_of(self, path, fh):
         if fh is not None and fh in self.handles:
             return self.handles[fh]
@@ -152,10 +159,7 @@ class CrashFS(Operations):
     def rmdir(self, path):
         with self.mutex:
             self.check()
-            directory, name = self.parent(path)
-            node = directory.entries.get(name)
-            if node is None:
-                raise FuseOSError(errno.ENOENT)
+            directory, name, node = self.existing(path)
             if not stat.S_ISDIR(node.mode):
                 raise FuseOSError(errno.ENOTDIR)
             if node.entries:
@@ -242,10 +246,7 @@ class CrashFS(Operations):
     def unlink(self, path):
         with self.mutex:
             self.check()
-            directory, name = self.parent(path)
-            node = directory.entries.get(name)
-            if node is None:
-                raise FuseOSError(errno.ENOENT)
+            directory, name, node = self.existing(path)
             if stat.S_ISDIR(node.mode):
                 raise FuseOSError(errno.EISDIR)
             del directory.entries[name]
@@ -254,11 +255,8 @@ class CrashFS(Operations):
     def rename(self, old, new):
         with self.mutex:
             self.check()
-            source, old_name = self.parent(old)
+            source, old_name, node = self.existing(old)
             target, new_name = self.parent(new)
-            node = source.entries.get(old_name)
-            if node is None:
-                raise FuseOSError(errno.ENOENT)
             existing = target.entries.get(new_name)
             if existing is not None and stat.S_ISDIR(existing.mode) and existing.entries:
                 raise FuseOSError(errno.ENOTEMPTY)
