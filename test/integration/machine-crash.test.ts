@@ -159,6 +159,8 @@ describe('losing the machine (crashfs)', () => {
       const midPull = round === 2;
       const crashAfter = ACKS_BEFORE_CRASH.min + Math.floor(random() * (ACKS_BEFORE_CRASH.max - ACKS_BEFORE_CRASH.min + 1));
       let acks = 0;
+      /** Whole pushes (manifest and all) acknowledged this round: the power waits for one, however slow they are. */
+      let pushes = 0;
       let pullOver = false;
       let crashing: Promise<string> | undefined;
       let cause = '';
@@ -174,7 +176,7 @@ describe('losing the machine (crashfs)', () => {
         });
       };
       const acknowledged = () => {
-        if (++acks >= crashAfter && (!midPull || pullOver)) powerLoss(`after ${acks} acknowledged writes`);
+        if (++acks >= crashAfter && pushes > 0 && (!midPull || pullOver)) powerLoss(`after ${acks} acknowledged writes`);
       };
       const live = () => crashing === undefined;
       const staging = join(dataDir, 'registry', 'uploads');
@@ -258,6 +260,7 @@ describe('losing the machine (crashfs)', () => {
             await res.arrayBuffer();
             if (res.status === 201) {
               pushesAcked.push({ repository, tag, manifest, blobs });
+              pushes++;
               acknowledged();
             }
           } catch {
@@ -295,7 +298,7 @@ describe('losing the machine (crashfs)', () => {
       const blobs = assertOnlyWholeBlobs(durable);
       t.diagnostic(`round ${round}: power lost ${cause} (${configAcked.size} registries, ${pushesAcked.length} pushes, ${blobsAcked.size} blobs, ${pullsAcked.length} pulls acknowledged so far); ${blobs} whole blobs on disk`);
     }
-    assert.ok(configAcked.size > ROUNDS && pushesAcked.length > 0, 'the rounds acknowledged writes');
+    assert.ok(configAcked.size > ROUNDS && pushesAcked.length >= ROUNDS - 1, 'the rounds acknowledged writes');
     assert.equal(await berth!.stop(), 0);
     berth = undefined;
     await fs!.unmount();
