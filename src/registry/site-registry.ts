@@ -1,12 +1,11 @@
 // The site registry's domain API: the blob store and the index composed into repositories, manifests, tags,
 // uploads, referrers and garbage collection. The /v2 handlers, the /v1 state routes and the pull operation call it.
 import { join } from 'node:path';
-import { makeDirectoryDurably } from '../store/durable-files.js';
 import type { Readable } from 'node:stream';
+import { DEFAULT_LIMITS, type Limits } from '../limits.js';
+import { makeDirectoryDurably } from '../store/durable-files.js';
 import { digestOf, parseDigest, type DigestAlgorithm } from './digest.js';
 import { sweepUnreferencedBlobs, type GarbageCollectionResult } from './garbage-collector.js';
-import type { Limits } from '../limits.js';
-import { DEFAULT_LIMITS } from '../limits.js';
 import {
   formatPlatform,
   parseManifestDocument,

@@ -3,6 +3,7 @@
 // Berth's own (500, logged). An answer sent before the request body was read whole is followed by a bounded drain.
 import type { Request, Response } from 'express';
 import { isBerthError, resourceExhaustion, type BerthError } from '../../errors.js';
+import { statusOf } from '../../http/error-response.js';
 import { ManifestBlobUnknownError, RegistryError, type OciErrorCode } from '../registry-error.js';
 import { authenticateChallenge } from './access.js';
 import { discardUnreadBody } from './request-body.js';
@@ -49,8 +50,11 @@ function fromBerthError(error: BerthError): RegistryError | undefined {
       return carry('SIZE_INVALID', 413);
     case 'invalid-input':
       return carry('UNSUPPORTED', 400);
-    default:
+    case 'internal':
       return undefined;
+    default:
+      // Kinds the spec has no code for keep their status, as /v1 would answer them.
+      return carry('UNKNOWN', statusOf(error.kind));
   }
 }
 

@@ -29,7 +29,7 @@ export function declaredLength(req: IncomingMessage): number | undefined {
 }
 
 /** How much of an unread body is still read and dropped after the answer, and for how long, before closing. */
-export const LINGER = { bytes: 16 * 1024 * 1024, ms: 5_000 };
+const LINGER = { bytes: 16 * 1024 * 1024, ms: 5_000 };
 
 /**
  * For a request answered before its body was read whole: reads and drops the rest, so a client still sending sees
