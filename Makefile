@@ -12,6 +12,7 @@ node_modules/.install-stamp: package.json package-lock.json
 
 build: install
 	npx tsc -p tsconfig.build.json
+	@chmod +x dist/src/cli/main.js
 
 typecheck: install
 	npx tsc --noEmit -p tsconfig.json

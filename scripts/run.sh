@@ -28,6 +28,12 @@ Store a registry secret, then point a remote registry's credentials at it:
   curl -X POST -H "Authorization: Bearer ${token}" -H 'Content-Type: application/yaml' \\
        http://${listen}/v1/config/image-registry/remote-registries --data-binary \$'address: registry.example.com\ncredentials:\n  - repository: "*"\n    vault: secret\n    secret: registry-example\n'
   curl -H "Authorization: Bearer ${token}" -H 'Accept: application/yaml' http://${listen}/v1/config/image-registry/remote-registries
+
+The same with the berth CLI (dist/src/cli/main.js; 'npm link' puts it on PATH as berth):
+  alias berth="node $(pwd)/dist/src/cli/main.js"
+  berth login http://${listen} --token ${token}
+  berth show image-registry remote-registries
+  berth --help
 MSG
 
 export BERTH_ADMIN_TOKEN="$token" VAULT_ADDR="$vault_addr" VAULT_TOKEN="$root"

@@ -1,10 +1,12 @@
-// Builds the Express app. Middleware order, top to bottom: request log, open endpoints (health, contract),
-// the site registry (/v2, streaming bodies), then /v1: seal gate, access, body, contract validation, routes;
-// unknown paths; errors last.
+// Builds the Express app. Middleware order, top to bottom: request log and request metrics; the site registry (/v2,
+// streaming bodies, its own path grammar and access); the path grammar for every other path; endpoints outside /v1
+// (health, contract, metrics, the docs page, SSO metadata); then /v1: the contract operation the path resolves to,
+// authentication, the role check, seal gate, (at a site) the 403 on config writes, body, contract validation,
+// `?site=` forwarding, routes; unknown paths; errors last.
 import express, { type Express } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Logger } from 'pino';
-import { contractJson, contractYaml } from './contract/openapi.js';
+import { contract, contractJson, contractYaml } from './contract/openapi.js';
 import { validatorDocument } from './contract/validator-document.js';
 import type { ConfigStore } from './store/config-store.js';
 import type { Authenticator } from './auth/principal.js';
@@ -14,7 +16,8 @@ import { remoteRegistrySpec } from './image-registry/remote-registry.js';
 import { imageRegistryRoutes } from './image-registry/routes.js';
 import { tokenRoutes } from './auth/routes.js';
 import { requestLog } from './http/request-log.js';
-import { bearerToken, requireAccess } from './http/access.js';
+import { authenticate, authorize, bearerToken } from './http/access.js';
+import { refuseOtherSpellings, resolveOperation } from './http/path-grammar.js';
 import { requestBody } from './http/request-body.js';
 import { errorResponder } from './http/error-response.js';
 import { sendAnswer } from './http/answer.js';
@@ -32,12 +35,21 @@ import { VerificationLog } from './image-registry/operations/verification-status
 import { createSites } from './sites/sites.js';
 import type { TowerSettings } from './sites/tower-client.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
+import { PROTECTED_RESOURCE_METADATA_PATH, type ProtectedResourceMetadata } from './auth/oidc/resource-metadata.js';
+import type { MetricsSettings } from './settings.js';
+import { httpMetrics } from './http/http-metrics.js';
+import { collectProcessMetrics } from './metrics/metrics.js';
+import { METRICS_PATH, metricsRoute } from './metrics/routes.js';
+import { labelPullsByRepository } from './image-registry/pull/pull-metrics.js';
+import { DOCS_PATH, docsRoutes } from './docs/routes.js';
+import { AuditTrail, type AuditRetention } from './audit/audit-trail.js';
+import { auditRoutes } from './audit/routes.js';
 
 export interface AppParts {
   logger: Logger;
   store: ConfigStore;
   tokens: TokenRegistry;
-  /** Who may call /v1; the token registry, later with single sign-on behind it. */
+  /** Who may call /v1 and /v2: the token registry, and single sign-on behind it when configured. */
   authenticator: Authenticator;
   bodyLimitBytes: number;
   /** Bounds on fetches, documents and sessions (limits.ts); the defaults when absent. */
@@ -46,8 +58,19 @@ export interface AppParts {
   secrets?: { store: SecretStore; monitor: SealMonitor };
   siteRegistry: SiteRegistry;
   registryAnonymousPull: boolean;
-  /** This Berth among sites: its name (default `control-tower`), and at a site the tower it follows. */
-  sites?: { siteName: string; tower?: TowerSettings | undefined };
+  /** With single sign-on: what clients learn at /.well-known/oauth-protected-resource (issuer, audience, CLI client). */
+  ssoMetadata?: ProtectedResourceMetadata;
+  /**
+   * This Berth among sites: its name (default `control-tower`), at a site the tower it follows, and whether sites'
+   * api-urls may be http:// (BERTH_SITES_ALLOW_HTTP; default no: the tower's token for a site must not travel in clear).
+   */
+  sites?: { siteName: string; tower?: TowerSettings | undefined; allowHttp?: boolean };
+  /** Finished pulls kept listed at /v1/state/image-registry/pulls. */
+  pullHistory: number;
+  /** How much of the audit trail (/v1/state/system/audit) the store keeps. */
+  auditRetention: AuditRetention;
+  /** Who may scrape /metrics, and how far its labels go (sites, repositories). */
+  metrics: MetricsSettings;
 }
 
 export interface BerthApp {
@@ -60,22 +83,20 @@ export interface BerthApp {
 
 export function createApp(parts: AppParts): BerthApp {
   const app = express();
+  // One spelling per path (path-grammar.ts): set before the first route creates the app's router.
+  app.set('case sensitive routing', true);
+  app.set('strict routing', true);
   app.disable('x-powered-by');
   // ETags are store revisions, set by the routes; Express's body hashes would contradict them.
   app.set('etag', false);
   app.use(requestLog(parts.logger));
+  collectProcessMetrics();
+  labelPullsByRepository(parts.metrics.repositoryLabels);
+  const openPaths = ['/healthz', '/readyz', '/openapi.yaml', '/openapi.json', METRICS_PATH, DOCS_PATH, PROTECTED_RESOURCE_METADATA_PATH];
+  app.use(httpMetrics(openPaths));
 
-  app.get('/healthz', (req, res) => sendAnswer(req, res, 200, { status: 'ok' }));
-  app.get('/readyz', async (req, res) => {
-    const store = await parts.store.healthy();
-    const secretStore = parts.secrets ? parts.secrets.monitor.state : 'not configured';
-    const ready = store && (secretStore === 'unsealed' || secretStore === 'not configured');
-    sendAnswer(req, res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks: { store: store ? 'ok' : 'unavailable', 'secret-store': secretStore } });
-  });
-  app.get('/openapi.yaml', (_req, res) => res.type('application/yaml').send(contractYaml));
-  app.get('/openapi.json', (_req, res) => res.type('application/json').send(contractJson));
-
-  // The site registry's protocol: Berth's API tokens, as a bearer token or a Basic password.
+  // The site registry's protocol: Berth's API tokens, as a bearer token or a Basic password, or the short-lived tokens
+  // of the Docker token flow it hands out at /v2/token (registry/http/access.ts).
   app.use(
     '/v2',
     createRegistryRouter(parts.siteRegistry, {
@@ -88,35 +109,76 @@ export function createApp(parts: AppParts): BerthApp {
     }),
   );
 
-  if (parts.secrets) app.use('/v1', sealGate(parts.secrets.monitor, parts.secrets.store));
-  // `?site=` is forwarded (or dropped, naming this Berth) before any body is read or route is reached.
-  const limits = parts.limits ?? DEFAULT_LIMITS;
-  const documentBounds = { documentBytes: parts.bodyLimitBytes, patchOperations: limits.patchOperations };
-  const sites = createSites({ store: parts.store, secrets: parts.secrets?.store, logger: parts.logger, siteName: parts.sites?.siteName ?? 'control-tower', tower: parts.sites?.tower, documentBounds });
-  app.use('/v1', requireAccess(parts.authenticator), ...sites.middleware, ...requestBody(parts.bodyLimitBytes));
+  app.use(refuseOtherSpellings);
+  app.get('/healthz', (req, res) => sendAnswer(req, res, 200, { status: 'ok' }));
+  app.get('/readyz', async (req, res) => {
+    const store = await parts.store.healthy();
+    const secretStore = parts.secrets ? parts.secrets.monitor.state : 'not configured';
+    const ready = store && (secretStore === 'unsealed' || secretStore === 'not configured');
+    sendAnswer(req, res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks: { store: store ? 'ok' : 'unavailable', 'secret-store': secretStore } });
+  });
+  app.get('/openapi.yaml', (_req, res) => res.type('application/yaml').send(contractYaml));
+  app.get('/openapi.json', (_req, res) => res.type('application/json').send(contractJson));
+  app.get(METRICS_PATH, metricsRoute({ authenticator: parts.authenticator, anonymous: parts.metrics.anonymous }));
+  app.use(docsRoutes({ metricsAnonymous: parts.metrics.anonymous }));
+  const { ssoMetadata } = parts;
+  if (ssoMetadata) app.get(PROTECTED_RESOURCE_METADATA_PATH, (req, res) => sendAnswer(req, res, 200, ssoMetadata));
+
+  // Repository names written with plain slashes take the contract's one-segment form before /v1 resolves the path.
   app.use(canonicalRepositoryPaths);
+  const siteName = parts.sites?.siteName ?? 'control-tower';
+  const limits = parts.limits ?? DEFAULT_LIMITS;
+  // What a config document may grow to by any write: a PUT's body limit, and a JSON Patch's operations.
+  const documentBounds = { documentBytes: parts.bodyLimitBytes, patchOperations: limits.patchOperations };
+  const sites = createSites({
+    store: parts.store,
+    secrets: parts.secrets?.store,
+    logger: parts.logger,
+    siteName,
+    tower: parts.sites?.tower,
+    allowHttp: parts.sites?.allowHttp ?? false,
+    metricsSiteSeries: parts.metrics.siteSeries,
+    documentBounds,
+  });
+  // Every /v1 request is one operation of the contract, checked as that operation whatever else it carries;
+  // authentication comes first, so callers without a token learn nothing (not even whether a secret store is up).
   app.use(
-    OpenApiValidator.middleware({
+    '/v1',
+    resolveOperation(contract),
+    authenticate(parts.authenticator),
+    authorize,
+    ...(parts.secrets ? [sealGate(parts.secrets.monitor)] : []),
+    ...sites.beforeBody,
+    ...requestBody(parts.bodyLimitBytes),
+    ...OpenApiValidator.middleware({
       apiSpec: validatorDocument() as never,
       validateRequests: { allowUnknownQueryParameters: false },
       validateResponses: false,
       validateSecurity: false,
-      ignorePaths: /^\/(?!v1\/)/,
     }),
+    // `?site=` is carried out at the site only once the request passed every check it would pass here.
+    sites.forwarding,
   );
 
   const registries = new ConfigList(parts.store, remoteRegistrySpec, documentBounds);
   const clients = new RegistryClients(parts.secrets?.store, limits);
   const verifications = new VerificationLog();
   const deps: OperationDeps = { registries, clients, secrets: parts.secrets?.store, siteRegistry: parts.siteRegistry, verifications, limits };
+  const audit = new AuditTrail(parts.store, {
+    siteName,
+    retention: parts.auditRetention,
+    logger: parts.logger.child({ component: 'audit' }),
+  });
+  audit.start();
   app.use(
     '/v1',
     imageRegistryRoutes(registries, verifications),
     remoteRegistryOperationRoutes(deps),
-    pullRoutes(deps),
+    pullRoutes(deps, { history: parts.pullHistory }),
     siteRepositoryRoutes(parts.siteRegistry),
     tokenRoutes(parts.tokens),
     sites.routes,
+    auditRoutes(audit),
   );
 
   app.use((req, _res, next) => next(notFound(`no such resource: ${req.method} ${req.path}`)));
@@ -124,6 +186,7 @@ export function createApp(parts: AppParts): BerthApp {
   return {
     app,
     close: async () => {
+      audit.stop();
       await Promise.all([clients.close(), sites.close()]);
     },
     drain: () => sites.drain(),

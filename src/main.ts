@@ -7,6 +7,9 @@ import { readSettings, SettingsError, type Settings } from './settings.js';
 import { createLogger } from './logger.js';
 import { openConfigStore } from './store/open-store.js';
 import { TokenRegistry } from './auth/tokens.js';
+import { firstOf } from './auth/principal.js';
+import { OidcAuthenticator } from './auth/oidc/oidc-authenticator.js';
+import { protectedResourceMetadata } from './auth/oidc/resource-metadata.js';
 import { createApp } from './app.js';
 import { VaultSecretStore } from './secrets/secret-store.js';
 import { SealMonitor } from './secrets/seal-monitor.js';
@@ -37,16 +40,27 @@ async function start(settings: Settings): Promise<void> {
     secrets = { store: secretStore, monitor };
   }
   const siteRegistry = await createSiteRegistry({ dataDir: join(settings.dataDir, 'registry'), limits: settings.limits });
+  // Single sign-on beside Berth's own tokens: a token Berth issued is looked up first (a hash), then a JWT is checked.
+  let sso: OidcAuthenticator | undefined;
+  if (settings.oidc) {
+    sso = new OidcAuthenticator(settings.oidc, logger);
+    logger.info({ issuer: settings.oidc.issuer, audience: settings.oidc.audience }, 'single sign-on: accepting access tokens of the identity provider');
+    sso.prefetch();
+  }
   const { app, close: closeApp, drain: drainApp } = createApp({
     logger,
     store,
     tokens,
-    authenticator: tokens,
+    authenticator: sso ? firstOf([tokens, sso]) : tokens,
+    ...(settings.oidc ? { ssoMetadata: protectedResourceMetadata(settings.oidc) } : {}),
     bodyLimitBytes: settings.bodyLimitBytes,
     limits: settings.limits,
     siteRegistry,
     registryAnonymousPull: settings.registryAnonymousPull,
-    sites: { siteName: settings.siteName, tower: settings.tower },
+    sites: { siteName: settings.siteName, tower: settings.tower, allowHttp: settings.sitesAllowHttp },
+    pullHistory: settings.pullHistory,
+    auditRetention: settings.auditRetention,
+    metrics: settings.metrics,
     ...(secrets ? { secrets } : {}),
   });
 
@@ -85,6 +99,7 @@ async function start(settings: Settings): Promise<void> {
       }, CLOSE_TIMEOUT_MS).unref();
       secrets?.monitor.stop();
       tokens.close();
+      await sso?.close();
       await closeApp().catch((err: unknown) => logger.warn({ err }, 'closing the app failed'));
       await siteRegistry.close();
       await store.close();

@@ -7,6 +7,9 @@ import type { SecretStoreSettings } from './secrets/secret-store.js';
 import type { TowerSettings } from './sites/tower-client.js';
 import type { EtcdStoreSettings } from './store/etcd.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
+import type { OidcSettings } from './auth/oidc/oidc-authenticator.js';
+import { parseRoleMapping, RoleMappingError } from './auth/oidc/role-mapping.js';
+import type { AuditRetention } from './audit/audit-trail.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -33,10 +36,31 @@ export interface Settings {
   siteName: string;
   /** Set at a site only: the control tower whose configuration it follows (BERTH_TOWER_URL, _TOKEN, _CACERT). */
   tower: TowerSettings | undefined;
+  /**
+   * BERTH_SITES_ALLOW_HTTP: whether tokens between a tower and its sites may travel over http:// (sites' api-urls at
+   * a tower, BERTH_TOWER_URL at a site). Off by default; for loopback and lab set-ups.
+   */
+  sitesAllowHttp: boolean;
   /** The ConfigStore engine (BERTH_STORE): the embedded SQLite file, or an etcd cluster several Berths share. */
   store: StoreSettings;
   /** What one request, operation or client may make Berth fetch, hold or compute (limits.ts). */
   limits: Limits;
+  /** Single sign-on with an OpenID Provider's access tokens (BERTH_OIDC_*); absent when BERTH_OIDC_ISSUER is unset. */
+  oidc: OidcSettings | undefined;
+  /** How many finished pulls /v1/state/image-registry/pulls keeps listing (BERTH_PULL_HISTORY). */
+  pullHistory: number;
+  /** How much of the audit trail is kept (BERTH_AUDIT_MAX_ENTRIES, BERTH_AUDIT_MAX_AGE). */
+  auditRetention: AuditRetention;
+  metrics: MetricsSettings;
+}
+
+export interface MetricsSettings {
+  /** BERTH_METRICS_ANONYMOUS: /metrics without a token (for a scraper on a trusted network). */
+  anonymous: boolean;
+  /** BERTH_METRICS_SITE_SERIES: with more sites than this, per-site series give way to aggregates. */
+  siteSeries: number;
+  /** BERTH_METRICS_REPOSITORY_LABELS: pull metrics carry the repository (unbounded values; off by default). */
+  repositoryLabels: boolean;
 }
 
 export type StoreSettings = { engine: 'sqlite' } | { engine: 'etcd'; etcd: EtcdStoreSettings };
@@ -56,6 +80,7 @@ const SETTINGS = {
   towerUrl: { env: 'BERTH_TOWER_URL', flag: 'tower-url', fallback: undefined },
   towerToken: { env: 'BERTH_TOWER_TOKEN', flag: 'tower-token', fallback: undefined },
   towerCaCert: { env: 'BERTH_TOWER_CACERT', flag: 'tower-cacert', fallback: undefined },
+  sitesAllowHttp: { env: 'BERTH_SITES_ALLOW_HTTP', flag: 'sites-allow-http', fallback: 'false' },
   store: { env: 'BERTH_STORE', flag: 'store', fallback: 'sqlite' },
   etcdEndpoints: { env: 'BERTH_ETCD_ENDPOINTS', flag: 'etcd-endpoints', fallback: undefined },
   etcdCaCert: { env: 'BERTH_ETCD_CACERT', flag: 'etcd-cacert', fallback: undefined },
@@ -74,6 +99,18 @@ const SETTINGS = {
   uploadSessions: { env: 'BERTH_UPLOAD_SESSIONS', flag: 'upload-sessions', fallback: String(DEFAULT_LIMITS.uploadSessions) },
   uploadSessionsPerToken: { env: 'BERTH_UPLOAD_SESSIONS_PER_TOKEN', flag: 'upload-sessions-per-token', fallback: String(DEFAULT_LIMITS.uploadSessionsPerToken) },
   uploadIdleTimeout: { env: 'BERTH_UPLOAD_IDLE_TIMEOUT', flag: 'upload-idle-timeout', fallback: String(DEFAULT_LIMITS.uploadIdleMs / 1000) },
+  oidcIssuer: { env: 'BERTH_OIDC_ISSUER', flag: 'oidc-issuer', fallback: undefined },
+  oidcAudience: { env: 'BERTH_OIDC_AUDIENCE', flag: 'oidc-audience', fallback: undefined },
+  oidcClientId: { env: 'BERTH_OIDC_CLIENT_ID', flag: 'oidc-client-id', fallback: undefined },
+  oidcCaCert: { env: 'BERTH_OIDC_CA_CERT', flag: 'oidc-ca-cert', fallback: undefined },
+  oidcRoles: { env: 'BERTH_OIDC_ROLES', flag: 'oidc-roles', fallback: undefined },
+  oidcGroupsClaim: { env: 'BERTH_OIDC_GROUPS_CLAIM', flag: 'oidc-groups-claim', fallback: undefined },
+  pullHistory: { env: 'BERTH_PULL_HISTORY', flag: 'pull-history', fallback: '100' },
+  auditMaxEntries: { env: 'BERTH_AUDIT_MAX_ENTRIES', flag: 'audit-max-entries', fallback: '100000' },
+  auditMaxAge: { env: 'BERTH_AUDIT_MAX_AGE', flag: 'audit-max-age', fallback: '365d' },
+  metricsAnonymous: { env: 'BERTH_METRICS_ANONYMOUS', flag: 'metrics-anonymous', fallback: 'false' },
+  metricsSiteSeries: { env: 'BERTH_METRICS_SITE_SERIES', flag: 'metrics-site-series', fallback: '100' },
+  metricsRepositoryLabels: { env: 'BERTH_METRICS_REPOSITORY_LABELS', flag: 'metrics-repository-labels', fallback: 'false' },
 } as const;
 
 type Setting = (typeof SETTINGS)[keyof typeof SETTINGS];
@@ -128,6 +165,28 @@ function readLimits(value: (s: Setting) => string | undefined): Limits {
   };
 }
 
+function parsePullHistory(text: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 10_000) throw new SettingsError(`BERTH_PULL_HISTORY: expected a number of pulls from 0 to 10000, got '${text}'`);
+  return Number(text);
+}
+
+/** A whole number from 0 to `max`. */
+function parseCount(text: string, setting: string, max: number, what: string): number {
+  if (!/^\d{1,10}$/.test(text) || Number(text) > max) throw new SettingsError(`${setting}: expected ${what} from 0 to ${max}, got '${text}'`);
+  return Number(text);
+}
+
+const DURATION_UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** The audit trail's retention: entries (0 = no count limit) and an age like `365d`, `12h`, `90m` (0 = no age limit). */
+function parseAuditRetention(entries: string, age: string): AuditRetention {
+  const maxEntries = parseCount(entries, 'BERTH_AUDIT_MAX_ENTRIES', 100_000_000, 'a number of entries (0: no limit)');
+  const match = /^(\d{1,6})([smhd])$/.exec(age);
+  if (age !== '0' && !match) throw new SettingsError(`BERTH_AUDIT_MAX_AGE: expected an age like 365d, 12h, 90m or 30s (0: no limit), got '${age}'`);
+  const maxAgeMs = match ? Number(match[1]) * DURATION_UNITS_MS[match[2]!]! : 0;
+  return { maxEntries: maxEntries === 0 ? undefined : maxEntries, maxAgeMs: maxAgeMs === 0 ? undefined : maxAgeMs };
+}
+
 function parseBoolean(text: string, setting: string): boolean {
   if (text === 'true' || text === 'false') return text === 'true';
   throw new SettingsError(`${setting}: expected true or false, got '${text}'`);
@@ -137,6 +196,8 @@ function parseBoolean(text: string, setting: string): boolean {
 function readSecretStore(env: NodeJS.ProcessEnv): SecretStoreSettings | undefined {
   const address = env.VAULT_ADDR;
   if (!address) return undefined;
+  // Never echo what may hold user info (a password): refused before any message could quote it.
+  if (address.includes('@')) throw new SettingsError('VAULT_ADDR: no credentials in the URL; Berth authenticates with VAULT_TOKEN');
   let url: URL;
   try {
     url = new URL(address);
@@ -164,7 +225,7 @@ const SITE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
  * This Berth's place among sites. BERTH_TOWER_URL makes it a site following that tower, so it needs the token it
  * presents there and a name of its own (the default `control-tower` would be taken for the tower itself).
  */
-function readSiteSettings(value: (s: (typeof SETTINGS)[keyof typeof SETTINGS]) => string | undefined, explicitSiteName: boolean) {
+function readSiteSettings(value: (s: (typeof SETTINGS)[keyof typeof SETTINGS]) => string | undefined, explicitSiteName: boolean, allowHttp: boolean) {
   const siteName = value(SETTINGS.siteName) ?? '';
   if (!SITE_NAME.test(siteName)) {
     throw new SettingsError(`BERTH_SITE_NAME: expected 1 to 63 lowercase letters, digits and inner '-', got '${siteName}'`);
@@ -185,6 +246,9 @@ function readSiteSettings(value: (s: (typeof SETTINGS)[keyof typeof SETTINGS]) =
   }
   if ((parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.username || parsed.password || parsed.search || parsed.hash) {
     throw new SettingsError(`BERTH_TOWER_URL: expected an http:// or https:// URL without user info, query or fragment, got '${url}'`);
+  }
+  if (parsed.protocol === 'http:' && !allowHttp) {
+    throw new SettingsError(`BERTH_TOWER_URL: '${url}' is http://, so this site's token would travel in clear; use https:// or set BERTH_SITES_ALLOW_HTTP=true`);
   }
   if (!explicitSiteName) throw new SettingsError('BERTH_SITE_NAME: required with BERTH_TOWER_URL (a site names itself to its tower)');
   if (!token || !/^[\x21-\x7e]{16,4096}$/.test(token)) {
@@ -281,6 +345,53 @@ function readStoreSettings(value: (s: (typeof SETTINGS)[keyof typeof SETTINGS]) 
   };
 }
 
+/** BERTH_OIDC_*: off without an issuer (then every other OIDC setting is a mistake to report, not to ignore). */
+function readOidcSettings(value: (s: (typeof SETTINGS)[keyof typeof SETTINGS]) => string | undefined): OidcSettings | undefined {
+  const issuer = value(SETTINGS.oidcIssuer);
+  const others = [SETTINGS.oidcAudience, SETTINGS.oidcClientId, SETTINGS.oidcCaCert, SETTINGS.oidcRoles, SETTINGS.oidcGroupsClaim];
+  if (issuer === undefined || issuer === '') {
+    const stray = others.find((s) => value(s) !== undefined);
+    if (stray) throw new SettingsError(`${stray.env}: only meaningful with BERTH_OIDC_ISSUER`);
+    return undefined;
+  }
+  let url: URL | undefined;
+  try {
+    url = new URL(issuer);
+  } catch {
+    url = undefined;
+  }
+  // Never echo what may hold a password.
+  if (url?.username || url?.password) throw new SettingsError('BERTH_OIDC_ISSUER: no user info in the issuer URL');
+  if (!url || url.protocol !== 'https:' || url.search || url.hash || /\s/.test(issuer)) {
+    throw new SettingsError(`BERTH_OIDC_ISSUER: expected the issuer's https:// URL without query or fragment, got '${issuer}'`);
+  }
+  const printable = (setting: (typeof SETTINGS)[keyof typeof SETTINGS], max: number, what: string) => {
+    const text = value(setting);
+    if (text !== undefined && (!/^[\x21-\x7e]+$/.test(text) || text.length > max)) {
+      throw new SettingsError(`${setting.env}: expected ${what} of 1 to ${max} printable characters without spaces, got '${text}'`);
+    }
+    return text;
+  };
+  const audience = printable(SETTINGS.oidcAudience, 512, 'the audience (aud) tokens for Berth carry');
+  if (audience === undefined) throw new SettingsError('BERTH_OIDC_AUDIENCE: required with BERTH_OIDC_ISSUER (the audience, aud, of access tokens meant for Berth)');
+  const clientId = printable(SETTINGS.oidcClientId, 256, 'a client id');
+  const groupsClaim = printable(SETTINGS.oidcGroupsClaim, 128, 'a claim name') ?? 'groups';
+  const rolesText = value(SETTINGS.oidcRoles);
+  if (rolesText === undefined || rolesText.trim() === '') {
+    throw new SettingsError('BERTH_OIDC_ROLES: required with BERTH_OIDC_ISSUER: which groups get which role, e.g. admin=berth-admins,operator=berth-ops,read=*');
+  }
+  let roles;
+  try {
+    roles = parseRoleMapping(rolesText);
+  } catch (e) {
+    if (e instanceof RoleMappingError) throw new SettingsError(`BERTH_OIDC_ROLES: ${e.message}`);
+    throw e;
+  }
+  const caFile = value(SETTINGS.oidcCaCert);
+  const caCertPem = caFile === undefined ? undefined : readPemFile('BERTH_OIDC_CA_CERT', caFile, /-----BEGIN CERTIFICATE-----/);
+  return { issuer, audience, groupsClaim, roles, ...(clientId ? { clientId } : {}), ...(caCertPem ? { caCertPem } : {}) };
+}
+
 export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
   const known = new Set<string>(Object.values(SETTINGS).map((s) => s.env));
   const unknown = Object.keys(env).filter((name) => name.startsWith('BERTH_') && !known.has(name));
@@ -299,6 +410,7 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
   if (adminToken !== undefined && !/^[\x21-\x7e]{16,256}$/.test(adminToken)) {
     throw new SettingsError('BERTH_ADMIN_TOKEN: expected 16 to 256 printable characters without spaces');
   }
+  const sitesAllowHttp = parseBoolean(value(SETTINGS.sitesAllowHttp) ?? '', SETTINGS.sitesAllowHttp.env);
   const dataDir = value(SETTINGS.dataDir) ?? '';
   if (dataDir.trim() === '') throw new SettingsError('BERTH_DATA_DIR: must not be empty');
 
@@ -311,8 +423,17 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
     requestTimeoutMs: parseBound(value(SETTINGS.requestTimeout) ?? '', SETTINGS.requestTimeout, 1, 24 * 3600) * 1000,
     registryAnonymousPull: parseBoolean(value(SETTINGS.anonymousPull) ?? '', SETTINGS.anonymousPull.env),
     secretStore: readSecretStore(env),
-    ...readSiteSettings(value, (flags[SETTINGS.siteName.flag] ?? env[SETTINGS.siteName.env]) !== undefined),
+    ...readSiteSettings(value, (flags[SETTINGS.siteName.flag] ?? env[SETTINGS.siteName.env]) !== undefined, sitesAllowHttp),
+    sitesAllowHttp,
     store: readStoreSettings(value, (s) => (flags[s.flag] ?? env[s.env]) !== undefined),
     limits: readLimits(value),
+    oidc: readOidcSettings(value),
+    pullHistory: parsePullHistory(value(SETTINGS.pullHistory) ?? ''),
+    auditRetention: parseAuditRetention(value(SETTINGS.auditMaxEntries) ?? '', value(SETTINGS.auditMaxAge) ?? ''),
+    metrics: {
+      anonymous: parseBoolean(value(SETTINGS.metricsAnonymous) ?? '', SETTINGS.metricsAnonymous.env),
+      siteSeries: parseCount(value(SETTINGS.metricsSiteSeries) ?? '', SETTINGS.metricsSiteSeries.env, 100_000, 'a number of sites'),
+      repositoryLabels: parseBoolean(value(SETTINGS.metricsRepositoryLabels) ?? '', SETTINGS.metricsRepositoryLabels.env),
+    },
   };
 }

@@ -2,7 +2,7 @@
 // create, read, replace, patch and delete with whole-object validation, dry runs, ETag preconditions and CAS.
 import { BerthError, alreadyExists, invalidInput, notFound } from '../errors.js';
 import { describeAjvErrors, pointerToFieldPath, schemaValidator, type SchemaProblem } from '../contract/openapi.js';
-import type { ConfigStore, StoreEntry } from '../store/config-store.js';
+import type { ConfigStore, StoreEntry, WriteContext } from '../store/config-store.js';
 import { checkPreconditions, type Preconditions } from '../store/preconditions.js';
 import { mergePatch, type KeyedLists } from '../patch/keyed-merge-patch.js';
 import { applyJsonPatch, jsonSizeWithin, type JsonPatchOperation } from '../patch/json-patch.js';
@@ -27,12 +27,16 @@ export interface Versioned<T> {
   value: T;
   revision: number;
   updatedAt: string;
+  /** Who made the last write, when it was recorded. */
+  writeContext?: WriteContext;
 }
 
 export interface WriteOptions {
   preconditions?: Preconditions;
   /** `validate=true`: every check, no write. */
   validateOnly?: boolean;
+  /** Who asks for the write, recorded with it. */
+  context?: WriteContext;
 }
 
 export interface WriteOutcome {
@@ -81,7 +85,7 @@ export class ConfigList<T extends object> {
   }
 
   private versioned(entry: StoreEntry): Versioned<T> {
-    return { value: entry.value as T, revision: entry.modRevision, updatedAt: entry.updatedAt };
+    return { value: entry.value as T, revision: entry.modRevision, updatedAt: entry.updatedAt, ...(entry.writeContext ? { writeContext: entry.writeContext } : {}) };
   }
 
   /** Schema, key uniqueness in keyed lists, then the semantic checks; all problems at once. */
@@ -138,7 +142,7 @@ export class ConfigList<T extends object> {
       return { created: true };
     }
     try {
-      const { revision } = await this.store.put(this.storeKey(key), value, { kind: 'absent' });
+      const { revision } = await this.store.put(this.storeKey(key), value, { kind: 'absent' }, options.context);
       return { revision, created: true };
     } catch (e) {
       if (e instanceof BerthError && e.kind === 'already-exists') throw alreadyExists(`${this.describe(key)} already exists`);
@@ -153,7 +157,7 @@ export class ConfigList<T extends object> {
     if (options.validateOnly) return { created: !current };
     // With preconditions, write only over the revision they were checked against; without, last writer wins.
     const condition = options.preconditions ? (current ? { kind: 'mod-revision' as const, revision: current.modRevision } : { kind: 'absent' as const }) : undefined;
-    return this.store.put(this.storeKey(key), value, condition);
+    return this.store.put(this.storeKey(key), value, condition, options.context);
   }
 
   async patch(key: string, patch: Patch, options: WriteOptions = {}): Promise<WriteOutcome> {
@@ -164,7 +168,7 @@ export class ConfigList<T extends object> {
       const value = this.check(this.patched(current.value, patch), key);
       if (options.validateOnly) return { created: false };
       try {
-        const { revision } = await this.store.put(this.storeKey(key), value, { kind: 'mod-revision', revision: current.modRevision });
+        const { revision } = await this.store.put(this.storeKey(key), value, { kind: 'mod-revision', revision: current.modRevision }, options.context);
         return { revision, created: false };
       } catch (e) {
         // Someone wrote in between. With If-Match the client asked for exactly this revision: report it.
@@ -191,6 +195,6 @@ export class ConfigList<T extends object> {
     if (!current) throw notFound(`${this.describe(key)} does not exist`);
     checkPreconditions(this.describe(key), current?.modRevision, options.preconditions);
     if (options.validateOnly) return;
-    await this.store.delete(this.storeKey(key), options.preconditions ? { kind: 'mod-revision', revision: current.modRevision } : undefined);
+    await this.store.delete(this.storeKey(key), options.preconditions ? { kind: 'mod-revision', revision: current.modRevision } : undefined, options.context);
   }
 }

@@ -90,18 +90,23 @@ export function toBerthError(err: unknown, req: Request): BerthError | undefined
   return new BerthError(kind, [...new Set(problems)].join('; '), info);
 }
 
+/** The error body of API.md for `error`: what a failed request answers, and what a stream ends with when it fails. */
+export const errorBodyOf = (error: BerthError) => ({ errors: [{ 'error-message': error.message, ...(error.info ? { 'error-info': error.info } : {}) }] });
+
+/** What a client is told of an unexpected error (a bug): nothing of it but that it happened. */
+export const internalError = () => new BerthError('internal', 'internal error: a bug in Berth; the request id identifies it in the log');
+
 function writeError(req: Request, res: Response, error: BerthError): void {
   const status = STATUS[error.kind];
   if (error.kind === 'unauthenticated') res.set('WWW-Authenticate', 'Bearer realm="berth"');
   if (error.retryAfterSeconds !== undefined) res.set('Retry-After', String(Math.ceil(error.retryAfterSeconds)));
-  const entry = { 'error-message': error.message, ...(error.info ? { 'error-info': error.info } : {}) };
   let format;
   try {
     format = answerFormat(req);
   } catch {
     format = { mediaType: 'application/json', yaml: false };
   }
-  res.status(status).type(`${format.mediaType}; charset=utf-8`).send(serialize({ errors: [entry] }, format));
+  res.status(status).type(`${format.mediaType}; charset=utf-8`).send(serialize(errorBodyOf(error), format));
 }
 
 export const errorResponder: ErrorRequestHandler = (err, req, res, next) => {
@@ -114,5 +119,5 @@ export const errorResponder: ErrorRequestHandler = (err, req, res, next) => {
   const known = toBerthError(err, req);
   if (known) return writeError(req, res, known);
   req.log?.error({ err }, 'unexpected error');
-  writeError(req, res, new BerthError('internal', 'internal error: a bug in Berth; the request id identifies it in the log'));
+  writeError(req, res, internalError());
 };

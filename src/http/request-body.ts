@@ -6,6 +6,13 @@ import { BerthError, invalidInput } from '../errors.js';
 import { jsonSizeWithin } from '../patch/json-patch.js';
 import { parseYamlBody, YamlSyntaxError } from './yaml-parser.js';
 
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** The body as received (after any content-encoding), kept for `?site=`, which hands the site the same bytes. */
+    rawBody?: Buffer;
+  }
+}
+
 const JSON_TYPES = new Set(['application/json', 'application/merge-patch+json', 'application/json-patch+json']);
 const YAML_TYPES = new Set(['application/yaml', 'application/x-yaml', 'text/yaml']);
 
@@ -84,6 +91,7 @@ export function requestBody(limitBytes: number): RequestHandler[] {
     if (!isJson && jsonSizeWithin(value, limitBytes) > limitBytes) {
       throw new BerthError('payload-too-large', `body: expands to more than the limit of ${limitBytes} bytes (YAML aliases)`);
     }
+    req.rawBody = bytes;
     return value;
   };
   return [readRaw, (req: Request, _res: Response, next: NextFunction) => {

@@ -15,12 +15,13 @@ import {
 } from './manifest-document.js';
 import { isForeignLayer, ociImageIndex, platformConfigTypes } from './media-types.js';
 import { ManifestBlobUnknownError, RegistryError } from './registry-error.js';
-import { assertRepositoryName, assertTag, parseManifestReference } from './repository-name.js';
+import { assertRepositoryName, assertTag, isTag, parseManifestReference } from './repository-name.js';
 import type { BlobInfo, BlobStore, ByteRange, ByteSource } from './storage/blob-store.js';
 import { FilesystemBlobStore } from './storage/filesystem-blob-store.js';
 import { RegistryIndex, type ManifestRecord, type ReferenceRecord } from './storage/registry-index.js';
 import { SharedExclusiveLock } from './storage/shared-exclusive-lock.js';
 import { UploadSessions } from './upload-sessions.js';
+import { observeSiteRegistry, registryMetrics } from './registry-metrics.js';
 
 export interface SiteRegistryOptions {
   /** Berth passes `<BERTH_DATA_DIR>/registry`. */
@@ -137,7 +138,19 @@ export class SiteRegistry {
     const blobs = await FilesystemBlobStore.open(options.dataDir, { commitLock });
     const index = new RegistryIndex(join(options.dataDir, 'index.db'));
     const uploads = new UploadSessions(blobs, { total: limits.uploadSessions, perClient: limits.uploadSessionsPerToken, idleMs: limits.uploadIdleMs });
-    return new SiteRegistry(blobs, index, commitLock, uploads, options.gcGracePeriodMs ?? defaultGracePeriodMs, limits.manifestBytes, limits.manifestEntries, limits.configBytes);
+    const registry = new SiteRegistry(blobs, index, commitLock, uploads, options.gcGracePeriodMs ?? defaultGracePeriodMs, limits.manifestBytes, limits.manifestEntries, limits.configBytes);
+    observeSiteRegistry(registry);
+    return registry;
+  }
+
+  /** Blobs in the store and their bytes. */
+  storageUsage(): Promise<{ blobs: number; bytes: number }> {
+    return this.blobs.usage();
+  }
+
+  /** Upload sessions open now. */
+  get uploadsInFlight(): number {
+    return this.uploads.open;
   }
 
   async close(): Promise<void> {
@@ -200,7 +213,9 @@ export class SiteRegistry {
       { blobs: this.blobs, index: this.index, commitLock: this.commitLock },
       options.gracePeriodMs ?? this.gcGracePeriodMs,
     );
-    return { removedBlobs, bytesFreed: removedBlobs.reduce((n, b) => n + b.size, 0), expiredUploads };
+    const bytesFreed = removedBlobs.reduce((n, b) => n + b.size, 0);
+    registryMetrics.collectedGarbage(removedBlobs.length, bytesFreed);
+    return { removedBlobs, bytesFreed, expiredUploads };
   }
 
   private requireRepository(name: string): void {
@@ -360,11 +375,15 @@ export class SiteRegistry {
     return [entry('config', document.config!), ...document.layers.map((l) => entry('layer', l))];
   }
 
-  /** The manifest a tag or digest names; NAME_UNKNOWN or MANIFEST_UNKNOWN (404) otherwise. */
+  /**
+   * The manifest a tag or digest names; NAME_UNKNOWN or MANIFEST_UNKNOWN (404) otherwise. A malformed tag names no
+   * manifest: 404 like any unknown one, as distribution answers and the conformance suite expects (a malformed
+   * digest stays a 400 DIGEST_INVALID).
+   */
   async statManifest(repository: string, reference: string): Promise<StoredManifest> {
     assertRepositoryName(repository);
-    const ref = parseManifestReference(reference);
-    const digest = ref.digest ?? this.index.resolveTag(repository, ref.tag);
+    const ref = reference.includes(':') || isTag(reference) ? parseManifestReference(reference) : undefined;
+    const digest = ref && (ref.digest ?? this.index.resolveTag(repository, ref.tag));
     const record = digest === undefined ? undefined : this.index.manifestSummary(repository, digest);
     if (!record) {
       if (!this.index.repositoryExists(repository)) throw new RegistryError('NAME_UNKNOWN', `repository ${repository} not known to registry`, { name: repository });

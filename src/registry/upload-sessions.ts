@@ -45,6 +45,11 @@ export class UploadSessions {
     this.sweeper.unref();
   }
 
+  /** Sessions open now (the timer's expired ones are gone from it at once). */
+  get open(): number {
+    return this.sessions.size;
+  }
+
   async start(repository: string, client: string, algorithm?: DigestAlgorithm): Promise<UploadSession> {
     if (this.sessions.size + this.opening >= this.limits.total) {
       throw tooMany(`${this.limits.total} upload sessions are open, the most Berth keeps (BERTH_UPLOAD_SESSIONS)`, this.limits.total);

@@ -2,6 +2,7 @@
 // reached through node-vault. Reads KV version 2 secrets and the seal status; failures become typed errors.
 import vault from 'node-vault';
 import { BerthError, unavailable, upstreamFailure } from '../errors.js';
+import { secretMetrics } from './secret-metrics.js';
 
 export interface SecretStoreSettings {
   /** VAULT_ADDR */
@@ -19,8 +20,16 @@ export const SECRET_STORE_RETRY_AFTER_SECONDS = 5;
 
 export const sealedError = () =>
   unavailable('the secret store is sealed; unseal it and Berth serves again within seconds', SECRET_STORE_RETRY_AFTER_SECONDS, { 'secret-store': 'sealed' });
-export const unreachableError = (address: string) =>
-  unavailable(`the secret store at ${address} is unreachable`, SECRET_STORE_RETRY_AFTER_SECONDS, { 'secret-store': 'unreachable' });
+/** The store's address is the operator's to know (the log has it), never a caller's: answers do not name it. */
+export const unreachableError = () =>
+  unavailable('the secret store is unreachable; Berth serves again within seconds of reaching it', SECRET_STORE_RETRY_AFTER_SECONDS, { 'secret-store': 'unreachable' });
+
+/** The kind of a failed read: `sealed`, `unreachable`, or the upstream kind (`secret-missing`, ...). */
+function errorKindOf(error: unknown): string {
+  if (!(error instanceof BerthError)) return 'secret-store-error';
+  const kind = error.info?.kind ?? error.info?.['secret-store'];
+  return typeof kind === 'string' ? kind : 'secret-store-error';
+}
 
 export interface SecretStore {
   readonly address: string;
@@ -65,7 +74,7 @@ export class VaultSecretStore implements SecretStore {
     }
     if (status === undefined) {
       this.onTrouble?.('unreachable');
-      return unreachableError(this.address);
+      return unreachableError();
     }
     if (status === 404) return upstreamFailure(`${what} does not exist in the secret store`, { kind: 'secret-missing' });
     if (status === 403) return upstreamFailure(`${what} cannot be read with Berth's secret store token (permission denied)`, { kind: 'secret-forbidden' });
@@ -74,14 +83,16 @@ export class VaultSecretStore implements SecretStore {
 
   async readKv2(mount: string, path: string): Promise<Record<string, unknown>> {
     const what = `secret '${path}' in vault '${mount}'`;
-    try {
-      const answer = (await this.client.read(`${mount}/data/${path}`)) as { data?: { data?: unknown } };
-      const data = answer.data?.data;
-      if (!data || typeof data !== 'object') throw upstreamFailure(`${what} has no data (deleted or destroyed)`, { kind: 'secret-missing' });
-      return data as Record<string, unknown>;
-    } catch (e) {
-      throw e instanceof BerthError ? e : this.translate(e, what);
-    }
+    return secretMetrics.reading(async () => {
+      try {
+        const answer = (await this.client.read(`${mount}/data/${path}`)) as { data?: { data?: unknown } };
+        const data = answer.data?.data;
+        if (!data || typeof data !== 'object') throw upstreamFailure(`${what} has no data (deleted or destroyed)`, { kind: 'secret-missing' });
+        return data as Record<string, unknown>;
+      } catch (e) {
+        throw e instanceof BerthError ? e : this.translate(e, what);
+      }
+    }, errorKindOf);
   }
 
   async sealState(): Promise<SealState> {

@@ -17,26 +17,30 @@ export interface Site {
 /** Outside `config/image-registry/`, so the sites list never replicates to the sites themselves. */
 export const SITES_PREFIX = 'config/sites/';
 
-/** Why `text` is not a usable site API URL, or undefined. The contract's pattern has checked its rough shape. */
-export function apiUrlProblem(text: string): string | undefined {
+/**
+ * Why `text` is not a usable site API URL, or undefined. The contract's pattern has checked its rough shape.
+ * `allowHttp` (BERTH_SITES_ALLOW_HTTP): the tower presents its token for the site there, so clear text is opt-in.
+ */
+export function apiUrlProblem(text: string, allowHttp: boolean): string | undefined {
   let url: URL;
   try {
     url = new URL(text);
   } catch {
     return 'is not a URL';
   }
+  if (url.protocol === 'http:' && !allowHttp) return "must be an https:// URL: the tower's token for the site would travel in clear over http:// (BERTH_SITES_ALLOW_HTTP=true allows it)";
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must be an http:// or https:// URL';
   if (url.username || url.password) return 'must not hold user info (the token is in the secret store)';
   if (url.search || url.hash) return 'must not have a query or fragment';
   return undefined;
 }
 
-function siteProblems(ownName: string): (site: Site) => SchemaProblem[] {
+function siteProblems(ownName: string, allowHttp: boolean): (site: Site) => SchemaProblem[] {
   return (site) => {
     const problems: SchemaProblem[] = [];
     // `?site=<own name>` is served by this Berth itself, so a site of that name could never be reached.
     if (site.name === ownName) problems.push({ pointer: '/name', message: `'${ownName}' is the name of this Berth itself (BERTH_SITE_NAME)` });
-    const urlProblem = apiUrlProblem(site['api-url']);
+    const urlProblem = apiUrlProblem(site['api-url'], allowHttp);
     if (urlProblem) problems.push({ pointer: '/api-url', message: urlProblem });
     const caCert = site['ca-cert'];
     if (caCert !== undefined) {
@@ -50,13 +54,13 @@ function siteProblems(ownName: string): (site: Site) => SchemaProblem[] {
   };
 }
 
-export function siteSpec(ownName: string): ConfigListSpec<Site> {
+export function siteSpec(ownName: string, allowHttp: boolean): ConfigListSpec<Site> {
   return {
     noun: 'site',
     prefix: SITES_PREFIX,
     keyField: 'name',
     schema: 'Site',
     keyedLists: {},
-    semanticProblems: siteProblems(ownName),
+    semanticProblems: siteProblems(ownName, allowHttp),
   };
 }

@@ -15,6 +15,7 @@ import { SiteStates } from './site-states.js';
 import { TowerClient, type TowerSettings } from './tower-client.js';
 import { towerManagedConfig } from './tower-managed-config.js';
 import { DEFAULT_REPLICATOR_OPTIONS, TowerReplicator, type ReplicatorOptions } from './tower-replicator.js';
+import { observeSites } from './site-metrics.js';
 
 export interface SitesOptions {
   store: ConfigStore;
@@ -25,14 +26,20 @@ export interface SitesOptions {
   siteName: string;
   /** Set at a site: the tower it follows. */
   tower?: TowerSettings | undefined;
+  /** BERTH_SITES_ALLOW_HTTP: sites' api-urls may be http:// (the tower's token for a site then travels in clear). */
+  allowHttp: boolean;
   replicator?: ReplicatorOptions;
   /** How large a site entry may grow, and how many operations a JSON Patch of one may have. */
   documentBounds?: DocumentBounds;
+  /** BERTH_METRICS_SITE_SERIES: with more sites than this, metrics show only aggregates of them. */
+  metricsSiteSeries: number;
 }
 
 export interface Sites {
-  /** For /v1 after access control and before body parsing: `?site=` forwarding, then (at a site) the config-write 403. */
-  middleware: RequestHandler[];
+  /** For /v1 after access control and before body parsing: (at a site) the 403 on config writes. */
+  beforeBody: RequestHandler[];
+  /** For /v1 after contract validation, before the routes: `?site=` forwarding. */
+  forwarding: RequestHandler;
   routes: Router;
   /** Ends the change feed's long-polls at once: the server is shutting down. */
   drain(): void;
@@ -41,8 +48,8 @@ export interface Sites {
 
 export function createSites(options: SitesOptions): Sites {
   const { store, siteName, tower } = options;
-  const sites = new ConfigList<Site>(store, siteSpec(siteName), options.documentBounds);
-  const connections = new SiteConnections(sites, options.secrets);
+  const sites = new ConfigList<Site>(store, siteSpec(siteName, options.allowHttp), options.documentBounds);
+  const connections = new SiteConnections(sites, options.secrets, options.allowHttp);
   const contacts = new SiteContacts();
   const feed = new ChangeFeed(store);
   const replicatorOptions = options.replicator ?? DEFAULT_REPLICATOR_OPTIONS;
@@ -50,6 +57,12 @@ export function createSites(options: SitesOptions): Sites {
     ? new TowerReplicator(store, new TowerClient(tower, siteName, replicatorOptions.waitSeconds), options.logger.child({ component: 'replication' }), replicatorOptions)
     : undefined;
   replicator?.start();
+  const states = new SiteStates(sites, contacts, store);
+  observeSites({
+    siteSeries: options.metricsSiteSeries,
+    states: () => states.list(),
+    ...(replicator ? { replication: () => replicator.state() } : {}),
+  });
 
   const replicationState = async (): Promise<ReplicationStateAnswer> => {
     if (!replicator || !tower) {
@@ -73,8 +86,9 @@ export function createSites(options: SitesOptions): Sites {
   };
 
   return {
-    middleware: [siteForwarding(siteName, connections), ...(tower ? [towerManagedConfig(siteName, tower.url)] : [])],
-    routes: siteRoutes({ sites, states: new SiteStates(sites, contacts, store), contacts, feed, replicationState }),
+    beforeBody: tower ? [towerManagedConfig(siteName, tower.url)] : [],
+    forwarding: siteForwarding(siteName, connections),
+    routes: siteRoutes({ sites, states, contacts, feed, replicationState }),
     drain: () => feed.drain(),
     async close() {
       feed.drain();

@@ -4,7 +4,7 @@
 // snapshot when it has no revision yet or the tower is behind it. Retries with backoff while the tower is away.
 import type { Logger } from 'pino';
 import { isBerthError } from '../errors.js';
-import type { ConfigStore, StoreChange, StoredValue } from '../store/config-store.js';
+import type { ConfigStore, StoreChange, StoredValue, WriteContext } from '../store/config-store.js';
 import { isReplicated, REPLICATED_PREFIXES, TOWER_REVISION_KEY } from './replicated-keys.js';
 import { TowerAnswerError, type TowerClient } from './tower-client.js';
 
@@ -35,6 +35,12 @@ interface DurableRevision {
 }
 
 const sameValue = (a: StoredValue, b: StoredValue) => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * What this site records as the author of what it copies from the tower (the tower's own record says who there): in
+ * its audit trail these writes are by `tower`.
+ */
+const REPLICATION: WriteContext = { author: { kind: 'system', name: 'tower' } };
 
 export class TowerReplicator {
   private revision: number | undefined;
@@ -134,11 +140,11 @@ export class TowerReplicator {
     if (!isReplicated(change.key)) return;
     if (change.type === 'put') {
       if (change.value === undefined) throw new TowerAnswerError(`the tower sent a put of ${change.key} without a value`);
-      await this.store.put(change.key, change.value);
+      await this.store.put(change.key, change.value, undefined, REPLICATION);
       return;
     }
     try {
-      await this.store.delete(change.key);
+      await this.store.delete(change.key, undefined, REPLICATION);
     } catch (e) {
       // Already gone: a change applied before a crash and applied again now.
       if (!isBerthError(e) || e.kind !== 'not-found') throw e;
@@ -159,7 +165,7 @@ export class TowerReplicator {
     for (const [key, value] of wanted) {
       const current = await this.store.get(key);
       // Unchanged entries keep their local revision (their ETag at this site).
-      if (!current || !sameValue(current.value, value)) await this.store.put(key, value);
+      if (!current || !sameValue(current.value, value)) await this.store.put(key, value, undefined, REPLICATION);
     }
     await this.writeRevision(snapshot.revision);
   }

@@ -5,6 +5,7 @@ import type { StoreSettings } from '../settings.js';
 import type { ConfigStore } from './config-store.js';
 import { SqliteConfigStore } from './sqlite.js';
 import { EtcdConfigStore } from './etcd.js';
+import { measuredStore } from './store-metrics.js';
 
 export interface OpenStoreOptions {
   store: StoreSettings;
@@ -15,7 +16,7 @@ export interface OpenStoreOptions {
 export async function openConfigStore({ store, dataDir, logger }: OpenStoreOptions): Promise<ConfigStore> {
   switch (store.engine) {
     case 'sqlite':
-      return new SqliteConfigStore(dataDir);
+      return measuredStore(new SqliteConfigStore(dataDir), 'sqlite');
     case 'etcd': {
       const etcd = new EtcdConfigStore(store.etcd, logger ? { logger } : {});
       // Fail the start-up with one clear line rather than serving 503s: a first read proves endpoints, TLS and auth.
@@ -25,7 +26,7 @@ export async function openConfigStore({ store, dataDir, logger }: OpenStoreOptio
         await etcd.close();
         throw error;
       }
-      return etcd;
+      return measuredStore(etcd, 'etcd');
     }
   }
 }

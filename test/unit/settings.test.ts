@@ -34,9 +34,42 @@ describe('defaults', () => {
       secretStore: undefined,
       siteName: 'control-tower',
       tower: undefined,
+      sitesAllowHttp: false,
       store: { engine: 'sqlite' },
       limits: DEFAULT_LIMITS,
+      oidc: undefined,
+      pullHistory: 100,
+      auditRetention: { maxEntries: 100_000, maxAgeMs: 365 * 86_400_000 },
+      metrics: { anonymous: false, siteSeries: 100, repositoryLabels: false },
     });
+  });
+
+  it('BERTH_AUDIT_MAX_ENTRIES and BERTH_AUDIT_MAX_AGE: how much of the audit trail is kept; 0 is no limit', () => {
+    assert.deepEqual(readSettings([], { BERTH_AUDIT_MAX_ENTRIES: '50', BERTH_AUDIT_MAX_AGE: '90m' }).auditRetention, { maxEntries: 50, maxAgeMs: 90 * 60_000 });
+    assert.deepEqual(readSettings(['--audit-max-entries', '0', '--audit-max-age', '0'], {}).auditRetention, { maxEntries: undefined, maxAgeMs: undefined });
+    assert.deepEqual(readSettings([], { BERTH_AUDIT_MAX_AGE: '30s' }).auditRetention.maxAgeMs, 30_000);
+    assert.deepEqual(readSettings([], { BERTH_AUDIT_MAX_AGE: '12h' }).auditRetention.maxAgeMs, 12 * 3_600_000);
+    for (const bad of ['-1', '1e3', 'many', '', '100000001']) {
+      assert.throws(() => readSettings([], { BERTH_AUDIT_MAX_ENTRIES: bad }), /BERTH_AUDIT_MAX_ENTRIES: expected a number of entries/);
+    }
+    for (const bad of ['365', '1y', 'd', '-1d', '1.5d', '']) {
+      assert.throws(() => readSettings([], { BERTH_AUDIT_MAX_AGE: bad }), /BERTH_AUDIT_MAX_AGE: expected an age like 365d/);
+    }
+  });
+
+  it('BERTH_METRICS_*: anonymous scrapes, the per-site series cap, repository labels', () => {
+    const metrics = readSettings([], { BERTH_METRICS_ANONYMOUS: 'true', BERTH_METRICS_SITE_SERIES: '0', BERTH_METRICS_REPOSITORY_LABELS: 'true' }).metrics;
+    assert.deepEqual(metrics, { anonymous: true, siteSeries: 0, repositoryLabels: true });
+    assert.throws(() => readSettings([], { BERTH_METRICS_ANONYMOUS: 'yes' }), /BERTH_METRICS_ANONYMOUS: expected true or false/);
+    assert.throws(() => readSettings([], { BERTH_METRICS_SITE_SERIES: '100001' }), /BERTH_METRICS_SITE_SERIES: expected a number of sites from 0 to 100000/);
+  });
+
+  it('BERTH_PULL_HISTORY: how many finished pulls stay listed, 0 to 10000', () => {
+    assert.equal(readSettings([], { BERTH_PULL_HISTORY: '0' }).pullHistory, 0);
+    assert.equal(readSettings(['--pull-history', '250'], {}).pullHistory, 250);
+    for (const bad of ['-1', '10001', 'many', '']) {
+      assert.throws(() => readSettings([], { BERTH_PULL_HISTORY: bad }), /BERTH_PULL_HISTORY: expected a number of pulls from 0 to 10000/);
+    }
   });
 
   it('variables that are not Berth settings are ignored', () => {
@@ -210,6 +243,13 @@ describe('the secret store variables', () => {
     }
   });
 
+  it('VAULT_ADDR with user info is refused without quoting it (a password may be in it)', () => {
+    for (const bad of ['http://user:s3cret-pw@vault.example.com:8200', 'https://user@vault.example.com', 'http://:s3cret-pw@v', 'http://user:s3cret pw@v']) {
+      const error = fails([], { VAULT_ADDR: bad, VAULT_TOKEN: token }, /^VAULT_ADDR: no credentials in the URL; Berth authenticates with VAULT_TOKEN$/);
+      assert.ok(!error.message.includes('s3cret') && !error.message.includes('user'), error.message);
+    }
+  });
+
   it('VAULT_CACERT: its PEM is read; an unreadable file is named with the error code only', () => {
     const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
     const path = join(dir, 'ca.pem');
@@ -271,7 +311,7 @@ describe('the site and its tower', () => {
       const error = fails([], { ...site, BERTH_TOWER_URL: bad }, /^BERTH_TOWER_URL: expected an http:\/\/ or https:\/\/ URL/);
       assert.ok(!error.message.includes(token));
     }
-    fails([], { ...site, BERTH_TOWER_URL: 'http://t.example.com', BERTH_TOWER_CACERT: '/x.pem' }, /^BERTH_TOWER_CACERT: only meaningful with an https:\/\/ BERTH_TOWER_URL/);
+    fails([], { ...site, BERTH_TOWER_URL: 'http://t.example.com', BERTH_TOWER_CACERT: '/x.pem', BERTH_SITES_ALLOW_HTTP: 'true' }, /^BERTH_TOWER_CACERT: only meaningful with an https:\/\/ BERTH_TOWER_URL/);
     fails([], { ...site, BERTH_TOWER_CACERT: join(dir, 'missing.pem') }, /^BERTH_TOWER_CACERT: cannot read .*: ENOENT$/);
     const notPem = join(dir, 'not.pem');
     writeFileSync(notPem, 'hello');

@@ -1,6 +1,6 @@
 // The pull operation: fetch an image's manifests from a remote registry (digests verified), pick the platform(s),
 // bring every blob into the site registry's store, then store the manifests and tag -- the tag last, so a pull that
-// fails anywhere tags nothing. Identical pulls running at once are one pull.
+// fails anywhere tags nothing. Identical pulls running at once are one pull: pull-operations.ts sees to that.
 //
 // What a remote serves is not trusted to be small: an index's entries are bounded in number and in the bytes their
 // descriptors give (checked before anything is fetched), each manifest is read no further than its descriptor's
@@ -22,7 +22,6 @@ import {
 import type { BlobSource, BlobTransfers, TransferLease } from './blob-transfer.js';
 import { availablePlatforms, describePlatform, matchesPlatform, selectPlatform, type PlatformChoice } from './platform.js';
 import type { PullSpec } from './pull-request.js';
-import { SingleFlight } from './single-flight.js';
 
 /** The remote registry a pull reads from, through its shared client. */
 export interface RemoteRegistrySource {
@@ -38,6 +37,9 @@ export interface PullOutcome {
   digest: string;
   tagUpdated: boolean;
 }
+
+/** How a pull gets its blobs: the shared BlobTransfers, or a view of them that tracks one pull (pull-operations.ts). */
+export type BlobFetcher = Pick<BlobTransfers, 'fetch'>;
 
 /** A manifest as fetched (bytes exactly as the registry sent them, digest verified) and as the site registry reads it. */
 interface PulledManifest {
@@ -91,20 +93,14 @@ class ManifestBudget {
 }
 
 export class ImagePuller {
-  private readonly pulls = new SingleFlight<PullOutcome>();
-
   constructor(
     private readonly site: SiteRegistry,
     private readonly transfers: BlobTransfers,
     private readonly limits: PullLimits = DEFAULT_LIMITS,
   ) {}
 
-  pull(remote: RemoteRegistrySource, spec: PullSpec): Promise<PullOutcome> {
-    // The spec is built field by field in a fixed order, so equal requests serialise to equal keys.
-    return this.pulls.run(JSON.stringify([remote.registry, spec]), () => this.run(remote, spec));
-  }
-
-  private async run(remote: RemoteRegistrySource, spec: PullSpec): Promise<PullOutcome> {
+  /** `transfers` decides how blobs arrive; a view whose leases fail once the pull is stopped stops the pull. */
+  async pull(remote: RemoteRegistrySource, spec: PullSpec, transfers: BlobFetcher = this.transfers): Promise<PullOutcome> {
     const source: BlobSource = { client: remote.client, registry: remote.registry, repository: spec.source.repository };
     const top = await this.fetchManifest(source, spec.source.reference);
     const plan = await this.plan(source, spec, top);
@@ -115,10 +111,10 @@ export class ImagePuller {
     const release = this.site.blobs.hold([...blobs.map((b) => b.digest), ...plan.manifests.map((m) => m.digest)]);
     try {
       if (spec.platforms.kind === 'one' && spec.platforms.explicit && !plan.sourceIndex && tagged.document.config) {
-        await this.transferAll(source, [tagged.document.config]);
+        await this.transferAll(transfers, source, [tagged.document.config]);
         await this.checkImagePlatform(source, spec.source.reference, tagged.document.config, spec.platforms.choice);
       }
-      await this.transferAll(source, blobs);
+      await this.transferAll(transfers, source, blobs);
       return await this.store(spec, plan);
     } finally {
       release();
@@ -195,11 +191,11 @@ export class ImagePuller {
    * Every blob present in the store, or the first failure; at most `operationFetches` at once for this pull (and the
    * per-registry limit across pulls). A failed pull stops the transfers only it needed.
    */
-  private async transferAll(source: BlobSource, blobs: readonly Descriptor[]): Promise<void> {
+  private async transferAll(transfers: BlobFetcher, source: BlobSource, blobs: readonly Descriptor[]): Promise<void> {
     const leases: TransferLease[] = [];
     try {
       await mapBounded(blobs, this.limits.operationFetches, async (blob) => {
-        const lease = this.transfers.fetch(source, blob);
+        const lease = transfers.fetch(source, blob);
         leases.push(lease);
         await lease.done;
       });

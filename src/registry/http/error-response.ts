@@ -5,7 +5,7 @@ import type { Request, Response } from 'express';
 import { isBerthError, resourceExhaustion, type BerthError } from '../../errors.js';
 import { statusOf } from '../../http/error-response.js';
 import { ManifestBlobUnknownError, RegistryError, type OciErrorCode } from '../registry-error.js';
-import { authenticateChallenge } from './access.js';
+import { authenticateChallenge, UnauthorizedError } from './access.js';
 import { discardUnreadBody } from './request-body.js';
 
 interface OciError {
@@ -22,7 +22,7 @@ function bodyOf(error: RegistryError): { errors: OciError[] } {
 }
 
 function sendOciError(req: Request, res: Response, error: RegistryError): void {
-  if (error.status === 401) res.setHeader('WWW-Authenticate', authenticateChallenge);
+  if (error.status === 401) res.setHeader('WWW-Authenticate', error instanceof UnauthorizedError ? error.challenge : authenticateChallenge);
   if (error.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(Math.ceil(error.retryAfterSeconds)));
   const body = Buffer.from(JSON.stringify(bodyOf(error)));
   res.status(error.status).setHeader('Content-Type', 'application/json');

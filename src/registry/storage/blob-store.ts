@@ -84,6 +84,8 @@ export interface BlobStore {
   /** Keeps these digests from garbage collection until the returned function is called (pulls in progress). */
   hold(digests: Iterable<string>): () => void;
   isHeld(digest: string): boolean;
+  /** How many blobs the store holds and their bytes (a walk of the store, repeated only after it changed). */
+  usage(): Promise<{ blobs: number; bytes: number }>;
   /** Aborts open writers. */
   close(): Promise<void>;
 }

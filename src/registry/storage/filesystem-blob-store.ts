@@ -32,6 +32,9 @@ export class FilesystemBlobStore implements BlobStore {
   private readonly uploadsDir: string;
   private readonly writers = new Set<FilesystemBlobWriter>();
   private readonly holds = new Map<string, number>();
+  /** Counts blobs published and deleted, so `usage()` walks the store again only after it changed. */
+  private generation = 0;
+  private counted: { generation: number; usage: Promise<{ blobs: number; bytes: number }> } | undefined;
 
   private constructor(dataDir: string, private readonly options: FilesystemBlobStoreOptions) {
     this.blobsDir = join(dataDir, 'blobs');
@@ -109,6 +112,7 @@ export class FilesystemBlobStore implements BlobStore {
         await syncDirectory(this.blobsDir);
       }
       await rename(stagingPath, target);
+      this.generation++;
       await syncDirectory(shardDir);
       const info = await stat(target);
       return { digest: digest.digest, size: info.size, modifiedAt: info.mtime };
@@ -165,6 +169,7 @@ export class FilesystemBlobStore implements BlobStore {
       if (isMissing(e)) return false;
       throw e;
     }
+    this.generation++;
     await syncDirectory(join(this.blobsDir, parsed.algorithm, parsed.hex.slice(0, 2)));
     return true;
   }
@@ -216,6 +221,26 @@ export class FilesystemBlobStore implements BlobStore {
 
   isHeld(digest: string): boolean {
     return this.holds.has(digest);
+  }
+
+  usage(): Promise<{ blobs: number; bytes: number }> {
+    // A walk that started before a change is not reused after it; callers meanwhile share one walk.
+    if (this.counted?.generation !== this.generation) {
+      const usage = (async () => {
+        let blobs = 0;
+        let bytes = 0;
+        for await (const blob of this.list()) {
+          blobs++;
+          bytes += blob.size;
+        }
+        return { blobs, bytes };
+      })();
+      this.counted = { generation: this.generation, usage };
+      usage.catch(() => {
+        if (this.counted?.usage === usage) this.counted = undefined;
+      });
+    }
+    return this.counted.usage;
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,49 @@
+// The berth CLI as the tests run it, from its sources through tsx: a `berth` command on a private PATH for a shell in
+// tmux (test/helpers/tmux.ts), and a subprocess whose exit code, stdout and stderr come apart (what a script sees).
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from './berth.js';
+
+const MAIN = join(PROJECT_ROOT, 'src', 'cli', 'main.ts');
+/** tsx by its own address: the CLI runs in other working directories than the project's. */
+const TSX = import.meta.resolve('tsx');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Writes `<home>/bin/berth`, running the sources; put `<home>/bin` first on the shell's PATH. */
+export function installBerthCommand(home: string): void {
+  mkdirSync(join(home, 'bin'), { recursive: true });
+  writeFileSync(join(home, 'bin', 'berth'), `#!/bin/sh\nexec "${process.execPath}" --import "${TSX}" "${MAIN}" "$@"\n`);
+  chmodSync(join(home, 'bin', 'berth'), 0o755);
+}
+
+export interface CliRunOptions {
+  /** The whole environment of the process. */
+  env: Record<string, string>;
+  cwd: string;
+  stdin?: string;
+  /** Sees standard error as it arrives (the code of a device login, while the command still waits). */
+  onStderr?: (textSoFar: string) => void;
+}
+
+/** `berth ARGS` as a script runs it. */
+export function runBerthCli(args: string[], options: CliRunOptions): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], { env: options.env, cwd: options.cwd });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      options.onStderr?.(stderr);
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(options.stdin ?? '');
+  });
+}
