@@ -103,7 +103,9 @@ export function createApp(parts: AppParts): BerthApp {
       async authenticate(authorization) {
         const token = bearerToken(authorization);
         const principal = token ? await parts.authenticator.authenticate(token) : undefined;
-        return principal && { role: principal.role, name: principal.name };
+        // One name per caller for its upload sessions: a single sign-on user by issuer and subject, which cannot
+        // pass for an API token's name (a username is the user's to choose at some providers).
+        return principal && { role: principal.role, name: principal.sso ? `sso:${principal.sso.issuer}#${principal.sso.subject}` : principal.name };
       },
       anonymousPull: parts.registryAnonymousPull,
     }),

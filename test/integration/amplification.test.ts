@@ -166,6 +166,14 @@ describe('/v2 upload sessions', () => {
   const tokens: Record<string, string> = {};
   const start = (token: string) =>
     fetch(`${berth.url}/v2/sessions/app/blobs/uploads/`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+  /** A push token for sessions/app from /v2/token, asked for with `apiToken` as the Basic password. */
+  const registryToken = async (apiToken: string) => {
+    const res = await fetch(`${berth.url}/v2/token?service=berth&scope=repository:sessions/app:pull,push`, {
+      headers: { authorization: `Basic ${Buffer.from(`ci:${apiToken}`).toString('base64')}` },
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    return ((await res.json()) as { token: string }).token;
+  };
   const openFiles = () => readdirSync(`/proc/${berth.process.pid}/fd`).filter((fd) => {
     try {
       return readlinkSync(`/proc/${berth.process.pid}/fd/${fd}`).includes('/uploads/');
@@ -182,7 +190,7 @@ describe('/v2 upload sessions', () => {
     }
   });
 
-  it('each token opens at most BERTH_UPLOAD_SESSIONS_PER_TOKEN (4), all at most BERTH_UPLOAD_SESSIONS (10): 429 with Retry-After; none holds a file open', async () => {
+  it('each token (also through tokens from /v2/token) opens at most BERTH_UPLOAD_SESSIONS_PER_TOKEN (4), all at most BERTH_UPLOAD_SESSIONS (10): 429 with Retry-After; none holds a file open', async () => {
     const opened: string[] = [];
     const open = async (token: string) => {
       const res = await start(token);
@@ -197,7 +205,11 @@ describe('/v2 upload sessions', () => {
       assert.equal(body.errors[0]!.code, 'TOOMANYREQUESTS');
       assert.match(body.errors[0]!.message, new RegExp(`\\(${setting}\\)`));
     };
-    for (let i = 0; i < 4; i++) await open(tokens['pusher-a']!);
+    // A token from /v2/token (the Docker token flow) opens sessions as the API token that asked for it: the same bound.
+    const flowToken = await registryToken(tokens['pusher-a']!);
+    for (let i = 0; i < 3; i++) await open(tokens['pusher-a']!);
+    await open(flowToken);
+    await refused(flowToken, 'BERTH_UPLOAD_SESSIONS_PER_TOKEN');
     await refused(tokens['pusher-a']!, 'BERTH_UPLOAD_SESSIONS_PER_TOKEN');
     for (let i = 0; i < 4; i++) await open(tokens['pusher-b']!);
     for (let i = 0; i < 2; i++) await open(tokens['pusher-c']!);
