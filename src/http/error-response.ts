@@ -109,15 +109,29 @@ function writeError(req: Request, res: Response, error: BerthError): void {
   res.status(status).type(`${format.mediaType}; charset=utf-8`).send(serialize(errorBodyOf(error), format));
 }
 
-export const errorResponder: ErrorRequestHandler = (err, req, res, next) => {
+/**
+ * What a failed request is told, however its answer goes out (an error answer, or the last line of a stream): the
+ * machine's condition (a full disk, no file descriptors left), the client's or a remote's error, or for a bug only
+ * that it happened. The machine's failure is not the client's: the request's log line carries its cause, at error
+ * level, once; a bug is logged here.
+ */
+export function failureOf(err: unknown, req: Request, res: Response): BerthError {
   const exhausted = resourceExhaustion(err);
-  // The machine's failure, not the client's: the request's log line carries the cause, at error level, once,
-  // whether or not anyone is still listening.
-  if (exhausted) res.err = err as Error;
-  if (res.headersSent) return next(err);
-  if (exhausted) return writeError(req, res, exhausted);
+  if (exhausted) {
+    res.err = err as Error;
+    return exhausted;
+  }
   const known = toBerthError(err, req);
-  if (known) return writeError(req, res, known);
+  if (known) return known;
   req.log?.error({ err }, 'unexpected error');
-  writeError(req, res, internalError());
+  return internalError();
+}
+
+export const errorResponder: ErrorRequestHandler = (err, req, res, next) => {
+  if (res.headersSent) {
+    // Nobody can be told any more, but the machine's failure is still logged with the request.
+    if (resourceExhaustion(err)) res.err = err as Error;
+    return next(err);
+  }
+  writeError(req, res, failureOf(err, req, res));
 };

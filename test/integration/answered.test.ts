@@ -15,6 +15,7 @@ import { Api, errorMessage } from '../helpers/api.js';
 import { startBerth, type BerthProcess } from '../helpers/berth.js';
 import { assertMatchesContract } from '../helpers/contract.js';
 import { eventually } from '../helpers/eventually.js';
+import { openNdjson } from '../helpers/ndjson-stream.js';
 import { startHostileRegistry, type HostileRegistry } from '../helpers/hostile-registry.js';
 import { createCertificateAuthority, type CertificateAuthority } from '../helpers/tls.js';
 
@@ -174,6 +175,32 @@ describe('a full disk', () => {
     const res = await api.post(`/v1/state/image-registry/remote-registries/${remote.address}/pull`, { image: 'huge/app:v1' });
     assert.equal(res.status, 507, res.text);
     assert.match(errorMessage(res), /storage full \(ENOSPC\)/);
+    assert.deepEqual(readdirSync(join(berth.dataDir, 'registry', 'uploads')), []);
+  });
+
+  it('a pull followed as a progress stream that fills it ends with the storage-full error body; its record says so; the cause logged once', async () => {
+    remote.addImage('huge/streamed', 'huge-streamed', { layerSizes: [12 * MiB], tag: 'v1' });
+    const errorsBefore = errorLines(berth.output()).length;
+    const stream = await openNdjson(`${berth.url}/v1/state/image-registry/remote-registries/${remote.address}/pull`, { token: berth.adminToken, body: { image: 'huge/streamed:v1' } });
+    assert.equal(stream.status, 200);
+    const lines = (await stream.rest()) as Record<string, unknown>[];
+    const started = lines[0]!;
+    assert.equal(started.event, 'pull-started');
+    const path = `/v1/state/image-registry/remote-registries/${remote.address}/pull`;
+    assertMatchesContract('POST', path, { status: 200, headers: stream.headers, body: lines, text: JSON.stringify(lines) });
+    const last = lines.at(-1) as { errors?: { 'error-message': string }[] };
+    assert.match(last.errors?.[0]?.['error-message'] ?? '', /storage full \(ENOSPC\)/, JSON.stringify(last));
+    const api = new Api(berth.url, berth.adminToken, assertMatchesContract);
+    const record = await api.get(`/v1/state/image-registry/pulls/${String(started.id)}`);
+    assert.equal((record.body as { state: string }).state, 'failed');
+    assert.match((record.body as { 'error-message': string })['error-message'], /storage full \(ENOSPC\)/);
+    const logged = await eventually('the failure logged', async () => {
+      const found = errorLines(berth.output()).slice(errorsBefore);
+      return found.length > 0 && found;
+    });
+    assert.equal(logged.length, 1, logged.join('\n'));
+    assert.match(logged[0]!, /ENOSPC/);
+    assert.doesNotMatch(logged[0]!, /unexpected error/);
     assert.deepEqual(readdirSync(join(berth.dataDir, 'registry', 'uploads')), []);
   });
 });

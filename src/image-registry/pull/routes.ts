@@ -5,7 +5,7 @@
 import type { Request, Response, Router } from 'express';
 import { isBerthError, notFound } from '../../errors.js';
 import { answerFormat, OFFERED, sendAnswer } from '../../http/answer.js';
-import { errorBodyOf, internalError, toBerthError } from '../../http/error-response.js';
+import { errorBodyOf, failureOf } from '../../http/error-response.js';
 import { readOptions, shapeList, shapeOne } from '../../http/query-options.js';
 import { componentSchema } from '../../contract/openapi.js';
 import type { Versioned } from '../../config/config-list.js';
@@ -57,9 +57,7 @@ async function streamProgress(req: Request, res: Response, operation: PullOperat
   } catch (error) {
     // Stopped because this client, the last one, went away: nobody to tell.
     if (error instanceof PullStoppedError) return feed.close();
-    const known = toBerthError(error, req);
-    if (!known) req.log.error({ err: error }, 'unexpected error');
-    last = errorBodyOf(known ?? internalError());
+    last = errorBodyOf(failureOf(error, req, res));
   }
   feed.close();
   send(last);
