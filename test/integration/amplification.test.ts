@@ -10,6 +10,7 @@ import { Api, errorMessage, type ApiResponse } from '../helpers/api.js';
 import { startBerth, type BerthProcess } from '../helpers/berth.js';
 import { assertMatchesContract } from '../helpers/contract.js';
 import { eventually } from '../helpers/eventually.js';
+import { parseSamples, valueOf } from '../helpers/prometheus.js';
 import { startHostileRegistry, type HostileRegistry, OCI_MANIFEST } from '../helpers/hostile-registry.js';
 import { createCertificateAuthority, type CertificateAuthority } from '../helpers/tls.js';
 
@@ -300,9 +301,12 @@ describe('idle upload sessions', () => {
       locations.push(location);
     }
     const uploads = join(idleBerth.dataDir, 'registry', 'uploads');
+    const inFlight = async () => valueOf(parseSamples(await (await fetch(`${idleBerth.url}/metrics`, { headers: auth })).text()), 'berth_site_registry_uploads_in_flight');
     await eventually('idle sessions expired by themselves', async () => {
       const statuses = await Promise.all(locations.map(async (l) => (await fetch(`${idleBerth.url}${l}`, { headers: auth })).status));
       return statuses.every((s) => s === 404) && readdirSync(uploads).length === 0;
     });
+    // The timer's expiries leave the uploads-in-flight gauge as a cancel does (metrics.test.ts: counted while open).
+    assert.equal(await inFlight(), 0);
   });
 });
