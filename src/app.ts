@@ -37,6 +37,7 @@ import { createSites } from './sites/sites.js';
 import type { TowerSettings } from './sites/tower-client.js';
 import type { FanOutOptions } from './sites/fan-out.js';
 import type { ReconcilerOptions } from './sites/site-image-reconciler.js';
+import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { PROTECTED_RESOURCE_METADATA_PATH, type ProtectedResourceMetadata } from './auth/oidc/resource-metadata.js';
 import type { MetricsSettings } from './settings.js';
 import { httpMetrics } from './http/http-metrics.js';
@@ -54,6 +55,8 @@ export interface AppParts {
   /** Who may call /v1 and /v2: the token registry, and single sign-on behind it when configured. */
   authenticator: Authenticator;
   bodyLimitBytes: number;
+  /** Bounds on fetches, documents and sessions (limits.ts); the defaults when absent. */
+  limits?: Limits;
   /** The secret store and its seal monitor; absent when none is configured. */
   secrets?: { store: SecretStore; monitor: SealMonitor };
   siteRegistry: SiteRegistry;
@@ -103,7 +106,9 @@ export function createApp(parts: AppParts): BerthApp {
       async authenticate(authorization) {
         const token = bearerToken(authorization);
         const principal = token ? await parts.authenticator.authenticate(token) : undefined;
-        return principal && { role: principal.role };
+        // One name per caller for its upload sessions: a single sign-on user by issuer and subject, which cannot
+        // pass for an API token's name (a username is the user's to choose at some providers).
+        return principal && { role: principal.role, name: principal.sso ? `sso:${principal.sso.issuer}#${principal.sso.subject}` : principal.name };
       },
       anonymousPull: parts.registryAnonymousPull,
     }),
@@ -126,12 +131,15 @@ export function createApp(parts: AppParts): BerthApp {
 
   // Repository names written with plain slashes take the contract's one-segment form before /v1 resolves the path.
   app.use(canonicalRepositoryPaths);
-  const registries = new ConfigList(parts.store, remoteRegistrySpec);
-  const clients = new RegistryClients(parts.secrets?.store);
-  const verifications = new VerificationLog();
-  const deps: OperationDeps = { registries, clients, secrets: parts.secrets?.store, siteRegistry: parts.siteRegistry, verifications };
-  const pulls = createPullOperations(deps, { history: parts.pullHistory });
   const siteName = parts.sites?.siteName ?? 'control-tower';
+  const limits = parts.limits ?? DEFAULT_LIMITS;
+  // What a config document may grow to by any write: a PUT's body limit, and a JSON Patch's operations.
+  const documentBounds = { documentBytes: parts.bodyLimitBytes, patchOperations: limits.patchOperations };
+  const registries = new ConfigList(parts.store, remoteRegistrySpec, documentBounds);
+  const clients = new RegistryClients(parts.secrets?.store, limits);
+  const verifications = new VerificationLog();
+  const deps: OperationDeps = { registries, clients, secrets: parts.secrets?.store, siteRegistry: parts.siteRegistry, verifications, limits };
+  const pulls = createPullOperations(deps, { history: parts.pullHistory });
   const sites = createSites({
     store: parts.store,
     secrets: parts.secrets?.store,
@@ -142,6 +150,7 @@ export function createApp(parts: AppParts): BerthApp {
     ...(parts.sites?.fanOut ? { fanOut: parts.sites.fanOut } : {}),
     siteImages: { registries, pull: pullByReference(deps, pulls), siteRegistry: parts.siteRegistry, ...(parts.sites?.siteImages ? { reconciler: parts.sites.siteImages } : {}) },
     metricsSiteSeries: parts.metrics.siteSeries,
+    documentBounds,
   });
   // Every /v1 request is one operation of the contract, checked as that operation whatever else it carries;
   // authentication comes first, so callers without a token learn nothing (not even whether a secret store is up).

@@ -5,7 +5,8 @@ import { describeAjvErrors, pointerToFieldPath, schemaValidator, type SchemaProb
 import type { ConfigStore, StoreEntry, WriteContext } from '../store/config-store.js';
 import { checkPreconditions, type Preconditions } from '../store/preconditions.js';
 import { mergePatch, type KeyedLists } from '../patch/keyed-merge-patch.js';
-import { applyJsonPatch, type JsonPatchOperation } from '../patch/json-patch.js';
+import { applyJsonPatch, jsonSizeWithin, type JsonPatchOperation } from '../patch/json-patch.js';
+import { DEFAULT_LIMITS } from '../limits.js';
 
 export interface ConfigListSpec<T> {
   /** What one entry is called in messages, e.g. `remote registry`. */
@@ -55,6 +56,16 @@ function throwProblems(problems: SchemaProblem[]): void {
   throw invalidInput(message, { path: problems[0]!.pointer });
 }
 
+/** What a PATCH may make of an entry: no larger than a body could carry, and a JSON Patch of bounded length. */
+export interface DocumentBounds {
+  /** The largest entry a PATCH may produce, in bytes of JSON (BERTH_BODY_LIMIT: what a PUT could write). */
+  documentBytes: number;
+  /** Most operations in one JSON Patch (BERTH_MAX_PATCH_OPERATIONS). */
+  patchOperations: number;
+}
+
+const DEFAULT_DOCUMENT_BOUNDS: DocumentBounds = { documentBytes: 1024 * 1024, patchOperations: DEFAULT_LIMITS.patchOperations };
+
 /** A PATCH read-modify-write retries this often when another writer gets in between (no If-Match given). */
 const PATCH_ATTEMPTS = 5;
 
@@ -65,6 +76,7 @@ export class ConfigList<T extends object> {
   constructor(
     private readonly store: ConfigStore,
     private readonly spec: ConfigListSpec<T>,
+    private readonly bounds: DocumentBounds = DEFAULT_DOCUMENT_BOUNDS,
   ) {
     this.validateSchema = schemaValidator(spec.schema);
   }
@@ -166,9 +178,7 @@ export class ConfigList<T extends object> {
       const current = await this.store.get(this.storeKey(key));
       if (!current) throw notFound(`${this.describe(key)} does not exist`);
       checkPreconditions(this.describe(key), current?.modRevision, options.preconditions);
-      const patched =
-        patch.kind === 'merge' ? mergePatch(current.value, patch.body, this.spec.keyedLists) : applyJsonPatch(current.value, patch.operations);
-      const value = await this.checkAll(patched, key);
+      const value = await this.checkAll(this.patched(current.value, patch), key);
       if (options.validateOnly) return { created: false };
       try {
         const { revision } = await this.store.put(this.storeKey(key), value, { kind: 'mod-revision', revision: current.modRevision }, options.context);
@@ -179,6 +189,18 @@ export class ConfigList<T extends object> {
         if (!lostRace || options.preconditions?.ifMatch || attempt >= PATCH_ATTEMPTS) throw e;
       }
     }
+  }
+
+  /** The entry with `patch` applied, within the bounds: a patch never builds what a PUT could not have written. */
+  private patched(value: unknown, patch: Patch): unknown {
+    const limit = this.bounds.documentBytes;
+    if (patch.kind === 'json-patch') return applyJsonPatch(value, patch.operations, { operations: this.bounds.patchOperations, documentBytes: limit });
+    // A merge adds at most the body to the entry, both bounded: the sum is checked, never a runaway.
+    const merged = mergePatch(value, patch.body, this.spec.keyedLists);
+    if (jsonSizeWithin(merged, limit) > limit) {
+      throw new BerthError('payload-too-large', `the patched ${this.spec.noun} would be larger than ${limit} bytes (BERTH_BODY_LIMIT)`, { limit });
+    }
+    return merged;
   }
 
   async delete(key: string, options: WriteOptions = {}): Promise<void> {

@@ -11,6 +11,7 @@ export {
   type RetainedImage,
   type ReferrerDescriptor,
   type RepositorySummary,
+  type SiteRegistryLimits,
   type SiteRegistryOptions,
   type StoredManifest,
   type UploadProgress,
@@ -30,7 +31,6 @@ export {
 export { digestOf, parseDigest, type DigestAlgorithm } from './digest.js';
 export {
   formatPlatform,
-  maxManifestBytes,
   parseManifestDocument,
   platformOfConfig,
   type Descriptor,

@@ -3,7 +3,7 @@
 // the tower, the reconciler pulling the desired images and reporting them, and the 403 on config writes.
 import type { RequestHandler, Router } from 'express';
 import type { Logger } from 'pino';
-import { ConfigList } from '../config/config-list.js';
+import { ConfigList, type DocumentBounds } from '../config/config-list.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import type { ConfigStore } from '../store/config-store.js';
 import { ChangeFeed } from './change-feed.js';
@@ -49,6 +49,8 @@ export interface SitesOptions {
     siteRegistry: SiteRegistry;
     reconciler?: Partial<ReconcilerOptions>;
   };
+  /** How large a site entry may grow, and how many operations a JSON Patch of one may have. */
+  documentBounds?: DocumentBounds;
   /** BERTH_METRICS_SITE_SERIES: with more sites than this, metrics show only aggregates of them. */
   metricsSiteSeries: number;
 }
@@ -68,12 +70,12 @@ export interface Sites {
 
 export function createSites(options: SitesOptions): Sites {
   const { store, siteName, tower } = options;
-  const sites = new ConfigList<Site>(store, siteSpec(siteName, options.allowHttp));
+  const sites = new ConfigList<Site>(store, siteSpec(siteName, options.allowHttp), options.documentBounds);
   const connections = new SiteConnections(sites, options.secrets, options.allowHttp);
   const contacts = new SiteContacts();
   const feed = new ChangeFeed(store);
   const replicatorOptions = options.replicator ?? DEFAULT_REPLICATOR_OPTIONS;
-  const siteImages = new ConfigList<SiteImages>(store, siteImagesSpec(options.siteImages.registries));
+  const siteImages = new ConfigList<SiteImages>(store, siteImagesSpec(options.siteImages.registries), options.documentBounds);
   const reports = new SiteReports();
 
   // At a site: the desired images meant for it are pulled here, and their state reported to the tower.

@@ -19,6 +19,7 @@ import { freePort } from '../helpers/free-port.js';
 import { buildSinglePlatformImage, pushImage, type BuiltImage } from '../helpers/oci-images.js';
 import { startRegistryProxy, type RegistryProxy } from '../helpers/registry-proxy.js';
 import { createCertificateAuthority, issueServerCertificate, type CertificateAuthority } from '../helpers/tls.js';
+import { registerSecretValue } from '../helpers/secret-values.js';
 import { startTerminal, type Terminal } from '../helpers/tmux.js';
 
 const MiB = 1024 * 1024;
@@ -64,6 +65,8 @@ before(async () => {
     pushImage(big, { address: registry.address, caCertPem: registry.caCertPem }, 'big/app', 'v1'),
     pushImage(small, { address: registry.address, caCertPem: registry.caCertPem }, 'small/app', 'v1'),
   ]);
+  // The tokens the CLI is given: never on a screen, in a CLI's output or in Berth's log (secret-values.ts).
+  registerSecretValue(tower.berth.adminToken);
   writeFileSync(join(home, 'tower-token'), tower.berth.adminToken, { mode: 0o600 });
   writeFileSync(join(home, 'edge-token'), edge.berth.adminToken, { mode: 0o600 });
   writeFileSync(join(home, 'proxied.yaml'), yaml.dump({ address: PROXIED, 'override-address': proxy.address, 'ca-cert': ca.certPem }));

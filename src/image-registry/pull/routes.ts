@@ -4,14 +4,14 @@
 // the image is in, as a stream of progress (NDJSON), or at once with 202 and the pull's Location (`wait=false`).
 import type { Request, Response, Router } from 'express';
 import { answerFormat, OFFERED, sendAnswer } from '../../http/answer.js';
-import { errorBodyOf, internalError, toBerthError } from '../../http/error-response.js';
+import { errorBodyOf, failureOf } from '../../http/error-response.js';
 import { readOptions, shapeList, shapeOne } from '../../http/query-options.js';
 import { componentSchema } from '../../contract/openapi.js';
 import type { Versioned } from '../../config/config-list.js';
 import type { OperationDeps } from '../operation-deps.js';
 import type { RemoteRegistry } from '../remote-registry.js';
 import { BlobProgress } from './blob-progress.js';
-import { BlobTransfers } from './blob-transfer.js';
+import { BlobTransfers, DEFAULT_TRANSFER_POLICY } from './blob-transfer.js';
 import { ImagePuller, type PullOutcome } from './pull-image.js';
 import { PullOperations, PullStoppedError, type PullOperation } from './pull-operations.js';
 import { followProgress } from './pull-progress.js';
@@ -57,9 +57,7 @@ async function streamProgress(req: Request, res: Response, operation: PullOperat
   } catch (error) {
     // Stopped because this client, the last one, went away: nobody to tell.
     if (error instanceof PullStoppedError) return feed.close();
-    const known = toBerthError(error, req);
-    if (!known) req.log.error({ err: error }, 'unexpected error');
-    last = errorBodyOf(known ?? internalError());
+    last = errorBodyOf(failureOf(error, req, res));
   }
   feed.close();
   send(last);
@@ -70,10 +68,10 @@ async function streamProgress(req: Request, res: Response, operation: PullOperat
  * The pull machinery of the process, one of each: the per-registry download limits, the single flights and the
  * progress of every blob being written span every pull, whether a route or a site's desired images started it.
  */
-export function createPullOperations(deps: Pick<OperationDeps, 'siteRegistry'>, options: PullRoutesOptions): PullOperations {
+export function createPullOperations(deps: Pick<OperationDeps, 'siteRegistry' | 'limits'>, options: PullRoutesOptions): PullOperations {
   const blobs = new BlobProgress();
-  const transfers = new BlobTransfers(blobs.reporting(deps.siteRegistry.blobs));
-  return new PullOperations(new ImagePuller(deps.siteRegistry, transfers), transfers, blobs, options);
+  const transfers = new BlobTransfers(blobs.reporting(deps.siteRegistry.blobs), { ...DEFAULT_TRANSFER_POLICY, perRegistry: deps.limits.remoteFetches });
+  return new PullOperations(new ImagePuller(deps.siteRegistry, transfers, deps.limits), transfers, blobs, options);
 }
 
 export function pullRoutes(deps: OperationDeps, operations: PullOperations): Router {

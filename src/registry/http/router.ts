@@ -5,12 +5,12 @@
 // Paths are matched here rather than with path-to-regexp because repository names span several segments
 // (`a/b/c/manifests/x`): each route is a regular expression on the raw path, tried in a fixed order, and the
 // name it captures is then validated against the spec's grammar. Access is judged on that validated name.
-import { Router, type NextFunction, type Request, type Response } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { spellingProblem } from '../../http/path-grammar.js';
 import { RegistryError } from '../registry-error.js';
 import { assertRepositoryName } from '../repository-name.js';
 import type { SiteRegistry } from '../site-registry.js';
-import { authorize, challengeFor, identify, type RegistryAccess, type Requirement } from './access.js';
+import { authorize, callerName, challengeFor, identify, type RegistryAccess, type Requirement } from './access.js';
 import { respondWithError } from './error-response.js';
 import { RegistryTokens, type RegistryAction } from './registry-tokens.js';
 import { tokenHandler } from './handlers/token.js';
@@ -81,9 +81,9 @@ function decodeSegment(segment: string): string {
   }
 }
 
-function routeParams(match: RegExpExecArray): RouteParams {
+function routeParams(match: RegExpExecArray, client: string | undefined): RouteParams {
   const name = match[1] === undefined ? '' : assertRepositoryName(match[1]);
-  return { name, reference: match[2] === undefined ? '' : decodeSegment(match[2]) };
+  return { name, reference: match[2] === undefined ? '' : decodeSegment(match[2]), ...(client !== undefined ? { client } : {}) };
 }
 
 /** What `method` on `route` needs of the caller. */
@@ -98,7 +98,7 @@ export function createRegistryRouter(registry: SiteRegistry, access: RegistryAcc
   const tokens = new RegistryTokens();
   const issueToken = tokenHandler(access, tokens);
   const router = Router({ caseSensitive: true, strict: true });
-  router.use(async (req: Request, res: Response, next: NextFunction) => {
+  router.use(async (req: Request, res: Response) => {
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
     try {
       const problem = spellingProblem(req.baseUrl + req.path, { trailingSlash: true });
@@ -124,14 +124,14 @@ export function createRegistryRouter(registry: SiteRegistry, access: RegistryAcc
           res.setHeader('Allow', Object.keys(route.methods).join(', '));
           throw new RegistryError('UNSUPPORTED', `${req.method} is not supported here`, undefined, 405);
         }
-        const params = routeParams(match);
+        const params = routeParams(match, callerName(caller));
         authorize(req, caller, requirementOf(route, method, params), access);
         await handler(req, res, params);
         return;
       }
       throw new RegistryError('UNSUPPORTED', 'no such endpoint', undefined, 404);
     } catch (error) {
-      if (!respondWithError(req, res, error)) next(error);
+      respondWithError(req, res, error);
     }
   });
   return router;
