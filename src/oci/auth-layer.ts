@@ -4,7 +4,7 @@
 import { basicAuthorization, isTokenCredential, type CredentialResolver, type RegistryCredential } from './credentials.js';
 import type { BearerTokenSource } from './bearer-token.js';
 import { discard, type AuthScope, type Layer, type RegistryResponse } from './dispatch.js';
-import { RegistryError } from './registry-error.js';
+import { UpstreamError } from './upstream-error.js';
 import { parseWwwAuthenticate, type Challenge } from './www-authenticate.js';
 
 export interface AuthOptions {
@@ -51,7 +51,7 @@ export const authLayer = (options: AuthOptions): Layer => {
   let knownChallenge: Challenge | undefined;
 
   const fail = (kind: 'unauthorized' | 'forbidden', message: string) =>
-    new RegistryError({ kind, registry: options.registry, status: 401 }, `registry ${options.label}: ${message}`);
+    new UpstreamError({ kind, registry: options.registry, status: 401 }, `registry ${options.label}: ${message}`);
 
   async function authorize(
     challenge: Challenge,
@@ -67,7 +67,7 @@ export const authLayer = (options: AuthOptions): Layer => {
     if (challenge.scheme === 'bearer') {
       const realm = challenge.params.realm;
       if (!realm) {
-        throw new RegistryError(
+        throw new UpstreamError(
           { kind: 'bad-response', registry: options.registry, status: 401 },
           `registry ${options.label}: Bearer challenge without a realm`,
         );
@@ -87,7 +87,7 @@ export const authLayer = (options: AuthOptions): Layer => {
     throw fail('unauthorized', `asks for '${challenge.scheme}' authentication, which Berth does not support`);
   }
 
-  function rejection(scope: AuthScope, credential: RegistryCredential | undefined, challenge: Challenge | undefined): RegistryError {
+  function rejection(scope: AuthScope, credential: RegistryCredential | undefined, challenge: Challenge | undefined): UpstreamError {
     const what = describeScope(scope);
     if (!credential) return fail('unauthorized', `${what} requires credentials and none are configured for it`);
     // With token auth the credential was accepted by the token service; the token just does not grant the access.

@@ -3,7 +3,7 @@
 import { basicAuthorization, credentialFingerprint, type RegistryCredential } from './credentials.js';
 import { discard, type RegistryResponse, type Send } from './dispatch.js';
 import { BodyTooLargeError, readBody } from './read-body.js';
-import { RegistryError } from './registry-error.js';
+import { UpstreamError } from './upstream-error.js';
 import { transportFailure } from './transport-failure.js';
 
 export interface TokenRequest {
@@ -65,8 +65,8 @@ export class BearerTokenSource {
     for (const [key, cached] of this.cache) if (cached.renewAt <= now) this.cache.delete(key);
   }
 
-  private fail(kind: 'unauthorized' | 'forbidden' | 'bad-response', message: string, status?: number): RegistryError {
-    return new RegistryError(
+  private fail(kind: 'unauthorized' | 'forbidden' | 'bad-response', message: string, status?: number): UpstreamError {
+    return new UpstreamError(
       { kind, registry: this.context.registry, ...(status !== undefined ? { status } : {}) },
       `registry ${this.context.label}: ${message}`,
     );

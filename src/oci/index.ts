@@ -1,5 +1,6 @@
 // src/oci: the OCI distribution protocol as a client of remote registries -- references, auth challenges and
 // tokens, manifests and blobs -- on which verify-credentials, list-repositories, list-images and pull are built.
+// What it reads is the image spec's model (src/image-spec); what fails upstream is an UpstreamError (502).
 export { RegistryClient, type RegistryClientOptions, type FetchedManifest, type ManifestHead, type BlobDownload } from './registry-client.js';
 export type { PingResult } from './ping.js';
 export { type RegistryEndpoint, endpointConnection, parseCertificates } from './registry-endpoint.js';
@@ -9,7 +10,7 @@ export {
   anonymousAccess,
   isTokenCredential,
 } from './credentials.js';
-export { RegistryError, isRegistryError, type RegistryErrorKind, type RegistryFailure } from './registry-error.js';
+export { UpstreamError, isUpstreamError, type UpstreamErrorKind, type UpstreamFailure } from './upstream-error.js';
 export { DEFAULT_TIMEOUTS, type RegistryTimeouts } from './transport.js';
 export { DEFAULT_RETRY, type RetryOptions } from './retry-layer.js';
 export {
@@ -25,20 +26,5 @@ export {
   requireRepositoryName,
   requireManifestReference,
 } from './image-reference.js';
-export { type DigestAlgorithm, type ParsedDigest, Digester, digestOf, parseDigest, isDigest, requireDigest } from './digest.js';
-export {
-  MediaTypes,
-  ACCEPTED_MANIFEST_TYPES,
-  type Platform,
-  type Descriptor,
-  type ImageManifest,
-  type ImageIndex,
-  type ParsedManifest,
-  ManifestFormatError,
-  parseManifest,
-  platformString,
-  isAttestationManifest,
-  isIndexMediaType,
-  isImageManifestMediaType,
-} from './manifest.js';
+export { requireDigest } from './digest.js';
 export { parseWwwAuthenticate, type Challenge } from './www-authenticate.js';

@@ -1,7 +1,7 @@
 // Is it a registry at all? `GET /v2/` without credentials must answer 200 or 401 and carry
 // `Docker-Distribution-API-Version: registry/2.0`; a web server that answers 200 to everything is not one.
 import { discard, headerValue, type Send } from './dispatch.js';
-import { RegistryError } from './registry-error.js';
+import { UpstreamError } from './upstream-error.js';
 import { responseFailure } from './response-failure.js';
 import { parseWwwAuthenticate } from './www-authenticate.js';
 
@@ -24,7 +24,7 @@ export async function pingRegistry(send: Send, context: { registry: string; labe
       status !== 200 && status !== 401
         ? `answered HTTP ${status} to GET /v2/`
         : 'answered GET /v2/ without the header Docker-Distribution-API-Version: registry/2.0';
-    throw new RegistryError(
+    throw new UpstreamError(
       { kind: 'not-a-registry', registry: context.registry, status },
       `registry ${context.label}: ${response.url.host} is not an OCI/Docker registry: it ${why}`,
     );

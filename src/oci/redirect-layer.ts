@@ -1,7 +1,7 @@
 // Redirects, followed for GET/HEAD (docker-registry may send blob GETs to a storage backend). Credentials never
 // leave the registry: the Authorization header is dropped as soon as the target is another host, and only https
 // targets are followed.
-import { RegistryError } from './registry-error.js';
+import { UpstreamError } from './upstream-error.js';
 import { discard, headerValue, type Layer, type RegistryRequest } from './dispatch.js';
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -29,7 +29,7 @@ export const redirectLayer =
       if (!REDIRECT_STATUSES.has(response.statusCode) || location === undefined) return response;
       await discard(response);
       const fail = (message: string) =>
-        new RegistryError(
+        new UpstreamError(
           { kind: 'bad-response', registry: options.registry, status: response.statusCode },
           `registry ${options.label}: ${message}`,
         );

@@ -2,18 +2,25 @@
 // verified) and blobs (streamed, resumable). Auth, redirects and retries are layers around one transport.
 import { Readable } from 'node:stream';
 import { invalidInput } from '../errors.js';
+import {
+  ACCEPTED_MANIFEST_TYPES,
+  digestOf,
+  ManifestFormatError,
+  parseDigest,
+  parseManifest,
+  type ManifestDocument,
+} from '../image-spec/index.js';
 import { anonymousAccess, type CredentialResolver } from './credentials.js';
 import { BearerTokenSource } from './bearer-token.js';
 import { authLayer } from './auth-layer.js';
-import { digestOf, parseDigest, requireDigest } from './digest.js';
+import { requireDigest } from './digest.js';
 import { compose, discard, headerValue, type AuthScope, type RegistryResponse, type Send } from './dispatch.js';
 import { requireManifestReference, requireRepositoryName } from './image-reference.js';
 import { nextLink } from './link-header.js';
-import { ACCEPTED_MANIFEST_TYPES, ManifestFormatError, parseManifest, type ParsedManifest } from './manifest.js';
 import { BodyTooLargeError, readBody } from './read-body.js';
 import { redirectLayer } from './redirect-layer.js';
 import { endpointConnection, hostOf, type RegistryEndpoint } from './registry-endpoint.js';
-import { RegistryError, type RegistryErrorKind } from './registry-error.js';
+import { UpstreamError, type UpstreamErrorKind } from './upstream-error.js';
 import { responseFailure } from './response-failure.js';
 import { DEFAULT_RETRY, retryLayer, type RetryOptions } from './retry-layer.js';
 import { DEFAULT_TIMEOUTS, RegistryTransport, type RegistryTimeouts } from './transport.js';
@@ -32,13 +39,14 @@ export interface RegistryClientOptions {
   userAgent?: string;
 }
 
-export type FetchedManifest = ParsedManifest & {
-  mediaType: string;
+export interface FetchedManifest {
   /** The verified digest of `bytes`. */
   digest: string;
   /** Exactly the bytes the registry sent: what the digest covers, what a pull stores. */
   bytes: Buffer;
-};
+  /** `bytes` as the image spec reads them; `document.mediaType` is the manifest's own type when it declares one. */
+  document: ManifestDocument;
+}
 
 export interface ManifestHead {
   mediaType?: string;
@@ -138,9 +146,11 @@ export class RegistryClient {
   /**
    * The manifest or index `repository:reference`, asking for all four OCI/Docker types. The digest of the bytes is
    * checked against a digest reference and against `Docker-Content-Digest` (sha256 or sha512, as they name it).
-   * Reading stops past the manifest limit, or past `expectedSize` (the size an index's descriptor gives) when smaller.
+   * Reading stops past the manifest limit, or past `expectedSize` (the size an index's descriptor gives) when smaller;
+   * an index or image listing more than `maxEntries` is the registry's bad response, refused before anything it lists
+   * is fetched.
    */
-  async getManifest(repository: string, reference: string, options: { expectedSize?: number } = {}): Promise<FetchedManifest> {
+  async getManifest(repository: string, reference: string, options: { expectedSize?: number; maxEntries?: number } = {}): Promise<FetchedManifest> {
     requireRepositoryName(repository);
     requireManifestReference(reference);
     const subject = manifestSubject(repository, reference);
@@ -176,8 +186,8 @@ export class RegistryClient {
     const digest = byReference ? reference : announced ?? digestOf(bytes, 'sha256');
 
     try {
-      const parsed = parseManifest(bytes, contentType(response));
-      return { ...parsed, digest, bytes };
+      const document = parseManifest(bytes, contentType(response), { served: 'fetched', maxEntries: options.maxEntries ?? Number.POSITIVE_INFINITY });
+      return { digest, bytes, document };
     } catch (error) {
       if (error instanceof ManifestFormatError) throw this.badResponse(`${subject}: ${error.message}`, response.statusCode);
       throw error;
@@ -273,14 +283,14 @@ export class RegistryClient {
     return { registry: this.registry, label: this.label };
   }
 
-  private badResponse(message: string, status?: number): RegistryError {
-    return new RegistryError(
+  private badResponse(message: string, status?: number): UpstreamError {
+    return new UpstreamError(
       { kind: 'bad-response', registry: this.registry, ...(status !== undefined ? { status } : {}) },
       `registry ${this.label}: ${message}`,
     );
   }
 
-  /** One authenticated request that must succeed (2xx); any other answer becomes the matching RegistryError. */
+  /** One authenticated request that must succeed (2xx); any other answer becomes the matching UpstreamError. */
   private async request(call: {
     path: string;
     scope: AuthScope;
@@ -289,7 +299,7 @@ export class RegistryClient {
     method?: 'GET' | 'HEAD';
     headers?: Record<string, string>;
     signal?: AbortSignal;
-    notFoundKind?: RegistryErrorKind;
+    notFoundKind?: UpstreamErrorKind;
   }): Promise<RegistryResponse> {
     const response = await this.send({
       method: call.method ?? 'GET',
@@ -320,7 +330,7 @@ export class RegistryClient {
     firstPath: string,
     scope: AuthScope,
     subject: string,
-    notFoundKind: RegistryErrorKind,
+    notFoundKind: UpstreamErrorKind,
     field: 'repositories' | 'tags',
   ): AsyncGenerator<string[]> {
     const seen = new Set<string>();
@@ -332,14 +342,14 @@ export class RegistryClient {
         response = await this.request({ path, scope, subject, headers: { accept: 'application/json' }, notFoundKind });
       } catch (error) {
         // distribution answers UNSUPPORTED when the catalog is switched off; that is no catalog, not a broken registry.
-        if (field === 'repositories' && error instanceof RegistryError && error.failure.registryErrorCodes?.includes('UNSUPPORTED')) {
-          throw new RegistryError(
+        if (field === 'repositories' && error instanceof UpstreamError && error.failure.registryErrorCodes?.includes('UNSUPPORTED')) {
+          throw new UpstreamError(
             { ...error.failure, kind: 'no-catalog' },
             `registry ${this.label}: this registry has no catalog (UNSUPPORTED)`,
           );
         }
-        if (error instanceof RegistryError && error.failure.kind === 'no-catalog') {
-          throw new RegistryError(error.failure, `registry ${this.label}: this registry has no catalog (404 on /v2/_catalog)`);
+        if (error instanceof UpstreamError && error.failure.kind === 'no-catalog') {
+          throw new UpstreamError(error.failure, `registry ${this.label}: this registry has no catalog (404 on /v2/_catalog)`);
         }
         throw error;
       }

@@ -1,8 +1,8 @@
-// An unexpected HTTP answer from a registry as a RegistryError: the kind from the status, the distribution error
+// An unexpected HTTP answer from a registry as a UpstreamError: the kind from the status, the distribution error
 // codes from the body (`{"errors":[{"code":"MANIFEST_UNKNOWN",...}]}`), and `Retry-After` for 429.
 import { headerValue, type RegistryResponse } from './dispatch.js';
 import { readBody } from './read-body.js';
-import { RegistryError, type RegistryErrorKind } from './registry-error.js';
+import { UpstreamError, type UpstreamErrorKind } from './upstream-error.js';
 import { retryAfterMs } from './retry-layer.js';
 
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
@@ -27,15 +27,15 @@ export interface FailureSubject {
   /** What was asked for, e.g. `manifest avassa-public/app:v1`. */
   subject: string;
   /** The kind for a 404: `not-found`, or `no-catalog` for the catalog. */
-  notFoundKind?: RegistryErrorKind;
+  notFoundKind?: UpstreamErrorKind;
 }
 
-export async function responseFailure(response: RegistryResponse, context: FailureSubject): Promise<RegistryError> {
+export async function responseFailure(response: RegistryResponse, context: FailureSubject): Promise<UpstreamError> {
   const status = response.statusCode;
   const codes = await errorCodes(response);
   const codeText = codes.length > 0 ? ` (${codes.join(', ')})` : '';
-  const make = (kind: RegistryErrorKind, message: string, extra: { retryAfterSeconds?: number } = {}) =>
-    new RegistryError(
+  const make = (kind: UpstreamErrorKind, message: string, extra: { retryAfterSeconds?: number } = {}) =>
+    new UpstreamError(
       { kind, registry: context.registry, status, ...extra, ...(codes.length > 0 ? { registryErrorCodes: codes } : {}) },
       `registry ${context.label}: ${message}${codeText}`,
     );

@@ -1,7 +1,7 @@
 // Network, DNS and TLS errors from Node and undici turned into RegistryErrors: which kind, and a message that
 // names the registry and the host and, for TLS, the certificate problem as Node's code names it.
 import { resourceExhaustion } from '../errors.js';
-import { RegistryError, type RegistryErrorKind } from './registry-error.js';
+import { UpstreamError, type UpstreamErrorKind } from './upstream-error.js';
 
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'EAI_NODATA']);
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'EADDRNOTAVAIL']);
@@ -62,7 +62,7 @@ export const isAbort = (error: unknown): boolean => {
 
 /** Whether a failure was a dropped connection (not a refused one): retrying on a new connection may work. */
 export const isDroppedConnection = (error: unknown): boolean => {
-  const cause = error instanceof RegistryError ? error.cause : error;
+  const cause = error instanceof UpstreamError ? error.cause : error;
   return DROPPED_CODES.has(codeOf(primaryError(cause)) ?? '');
 };
 
@@ -76,18 +76,18 @@ export interface FailureContext {
 }
 
 /**
- * The RegistryError for a thrown network/TLS error; aborts and RegistryErrors pass through unchanged. Running out of
+ * The UpstreamError for a thrown network/TLS error; aborts and RegistryErrors pass through unchanged. Running out of
  * file descriptors is Berth's condition, not the registry's: it becomes the 503 it is, not an upstream failure.
  */
 export function transportFailure(error: unknown, context: FailureContext): unknown {
-  if (error instanceof RegistryError || isAbort(error)) return error;
+  if (error instanceof UpstreamError || isAbort(error)) return error;
   const e = primaryError(error);
   const exhausted = resourceExhaustion(e);
   if (exhausted) return exhausted;
   const code = codeOf(e) ?? '';
   const detail = e instanceof Error ? e.message : String(e);
-  const fail = (kind: RegistryErrorKind, message: string, extra: { certificateProblem?: string } = {}) =>
-    new RegistryError({ kind, registry: context.registry, ...extra }, `registry ${context.label}: ${message}`, { cause: error });
+  const fail = (kind: UpstreamErrorKind, message: string, extra: { certificateProblem?: string } = {}) =>
+    new UpstreamError({ kind, registry: context.registry, ...extra }, `registry ${context.label}: ${message}`, { cause: error });
 
   if (DNS_CODES.has(code)) return fail('dns', `cannot resolve host ${context.host} (${code})`);
   if (CONNECT_CODES.has(code)) return fail('connect', `cannot connect to ${context.host} (${code})`);

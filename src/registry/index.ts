@@ -28,13 +28,5 @@ export {
   isRegistryError,
   type OciErrorCode,
 } from './registry-error.js';
-export { digestOf, parseDigest, type DigestAlgorithm } from './digest.js';
-export {
-  formatPlatform,
-  parseManifestDocument,
-  platformOfConfig,
-  type Descriptor,
-  type ManifestDocument,
-  type Platform,
-} from './manifest-document.js';
-export * as mediaTypes from './media-types.js';
+export { requireDigest } from './digest.js';
+export { parseManifestDocument } from './manifest-document.js';

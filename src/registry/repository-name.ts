@@ -1,6 +1,6 @@
 // Repository names and tags as the OCI distribution spec constrains them; checked once at the edge of the
 // domain API so the index and the blob store only ever see valid values.
-import { parseDigest } from './digest.js';
+import { requireDigest } from './digest.js';
 import { RegistryError } from './registry-error.js';
 
 const nameComponent = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*';
@@ -32,6 +32,9 @@ export type ManifestReference = { tag: string; digest?: undefined } | { digest: 
 
 /** A manifest reference is a digest (it has a colon) or a tag; anything else is a 400. */
 export function parseManifestReference(reference: string): ManifestReference {
-  if (reference.includes(':')) return { digest: parseDigest(reference).digest };
+  if (reference.includes(':')) {
+    requireDigest(reference);
+    return { digest: reference };
+  }
   return { tag: assertTag(reference) };
 }

@@ -4,16 +4,22 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DEFAULT_LIMITS, type Limits } from '../limits.js';
 import { makeDirectoryDurably } from '../store/durable-files.js';
-import { digestOf, parseDigest, type DigestAlgorithm } from './digest.js';
-import { sweepUnreferencedBlobs, type GarbageCollectionResult } from './garbage-collector.js';
 import {
+  digestOf,
   formatPlatform,
-  parseManifestDocument,
+  isForeignLayer,
+  MediaTypes,
+  platformConfigTypes,
   platformOfConfig,
   type Descriptor,
+  type DigestAlgorithm,
   type ManifestDocument,
-} from './manifest-document.js';
-import { isForeignLayer, ociImageIndex, platformConfigTypes } from './media-types.js';
+  type Platform,
+  ManifestFormatError,
+} from '../image-spec/index.js';
+import { requireDigest } from './digest.js';
+import { sweepUnreferencedBlobs, type GarbageCollectionResult } from './garbage-collector.js';
+import { parseManifestDocument } from './manifest-document.js';
 import { ManifestBlobUnknownError, RegistryError } from './registry-error.js';
 import { assertRepositoryName, assertTag, isTag, parseManifestReference } from './repository-name.js';
 import type { BlobInfo, BlobStore, ByteRange, ByteSource } from './storage/blob-store.js';
@@ -222,7 +228,7 @@ export class SiteRegistry {
    */
   async deleteImage(repository: string, digest: string, options: { validateOnly?: boolean } = {}): Promise<void> {
     this.requireRepository(repository);
-    parseDigest(digest);
+    requireDigest(digest);
     this.refuseIfRetained(repository, { digest });
     this.refuseIfListed(repository, digest);
     if (options.validateOnly) {
@@ -343,8 +349,8 @@ export class SiteRegistry {
       throw new RegistryError('MANIFEST_INVALID', `manifest larger than ${this.maxManifestBytes} bytes (BERTH_MAX_MANIFEST_BYTES)`, { size: bytes.byteLength, limit: this.maxManifestBytes }, 413);
     }
     const document = parseManifestDocument(bytes, mediaType, this.maxManifestEntries);
-    if (options.sourceIndexDigest !== undefined) parseDigest(options.sourceIndexDigest);
-    const algorithm: DigestAlgorithm = ref.digest ? parseDigest(ref.digest).algorithm : 'sha256';
+    if (options.sourceIndexDigest !== undefined) requireDigest(options.sourceIndexDigest);
+    const algorithm: DigestAlgorithm = ref.digest ? requireDigest(ref.digest).algorithm : 'sha256';
     const digest = digestOf(bytes, algorithm);
     if (ref.digest && ref.digest !== digest) {
       throw new RegistryError('DIGEST_INVALID', `manifest digest ${digest} does not match the reference ${ref.digest}`, { expected: ref.digest, actual: digest });
@@ -406,10 +412,22 @@ export class SiteRegistry {
   }
 
   private async platformOfImage(document: ManifestDocument): Promise<string | undefined> {
-    const config = document.config;
-    if (!config || !platformConfigTypes.has(config.mediaType) || config.size > this.maxConfigBytes) return undefined;
-    const platform = platformOfConfig(await this.blobs.read(config.digest, this.maxConfigBytes));
+    const platform = document.config ? await this.platformOfConfig(document.config) : undefined;
     return platform ? formatPlatform(platform) : undefined;
+  }
+
+  /**
+   * The platform the stored image config `config` names; undefined when it names none, is no image config, is
+   * larger than BERTH_MAX_CONFIG_BYTES or is not JSON (it is stored as any blob; it just has no platform to show).
+   */
+  async platformOfConfig(config: Descriptor): Promise<Platform | undefined> {
+    if (!platformConfigTypes.has(config.mediaType) || config.size > this.maxConfigBytes) return undefined;
+    try {
+      return platformOfConfig(await this.blobs.read(config.digest, this.maxConfigBytes));
+    } catch (error) {
+      if (error instanceof ManifestFormatError) return undefined;
+      throw error;
+    }
   }
 
   private referenceRecords(document: ManifestDocument): ReferenceRecord[] {
@@ -486,7 +504,7 @@ export class SiteRegistry {
   /** Manifests in `repository` whose subject is `digest`, as the referrers API describes them. */
   async listReferrers(repository: string, digest: string, artifactType?: string): Promise<ReferrerDescriptor[]> {
     assertRepositoryName(repository);
-    parseDigest(digest);
+    requireDigest(digest);
     return this.index
       .referrers(repository, digest)
       .filter((m) => artifactType === undefined || m.artifactType === artifactType)
@@ -501,7 +519,7 @@ export class SiteRegistry {
 
   /** The image index the referrers API answers with. */
   static referrersIndex(descriptors: ReferrerDescriptor[]): Record<string, unknown> {
-    return { schemaVersion: 2, mediaType: ociImageIndex, manifests: descriptors };
+    return { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: descriptors };
   }
 
   // ---- blobs ----
@@ -509,7 +527,7 @@ export class SiteRegistry {
   /** A blob as seen from a repository: present on disk and linked to it (by an upload, a mount or a manifest). */
   async statBlob(repository: string, digest: string): Promise<BlobInfo> {
     assertRepositoryName(repository);
-    parseDigest(digest);
+    requireDigest(digest);
     const info = this.index.isBlobLinked(repository, digest) ? await this.blobs.stat(digest) : undefined;
     if (!info) throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} unknown to repository ${repository}`, { digest });
     return info;
@@ -523,7 +541,7 @@ export class SiteRegistry {
   /** /v2 DELETE of a blob: unlinks it from the repository; garbage collection reclaims the bytes if nothing needs them. */
   async deleteBlob(repository: string, digest: string): Promise<void> {
     assertRepositoryName(repository);
-    parseDigest(digest);
+    requireDigest(digest);
     if (!this.index.unlinkBlob(repository, digest)) {
       throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} unknown to repository ${repository}`, { digest });
     }
@@ -532,7 +550,7 @@ export class SiteRegistry {
   /** Cross-repository mount: true when `from` has the blob and it is now linked to `repository` too. */
   async mountBlob(repository: string, digest: string, from: string): Promise<boolean> {
     assertRepositoryName(repository);
-    parseDigest(digest);
+    requireDigest(digest);
     if (!this.index.isBlobLinked(from, digest)) return false;
     return this.commitLock.runShared(async () => {
       if (!(await this.blobs.has(digest))) return false;
@@ -588,7 +606,7 @@ export class SiteRegistry {
     finalChunk?: ByteSource,
     position?: ChunkPosition,
   ): Promise<BlobInfo> {
-    parseDigest(digest);
+    requireDigest(digest);
     const session = this.uploads.get(repository, id);
     if (finalChunk) await this.appendToUpload(repository, id, finalChunk, position);
     this.uploads.forget(id);

@@ -2,7 +2,7 @@
 // BlobWriter, kept in memory. Bounded in all and per client (429 past either bound); a timer cancels sessions idle
 // past the timeout and removes their bytes. An idle session holds no open file (see FilesystemBlobWriter), only a
 // staging file on disk and a hash state. None survive a restart (see FilesystemBlobStore's header).
-import type { DigestAlgorithm } from './digest.js';
+import type { DigestAlgorithm } from '../image-spec/index.js';
 import { RegistryError } from './registry-error.js';
 import type { BlobStore, BlobWriter } from './storage/blob-store.js';
 

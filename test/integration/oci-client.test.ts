@@ -9,16 +9,15 @@ import { after, before, describe, it } from 'node:test';
 import { Agent, request } from 'undici';
 import {
   RegistryClient,
-  isRegistryError,
-  platformString,
-  isAttestationManifest,
+  isUpstreamError,
   type CredentialResolver,
   type RegistryCredential,
   type RegistryEndpoint,
-  type RegistryError,
-  type RegistryErrorKind,
+  type UpstreamError,
+  type UpstreamErrorKind,
   type RegistryClientOptions,
 } from '../../src/oci/index.js';
+import { formatPlatform, isAttestationManifest } from '../../src/image-spec/index.js';
 import { startDockerRegistry, type RunningRegistry } from '../helpers/docker-registry.js';
 import { freePort } from '../helpers/free-port.js';
 import {
@@ -69,15 +68,15 @@ function client(endpoint: RegistryEndpoint, options?: RegistryClientOptions): Re
   return c;
 }
 
-/** Awaits a rejection that must be a RegistryError of `kind`, and returns it for further checks. */
-async function failure(promise: Promise<unknown>, kind: RegistryErrorKind): Promise<RegistryError> {
+/** Awaits a rejection that must be a UpstreamError of `kind`, and returns it for further checks. */
+async function failure(promise: Promise<unknown>, kind: UpstreamErrorKind): Promise<UpstreamError> {
   let caught: unknown;
   try {
     await promise;
   } catch (error) {
     caught = error;
   }
-  assert.ok(isRegistryError(caught), `expected a RegistryError of kind ${kind}, got ${String(caught)}`);
+  assert.ok(isUpstreamError(caught), `expected a UpstreamError of kind ${kind}, got ${String(caught)}`);
   assert.equal(caught.failure.kind, kind, caught.message);
   assert.equal(caught.kind, 'upstream-failure');
   for (const secret of Object.values(PASSWORDS)) assert.ok(!caught.message.includes(secret), 'a password leaked into a message');
@@ -171,32 +170,29 @@ describe('a docker-registry with htpasswd auth', () => {
   it('gets the index by tag and every platform manifest by digest, with the digests the builder computed', async () => {
     const c = client(endpoint, { credentialFor: star });
     const index = await c.getManifest(KETTLE, 'v1.0');
-    assert.equal(index.kind, 'index');
-    assert.equal(index.mediaType, 'application/vnd.oci.image.index.v1+json');
+    assert.equal(index.document.kind, 'index');
+    assert.equal(index.document.mediaType, 'application/vnd.oci.image.index.v1+json');
     assert.equal(index.digest, multi.digest);
     assert.deepEqual(index.bytes, multi.bytes);
-    if (index.kind !== 'index') return;
     assert.deepEqual(
-      index.parsed.manifests.map((d) => platformString(d.platform)),
+      index.document.manifests.map((d) => formatPlatform(d.platform)),
       ['linux/amd64', 'linux/arm64/v8', 'unknown/unknown'],
     );
-    const attestation = index.parsed.manifests[2];
+    const attestation = index.document.manifests[2];
     assert.ok(attestation && isAttestationManifest(attestation));
     assert.equal(attestation.annotations?.['vnd.docker.reference.digest'], multi.manifests[0]?.digest);
 
     for (const built of multi.manifests) {
       const fetched = await c.getManifest(KETTLE, built.digest);
-      assert.equal(fetched.kind, 'manifest');
+      assert.equal(fetched.document.kind, 'image');
       assert.equal(fetched.digest, built.digest);
       assert.deepEqual(fetched.bytes, built.bytes);
-      if (fetched.kind === 'manifest') {
-        assert.deepEqual(fetched.parsed.layers.map((l) => l.digest), built.layers.map((l) => l.digest));
-        assert.equal(fetched.parsed.config.digest, built.config.digest);
-      }
+      assert.deepEqual(fetched.document.layers.map((l) => l.digest), built.layers.map((l) => l.digest));
+      assert.equal(fetched.document.config?.digest, built.config.digest);
     }
 
     const image = await c.getManifest(CURTAIN, 'latest');
-    assert.equal(image.kind, 'manifest');
+    assert.equal(image.document.kind, 'image');
     assert.equal(image.digest, single.digest);
     assert.deepEqual(await c.headManifest(CURTAIN, 'latest'), {
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
@@ -461,7 +457,7 @@ describe('a docker-registry with token auth', () => {
     const manifest = await c.getManifest(DAM, 'v1');
     await c.getManifest(DAM, manifest.digest);
     await c.listTags(DAM);
-    const config = manifest.kind === 'manifest' ? manifest.parsed.config : undefined;
+    const config = manifest.document.config;
     assert.ok(config);
     assert.equal(await c.blobExists(DAM, config.digest), true);
     assert.equal(count() - start, 1);
@@ -517,7 +513,7 @@ describe('a docker-registry without auth', () => {
     assert.deepEqual(await c.listTags('open/app'), ['1.0']);
     const manifest = await c.getManifest('open/app', '1.0');
     assert.equal(manifest.digest, image.digest);
-    assert.equal(manifest.kind, 'manifest');
+    assert.equal(manifest.document.kind, 'image');
     // Credentials live in the secret store: an open registry must not cost a look-up.
     assert.deepEqual(asked, []);
   });
@@ -614,7 +610,7 @@ describe('servers that are not (working) registries', () => {
     assert.equal(requests, 3);
   });
 
-  it('a blob body that stops arriving fails the stream with a timeout RegistryError', async () => {
+  it('a blob body that stops arriving fails the stream with a timeout UpstreamError', async () => {
     const endpoint = await fakeEndpoint((_req, res) => {
       res.writeHead(200, { ...API_VERSION, 'content-length': '1000' });
       res.write(Buffer.alloc(10)); // and then nothing more

@@ -6,11 +6,14 @@ import {
   ManifestFormatError,
   MediaTypes,
   digestOf,
+  formatPlatform as platformString,
   isAttestationManifest,
   parseDigest,
-  parseManifest,
-  platformString,
-} from '../../src/oci/index.js';
+  parseManifest as parseAny,
+} from '../../src/image-spec/index.js';
+
+/** As the registry client reads what a remote served. */
+const parseManifest = (bytes: Uint8Array, served?: string) => parseAny(bytes, served, { served: 'fetched' });
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
 const descriptor = { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: `sha256:${'a'.repeat(64)}`, size: 1 };
@@ -23,7 +26,7 @@ const index = {
 describe('parseManifest', () => {
   it('takes the type the registry declared', () => {
     const parsed = parseManifest(json({ ...image, mediaType: MediaTypes.dockerManifest }), MediaTypes.dockerManifest);
-    assert.equal(parsed.kind, 'manifest');
+    assert.equal(parsed.kind, 'image');
     assert.equal(parsed.mediaType, MediaTypes.dockerManifest);
     const list = parseManifest(json({ ...index, mediaType: MediaTypes.dockerManifestList }), MediaTypes.dockerManifestList);
     assert.equal(list.kind, 'index');

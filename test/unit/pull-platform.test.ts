@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { availablePlatforms, hostPlatform, parsePlatform, selectPlatform } from '../../src/image-registry/pull/platform.js';
-import type { Descriptor } from '../../src/registry/index.js';
+import type { Descriptor } from '../../src/image-spec/index.js';
 
 const entry = (digest: string, platform: Descriptor['platform'], annotations?: Record<string, string>): Descriptor => ({
   mediaType: 'application/vnd.oci.image.manifest.v1+json',

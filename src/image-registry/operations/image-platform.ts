@@ -2,20 +2,15 @@
 // `architecture`, `variant`). Configs are small; each is fetched once per operation and its digest checked.
 import {
   Digester,
-  RegistryError,
+  ManifestFormatError,
+  UNKNOWN_PLATFORM,
+  formatPlatform,
   parseDigest,
-  platformString,
+  platformConfigTypes,
+  platformOfConfig,
   type Descriptor,
-  type Platform,
-  type RegistryClient,
-} from '../../oci/index.js';
-
-/** Config media types that hold a platform; anything else (an artifact's config) has none to read. */
-const IMAGE_CONFIG_TYPES = new Set(['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json']);
-const UNKNOWN_PLATFORM = 'unknown/unknown';
-
-const stringField = (value: Record<string, unknown>, name: string): string | undefined =>
-  typeof value[name] === 'string' && value[name] !== '' ? (value[name] as string) : undefined;
+} from '../../image-spec/index.js';
+import { UpstreamError, type RegistryClient } from '../../oci/index.js';
 
 export class ImagePlatforms {
   private readonly byDigest = new Map<string, Promise<string>>();
@@ -29,7 +24,7 @@ export class ImagePlatforms {
 
   /** `os/arch[/variant]` from the config `config` describes, or `unknown/unknown` when it names none. */
   platformOf(config: Descriptor): Promise<string> {
-    if (!IMAGE_CONFIG_TYPES.has(config.mediaType)) return Promise.resolve(UNKNOWN_PLATFORM);
+    if (!platformConfigTypes.has(config.mediaType)) return Promise.resolve(UNKNOWN_PLATFORM);
     let platform = this.byDigest.get(config.digest);
     if (!platform) {
       platform = this.read(config);
@@ -38,8 +33,8 @@ export class ImagePlatforms {
     return platform;
   }
 
-  private fail(message: string): RegistryError {
-    return new RegistryError({ kind: 'bad-response', registry: this.client.registry }, `registry ${this.client.label}: ${message}`);
+  private fail(message: string): UpstreamError {
+    return new UpstreamError({ kind: 'bad-response', registry: this.client.registry }, `registry ${this.client.label}: ${message}`);
   }
 
   private async read(config: Descriptor): Promise<string> {
@@ -62,19 +57,11 @@ export class ImagePlatforms {
       chunks.push(bytes);
     }
     if (digester.digest() !== config.digest) throw this.fail(`${subject}: the bytes received do not match the digest`);
-    let document: unknown;
     try {
-      document = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    } catch {
-      throw this.fail(`${subject}: not valid JSON`);
+      return formatPlatform(platformOfConfig(Buffer.concat(chunks)));
+    } catch (error) {
+      if (error instanceof ManifestFormatError) throw this.fail(`${subject}: not valid JSON`);
+      throw error;
     }
-    if (typeof document !== 'object' || document === null || Array.isArray(document)) return UNKNOWN_PLATFORM;
-    const fields = document as Record<string, unknown>;
-    const os = stringField(fields, 'os');
-    const architecture = stringField(fields, 'architecture');
-    if (!os || !architecture) return UNKNOWN_PLATFORM;
-    const variant = stringField(fields, 'variant');
-    const platform: Platform = { os, architecture, ...(variant ? { variant } : {}) };
-    return platformString(platform);
   }
 }

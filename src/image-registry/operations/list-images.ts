@@ -2,10 +2,10 @@
 // index described: digests, media types, platforms and annotations. Manifests are fetched side by side, bounded
 // (BERTH_OPERATION_FETCHES); an index listing more entries than a pull would take is the remote's bad answer.
 import { invalidInput, upstreamFailure } from '../../errors.js';
+import { formatPlatform } from '../../image-spec/index.js';
 import type { Limits } from '../../limits.js';
 import {
-  RegistryError,
-  platformString,
+  UpstreamError,
   requireRepositoryName,
   type FetchedManifest,
   type RegistryClient,
@@ -87,12 +87,13 @@ async function describe(
     fetched = await callRegistry(client, () => client.getManifest(repository, tag), { diagnose: false });
   } catch (error) {
     // Deleted between listing the tags and reading it: as absent as a tag that never existed.
-    if (error instanceof RegistryError && error.failure.kind === 'not-found') return undefined;
+    if (error instanceof UpstreamError && error.failure.kind === 'not-found') return undefined;
     throw error;
   }
   const digest = shorten(fetched.digest);
-  if (fetched.kind === 'index') {
-    const index = fetched.parsed;
+  const document = fetched.document;
+  if (document.kind === 'index') {
+    const index = document;
     if (index.manifests.length > limits.manifestEntries) {
       throw upstreamFailure(
         `registry ${client.label}: image index ${repository}:${tag} lists ${index.manifests.length} manifests, more than the ${limits.manifestEntries} Berth takes (BERTH_MAX_MANIFEST_ENTRIES)`,
@@ -102,19 +103,19 @@ async function describe(
     return {
       digest,
       'image-index': {
-        'media-type': fetched.mediaType,
+        'media-type': index.mediaType,
         annotations: index.annotations ?? {},
         manifests: index.manifests.map((entry) => ({
           digest: shorten(entry.digest),
           'media-type': entry.mediaType,
-          platform: platformString(entry.platform),
+          platform: formatPlatform(entry.platform),
           annotations: entry.annotations ?? {},
         })),
       },
     };
   }
-  const platform = await callRegistry(client, () => platforms.platformOf(fetched.parsed.config), { diagnose: false });
-  return { digest, manifest: { 'media-type': fetched.mediaType, platform, annotations: fetched.parsed.annotations ?? {} } };
+  const platform = await callRegistry(client, () => platforms.platformOf(document.config!), { diagnose: false });
+  return { digest, manifest: { 'media-type': document.mediaType, platform, annotations: document.annotations ?? {} } };
 }
 
 export async function listImages(deps: OperationDeps, address: string, request: ListImagesRequest): Promise<ListImagesAnswer> {

@@ -2,10 +2,10 @@
 // a 404 or garbled answer from a server that is no registry becomes `not-a-registry`, and secret-store problems met
 // while resolving credentials name the registry they were for.
 import { BerthError } from '../../errors.js';
-import { RegistryError, type RegistryClient, type RegistryErrorKind } from '../../oci/index.js';
+import { UpstreamError, type RegistryClient, type UpstreamErrorKind } from '../../oci/index.js';
 
 /** Failures a plain web server produces as readily as a registry does; a ping tells the two apart. */
-const AMBIGUOUS_KINDS = new Set<RegistryErrorKind>(['no-catalog', 'not-found', 'bad-response']);
+const AMBIGUOUS_KINDS = new Set<UpstreamErrorKind>(['no-catalog', 'not-found', 'bad-response']);
 
 /** A secret-store failure (missing secret, no permission, ...) carried as an upstream failure, with the registry added. */
 function withRegistryContext(error: BerthError, registry: string): BerthError {
@@ -21,12 +21,12 @@ export async function callRegistry<T>(client: RegistryClient, call: () => Promis
   try {
     return await call();
   } catch (error) {
-    if (error instanceof RegistryError) {
+    if (error instanceof UpstreamError) {
       if ((options.diagnose ?? true) && AMBIGUOUS_KINDS.has(error.failure.kind)) {
         try {
           await client.ping();
         } catch (pingError) {
-          if (pingError instanceof RegistryError && pingError.failure.kind === 'not-a-registry') throw pingError;
+          if (pingError instanceof UpstreamError && pingError.failure.kind === 'not-a-registry') throw pingError;
         }
       }
       throw error;

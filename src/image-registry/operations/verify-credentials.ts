@@ -1,7 +1,7 @@
 // verify-credentials: can Berth reach this registry and log in with its credentials, and (given an image) read that
 // image's manifest? Always an answer (success or why not), recorded as the registry's last verification.
 import { BerthError } from '../../errors.js';
-import { RegistryError, manifestReferenceOf, parseRepositoryReference } from '../../oci/index.js';
+import { UpstreamError, manifestReferenceOf, parseRepositoryReference } from '../../oci/index.js';
 import type { OperationDeps } from '../operation-deps.js';
 import { callRegistry } from './upstream-call.js';
 
@@ -48,7 +48,7 @@ const isErrorType = (value: unknown): value is VerificationErrorType =>
  * this registry: they are thrown on.
  */
 function failureOf(error: unknown): { type: VerificationErrorType; message: string } {
-  if (error instanceof RegistryError) return { type: error.failure.kind, message: error.message };
+  if (error instanceof UpstreamError) return { type: error.failure.kind, message: error.message };
   if (error instanceof BerthError && error.kind !== 'unavailable' && error.kind !== 'internal') {
     const kind = error.info?.kind;
     return { type: isErrorType(kind) ? kind : 'invalid-configuration', message: error.message };

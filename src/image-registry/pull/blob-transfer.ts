@@ -3,15 +3,15 @@
 // at most a few at once per remote registry, and one transfer per digest however many pulls need it.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { upstreamFailure } from '../../errors.js';
-import { RegistryError as UpstreamError, type RegistryClient } from '../../oci/index.js';
+import { UpstreamError, type RegistryClient } from '../../oci/index.js';
 import {
   DigestMismatchError,
   SizeMismatchError,
   isRegistryError as isSiteRegistryError,
   type BlobStore,
   type BlobWriter,
-  type Descriptor,
 } from '../../registry/index.js';
+import type { Descriptor } from '../../image-spec/index.js';
 import { ConcurrencyLimit } from './concurrency-limit.js';
 import { pullMetrics } from './pull-metrics.js';
 

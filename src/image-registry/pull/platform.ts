@@ -1,7 +1,7 @@
 // Which platform a pull takes out of an image index: the names operators type (`x86_64`, `aarch64`,
 // `linux/arm64/v8`) and Node's `process.arch`, normalised to OCI os/architecture/variant and matched against entries.
 import { invalidInput } from '../../errors.js';
-import { formatPlatform, type Descriptor, type Platform } from '../../registry/index.js';
+import { formatPlatform, isAttestationManifest, type Descriptor, type Platform } from '../../image-spec/index.js';
 
 /** What a pull asked for; an absent variant matches any variant of the architecture. */
 export interface PlatformChoice {
@@ -68,9 +68,6 @@ export function hostPlatform(arch: string = process.arch): PlatformChoice {
 
 export const describePlatform = (choice: PlatformChoice): string => formatPlatform(choice);
 
-/** Whether an index entry holds a runnable image rather than an attestation (provenance, SBOM) of one. */
-export const isAttestation = (entry: Descriptor): boolean => entry.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest';
-
 const variantOf = (platform: Platform): string | undefined => platform.variant ?? DEFAULT_VARIANT[platform.architecture];
 
 export function matchesPlatform(platform: Platform | undefined, choice: PlatformChoice): boolean {
@@ -85,13 +82,13 @@ export function matchesPlatform(platform: Platform | undefined, choice: Platform
 
 /** The runnable images of an index, as `os/arch[/variant]`: what a message lists when a platform is missing. */
 export const availablePlatforms = (entries: readonly Descriptor[]): string[] =>
-  [...new Set(entries.filter((e) => !isAttestation(e) && e.platform).map((e) => formatPlatform(e.platform!)))];
+  [...new Set(entries.filter((e) => !isAttestationManifest(e) && e.platform).map((e) => formatPlatform(e.platform!)))];
 
 /**
  * The index entry for `choice`: the first runnable entry that matches, preferring one whose variant is exactly
  * the one asked for (an index may list arm/v6 and arm/v7). Undefined when none matches.
  */
 export function selectPlatform(entries: readonly Descriptor[], choice: PlatformChoice): Descriptor | undefined {
-  const candidates = entries.filter((e) => !isAttestation(e) && matchesPlatform(e.platform, choice));
+  const candidates = entries.filter((e) => !isAttestationManifest(e) && matchesPlatform(e.platform, choice));
   return candidates.find((e) => choice.variant !== undefined && variantOf(e.platform!) === choice.variant) ?? candidates[0];
 }

@@ -6,19 +6,11 @@
 // descriptors give (checked before anything is fetched), each manifest is read no further than its descriptor's
 // size, duplicates are fetched once, and a pull has a bounded number of fetches in flight.
 import { notFound, upstreamFailure } from '../../errors.js';
-import type { RegistryClient } from '../../oci/index.js';
+import type { FetchedManifest, RegistryClient } from '../../oci/index.js';
 import { DEFAULT_LIMITS, type Limits } from '../../limits.js';
 import { mapBounded } from '../operations/bounded-map.js';
-import {
-  formatPlatform,
-  isRegistryError as isSiteRegistryError,
-  mediaTypes,
-  parseManifestDocument,
-  platformOfConfig,
-  type Descriptor,
-  type ManifestDocument,
-  type SiteRegistry,
-} from '../../registry/index.js';
+import { formatPlatform, isForeignLayer, type Descriptor } from '../../image-spec/index.js';
+import { isRegistryError as isSiteRegistryError, type SiteRegistry } from '../../registry/index.js';
 import type { BlobSource, BlobTransfers, TransferLease } from './blob-transfer.js';
 import { availablePlatforms, describePlatform, matchesPlatform, selectPlatform, type PlatformChoice } from './platform.js';
 import type { PullSpec } from './pull-request.js';
@@ -41,14 +33,11 @@ export interface PullOutcome {
 /** How a pull gets its blobs: the shared BlobTransfers, or a view of them that tracks one pull (pull-operations.ts). */
 export type BlobFetcher = Pick<BlobTransfers, 'fetch'>;
 
-/** A manifest as fetched (bytes exactly as the registry sent them, digest verified) and as the site registry reads it. */
-interface PulledManifest {
-  digest: string;
-  bytes: Buffer;
-  /** The type to store it under: its own `mediaType` when it declares one, else what the registry served. */
-  mediaType: string;
-  document: ManifestDocument;
-}
+/**
+ * A manifest as fetched: bytes exactly as the registry sent them, digest verified, read once by the image spec's parse
+ * (the one the site registry stores by); it is stored under `document.mediaType`, its own type when it declares one.
+ */
+type PulledManifest = FetchedManifest;
 
 interface PullPlan {
   /** Every manifest to store, children before the indexes that list them; the last one is tagged. */
@@ -125,22 +114,10 @@ export class ImagePuller {
    * Fetches and checks a manifest (no further than `expectedSize` when an index gave it); one the site registry could
    * not store is the remote's bad response.
    */
-  private async fetchManifest(source: BlobSource, reference: string, expectedSize?: number): Promise<PulledManifest> {
-    const fetched = await source.client.getManifest(source.repository, reference, expectedSize === undefined ? {} : { expectedSize });
-    const declared = fetched.parsed.mediaType;
-    const mediaType = typeof declared === 'string' && declared !== '' ? declared : fetched.mediaType;
-    try {
-      // Too many entries are refused here, before any blob is fetched, rather than by the store after.
-      const document = parseManifestDocument(fetched.bytes, mediaType, this.limits.manifestEntries);
-      return { digest: fetched.digest, bytes: fetched.bytes, mediaType, document };
-    } catch (error) {
-      if (!isSiteRegistryError(error)) throw error;
-      throw upstreamFailure(`registry ${source.registry}: manifest ${source.repository}@${fetched.digest} cannot be stored: ${error.message}`, {
-        kind: 'bad-response',
-        registry: source.registry,
-        digest: fetched.digest,
-      });
-    }
+  private fetchManifest(source: BlobSource, reference: string, expectedSize?: number): Promise<PulledManifest> {
+    // Too many entries are refused by the client's parse, before any blob is fetched, rather than by the store after.
+    const maxEntries = this.limits.manifestEntries;
+    return source.client.getManifest(source.repository, reference, expectedSize === undefined ? { maxEntries } : { expectedSize, maxEntries });
   }
 
   private async plan(source: BlobSource, spec: PullSpec, top: PulledManifest): Promise<PullPlan> {
@@ -206,8 +183,7 @@ export class ImagePuller {
 
   /** A single-platform image pulled for a named platform must be for that platform, when its config says. */
   private async checkImagePlatform(source: BlobSource, reference: string, config: Descriptor, choice: PlatformChoice): Promise<void> {
-    if (!mediaTypes.platformConfigTypes.has(config.mediaType) || config.size > this.limits.configBytes) return;
-    const platform = platformOfConfig(await this.site.blobs.read(config.digest, this.limits.configBytes));
+    const platform = await this.site.platformOfConfig(config);
     if (!platform || matchesPlatform(platform, choice)) return;
     throw missingPlatform(source.repository, reference, choice, [formatPlatform(platform)]);
   }
@@ -217,9 +193,9 @@ export class ImagePuller {
     const tagged = plan.manifests.at(-1)!;
     try {
       for (const manifest of plan.manifests.slice(0, -1)) {
-        await this.site.putManifest(repository, manifest.digest, manifest.mediaType, manifest.bytes);
+        await this.site.putManifest(repository, manifest.digest, manifest.document.mediaType, manifest.bytes);
       }
-      const result = await this.site.putManifest(repository, tag ?? tagged.digest, tagged.mediaType, tagged.bytes, {
+      const result = await this.site.putManifest(repository, tag ?? tagged.digest, tagged.document.mediaType, tagged.bytes, {
         ...(plan.sourceIndex ? { sourceIndexDigest: plan.sourceIndex.digest } : {}),
         ...(plan.sourceIndex?.annotations ? { sourceAnnotations: plan.sourceIndex.annotations } : {}),
       });
@@ -244,7 +220,7 @@ function uniqueBlobs(manifests: readonly PulledManifest[]): Descriptor[] {
   for (const { document } of manifests) {
     if (document.kind !== 'image') continue;
     for (const blob of [document.config!, ...document.layers]) {
-      if (!mediaTypes.isForeignLayer(blob.mediaType) && !blobs.has(blob.digest)) blobs.set(blob.digest, blob);
+      if (!isForeignLayer(blob.mediaType) && !blobs.has(blob.digest)) blobs.set(blob.digest, blob);
     }
   }
   return [...blobs.values()];

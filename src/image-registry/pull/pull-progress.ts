@@ -1,7 +1,7 @@
 // One pull's progress: every blob it needs (image layers and configs) with its bytes done and total, fed by the
 // BlobProgress of the site registry's writers and by the pull's own transfer leases; and the events a client
 // following the pull sees (the lines of the NDJSON stream), with `bytes` events thinned to a few a second.
-import type { Descriptor } from '../../registry/index.js';
+import type { Descriptor } from '../../image-spec/index.js';
 import type { BlobSource, TransferLease } from './blob-transfer.js';
 import type { BlobProgress, BlobWriteEvent } from './blob-progress.js';
 import type { BlobFetcher } from './pull-image.js';

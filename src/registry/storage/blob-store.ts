@@ -1,7 +1,7 @@
 // The BlobStore interface: content-addressed, immutable blobs that become visible only once complete and
 // verified. The filesystem engine implements it; handlers and the domain API only ever see this interface.
 import type { Readable } from 'node:stream';
-import type { DigestAlgorithm } from '../digest.js';
+import type { DigestAlgorithm } from '../../image-spec/index.js';
 
 /** Bytes to store: a Readable, an async generator, or chunks already in memory. */
 export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;

@@ -12,7 +12,8 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes, type 
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Hash } from 'node:crypto';
-import { createDigestHash, digestOf, parseDigest, type DigestAlgorithm, type ParsedDigest } from '../digest.js';
+import { createDigestHash, digestOf, type DigestAlgorithm } from '../../image-spec/index.js';
+import { requireDigest, type RegistryDigest } from '../digest.js';
 import { DigestMismatchError, RegistryError, SizeMismatchError } from '../registry-error.js';
 import type { BlobInfo, BlobStore, BlobWriter, BlobWriterOptions, ByteRange, ByteSource, CommitOptions } from './blob-store.js';
 import type { SharedExclusiveLock } from './shared-exclusive-lock.js';
@@ -51,12 +52,12 @@ export class FilesystemBlobStore implements BlobStore {
     return store;
   }
 
-  pathOf(parsed: ParsedDigest): string {
-    return join(this.blobsDir, parsed.algorithm, parsed.hex.slice(0, 2), parsed.hex);
+  pathOf(parsed: RegistryDigest): string {
+    return join(this.blobsDir, parsed.algorithm, parsed.encoded.slice(0, 2), parsed.encoded);
   }
 
   async openWriter(options: BlobWriterOptions = {}): Promise<BlobWriter> {
-    const expected = options.expectedDigest === undefined ? undefined : parseDigest(options.expectedDigest);
+    const expected = options.expectedDigest === undefined ? undefined : requireDigest(options.expectedDigest);
     if (options.expectedSize !== undefined && (!Number.isSafeInteger(options.expectedSize) || options.expectedSize < 0)) {
       throw new RegistryError('SIZE_INVALID', `invalid expected size ${options.expectedSize}`);
     }
@@ -101,10 +102,10 @@ export class FilesystemBlobStore implements BlobStore {
   }
 
   /** Moves a verified, fsync'd staging file into place. Renaming over an existing blob is harmless: same bytes. */
-  private async publish(stagingPath: string, digest: ParsedDigest): Promise<BlobInfo> {
+  private async publish(stagingPath: string, digest: RegistryDigest): Promise<BlobInfo> {
     return this.options.commitLock.runShared(async () => {
       const target = this.pathOf(digest);
-      const shardDir = join(this.blobsDir, digest.algorithm, digest.hex.slice(0, 2));
+      const shardDir = join(this.blobsDir, digest.algorithm, digest.encoded.slice(0, 2));
       const created = await mkdir(shardDir, { recursive: true });
       if (created !== undefined) {
         // New directories must themselves be durable entries of their parents.
@@ -124,7 +125,7 @@ export class FilesystemBlobStore implements BlobStore {
   }
 
   async stat(digest: string): Promise<BlobInfo | undefined> {
-    const parsed = parseDigest(digest);
+    const parsed = requireDigest(digest);
     try {
       const info = await stat(this.pathOf(parsed));
       return { digest: parsed.digest, size: info.size, modifiedAt: info.mtime };
@@ -139,7 +140,7 @@ export class FilesystemBlobStore implements BlobStore {
     if (!info) throw blobUnknown(digest);
     if (info.size > maxBytes) throw new RegistryError('SIZE_INVALID', `blob ${digest} is larger than ${maxBytes} bytes`, { digest });
     try {
-      return await readFile(this.pathOf(parseDigest(digest)));
+      return await readFile(this.pathOf(requireDigest(digest)));
     } catch (e) {
       if (isMissing(e)) throw blobUnknown(digest);
       throw e;
@@ -147,7 +148,7 @@ export class FilesystemBlobStore implements BlobStore {
   }
 
   async createReadStream(digest: string, range?: ByteRange): Promise<Readable> {
-    const path = this.pathOf(parseDigest(digest));
+    const path = this.pathOf(requireDigest(digest));
     // Open first so a missing blob is a clean BLOB_UNKNOWN rather than a stream error after headers went out.
     // An open descriptor keeps reading even if garbage collection unlinks the file meanwhile.
     let handle: FileHandle;
@@ -161,7 +162,7 @@ export class FilesystemBlobStore implements BlobStore {
   }
 
   async delete(digest: string): Promise<boolean> {
-    const parsed = parseDigest(digest);
+    const parsed = requireDigest(digest);
     const path = this.pathOf(parsed);
     try {
       await unlink(path);
@@ -170,14 +171,14 @@ export class FilesystemBlobStore implements BlobStore {
       throw e;
     }
     this.generation++;
-    await syncDirectory(join(this.blobsDir, parsed.algorithm, parsed.hex.slice(0, 2)));
+    await syncDirectory(join(this.blobsDir, parsed.algorithm, parsed.encoded.slice(0, 2)));
     return true;
   }
 
   async touch(digest: string): Promise<void> {
     const now = new Date();
     try {
-      await utimes(this.pathOf(parseDigest(digest)), now, now);
+      await utimes(this.pathOf(requireDigest(digest)), now, now);
     } catch (e) {
       if (isMissing(e)) throw blobUnknown(digest);
       throw e;
@@ -249,9 +250,9 @@ export class FilesystemBlobStore implements BlobStore {
 }
 
 interface WriterContext {
-  expected: ParsedDigest | undefined;
+  expected: RegistryDigest | undefined;
   expectedSize: number | undefined;
-  publish(stagingPath: string, digest: ParsedDigest): Promise<BlobInfo>;
+  publish(stagingPath: string, digest: RegistryDigest): Promise<BlobInfo>;
   done(): void;
 }
 
@@ -370,7 +371,7 @@ class FilesystemBlobWriter implements BlobWriter {
       const expectedSize = options.size ?? this.context.expectedSize;
       if (expectedSize !== undefined && expectedSize !== this.written) throw new SizeMismatchError(expectedSize, this.written);
       const actual = expected.algorithm === this.algorithm ? this.hash.digest('hex') : await this.rehash(expected.algorithm);
-      if (actual !== expected.hex) throw new DigestMismatchError(expected.digest, `${expected.algorithm}:${actual}`);
+      if (actual !== expected.encoded) throw new DigestMismatchError(expected.digest, `${expected.algorithm}:${actual}`);
       const handle = await open(this.path, 'r+');
       try {
         // Fresh mtime: the garbage-collection grace period starts at publication, not at the first byte.
@@ -390,13 +391,13 @@ class FilesystemBlobWriter implements BlobWriter {
     }
   }
 
-  private resolveExpectedDigest(given: string | undefined): ParsedDigest {
+  private resolveExpectedDigest(given: string | undefined): RegistryDigest {
     const expected = this.context.expected;
     if (given === undefined) {
       if (!expected) throw new RegistryError('DIGEST_INVALID', 'a digest is required to complete the upload');
       return expected;
     }
-    const parsed = parseDigest(given);
+    const parsed = requireDigest(given);
     if (expected && expected.digest !== parsed.digest) throw new DigestMismatchError(expected.digest, parsed.digest);
     return parsed;
   }

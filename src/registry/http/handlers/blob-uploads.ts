@@ -1,7 +1,7 @@
 // /v2/<name>/blobs/uploads/[<session>]: start (POST, with monolithic `?digest=` and cross-repository `?mount=`),
 // chunks (PATCH, 416 when out of order), close (PUT ?digest=), status (GET) and cancel (DELETE). Bodies are streamed.
 import type { Request, Response } from 'express';
-import { isDigestAlgorithm, isDigest } from '../../digest.js';
+import { isDigestAlgorithm, isDigest } from '../../../image-spec/index.js';
 import { RegistryError } from '../../registry-error.js';
 import { isRepositoryName } from '../../repository-name.js';
 import { UploadRangeError, type ChunkPosition, type SiteRegistry } from '../../site-registry.js';

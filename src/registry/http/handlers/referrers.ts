@@ -1,6 +1,6 @@
 // /v2/<name>/referrers/<digest>: an OCI image index of the manifests whose subject is <digest>, optionally
 // filtered by `artifactType` (announced with OCI-Filters-Applied). Never a 404: no referrers is an empty index.
-import { ociImageIndex } from '../../media-types.js';
+import { MediaTypes } from '../../../image-spec/index.js';
 import { SiteRegistry } from '../../site-registry.js';
 import { queryOf, type RouteHandler } from './route.js';
 
@@ -11,7 +11,7 @@ export function referrerHandlers(registry: SiteRegistry): { list: RouteHandler }
       const descriptors = await registry.listReferrers(name, digest, artifactType);
       if (artifactType !== undefined) res.setHeader('OCI-Filters-Applied', 'artifactType');
       const body = Buffer.from(JSON.stringify(SiteRegistry.referrersIndex(descriptors)));
-      res.status(200).setHeader('Content-Type', ociImageIndex);
+      res.status(200).setHeader('Content-Type', MediaTypes.ociIndex);
       res.setHeader('Content-Length', String(body.byteLength));
       res.end(body);
     },

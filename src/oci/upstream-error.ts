@@ -2,7 +2,7 @@
 // `upstream-failure` (502) whose error-info says what went wrong upstream ({kind, registry, status?, ...}).
 import { BerthError } from '../errors.js';
 
-export type RegistryErrorKind =
+export type UpstreamErrorKind =
   | 'dns'
   | 'connect'
   | 'tls'
@@ -16,8 +16,8 @@ export type RegistryErrorKind =
   | 'bad-response';
 
 /** What the API shows as `error-info`; never holds a credential. */
-export interface RegistryFailure {
-  kind: RegistryErrorKind;
+export interface UpstreamFailure {
+  kind: UpstreamErrorKind;
   /** The registry as configured (its `address`), so the client can tell which remote failed. */
   registry: string;
   /** The HTTP status, when the registry (or its token service) answered one. */
@@ -30,22 +30,22 @@ export interface RegistryFailure {
   registryErrorCodes?: string[];
 }
 
-export class RegistryError extends BerthError {
-  readonly failure: RegistryFailure;
+export class UpstreamError extends BerthError {
+  readonly failure: UpstreamFailure;
 
-  constructor(failure: RegistryFailure, message: string, options?: { cause?: unknown }) {
-    const info = Object.fromEntries(Object.entries(failure).filter(([, value]) => value !== undefined)) as RegistryFailure;
+  constructor(failure: UpstreamFailure, message: string, options?: { cause?: unknown }) {
+    const info = Object.fromEntries(Object.entries(failure).filter(([, value]) => value !== undefined)) as UpstreamFailure;
     super('upstream-failure', message, { ...info }, failure.retryAfterSeconds);
-    this.name = 'RegistryError';
+    this.name = 'UpstreamError';
     this.failure = info;
     if (options?.cause !== undefined) this.cause = options.cause;
   }
 
   /** Shorthand for `failure.kind`: what went wrong upstream. */
-  get upstreamKind(): RegistryErrorKind {
+  get upstreamKind(): UpstreamErrorKind {
     return this.failure.kind;
   }
 }
 
-export const isRegistryError = (error: unknown, kind?: RegistryErrorKind): error is RegistryError =>
-  error instanceof RegistryError && (kind === undefined || error.failure.kind === kind);
+export const isUpstreamError = (error: unknown, kind?: UpstreamErrorKind): error is UpstreamError =>
+  error instanceof UpstreamError && (kind === undefined || error.failure.kind === kind);
