@@ -3,7 +3,7 @@
 import { RegistryClient } from '../oci/index.js';
 import type { Versioned } from '../config/config-list.js';
 import type { SecretStore } from '../secrets/secret-store.js';
-import { registryCredentials } from '../secrets/registry-credentials.js';
+import { registryCredentials } from './registry-credentials.js';
 import type { RemoteRegistry } from './remote-registry.js';
 import { DEFAULT_LIMITS, type Limits } from '../limits.js';
 

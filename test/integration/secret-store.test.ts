@@ -9,7 +9,7 @@ import { Api, errorMessage, type ApiResponse } from '../helpers/api.js';
 import { assertMatchesContract } from '../helpers/contract.js';
 import { assertNoSecretIn, randomSecret, registerBasicCredential, registerSecretValue, vaultClient, writeRegistrySecret } from '../helpers/secret-values.js';
 import { VaultSecretStore } from '../../src/secrets/secret-store.js';
-import { registryCredentials } from '../../src/secrets/registry-credentials.js';
+import { registryCredentials } from '../../src/image-registry/registry-credentials.js';
 import { BerthError } from '../../src/errors.js';
 import { eventually } from '../helpers/eventually.js';
 

@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { resolveCredentialEntry } from '../../src/secrets/credential-resolution.js';
+import { resolveCredentialEntry } from '../../src/image-registry/credential-resolution.js';
 import type { RegistryCredentialRef } from '../../src/image-registry/remote-registry.js';
 
 describe('the example of the API reference', () => {

@@ -2,10 +2,10 @@
 // short while, see cached-secret-reads.ts) and checked to hold `username`+`password` or `token`.
 import { invalidInput, upstreamFailure } from '../errors.js';
 import type { CredentialResolver, RegistryCredential } from '../oci/index.js';
-import type { RemoteRegistry } from '../image-registry/remote-registry.js';
+import type { RemoteRegistry } from './remote-registry.js';
 import { resolveCredentialEntry } from './credential-resolution.js';
-import type { SecretStore } from './secret-store.js';
-import { cachedSecretReads, SECRET_CACHE_MS } from './cached-secret-reads.js';
+import type { SecretStore } from '../secrets/secret-store.js';
+import { cachedSecretReads, SECRET_CACHE_MS } from '../secrets/cached-secret-reads.js';
 
 const nonEmptyString = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
 

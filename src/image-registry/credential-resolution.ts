@@ -1,7 +1,7 @@
 // Which credential entry of a remote registry applies to a repository: the entry whose repository is the longest
 // prefix of it on a path-segment boundary (`avassa-public` covers `avassa-public/x`, not `avassa-publicity/x`);
 // `*` covers everything and loses to any other match. No match: anonymous access.
-import type { RegistryCredentialRef } from '../image-registry/remote-registry.js';
+import type { RegistryCredentialRef } from './remote-registry.js';
 
 /** `'*'` asks for the registry-wide entry (the catalog, a plain login check). */
 export function resolveCredentialEntry(entries: readonly RegistryCredentialRef[], repository: string): RegistryCredentialRef | undefined {
