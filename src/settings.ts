@@ -5,7 +5,7 @@ import { isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
 import type { SecretStoreSettings } from './secrets/secret-store.js';
 import type { TowerSettings } from './sites/tower-client.js';
-import type { EtcdStoreSettings } from './store/etcd.js';
+import type { StoreSettings } from './store/open-store.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import type { OidcSettings } from './auth/oidc/oidc-authenticator.js';
 import { parseRoleMapping, RoleMappingError } from './auth/oidc/role-mapping.js';
@@ -66,8 +66,6 @@ export interface MetricsSettings {
   /** BERTH_METRICS_REPOSITORY_LABELS: pull metrics carry the repository (unbounded values; off by default). */
   repositoryLabels: boolean;
 }
-
-export type StoreSettings = { engine: 'sqlite' } | { engine: 'etcd'; etcd: EtcdStoreSettings };
 
 export class SettingsError extends Error {}
 

@@ -1,11 +1,13 @@
 // Opens the ConfigStore engine the settings choose (BERTH_STORE): the embedded SQLite file in the data directory,
 // or an etcd cluster that several Berth processes share. Nothing outside this file needs to know which one it got.
 import type { Logger } from 'pino';
-import type { StoreSettings } from '../settings.js';
 import type { ConfigStore } from './config-store.js';
 import { SqliteConfigStore } from './sqlite.js';
-import { EtcdConfigStore } from './etcd.js';
+import { EtcdConfigStore, type EtcdStoreSettings } from './etcd.js';
 import { measuredStore } from './store-metrics.js';
+
+/** Which engine (BERTH_STORE) and, for etcd, how to reach the cluster; read by settings.ts. */
+export type StoreSettings = { engine: 'sqlite' } | { engine: 'etcd'; etcd: EtcdStoreSettings };
 
 export interface OpenStoreOptions {
   store: StoreSettings;
