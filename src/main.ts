@@ -7,7 +7,7 @@ import { readSettings, SettingsError, type Settings } from './settings.js';
 import { createLogger } from './logger.js';
 import { openConfigStore } from './store/open-store.js';
 import { TokenRegistry } from './auth/tokens.js';
-import { firstOf } from './auth/principal.js';
+import { firstOf } from './principal.js';
 import { OidcAuthenticator } from './auth/oidc/oidc-authenticator.js';
 import { protectedResourceMetadata } from './auth/oidc/resource-metadata.js';
 import { createApp } from './app.js';

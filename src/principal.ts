@@ -1,5 +1,5 @@
-// Who is calling, and what their role lets them do. Token checks (tokens.ts) and, later, single sign-on
-// both produce a Principal through the Authenticator seam; the HTTP layer only ever sees Principals.
+// Who is calling, and what their role lets them do. Token checks (auth/tokens.ts) and single sign-on (auth/oidc/)
+// both produce a Principal through the Authenticator seam; the HTTP layer, /v2 and /metrics only ever see Principals.
 
 /** The roles, one list for the contract (`Role`), the API, the token store and cache, and /v2. */
 export const ROLES = ['admin', 'operator', 'read', 'site'] as const;
@@ -14,6 +14,15 @@ export interface Principal {
   site?: string;
   /** A single sign-on user: the issuer and their `sub` there (`name` is their preferred_username, else the sub). */
   sso?: { issuer: string; subject: string };
+}
+
+/**
+ * The bearer token of an `Authorization: Bearer <token>` header, if any: how every caller presents itself. Up to
+ * 16 KiB, Node's limit for all headers: an identity provider's JWT with many groups in it outgrows 4 KiB.
+ */
+export function bearerToken(authorization: string | undefined): string | undefined {
+  const match = /^Bearer[ \t]+([\x21-\x7e]{1,16384})[ \t]*$/i.exec(authorization ?? '');
+  return match?.[1];
 }
 
 /** Turns a presented bearer credential into a Principal, or undefined when it does not recognise it. */

@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { ConfigStore, StoreChange, WriteContext } from '../store/config-store.js';
 import { alreadyExists, invalidInput, notFound } from '../errors.js';
-import { isRole, type Authenticator, type Principal, type Role } from './principal.js';
+import { isRole, type Authenticator, type Principal, type Role } from '../principal.js';
 
 const PREFIX = 'system/tokens/';
 

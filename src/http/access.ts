@@ -3,21 +3,12 @@
 // known token, 403 when the role forbids it.
 import type { Request, RequestHandler } from 'express';
 import { forbidden, unauthenticated } from '../errors.js';
-import { isAllowed, type Authenticator, type Principal } from '../auth/principal.js';
+import { bearerToken, isAllowed, type Authenticator, type Principal } from '../principal.js';
 
 declare module 'express-serve-static-core' {
   interface Request {
     principal?: Principal;
   }
-}
-
-/**
- * The bearer token of an `Authorization: Bearer <token>` header, if any. Up to 16 KiB, Node's limit for all headers:
- * an identity provider's JWT with many groups in it outgrows 4 KiB.
- */
-export function bearerToken(authorization: string | undefined): string | undefined {
-  const match = /^Bearer[ \t]+([\x21-\x7e]{1,16384})[ \t]*$/i.exec(authorization ?? '');
-  return match?.[1];
 }
 
 /** Who is calling: 401 unless the request carries a known token. Runs before anything that could answer otherwise. */

@@ -2,7 +2,7 @@
 // (the X-Request-Id of its log lines) and the method. Routes pass it to ConfigList and the token registry with every
 // write; the store keeps it with the write and audits the write (src/audit/).
 import type { Request } from 'express';
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from '../principal.js';
 import type { ChangeAuthor, WriteContext } from '../store/config-store.js';
 
 /** The store keeps who the caller is, not their role (what they could do then), so an audit shows what state shows. */

@@ -4,8 +4,7 @@
 // BERTH_METRICS_ANONYMOUS=true; a refusal is the API's error body, 401 or 403.
 import type { RequestHandler } from 'express';
 import { forbidden, unauthenticated } from '../errors.js';
-import { isAllowed, type Authenticator } from '../auth/principal.js';
-import { bearerToken } from '../http/access.js';
+import { bearerToken, isAllowed, type Authenticator } from '../principal.js';
 import { metricsRegistry } from './metrics.js';
 
 export const METRICS_PATH = '/metrics';

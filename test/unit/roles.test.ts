@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { componentSchema } from '../../src/contract/openapi.js';
-import { isAllowed, ROLES, type Role } from '../../src/auth/principal.js';
+import { isAllowed, ROLES, type Role } from '../../src/principal.js';
 import { hashToken, TokenRegistry } from '../../src/auth/tokens.js';
 import { registryActionsOf } from '../../src/registry/http/access.js';
 import { SqliteConfigStore } from '../../src/store/sqlite.js';

@@ -3,7 +3,7 @@
 // (role-mapping.ts); the caller gets a Principal like any other, named by preferred_username and sub.
 import type { Logger } from 'pino';
 import { forbidden, unauthenticated } from '../../errors.js';
-import type { Authenticator, Principal } from '../principal.js';
+import type { Authenticator, Principal } from '../../principal.js';
 import { looksLikeJwt, verifyAccessToken } from './access-token.js';
 import { IssuerClient } from './issuer-client.js';
 import { describeMapping, groupsOf, roleFor, type RoleMapping } from './role-mapping.js';

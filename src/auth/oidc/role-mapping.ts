@@ -1,6 +1,6 @@
 // Which Berth role a single sign-on user gets: BERTH_OIDC_ROLES maps identity-provider groups to roles
 // (`admin=berth-admins,operator=berth-ops,read=*`), and the highest role any of the user's groups maps to wins.
-import type { Role } from '../principal.js';
+import type { Role } from '../../principal.js';
 
 /** The roles a group may map to, highest first (`site` is for the sites' own tokens, never a person). */
 const GRANTABLE: readonly Role[] = ['admin', 'operator', 'read'];

@@ -8,7 +8,7 @@
 // scope=...`): clients fetch a token from the realm, anonymously to pull or with their credentials to push; the
 // ping (`GET /v2/`) is challenged too, since a client that is never challenged never learns to authenticate.
 import type { Request } from 'express';
-import type { Role } from '../../auth/principal.js';
+import type { Role } from '../../principal.js';
 import { RegistryError } from '../registry-error.js';
 import { grantsAllow, REGISTRY_ACTIONS, RegistryTokens, type Grant, type RegistryAction, type Resource } from './registry-tokens.js';
 
