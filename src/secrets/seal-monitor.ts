@@ -1,6 +1,7 @@
 // Tracks whether the secret store can serve: polls sys/seal-status, and hears at once from any call that met a
 // sealed (503) or unreachable store. While it cannot serve, /v1 answers 503 with Retry-After.
-import type { SealState, SecretStore } from './secret-store.js';
+import type { SecretStore } from './secret-store.js';
+import type { SealState } from './seal-state.js';
 import { observeSealState } from './secret-metrics.js';
 
 export const SEAL_POLL_INTERVAL_MS = 2_000;

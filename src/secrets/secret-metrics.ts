@@ -3,9 +3,7 @@
 // secret-forbidden, ...). The state gauges exist only once a secret store is configured (a seal monitor observed).
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { bounded, secondsSince } from '../metrics/metrics.js';
-import type { SealState } from './secret-store.js';
-
-const SEAL_STATES: readonly SealState[] = ['unsealed', 'sealed', 'unreachable'];
+import { SEAL_STATES, type SealState } from './seal-state.js';
 
 let monitor: { readonly state: SealState } | undefined;
 

@@ -3,6 +3,7 @@
 import vault from 'node-vault';
 import { BerthError, unavailable, upstreamFailure } from '../errors.js';
 import { secretMetrics } from './secret-metrics.js';
+import type { SealState } from './seal-state.js';
 
 export interface SecretStoreSettings {
   /** VAULT_ADDR */
@@ -12,8 +13,6 @@ export interface SecretStoreSettings {
   /** VAULT_CACERT: PEM of the CA to trust for an https address. */
   caCertPem?: string;
 }
-
-export type SealState = 'unsealed' | 'sealed' | 'unreachable';
 
 /** Seconds a client is asked to wait while the secret store is sealed or unreachable. */
 export const SECRET_STORE_RETRY_AFTER_SECONDS = 5;

@@ -3,7 +3,8 @@
 // look, once the store answers, brings /v1 back.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { SealState, SecretStore } from '../../src/secrets/secret-store.js';
+import type { SecretStore } from '../../src/secrets/secret-store.js';
+import type { SealState } from '../../src/secrets/seal-state.js';
 import { SealMonitor } from '../../src/secrets/seal-monitor.js';
 
 /** A secret store whose answers to sealState() the test hands out one by one. */
