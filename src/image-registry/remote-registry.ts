@@ -1,7 +1,7 @@
 // A remote registry's configuration: where it is, which CA to trust, and which secret to use per repository.
 import type { SchemaProblem } from '../contract/openapi.js';
 import type { ConfigListSpec } from '../config/config-list.js';
-import { caCertProblem } from './ca-cert.js';
+import { caCertProblem } from '../ca-cert.js';
 import { registryAddressProblem } from './registry-address.js';
 
 export interface RegistryCredentialRef {

@@ -2,7 +2,7 @@
 // the tower's secret store holds the token the tower presents to it. One entry of the `/v1/config/sites` list.
 import type { SchemaProblem } from '../contract/openapi.js';
 import type { ConfigListSpec } from '../config/config-list.js';
-import { caCertProblem } from '../image-registry/ca-cert.js';
+import { caCertProblem } from '../ca-cert.js';
 import { labelKeyProblem, type Labels } from './selector.js';
 import { SITE_ENTRY_PREFIX } from './replicated-keys.js';
 

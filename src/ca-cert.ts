@@ -1,4 +1,5 @@
-// A `ca-cert` value must be one or more PEM certificates that parse as X.509 (nothing else between them).
+// A `ca-cert` value (a remote registry's, a site's api-url's) must be one or more PEM certificates that parse as X.509
+// (nothing else between them).
 import { createHash, X509Certificate } from 'node:crypto';
 
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+?)-----END CERTIFICATE-----/g;
