@@ -32,7 +32,7 @@ import { remoteRegistryOperationRoutes } from './image-registry/operations/route
 import { createPullOperations, pullRoutes } from './image-registry/pull/routes.js';
 import { pullByReference } from './image-registry/pull/pull-by-reference.js';
 import type { OperationDeps } from './image-registry/operation-deps.js';
-import { VerificationLog } from './image-registry/operations/verification-status.js';
+import { VerificationLog } from './image-registry/verification-status.js';
 import { createSites } from './sites/sites.js';
 import type { TowerSettings } from './sites/tower-client.js';
 import type { FanOutOptions } from './sites/fan-out.js';

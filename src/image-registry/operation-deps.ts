@@ -4,7 +4,7 @@ import type { SiteRegistry } from '../registry/index.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import type { RegistryClients } from './registry-clients.js';
 import type { RemoteRegistry } from './remote-registry.js';
-import type { VerificationLog } from './operations/verification-status.js';
+import type { VerificationLog } from './verification-status.js';
 import type { Limits } from '../limits.js';
 
 export interface OperationDeps {

@@ -3,7 +3,7 @@
 import type { ConfigList, Versioned } from '../config/config-list.js';
 import type { ContentFilter } from '../http/query-options.js';
 import type { RemoteRegistry } from './remote-registry.js';
-import type { LastVerification, VerificationLog } from './operations/verification-status.js';
+import type { LastVerification, VerificationLog } from './verification-status.js';
 import type { ChangeAuthor, WriteContext } from '../store/config-store.js';
 
 /** The contract's ChangeAuthor: the recorded author and the request id of the write. */

@@ -7,7 +7,7 @@ import { sendAnswer } from '../http/answer.js';
 import { readOptions, shapeList, shapeOne } from '../http/query-options.js';
 import type { RemoteRegistry } from './remote-registry.js';
 import { filterContent, RemoteRegistryStates } from './remote-registry-state.js';
-import type { VerificationLog } from './operations/verification-status.js';
+import type { VerificationLog } from './verification-status.js';
 import { strictRouter } from '../http/path-grammar.js';
 
 export function imageRegistryRoutes(registries: ConfigList<RemoteRegistry>, verifications: VerificationLog): Router {
