@@ -1,7 +1,6 @@
 // The state of a remote registry: its applied configuration plus non-config (operational) leaves.
-// `content=config|nonconfig|all` picks which of the two a reader gets; the key is always kept.
+// `content=config|nonconfig|all` picks which of the two a reader gets (http/state-routes.ts).
 import type { ConfigList, Versioned } from '../config/config-list.js';
-import type { ContentFilter } from '../http/query-options.js';
 import type { RemoteRegistry } from './remote-registry.js';
 import type { LastVerification, VerificationLog } from './verification-status.js';
 import type { ChangeAuthor, WriteContext } from '../store/config-store.js';
@@ -23,16 +22,6 @@ export interface RemoteRegistryNonConfig {
 }
 
 export type RemoteRegistryState = RemoteRegistry & RemoteRegistryNonConfig;
-
-const CONFIG_FIELDS = ['address', 'override-address', 'ca-cert', 'credentials'] as const;
-
-export function filterContent(state: RemoteRegistryState, content: ContentFilter): Partial<RemoteRegistryState> {
-  if (content === 'all') return state;
-  const isConfig = (field: string) => (CONFIG_FIELDS as readonly string[]).includes(field);
-  return Object.fromEntries(
-    Object.entries(state).filter(([field]) => field === 'address' || (content === 'config') === isConfig(field)),
-  ) as Partial<RemoteRegistryState>;
-}
 
 export class RemoteRegistryStates {
   constructor(

@@ -1,12 +1,10 @@
 // /v1 routes of the image-registry tree: remote-registries configuration and state.
 import type { Router } from 'express';
-import { componentSchema } from '../contract/openapi.js';
 import type { ConfigList } from '../config/config-list.js';
 import { mountConfigList } from '../http/config-list-routes.js';
-import { sendAnswer } from '../http/answer.js';
-import { readOptions, shapeList, shapeOne } from '../http/query-options.js';
+import { mountStateRoutes } from '../http/state-routes.js';
 import type { RemoteRegistry } from './remote-registry.js';
-import { filterContent, RemoteRegistryStates } from './remote-registry-state.js';
+import { RemoteRegistryStates, type RemoteRegistryState } from './remote-registry-state.js';
 import type { VerificationLog } from './verification-status.js';
 import { strictRouter } from '../http/path-grammar.js';
 
@@ -20,16 +18,13 @@ export function imageRegistryRoutes(registries: ConfigList<RemoteRegistry>, veri
   });
 
   const states = new RemoteRegistryStates(registries, verifications);
-  const stateSchema = componentSchema('RemoteRegistryState');
-  router.get('/state/image-registry/remote-registries', async (req, res) => {
-    const options = readOptions(req, stateSchema);
-    const entries = (await states.list()).map((s) => filterContent(s, options.content));
-    sendAnswer(req, res, 200, shapeList(entries, options, (s) => s.address ?? ''));
-  });
-  router.get('/state/image-registry/remote-registries/:key', async (req, res) => {
-    const options = readOptions(req, stateSchema);
-    const state = await states.get(String(req.params.key));
-    sendAnswer(req, res, 200, shapeOne(filterContent(state, options.content), options));
+  mountStateRoutes<RemoteRegistryState>(router, {
+    path: '/state/image-registry/remote-registries',
+    stateSchema: 'RemoteRegistryState',
+    configSchema: 'RemoteRegistry',
+    keyField: 'address',
+    list: () => states.list(),
+    get: (address) => states.get(address),
   });
   return router;
 }

@@ -9,15 +9,16 @@ import { forbidden, invalidInput, isBerthError, notFound } from '../errors.js';
 import { rewriteQuery } from '../http/raw-query.js';
 import { parseSelector } from './selector.js';
 import type { SiteImages } from './site-images.js';
-import { filterSiteImagesContent, type SiteImagesStates } from './site-images-states.js';
+import type { SiteImagesState, SiteImagesStates } from './site-images-states.js';
 import type { SiteReport, SiteReports } from './site-reports.js';
 import { OFFERED, sendAnswer, sendEmpty } from '../http/answer.js';
 import { mountConfigList } from '../http/config-list-routes.js';
+import { mountStateRoutes } from '../http/state-routes.js';
 import { readOptions, shapeList, shapeOne } from '../http/query-options.js';
 import type { ChangeFeed, FeedPage } from './change-feed.js';
 import type { Site } from './site.js';
 import type { SiteContacts } from './site-contacts.js';
-import { filterSiteContent, type SiteStates } from './site-states.js';
+import type { SiteState, SiteStates } from './site-states.js';
 import { strictRouter } from '../http/path-grammar.js';
 
 /** The state of this Berth's replication, as `/v1/state/system/replication` answers it. */
@@ -56,18 +57,23 @@ export function siteRoutes(parts: SiteRouteParts): Router {
   mountConfigList<Site>(router, { path: '/config/sites', list: parts.sites, keyOf: (s) => s.name, answerSchema: 'SiteAnswer' });
   mountConfigList<SiteImages>(router, { path: '/config/image-registry/site-images', list: parts.siteImages, keyOf: (s) => s.name, answerSchema: 'SiteImagesAnswer' });
 
-  const siteImagesSchema = componentSchema('SiteImagesState');
-  router.get('/state/image-registry/site-images', async (req, res) => {
-    const options = readOptions(req, siteImagesSchema);
-    const states = (await parts.siteImagesStates.list()).map((s) => filterSiteImagesContent(s, options.content));
-    sendAnswer(req, res, 200, shapeList(states, options, (s) => s.name ?? ''));
-  });
-  router.get('/state/image-registry/site-images/:key', async (req, res) => {
-    const options = readOptions(req, siteImagesSchema);
-    const state = await parts.siteImagesStates.get(String(req.params.key));
-    sendAnswer(req, res, 200, shapeOne(filterSiteImagesContent(state, options.content), options));
+  mountStateRoutes<SiteImagesState>(router, {
+    path: '/state/image-registry/site-images',
+    stateSchema: 'SiteImagesState',
+    configSchema: 'SiteImages',
+    keyField: 'name',
+    list: () => parts.siteImagesStates.list(),
+    get: (name) => parts.siteImagesStates.get(name),
   });
 
+  // The list of site states pages and selects (10,000 sites): its own route; one state is the common one.
+  const filterSiteContent = mountStateRoutes<SiteState>(router, {
+    path: '/state/sites',
+    stateSchema: 'SiteState',
+    configSchema: 'Site',
+    keyField: 'name',
+    get: (name) => parts.states.get(name),
+  });
   const stateSchema = componentSchema('SiteState');
   router.get('/state/sites', async (req, res) => {
     const options = readOptions(req, stateSchema);
@@ -85,11 +91,6 @@ export function siteRoutes(parts: SiteRouteParts): Router {
       res.set('Link', `<${next}${next.includes('?') ? '&' : '?'}after=${last.name}>; rel="next"`);
     }
     sendAnswer(req, res, 200, shapeList(states, options, (s) => s.name ?? ''));
-  });
-  router.get('/state/sites/:key', async (req, res) => {
-    const options = readOptions(req, stateSchema);
-    const state = await parts.states.get(String(req.params.key));
-    sendAnswer(req, res, 200, shapeOne(filterSiteContent(state, options.content), options));
   });
 
   const replicationSchema = componentSchema('ReplicationState');

@@ -3,7 +3,6 @@
 // it reported every image ready for this very version of the entry; `unknown` when it is out of contact, whatever
 // it said last. At a site: the same shape for the site alone, from its own reconciler.
 import type { ConfigList, Versioned } from '../config/config-list.js';
-import { filterByContent, type ContentFilter } from '../http/query-options.js';
 import { matches, parseSelector } from './selector.js';
 import type { Site } from './site.js';
 import type { SiteContacts } from './site-contacts.js';
@@ -32,12 +31,6 @@ export interface SiteImagesStates {
   list(): Promise<SiteImagesState[]>;
   get(name: string): Promise<SiteImagesState>;
 }
-
-const CONFIG_FIELDS: readonly string[] = ['name', 'description', 'sites', 'images'];
-
-/** `content=config|nonconfig|all`; the key (`name`) is always kept. */
-export const filterSiteImagesContent = (state: SiteImagesState, content: ContentFilter): Partial<SiteImagesState> =>
-  filterByContent(state, content, 'name', CONFIG_FIELDS);
 
 const SEVERITY: readonly DesiredImageStateName[] = ['failed', 'pulling', 'pending', 'ready'];
 

@@ -2,7 +2,6 @@
 // connected, last-contact, replicated-revision and lag (the tower's revision minus the site's).
 import type { ConfigList } from '../config/config-list.js';
 import type { ConfigStore } from '../store/config-store.js';
-import { filterByContent, type ContentFilter } from '../http/query-options.js';
 import type { Site } from './site.js';
 import type { SiteContacts } from './site-contacts.js';
 import { matches, type Selector } from './selector.js';
@@ -21,11 +20,6 @@ export interface SiteStateQuery {
   after?: string | undefined;
   limit?: number | undefined;
 }
-
-const CONFIG_FIELDS: readonly string[] = ['name', 'api-url', 'ca-cert', 'vault', 'secret', 'labels'];
-
-/** `content=config|nonconfig|all`; the key (`name`) is always kept. */
-export const filterSiteContent = (state: SiteState, content: ContentFilter): Partial<SiteState> => filterByContent(state, content, 'name', CONFIG_FIELDS);
 
 export class SiteStates {
   constructor(
