@@ -13,6 +13,7 @@ import { freePort } from './free-port.js';
 import { registerSecretValue, vaultClient } from './secret-values.js';
 import { startVaultDev, type VaultDevInstance } from './vault-dev.js';
 import { eventually } from './eventually.js';
+import { closeAll } from './close-all.js';
 
 /** The KV v2 mount of the tower's secret store holding the tokens it presents at its sites. */
 export const SITE_TOKENS_MOUNT = 'site-tokens';
@@ -49,8 +50,43 @@ export interface RunningSite {
 
 const randomToken = (label: string) => `${label}-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
 
-async function startOnPort(port: number, dataDir: string, adminToken: string, env: Record<string, string>): Promise<BerthProcess> {
-  return startBerth({ dataDir, adminToken, env: { BERTH_LISTEN: `127.0.0.1:${port}`, BERTH_LOG_LEVEL: 'warn', BERTH_SITES_ALLOW_HTTP: 'true', ...env } });
+/**
+ * A Berth process of a tower or a site: stop() and start() keep its port and data directory (so the tower's `api-url`
+ * for a site stays right); close() stops it with whatever else it ran (its vault) and removes its data.
+ */
+class RestartableBerth {
+  private constructor(
+    public berth: BerthProcess,
+    private readonly port: number,
+    private readonly dataDir: string,
+    private readonly adminToken: string,
+    private readonly env: Record<string, string>,
+  ) {}
+
+  static async start(dataDir: string, adminToken: string, env: Record<string, string>): Promise<RestartableBerth> {
+    const port = await freePort();
+    return new RestartableBerth(await RestartableBerth.run(port, dataDir, adminToken, env), port, dataDir, adminToken, env);
+  }
+
+  private static run(port: number, dataDir: string, adminToken: string, env: Record<string, string>): Promise<BerthProcess> {
+    return startBerth({ dataDir, adminToken, env: { BERTH_LISTEN: `127.0.0.1:${port}`, BERTH_LOG_LEVEL: 'warn', BERTH_SITES_ALLOW_HTTP: 'true', ...env } });
+  }
+
+  async stop(): Promise<void> {
+    await this.berth.stop();
+  }
+
+  async start(): Promise<void> {
+    this.berth = await RestartableBerth.run(this.port, this.dataDir, this.adminToken, this.env);
+  }
+
+  async close(alongside: Array<() => Promise<unknown> | undefined>): Promise<void> {
+    try {
+      await closeAll([() => this.berth.stop(), ...alongside]);
+    } finally {
+      rmSync(this.dataDir, { recursive: true, force: true });
+    }
+  }
 }
 
 /** Makes the token a site presents to `tower`: role `site`, bound to `site`, as an operator does it. */
@@ -72,33 +108,20 @@ export async function startTower(options: TowerOptions = {}): Promise<RunningTow
   const vaultToken = randomToken('tower-vault-root');
   const vault = await startVaultDev({ rootToken: vaultToken });
   await vaultClient(vault.addr, vaultToken).mount({ mount_point: SITE_TOKENS_MOUNT, type: 'kv', options: { version: '2' } });
-  const dataDir = mkdtempSync(join(tmpdir(), 'berth-tower-'));
-  const port = await freePort();
   const adminToken = randomToken('tower-admin');
   const env = { VAULT_ADDR: vault.addr, VAULT_TOKEN: vaultToken, ...options.env };
-  let berth = await startOnPort(port, dataDir, adminToken, env);
-  const api = new Api(berth.url, adminToken, options.inspect);
-  const tower: RunningTower = {
-    berth,
-    api,
+  const running = await RestartableBerth.start(mkdtempSync(join(tmpdir(), 'berth-tower-')), adminToken, env);
+  return {
+    get berth() {
+      return running.berth;
+    },
+    api: new Api(running.berth.url, adminToken, options.inspect),
     vault,
     vaultToken,
-    async stop() {
-      await berth.stop();
-    },
-    async start() {
-      berth = await startOnPort(port, dataDir, adminToken, env);
-      tower.berth = berth;
-    },
-    async close() {
-      try {
-        await closeAll([() => berth.stop(), () => vault.stop()]);
-      } finally {
-        rmSync(dataDir, { recursive: true, force: true });
-      }
-    },
+    stop: () => running.stop(),
+    start: () => running.start(),
+    close: () => running.close([() => vault.stop()]),
   };
-  return tower;
 }
 
 export interface SiteOptions {
@@ -121,8 +144,6 @@ export async function startSite(tower: RunningTower, name: string, options: Site
     vaultToken = randomToken(`${name}-vault-root`);
     vault = await startVaultDev({ rootToken: vaultToken });
   }
-  const dataDir = mkdtempSync(join(tmpdir(), `berth-site-${name}-`));
-  const port = await freePort();
   const adminToken = randomToken(`${name}-admin`);
   registerSecretValue(adminToken);
   const towerToken = await createSiteToken(tower, name);
@@ -133,37 +154,27 @@ export async function startSite(tower: RunningTower, name: string, options: Site
     ...(vault && vaultToken ? { VAULT_ADDR: vault.addr, VAULT_TOKEN: vaultToken } : {}),
     ...options.env,
   };
-  let berth = await startOnPort(port, dataDir, adminToken, env);
-  const url = berth.url;
+  const running = await RestartableBerth.start(mkdtempSync(join(tmpdir(), `berth-site-${name}-`)), adminToken, env);
+  const url = running.berth.url;
   if (options.register ?? true) {
     await vaultClient(tower.vault.addr, tower.vaultToken).write(`${SITE_TOKENS_MOUNT}/data/${name}`, { data: { token: adminToken } });
     const registered = await tower.api.put(`/v1/config/sites/${name}`, { name, 'api-url': url, vault: SITE_TOKENS_MOUNT, secret: name });
     assert.equal(registered.status, 201, registered.text);
   }
-  const site: RunningSite = {
+  return {
     name,
-    berth,
+    get berth() {
+      return running.berth;
+    },
     api: new Api(url, adminToken, options.inspect),
     ...(vault ? { vault } : {}),
     ...(vaultToken ? { vaultToken } : {}),
     url,
     towerToken,
-    async stop() {
-      await berth.stop();
-    },
-    async start() {
-      berth = await startOnPort(port, dataDir, adminToken, env);
-      site.berth = berth;
-    },
-    async close() {
-      try {
-        await closeAll([() => berth.stop(), () => vault?.stop()]);
-      } finally {
-        rmSync(dataDir, { recursive: true, force: true });
-      }
-    },
+    stop: () => running.stop(),
+    start: () => running.start(),
+    close: () => running.close([() => vault?.stop()]),
   };
-  return site;
 }
 
 export interface ReplicationState {
@@ -193,21 +204,4 @@ export async function converged(tower: RunningTower, site: { api: Api; name: str
     },
     limitMs,
   );
-}
-
-/**
- * Runs every closer, in order, even when one fails (so no process is left running), then fails with the first
- * failure: a leak found in a process's output when it stops must fail the test, not be printed and forgotten.
- */
-export async function closeAll(closers: Array<() => Promise<unknown> | undefined>): Promise<void> {
-  const failures: unknown[] = [];
-  for (const close of closers) {
-    try {
-      await close();
-    } catch (e) {
-      failures.push(e);
-    }
-  }
-  if (failures.length === 1) throw failures[0];
-  if (failures.length > 1) throw new AggregateError(failures, `${failures.length} closers failed: ${failures.map(String).join('; ')}`);
 }
