@@ -11,9 +11,7 @@ import { validatorDocument } from './contract/validator-document.js';
 import type { ConfigStore } from './store/config-store.js';
 import { bearerToken, type Authenticator } from './principal.js';
 import type { TokenRegistry } from './auth/tokens.js';
-import { ConfigList } from './config/config-list.js';
-import { remoteRegistrySpec } from './image-registry/remote-registry.js';
-import { imageRegistryRoutes } from './image-registry/routes.js';
+import { createImageRegistry } from './image-registry/image-registry.js';
 import { tokenRoutes } from './auth/routes.js';
 import { requestLog } from './http/request-log.js';
 import { authenticate, authorize } from './http/access.js';
@@ -27,12 +25,6 @@ import type { SealMonitor } from './secrets/seal-monitor.js';
 import { sealGate } from './secrets/seal-gate.js';
 import { createRegistryRouter, type SiteRegistry } from './registry/index.js';
 import { canonicalRepositoryPaths, siteRepositoryRoutes } from './registry/repository-routes.js';
-import { RegistryClients } from './image-registry/registry-clients.js';
-import { remoteRegistryOperationRoutes } from './image-registry/operations/routes.js';
-import { createPullOperations, pullRoutes } from './image-registry/pull/routes.js';
-import { pullByReference } from './image-registry/pull/pull-by-reference.js';
-import type { OperationDeps } from './image-registry/operation-deps.js';
-import { VerificationLog } from './image-registry/verification-status.js';
 import { createSites } from './sites/sites.js';
 import type { TowerSettings } from './sites/tower-client.js';
 import type { FanOutOptions } from './sites/fan-out.js';
@@ -135,11 +127,14 @@ export function createApp(parts: AppParts): BerthApp {
   const limits = parts.limits ?? DEFAULT_LIMITS;
   // What a config document may grow to by any write: a PUT's body limit, and a JSON Patch's operations.
   const documentBounds = { documentBytes: parts.bodyLimitBytes, patchOperations: limits.patchOperations };
-  const registries = new ConfigList(parts.store, remoteRegistrySpec, documentBounds);
-  const clients = new RegistryClients(parts.secrets?.store, limits);
-  const verifications = new VerificationLog();
-  const deps: OperationDeps = { registries, clients, secrets: parts.secrets?.store, siteRegistry: parts.siteRegistry, verifications, limits };
-  const pulls = createPullOperations(deps, { history: parts.pullHistory });
+  const imageRegistry = createImageRegistry({
+    store: parts.store,
+    secrets: parts.secrets?.store,
+    siteRegistry: parts.siteRegistry,
+    limits,
+    documentBounds,
+    pullHistory: parts.pullHistory,
+  });
   const sites = createSites({
     store: parts.store,
     secrets: parts.secrets?.store,
@@ -148,7 +143,7 @@ export function createApp(parts: AppParts): BerthApp {
     tower: parts.sites?.tower,
     allowHttp: parts.sites?.allowHttp ?? false,
     ...(parts.sites?.fanOut ? { fanOut: parts.sites.fanOut } : {}),
-    siteImages: { registries, pull: pullByReference(deps, pulls), siteRegistry: parts.siteRegistry, ...(parts.sites?.siteImages ? { reconciler: parts.sites.siteImages } : {}) },
+    siteImages: { registries: imageRegistry.registries, pull: imageRegistry.pullByReference, siteRegistry: parts.siteRegistry, ...(parts.sites?.siteImages ? { reconciler: parts.sites.siteImages } : {}) },
     metricsSiteSeries: parts.metrics.siteSeries,
     documentBounds,
   });
@@ -180,9 +175,7 @@ export function createApp(parts: AppParts): BerthApp {
   audit.start();
   app.use(
     '/v1',
-    imageRegistryRoutes(registries, verifications),
-    remoteRegistryOperationRoutes(deps),
-    pullRoutes(deps, pulls),
+    ...imageRegistry.routes,
     siteRepositoryRoutes(parts.siteRegistry),
     tokenRoutes(parts.tokens),
     sites.routes,
@@ -195,7 +188,7 @@ export function createApp(parts: AppParts): BerthApp {
     app,
     close: async () => {
       audit.stop();
-      await Promise.all([clients.close(), sites.close()]);
+      await Promise.all([imageRegistry.close(), sites.close()]);
     },
     drain: () => sites.drain(),
   };

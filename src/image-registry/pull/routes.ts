@@ -10,10 +10,8 @@ import { componentSchema } from '../../contract/openapi.js';
 import type { Versioned } from '../../config/config-list.js';
 import type { OperationDeps } from '../operation-deps.js';
 import type { RemoteRegistry } from '../remote-registry.js';
-import { BlobProgress } from './blob-progress.js';
-import { BlobTransfers, DEFAULT_TRANSFER_POLICY } from './blob-transfer.js';
-import { ImagePuller, type PullOutcome } from './pull-image.js';
-import { PullOperations, PullStoppedError, type PullOperation } from './pull-operations.js';
+import type { PullOutcome } from './pull-image.js';
+import { PullStoppedError, type PullOperation, type PullOperations } from './pull-operations.js';
 import { followProgress } from './pull-progress.js';
 import { readPullRequest, splitFullReference, type PullRequestBody } from './pull-request.js';
 import { registryOfImage } from './pull-by-reference.js';
@@ -23,11 +21,6 @@ const NDJSON = 'application/x-ndjson';
 const PULLS = '/state/image-registry/pulls';
 
 const answerOf = (outcome: PullOutcome) => ({ name: outcome.name, digest: outcome.digest, 'tag-updated': outcome.tagUpdated });
-
-export interface PullRoutesOptions {
-  /** How many finished pulls `/state/image-registry/pulls` keeps listing. */
-  history: number;
-}
 
 /**
  * How the client asked to be answered: at once (`wait=false`), with the progress stream, or when the image is in.
@@ -62,16 +55,6 @@ async function streamProgress(req: Request, res: Response, operation: PullOperat
   feed.close();
   send(last);
   res.end();
-}
-
-/**
- * The pull machinery of the process, one of each: the per-registry download limits, the single flights and the
- * progress of every blob being written span every pull, whether a route or a site's desired images started it.
- */
-export function createPullOperations(deps: Pick<OperationDeps, 'siteRegistry' | 'limits'>, options: PullRoutesOptions): PullOperations {
-  const blobs = new BlobProgress();
-  const transfers = new BlobTransfers(blobs.reporting(deps.siteRegistry.blobs), { ...DEFAULT_TRANSFER_POLICY, perRegistry: deps.limits.remoteFetches });
-  return new PullOperations(new ImagePuller(deps.siteRegistry, transfers, deps.limits), transfers, blobs, options);
 }
 
 export function pullRoutes(deps: OperationDeps, operations: PullOperations): Router {
