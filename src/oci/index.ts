@@ -13,6 +13,7 @@ export {
 export { UpstreamError, isUpstreamError, type UpstreamErrorKind, type UpstreamFailure } from './upstream-error.js';
 export { DEFAULT_TIMEOUTS, type RegistryTimeouts } from './transport.js';
 export { DEFAULT_RETRY, type RetryOptions } from './retry-layer.js';
+export { DEFAULT_RESUME_POLICY, ShortBodyError, isTransient, readResuming, type BlobSink, type ResumePolicy } from './resumable-read.js';
 export {
   type ImageReference,
   DEFAULT_TAG,

@@ -1,15 +1,13 @@
 // Blob transfers from remote registries into the site registry's BlobStore: streamed to disk with the size and the
-// digest checked as the bytes arrive, resumed with `Range` after a broken connection, retried with backoff (bounded),
-// at most a few at once per remote registry, and one transfer per digest however many pulls need it.
-import { setTimeout as sleep } from 'node:timers/promises';
+// digest checked as the bytes arrive, read whole over a breaking link by the client's resumable read (Range, bounded
+// backoff), at most a few at once per remote registry, and one transfer per digest however many pulls need it.
 import { upstreamFailure } from '../../errors.js';
-import { UpstreamError, type RegistryClient } from '../../oci/index.js';
+import { DEFAULT_RESUME_POLICY, ShortBodyError, readResuming, type BlobSink, type RegistryClient, type ResumePolicy } from '../../oci/index.js';
 import {
   DigestMismatchError,
   SizeMismatchError,
   isRegistryError as isSiteRegistryError,
   type BlobStore,
-  type BlobWriter,
 } from '../../registry/index.js';
 import type { Descriptor } from '../../image-spec/index.js';
 import { ConcurrencyLimit } from '../../transport/concurrency-limit.js';
@@ -23,25 +21,13 @@ export interface BlobSource {
   repository: string;
 }
 
-export interface TransferPolicy {
+/** How one blob is read whole (oci/resumable-read.ts), and how many are read at once from one remote registry. */
+export interface TransferPolicy extends ResumePolicy {
   /** Downloads open at once to one remote registry, across every pull. */
   perRegistry: number;
-  /** Consecutive failed attempts (no byte gained) before a blob is given up. */
-  attemptsWithoutProgress: number;
-  /** Attempts in all, however many bytes each gained: a bound on a link that keeps breaking. */
-  maxAttempts: number;
-  /** Wait after the first failure; doubled after each further one, up to maxDelayMs. */
-  baseDelayMs: number;
-  maxDelayMs: number;
 }
 
-export const DEFAULT_TRANSFER_POLICY: TransferPolicy = {
-  perRegistry: 4,
-  attemptsWithoutProgress: 4,
-  maxAttempts: 20,
-  baseDelayMs: 250,
-  maxDelayMs: 4_000,
-};
+export const DEFAULT_TRANSFER_POLICY: TransferPolicy = { perRegistry: 4, ...DEFAULT_RESUME_POLICY };
 
 /** One pull's share in a transfer. */
 export interface TransferLease {
@@ -56,17 +42,6 @@ interface SharedTransfer {
   controller: AbortController;
   waiters: number;
   settled: boolean;
-}
-
-/** A body that ended before the size the manifest gives: resumable like a dropped connection. */
-class ShortBodyError extends Error {}
-
-/** Upstream failures another attempt may get past: dropped connections, timeouts, a registry failing with 5xx. */
-function isTransient(error: unknown): boolean {
-  if (error instanceof ShortBodyError) return true;
-  if (!(error instanceof UpstreamError)) return false;
-  const { kind, status } = error.failure;
-  return kind === 'connect' || kind === 'timeout' || (kind === 'bad-response' && status !== undefined && status >= 500);
 }
 
 export class BlobTransfers {
@@ -145,57 +120,32 @@ export class BlobTransfers {
   private async download(source: BlobSource, descriptor: Descriptor, signal: AbortSignal): Promise<void> {
     const open = () => this.store.openWriter({ expectedDigest: descriptor.digest, expectedSize: descriptor.size });
     // Replaced when a registry ignores `Range` and the blob starts over; whichever is current is aborted on failure.
-    const staging = { writer: await open(), open };
-    try {
-      for (let attempt = 1, withoutProgress = 0; ; attempt++) {
-        signal.throwIfAborted();
-        const before = staging.writer.offset;
-        try {
-          await this.receive(source, descriptor, staging, signal);
-          break;
-        } catch (error) {
-          withoutProgress = staging.writer.offset > before ? 1 : withoutProgress + 1;
-          const giveUp =
-            signal.aborted || !isTransient(error) || withoutProgress >= this.policy.attemptsWithoutProgress || attempt >= this.policy.maxAttempts;
-          if (giveUp) throw error;
-          const delay = Math.min(this.policy.baseDelayMs * 2 ** (withoutProgress - 1), this.policy.maxDelayMs);
-          await sleep(delay, undefined, { signal });
+    let writer = await open();
+    const sink: BlobSink = {
+      get offset() {
+        return writer.offset;
+      },
+      /** One answer: its bytes appended from the writer's offset on, or from the start when the registry ignored `Range`. */
+      async receive(download) {
+        if (download.offset !== writer.offset) {
+          await writer.abort();
+          writer = await open();
         }
-      }
+        if (download.totalSize !== undefined && download.totalSize !== descriptor.size) {
+          throw new SizeMismatchError(descriptor.size, download.totalSize);
+        }
+        // maxBytes stops a registry that sends more than the manifest promised as soon as it passes the size.
+        await writer.writeFrom(download.body, { maxBytes: descriptor.size });
+      },
+    };
+    try {
+      await readResuming(source.client, source.repository, descriptor, sink, this.policy, signal);
       // The hash was computed while streaming; commit compares it, fsyncs and publishes, or discards the bytes.
-      await staging.writer.commit();
+      await writer.commit();
     } catch (error) {
-      await staging.writer.abort();
+      await writer.abort();
       throw describeFailure(error, source, descriptor);
     }
-  }
-
-  /**
-   * One attempt: asks for the bytes from the writer's offset on and appends them. A registry that ignores `Range`
-   * sends everything again, so the bytes so far are discarded and a fresh writer takes it from the start.
-   */
-  private async receive(
-    source: BlobSource,
-    descriptor: Descriptor,
-    staging: { writer: BlobWriter; open(): Promise<BlobWriter> },
-    signal: AbortSignal,
-  ): Promise<void> {
-    const download = await source.client.getBlob(source.repository, descriptor.digest, { offset: staging.writer.offset, signal });
-    try {
-      if (download.offset !== staging.writer.offset) {
-        await staging.writer.abort();
-        staging.writer = await staging.open();
-      }
-      if (download.totalSize !== undefined && download.totalSize !== descriptor.size) {
-        throw new SizeMismatchError(descriptor.size, download.totalSize);
-      }
-      // maxBytes stops a registry that sends more than the manifest promised as soon as it passes the size.
-      await staging.writer.writeFrom(download.body, { maxBytes: descriptor.size });
-    } finally {
-      download.body.destroy();
-    }
-    const received = staging.writer.offset;
-    if (received < descriptor.size) throw new ShortBodyError(`the body ended after ${received} of ${descriptor.size} bytes`);
   }
 }
 
