@@ -8,6 +8,7 @@ import { BerthError, isBerthError, notFound, unavailable } from '../errors.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import { cachedSecretReads, type SecretReader } from '../secrets/cached-secret-reads.js';
 import type { Site } from './site.js';
+import { ClientsByRevision } from '../transport/clients-by-revision.js';
 
 /** TCP (and TLS) handshake with a site. */
 export const CONNECT_TIMEOUT_MS = 5_000;
@@ -36,7 +37,6 @@ export interface SiteResponse {
 }
 
 interface Connection {
-  revision: number;
   agent: Agent;
   origin: string;
   /** The api-url's path without a trailing `/`, put before every request path. */
@@ -80,7 +80,7 @@ function reasonOf(error: unknown, timeoutMs: number): { reason: string; kind: st
 const isDropped = (error: unknown) => ['ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE'].includes(codeOf(error) ?? '');
 
 export class SiteConnections {
-  private readonly connections = new Map<string, Connection>();
+  private readonly connections = new ClientsByRevision<Connection & { close(): Promise<void> }>();
   private readonly readSecret: SecretReader | undefined;
 
   constructor(
@@ -103,23 +103,16 @@ export class SiteConnections {
 
   /** The connection for this version of the site's configuration; a changed site gets a new one. */
   private connectionFor({ value: site, revision }: Versioned<Site>): Connection {
-    const cached = this.connections.get(site.name);
-    if (cached?.revision === revision) return cached;
-    cached?.agent.close().catch(() => {});
-    const url = new URL(site['api-url']);
-    const connection: Connection = {
-      revision,
+    return this.connections.get(site.name, revision, () => {
+      const url = new URL(site['api-url']);
       // `ca` replaces the system roots: a site's certificate must chain to the CA configured for it.
-      agent: new Agent({
+      const agent = new Agent({
         connect: { timeout: CONNECT_TIMEOUT_MS, ...(site['ca-cert'] ? { ca: site['ca-cert'] } : {}) },
         keepAliveTimeout: 30_000,
         connections: 64,
-      }),
-      origin: url.origin,
-      basePath: url.pathname.replace(/\/+$/, ''),
-    };
-    this.connections.set(site.name, connection);
-    return connection;
+      });
+      return { agent, origin: url.origin, basePath: url.pathname.replace(/\/+$/, ''), close: () => agent.close() };
+    });
   }
 
   private unreachable(site: Site, reason: string, kind: string): BerthError {
@@ -185,8 +178,7 @@ export class SiteConnections {
     return { statusCode: response.statusCode, headers: response.headers, body: response.body };
   }
 
-  async close(): Promise<void> {
-    await Promise.all([...this.connections.values()].map((c) => c.agent.close().catch(() => {})));
-    this.connections.clear();
+  close(): Promise<void> {
+    return this.connections.close();
   }
 }
