@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BlobProgress } from '../src/image-registry/pull/blob-progress.js';
-import { createSiteRegistry, type BlobStore } from '../src/registry/index.js';
+import { createSiteRegistry, type BlobIngest } from '../src/registry/index.js';
 
 const MiB = 1024 * 1024;
 /** One blob: 256 MiB in the 64 KiB chunks a download delivers. */
@@ -23,13 +23,13 @@ const hash = createHash('sha256');
 for (const chunk of chunks()) hash.update(chunk);
 const digest = `sha256:${hash.digest('hex')}`;
 
-async function writeOnce(store: BlobStore): Promise<number> {
+async function writeOnce(store: BlobIngest): Promise<number> {
   const started = process.hrtime.bigint();
   const writer = await store.openWriter({ expectedDigest: digest, expectedSize: BLOB_BYTES });
   await writer.writeFrom(chunks(), { maxBytes: BLOB_BYTES });
   await writer.commit();
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  await store.delete(digest);
+  await site.blobs.delete(digest);
   return seconds;
 }
 
@@ -42,12 +42,12 @@ try {
   let events = 0;
   // A pull watching the blob, as a tracked pull does.
   progress.watch(digest, () => events++);
-  const reported = progress.reporting(site.blobs);
+  const reported = progress.reporting(site.ingest);
   const direct: number[] = [];
   const tracked: number[] = [];
-  await writeOnce(site.blobs); // warm-up
+  await writeOnce(site.ingest); // warm-up
   for (let run = 0; run < RUNS; run++) {
-    direct.push(await writeOnce(site.blobs));
+    direct.push(await writeOnce(site.ingest));
     tracked.push(await writeOnce(reported));
   }
   const [d, t] = [median(direct), median(tracked)];

@@ -1,21 +1,10 @@
 // The site registry: a crash-safe content-addressed blob store, a SQLite index of repositories, manifests and
 // tags, garbage collection, and the OCI distribution `/v2` API as an Express Router. This file is its public face.
-export {
-  createSiteRegistry,
-  SiteRegistry,
-  UploadRangeError,
-  type ImageTagSummary,
-  type Page,
-  type PutManifestOptions,
-  type PutManifestResult,
-  type RetainedImage,
-  type ReferrerDescriptor,
-  type RepositorySummary,
-  type SiteRegistryLimits,
-  type SiteRegistryOptions,
-  type StoredManifest,
-  type UploadProgress,
-} from './site-registry.js';
+export { createSiteRegistry, SiteRegistry, type BlobIngest, type SiteRegistryLimits, type SiteRegistryOptions } from './site-registry.js';
+export type { ImageTagSummary, RepositorySummary } from './repository-summaries.js';
+export type { Page, PutManifestOptions, PutManifestResult, ReferrerDescriptor, StoredManifest } from './manifest-store.js';
+export { UploadRangeError, type UploadProgress } from './repository-blobs.js';
+export type { RetainedImage } from './kept-images.js';
 export { createRegistryRouter } from './http/router.js';
 export type { RegistryAccess, RegistryIdentity, RegistryRole } from './http/access.js';
 export type { BlobInfo, BlobStore, BlobWriter, BlobWriterOptions, ByteRange, ByteSource, CommitOptions } from './storage/blob-store.js';

@@ -2,6 +2,7 @@
 // domain API so the index and the blob store only ever see valid values.
 import { requireDigest } from './digest.js';
 import { RegistryError } from './registry-error.js';
+import type { RegistryIndex } from './storage/registry-index.js';
 
 const nameComponent = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*';
 const namePattern = new RegExp(`^${nameComponent}(?:/${nameComponent})*$`);
@@ -37,4 +38,13 @@ export function parseManifestReference(reference: string): ManifestReference {
     return { digest: reference };
   }
   return { tag: assertTag(reference) };
+}
+
+export const nameUnknown = (name: string): RegistryError =>
+  new RegistryError('NAME_UNKNOWN', `repository ${name} not known to registry`, { name });
+
+/** NAME_UNKNOWN (404) unless `name` is a repository of the registry. */
+export function requireRepository(index: Pick<RegistryIndex, 'repositoryExists'>, name: string): void {
+  assertRepositoryName(name);
+  if (!index.repositoryExists(name)) throw nameUnknown(name);
 }

@@ -1,7 +1,7 @@
 // Progress of the blobs being written into the site registry by pulls, by digest: a view of the BlobStore that
 // reports every writer opened for a known digest, each chunk it appends, and its commit or abort. Pulls watch the
 // digests they need, whichever pull's transfer is doing the writing (one transfer per digest serves them all).
-import type { BlobStore, BlobWriter, ByteSource } from '../../registry/index.js';
+import type { BlobIngest, BlobStore, BlobWriter, ByteSource } from '../../registry/index.js';
 
 export type BlobWriteEvent =
   /** A transfer began writing the blob (again from 0 when a registry ignored `Range`). */
@@ -48,9 +48,9 @@ export class BlobProgress {
 
   /**
    * `store` with its writers for a known digest reporting here. A Proxy rather than a class listing every method:
-   * everything but `openWriter` is the store's own, whatever the BlobStore interface grows.
+   * everything but `openWriter` is the store's own, whatever the ingest API grows.
    */
-  reporting(store: BlobStore): BlobStore {
+  reporting(store: BlobIngest): BlobIngest {
     const openWriter: BlobStore['openWriter'] = async (options) => {
       const writer = await store.openWriter(options);
       const digest = options?.expectedDigest;

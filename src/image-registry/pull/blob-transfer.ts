@@ -7,7 +7,7 @@ import {
   DigestMismatchError,
   SizeMismatchError,
   isRegistryError as isSiteRegistryError,
-  type BlobStore,
+  type BlobIngest,
 } from '../../registry/index.js';
 import type { Descriptor } from '../../image-spec/index.js';
 import { ConcurrencyLimit } from '../../transport/concurrency-limit.js';
@@ -49,7 +49,7 @@ export class BlobTransfers {
   private readonly limits = new Map<string, ConcurrencyLimit>();
 
   constructor(
-    private readonly store: BlobStore,
+    private readonly store: BlobIngest,
     private readonly policy: TransferPolicy = DEFAULT_TRANSFER_POLICY,
   ) {}
 

@@ -97,7 +97,7 @@ export class ImagePuller {
     const blobs = uniqueBlobs(plan.manifests);
 
     // Held from now until the manifests are indexed: garbage collection must not take a blob this pull found present.
-    const release = this.site.blobs.hold([...blobs.map((b) => b.digest), ...plan.manifests.map((m) => m.digest)]);
+    const release = this.site.ingest.hold([...blobs.map((b) => b.digest), ...plan.manifests.map((m) => m.digest)]);
     try {
       if (spec.platforms.kind === 'one' && spec.platforms.explicit && !plan.sourceIndex && tagged.document.config) {
         await this.transferAll(transfers, source, [tagged.document.config]);

@@ -1,7 +1,7 @@
 // Byte ranges in both directions: the `Range` request header of a blob download (RFC 9110, single range) and
 // the `Content-Range` of an upload chunk (the spec's `<start>-<end>`, leniently also `bytes <start>-<end>/<total>`).
 import type { ByteRange } from '../storage/blob-store.js';
-import type { ChunkPosition } from '../site-registry.js';
+import type { ChunkPosition } from '../repository-blobs.js';
 
 /**
  * The range to serve of a blob of `size` bytes: undefined to serve it whole (no header, several ranges, or a

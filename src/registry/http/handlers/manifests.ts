@@ -1,6 +1,7 @@
 // /v2/<name>/manifests/<tag-or-digest>: GET and HEAD (stored bytes and media type), PUT (bounded body,
 // validated, `?tag=` extra tags, OCI-Subject), DELETE (a tag, or a manifest by digest).
-import type { SiteRegistry, StoredManifest } from '../../site-registry.js';
+import type { StoredManifest } from '../../manifest-store.js';
+import type { SiteRegistry } from '../../site-registry.js';
 import { readBoundedBody } from '../request-body.js';
 import { endEmpty, queryOf, repositoryPath, type RouteHandler } from './route.js';
 import type { Response } from 'express';
