@@ -6,7 +6,7 @@ import type { SecretStore } from '../secrets/secret-store.js';
 import { registryCredentials } from './registry-credentials.js';
 import type { RemoteRegistry } from './remote-registry.js';
 import { DEFAULT_LIMITS, type Limits } from '../limits.js';
-import { ClientsByRevision } from '../transport/clients-by-revision.js';
+import { ClientsByRevision } from '../transport/index.js';
 
 export class RegistryClients {
   private readonly clients = new ClientsByRevision<RegistryClient>();

@@ -8,7 +8,7 @@ import { BerthError, isBerthError, notFound, unavailable } from '../errors.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import { cachedSecretReads, type SecretReader } from '../secrets/cached-secret-reads.js';
 import type { Site } from './site.js';
-import { ClientsByRevision } from '../transport/clients-by-revision.js';
+import { ClientsByRevision } from '../transport/index.js';
 
 /** TCP (and TLS) handshake with a site. */
 export const CONNECT_TIMEOUT_MS = 5_000;

@@ -10,7 +10,7 @@ import {
   type BlobIngest,
 } from '../../registry/index.js';
 import type { Descriptor } from '../../image-spec/index.js';
-import { ConcurrencyLimit } from '../../transport/concurrency-limit.js';
+import { ConcurrencyLimit } from '../../transport/index.js';
 import { pullMetrics } from './pull-metrics.js';
 
 /** Where a blob comes from: a repository of a remote registry, through that registry's shared client. */
