@@ -1,14 +1,23 @@
-// The embedded ConfigStore engine: one SQLite file (better-sqlite3) in the data directory.
+// The embedded ConfigStore engine: one SQLite file (node:sqlite, see sqlite-file.ts) in the data directory.
 // WAL with synchronous=FULL fsyncs the log on every commit, so an acknowledged write survives kill -9 and power loss.
-import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { notFound } from '../errors.js';
 import { checkWriteCondition } from './write-condition.js';
+import { SqliteFile } from './sqlite-file.js';
 import type { ConfigStore, StoreChange, StoreEntry, StoredValue, WriteCondition, WriteResult } from './config-store.js';
 
-interface EntryRow { key: string; value: string; create_rev: number; mod_rev: number; updated_at: string }
-interface ChangeRow { rev: number; key: string; type: 'put' | 'delete'; value: string | null; at: string }
+type EntryRow = { key: string; value: string; create_rev: number; mod_rev: number; updated_at: string };
+type ChangeRow = { rev: number; key: string; type: 'put' | 'delete'; value: string | null; at: string };
+
+const GET = 'SELECT * FROM entries WHERE key = ?';
+const LIST = 'SELECT * FROM entries WHERE key >= ? AND key < ? ORDER BY key';
+const UPSERT = `INSERT INTO entries (key, value, create_rev, mod_rev, updated_at) VALUES (@key, @value, @rev, @rev, @at)
+  ON CONFLICT(key) DO UPDATE SET value = excluded.value, mod_rev = excluded.mod_rev, updated_at = excluded.updated_at`;
+const REMOVE = 'DELETE FROM entries WHERE key = ?';
+const APPEND_CHANGE = 'INSERT INTO changes (rev, key, type, value, at) VALUES (@rev, @key, @type, @value, @at)';
+const REVISION = 'SELECT max(rev) AS rev FROM changes';
+const CHANGES_SINCE = 'SELECT * FROM changes WHERE rev > ? ORDER BY rev LIMIT ?';
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS entries (
@@ -39,63 +48,46 @@ const toChange = (row: ChangeRow): StoreChange => ({
 });
 
 export class SqliteConfigStore implements ConfigStore {
-  private readonly db: Database.Database;
+  private readonly db: SqliteFile;
   private readonly listeners = new Set<(change: StoreChange) => void>();
-  private readonly statements;
 
   constructor(dataDir: string) {
     mkdirSync(dataDir, { recursive: true });
-    this.db = new Database(join(dataDir, 'config.db'));
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('busy_timeout = 5000');
+    this.db = new SqliteFile(join(dataDir, 'config.db'));
     this.db.exec(SCHEMA);
-    this.statements = {
-      get: this.db.prepare<[string], EntryRow>('SELECT * FROM entries WHERE key = ?'),
-      list: this.db.prepare<[string, string], EntryRow>('SELECT * FROM entries WHERE key >= ? AND key < ? ORDER BY key'),
-      upsert: this.db.prepare(
-        `INSERT INTO entries (key, value, create_rev, mod_rev, updated_at) VALUES (@key, @value, @rev, @rev, @at)
-         ON CONFLICT(key) DO UPDATE SET value = excluded.value, mod_rev = excluded.mod_rev, updated_at = excluded.updated_at`,
-      ),
-      remove: this.db.prepare<[string]>('DELETE FROM entries WHERE key = ?'),
-      appendChange: this.db.prepare('INSERT INTO changes (rev, key, type, value, at) VALUES (@rev, @key, @type, @value, @at)'),
-      revision: this.db.prepare<[], { rev: number | null }>('SELECT max(rev) AS rev FROM changes'),
-      changesSince: this.db.prepare<[number, number], ChangeRow>('SELECT * FROM changes WHERE rev > ? ORDER BY rev LIMIT ?'),
-    };
   }
 
   private currentRevision(): number {
-    return this.statements.revision.get()?.rev ?? 0;
+    return this.db.get<{ rev: number | null }>(REVISION)?.rev ?? 0;
   }
 
   /** Runs one write as a single transaction and tells the watchers once it is committed. */
   private commit(key: string, type: 'put' | 'delete', value: StoredValue | undefined, condition?: WriteCondition): WriteResult {
-    const write = this.db.transaction((): { result: WriteResult; change: StoreChange } => {
-      const current = this.statements.get.get(key);
+    // The transaction takes the write lock before reading, so two processes on one file cannot both pass the same condition.
+    const { result, change } = this.db.transaction((): { result: WriteResult; change: StoreChange } => {
+      const current = this.db.get<EntryRow>(GET, key);
       checkWriteCondition(key, current?.mod_rev, condition);
       if (type === 'delete' && !current) throw notFound(`${key} does not exist`);
       const rev = this.currentRevision() + 1;
       const at = new Date().toISOString();
       const json = value === undefined ? null : JSON.stringify(value);
-      if (type === 'put') this.statements.upsert.run({ key, value: json, rev, at });
-      else this.statements.remove.run(key);
-      this.statements.appendChange.run({ rev, key, type, value: json, at });
+      if (type === 'put') this.db.run(UPSERT, { key, value: json, rev, at });
+      else this.db.run(REMOVE, key);
+      this.db.run(APPEND_CHANGE, { rev, key, type, value: json, at });
       const change: StoreChange = { revision: rev, key, type, at, ...(value === undefined ? {} : { value }) };
       return { result: { revision: rev, created: !current }, change };
     });
-    // IMMEDIATE takes the write lock before reading, so two processes on one file cannot both pass the same condition.
-    const { result, change } = write.immediate();
     for (const listener of this.listeners) listener(change);
     return result;
   }
 
   async get(key: string): Promise<StoreEntry | undefined> {
-    const row = this.statements.get.get(key);
+    const row = this.db.get<EntryRow>(GET, key);
     return row && toEntry(row);
   }
 
   async list(prefix: string): Promise<StoreEntry[]> {
-    return this.statements.list.all(prefix, prefixEnd(prefix)).map(toEntry);
+    return this.db.all<EntryRow>(LIST, prefix, prefixEnd(prefix)).map(toEntry);
   }
 
   async put(key: string, value: StoredValue, condition?: WriteCondition): Promise<WriteResult> {
@@ -111,13 +103,14 @@ export class SqliteConfigStore implements ConfigStore {
   }
 
   async changesSince(afterRevision: number, limit = 1000): Promise<StoreChange[]> {
-    return this.statements.changesSince.all(afterRevision, limit).map(toChange);
+    return this.db.all<ChangeRow>(CHANGES_SINCE, afterRevision, limit).map(toChange);
   }
 
   async watch(afterRevision: number, listener: (change: StoreChange) => void): Promise<() => void> {
-    // better-sqlite3 is synchronous: no write can commit between the replay and the subscription below.
+    // node:sqlite is synchronous: no write can commit between the replay and the subscription below.
     let from = afterRevision;
-    for (let batch = this.statements.changesSince.all(from, 1000); batch.length > 0; batch = this.statements.changesSince.all(from, 1000)) {
+    const next = () => this.db.all<ChangeRow>(CHANGES_SINCE, from, 1000);
+    for (let batch = next(); batch.length > 0; batch = next()) {
       for (const row of batch) listener(toChange(row));
       from = batch[batch.length - 1]!.rev;
     }
@@ -127,8 +120,8 @@ export class SqliteConfigStore implements ConfigStore {
 
   async healthy(): Promise<boolean> {
     try {
-      this.db.prepare('SELECT 1').get();
-      return this.db.open;
+      this.db.get('SELECT 1');
+      return this.db.isOpen;
     } catch {
       return false;
     }
@@ -136,6 +129,6 @@ export class SqliteConfigStore implements ConfigStore {
 
   async close(): Promise<void> {
     this.listeners.clear();
-    if (this.db.open) this.db.close();
+    this.db.close();
   }
 }
