@@ -2,11 +2,12 @@
 // the site's bearer token read from the tower's secret store, bounded timeouts. Every failure to get an answer
 // is a 503 naming the site; an answer, whatever its status, is handed back as it is.
 import type { Readable } from 'node:stream';
-import { Agent } from 'undici';
+import type { Agent } from 'undici';
 import type { ConfigList, Versioned } from '../config/config-list.js';
 import { BerthError, isBerthError, notFound, unavailable } from '../errors.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import { cachedSecretReads, type SecretReader } from '../secrets/cached-secret-reads.js';
+import { loadUndici, type Undici } from '../http/undici.js';
 import type { Site } from './site.js';
 
 /** TCP (and TLS) handshake with a site. */
@@ -100,7 +101,7 @@ export class SiteConnections {
   }
 
   /** The connection for this version of the site's configuration; a changed site gets a new one. */
-  private connectionFor({ value: site, revision }: Versioned<Site>): Connection {
+  private connectionFor({ value: site, revision }: Versioned<Site>, { Agent }: Undici): Connection {
     const cached = this.connections.get(site.name);
     if (cached?.revision === revision) return cached;
     cached?.agent.close().catch(() => {});
@@ -145,7 +146,7 @@ export class SiteConnections {
   async send(name: string, request: SiteRequest): Promise<SiteResponse> {
     const entry = await this.site(name);
     const site = entry.value;
-    const connection = this.connectionFor(entry);
+    const connection = this.connectionFor(entry, await loadUndici());
     const token = await this.token(site);
     const timeoutMs = request.long ? LONG_ANSWER_TIMEOUT_MS : ANSWER_TIMEOUT_MS;
     const attempt = () =>

@@ -1,6 +1,7 @@
 // A site's client for its control tower: reads the change feed (long-polled) and the snapshot with the site's
 // token, over one keep-alive connection pool (TLS checked against BERTH_TOWER_CACERT when given).
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
+import { loadUndici } from '../http/undici.js';
 import { schemaValidator, describeAjvErrors } from '../contract/openapi.js';
 import type { StoreChange, StoredValue } from '../store/config-store.js';
 
@@ -32,7 +33,9 @@ const ANSWER_MARGIN_MS = 15_000;
 export class TowerAnswerError extends Error {}
 
 export class TowerClient {
-  private readonly pool: Pool;
+  /** Made at the first request (undici loads then). */
+  private pool: Promise<Pool> | undefined;
+  private readonly origin: string;
   private readonly basePath: string;
   private readonly isFeedPage = schemaValidator('ChangeFeedAnswer');
   private readonly isSnapshot = schemaValidator('ConfigSnapshotAnswer');
@@ -41,17 +44,25 @@ export class TowerClient {
     private readonly settings: TowerSettings,
     private readonly siteName: string,
     /** The longest long-poll wait this client asks for. */
-    maxWaitSeconds: number,
+    private readonly maxWaitSeconds: number,
   ) {
     const url = new URL(settings.url);
+    this.origin = url.origin;
     this.basePath = url.pathname.replace(/\/+$/, '');
-    this.pool = new Pool(url.origin, {
-      connect: { timeout: CONNECT_TIMEOUT_MS, ...(settings.caCertPem ? { ca: settings.caCertPem } : {}) },
-      headersTimeout: maxWaitSeconds * 1000 + ANSWER_MARGIN_MS,
-      bodyTimeout: maxWaitSeconds * 1000 + ANSWER_MARGIN_MS,
-      keepAliveTimeout: 60_000,
-      connections: 2,
-    });
+  }
+
+  private open(): Promise<Pool> {
+    this.pool ??= loadUndici().then(
+      ({ Pool }) =>
+        new Pool(this.origin, {
+          connect: { timeout: CONNECT_TIMEOUT_MS, ...(this.settings.caCertPem ? { ca: this.settings.caCertPem } : {}) },
+          headersTimeout: this.maxWaitSeconds * 1000 + ANSWER_MARGIN_MS,
+          bodyTimeout: this.maxWaitSeconds * 1000 + ANSWER_MARGIN_MS,
+          keepAliveTimeout: 60_000,
+          connections: 2,
+        }),
+    );
+    return this.pool;
   }
 
   get url(): string {
@@ -59,7 +70,7 @@ export class TowerClient {
   }
 
   private async get(path: string, signal: AbortSignal | undefined): Promise<unknown> {
-    const response = await this.pool.request({
+    const response = await (await this.open()).request({
       path: `${this.basePath}${path}`,
       method: 'GET',
       headers: { authorization: `Bearer ${this.settings.token}`, accept: 'application/json', 'user-agent': `berth-site/${this.siteName}` },
@@ -97,6 +108,6 @@ export class TowerClient {
   }
 
   async close(): Promise<void> {
-    await this.pool.destroy().catch(() => {});
+    await (await this.pool)?.destroy().catch(() => {});
   }
 }
