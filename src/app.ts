@@ -2,10 +2,9 @@
 // the site registry (/v2, streaming bodies), then /v1: seal gate, access, body, contract validation, routes;
 // unknown paths; errors last.
 import express, { type Express } from 'express';
-import * as OpenApiValidator from 'express-openapi-validator';
 import type { Logger } from 'pino';
 import { contractJson, contractYaml } from './contract/openapi.js';
-import { validatorDocument } from './contract/validator-document.js';
+import { contractRequestValidator } from './contract/request-validator.js';
 import type { ConfigStore } from './store/config-store.js';
 import type { Authenticator } from './auth/principal.js';
 import type { TokenRegistry } from './auth/tokens.js';
@@ -90,15 +89,7 @@ export function createApp(parts: AppParts): BerthApp {
   const sites = createSites({ store: parts.store, secrets: parts.secrets?.store, logger: parts.logger, siteName: parts.sites?.siteName ?? 'control-tower', tower: parts.sites?.tower });
   app.use('/v1', requireAccess(parts.authenticator), ...sites.middleware, ...requestBody(parts.bodyLimitBytes));
   app.use(canonicalRepositoryPaths);
-  app.use(
-    OpenApiValidator.middleware({
-      apiSpec: validatorDocument() as never,
-      validateRequests: { allowUnknownQueryParameters: false },
-      validateResponses: false,
-      validateSecurity: false,
-      ignorePaths: /^\/(?!v1\/)/,
-    }),
-  );
+  app.use(contractRequestValidator());
 
   const registries = new ConfigList(parts.store, remoteRegistrySpec);
   const clients = new RegistryClients(parts.secrets?.store);

@@ -26,7 +26,10 @@ export const contractJson = JSON.stringify(contract);
 
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 (addFormats as unknown as (a: Ajv2020) => void)(ajv);
-ajv.addSchema(contract, 'berth');
+// Not checked against the JSON Schema meta-schema at every start (~50 ms, and only the document's root, which holds
+// no schema keywords): test/unit/contract-document.test.ts checks every component schema. Each schema is still
+// compiled, once, at its first use.
+ajv.addSchema(contract, 'berth', undefined, false);
 
 const compiled = new Map<string, ValidateFunction>();
 
