@@ -42,7 +42,9 @@ vault-dev: build
 test-deps:
 	@bash scripts/install-test-deps.sh
 
-test: install test-deps typecheck
+# Tests start Berth and vault-dev from dist/ (test/helpers/built.ts), so the build comes first.
+test: install test-deps typecheck build
+	@echo "node $$(node --version) from $(NODE_BIN)"
 	node --import tsx --test --test-concurrency=2 --test-timeout=300000 $(TEST_FILES)
 
 bench: build test-deps
