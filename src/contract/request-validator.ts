@@ -6,11 +6,13 @@
 // it cannot change while Berth runs, so it is not checked again at every start.
 import { Router, type RequestHandler } from 'express';
 import { validatorDocument } from './validator-document.js';
+import { cacheValidatorRouteMatchers } from './route-matcher-cache.js';
 
 export function contractRequestValidator(): RequestHandler {
   let built: Promise<Router> | undefined;
   const build = async () => {
     const OpenApiValidator = await import('express-openapi-validator');
+    cacheValidatorRouteMatchers();
     const router = Router();
     router.use(
       OpenApiValidator.middleware({
