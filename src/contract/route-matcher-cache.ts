@@ -16,19 +16,17 @@ export function cacheValidatorRouteMatchers(): void {
   const module = validatorRequire('path-to-regexp') as { pathToRegexp: PathToRegexp & { [CACHED]?: true } };
   if (module.pathToRegexp[CACHED]) return;
   const compile = module.pathToRegexp;
-  const cache = new Map<string, Compiled>();
+  // Route -> compiled form for each combination of the two flags the validator passes (case-sensitive, strict).
+  const cache = new Map<string, (Compiled | undefined)[]>();
   const cached = (path: unknown, options?: Record<string, unknown>): Compiled => {
-    // Only the calls the validator makes (a string route, `sensitive` and `strict` alone) are cached; the regular
+    // Only the calls the validator makes (a string route; `sensitive` and `strict` alone) are cached; the regular
     // expressions have no `g` or `y` flag, so sharing one keeps no state between requests.
-    const plain = typeof path === 'string' && (options === undefined || Object.keys(options).every((k) => k === 'sensitive' || k === 'strict'));
-    if (!plain) return compile(path, options);
-    const key = `${options?.sensitive ? 's' : '-'}${options?.strict ? 's' : '-'}${path}`;
-    let compiled = cache.get(key);
-    if (!compiled) {
-      compiled = compile(path, options);
-      cache.set(key, compiled);
-    }
-    return compiled;
+    if (typeof path !== 'string') return compile(path, options);
+    for (const key in options) if (key !== 'sensitive' && key !== 'strict') return compile(path, options);
+    const flags = (options?.sensitive ? 1 : 0) | (options?.strict ? 2 : 0);
+    let slots = cache.get(path);
+    if (!slots) cache.set(path, (slots = []));
+    return (slots[flags] ??= compile(path, options));
   };
   module.pathToRegexp = Object.assign(cached, { [CACHED]: true as const });
 }
