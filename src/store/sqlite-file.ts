@@ -2,15 +2,18 @@
 // synchronous=FULL, so a commit returns only once its log frame is fsync'd and an acknowledged write survives kill -9
 // and power loss; foreign keys on; a busy timeout for a second process on the same file. Used by the config store
 // (store/sqlite.ts) and the site registry's index (registry/storage/registry-index.ts).
-import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from 'node:sqlite';
 
 export type Row = Record<string, unknown>;
+/** A row as its column values in the order of the SELECT. */
+export type RowValues = SQLOutputValue[];
 export type SqlParameters = SQLInputValue[] | [Record<string, SQLInputValue>];
 
 export class SqliteFile {
   private readonly db: DatabaseSync;
-  /** Statements compiled once per SQL text: preparing is most of the cost of a small query. */
+  /** Statements compiled once per SQL text (and row form): preparing is most of the cost of a small query. */
   private readonly statements = new Map<string, StatementSync>();
+  private readonly valueStatements = new Map<string, StatementSync>();
 
   constructor(path: string) {
     this.db = new DatabaseSync(path, { timeout: 5_000, enableForeignKeyConstraints: true });
@@ -28,11 +31,13 @@ export class SqliteFile {
     this.db.exec(sql);
   }
 
-  private statement(sql: string): StatementSync {
-    let statement = this.statements.get(sql);
+  private statement(sql: string, rowValues = false): StatementSync {
+    const statements = rowValues ? this.valueStatements : this.statements;
+    let statement = statements.get(sql);
     if (!statement) {
       statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
+      statement.setReturnArrays(rowValues);
+      statements.set(sql, statement);
     }
     return statement;
   }
@@ -43,6 +48,18 @@ export class SqliteFile {
 
   all<T extends Row>(sql: string, ...parameters: SqlParameters): T[] {
     return this.statement(sql).all(...(parameters as SQLInputValue[])) as T[];
+  }
+
+  /**
+   * The first row as its values, for the hot reads: node:sqlite takes nearly twice as long to hand a row over as an
+   * object (about 7.7 against 4.4 µs for a five-column row here).
+   */
+  getValues(sql: string, ...parameters: SqlParameters): RowValues | undefined {
+    return this.statement(sql, true).get(...(parameters as SQLInputValue[])) as unknown as RowValues | undefined;
+  }
+
+  allValues(sql: string, ...parameters: SqlParameters): RowValues[] {
+    return this.statement(sql, true).all(...(parameters as SQLInputValue[])) as unknown as RowValues[];
   }
 
   /** Runs a write; returns how many rows it changed. */

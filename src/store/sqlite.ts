@@ -4,20 +4,22 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { notFound } from '../errors.js';
 import { checkWriteCondition } from './write-condition.js';
-import { SqliteFile } from './sqlite-file.js';
+import { SqliteFile, type RowValues } from './sqlite-file.js';
 import type { ConfigStore, StoreChange, StoreEntry, StoredValue, WriteCondition, WriteResult } from './config-store.js';
 
-type EntryRow = { key: string; value: string; create_rev: number; mod_rev: number; updated_at: string };
-type ChangeRow = { rev: number; key: string; type: 'put' | 'delete'; value: string | null; at: string };
+// Reads take rows as values (see SqliteFile.getValues), in the order of these column lists.
+const ENTRY = 'key, value, create_rev, mod_rev, updated_at';
+const ENTRY_MOD_REV = 3;
+const CHANGE = 'rev, key, type, value, at';
 
-const GET = 'SELECT * FROM entries WHERE key = ?';
-const LIST = 'SELECT * FROM entries WHERE key >= ? AND key < ? ORDER BY key';
+const GET = `SELECT ${ENTRY} FROM entries WHERE key = ?`;
+const LIST = `SELECT ${ENTRY} FROM entries WHERE key >= ? AND key < ? ORDER BY key`;
 const UPSERT = `INSERT INTO entries (key, value, create_rev, mod_rev, updated_at) VALUES (@key, @value, @rev, @rev, @at)
   ON CONFLICT(key) DO UPDATE SET value = excluded.value, mod_rev = excluded.mod_rev, updated_at = excluded.updated_at`;
 const REMOVE = 'DELETE FROM entries WHERE key = ?';
 const APPEND_CHANGE = 'INSERT INTO changes (rev, key, type, value, at) VALUES (@rev, @key, @type, @value, @at)';
-const REVISION = 'SELECT max(rev) AS rev FROM changes';
-const CHANGES_SINCE = 'SELECT * FROM changes WHERE rev > ? ORDER BY rev LIMIT ?';
+const REVISION = 'SELECT max(rev) FROM changes';
+const CHANGES_SINCE = `SELECT ${CHANGE} FROM changes WHERE rev > ? ORDER BY rev LIMIT ?`;
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS entries (
@@ -31,20 +33,20 @@ const SCHEMA = `
 /** Upper bound of every key starting with a prefix: U+10FFFF is the greatest code point, and SQLite compares bytes. */
 const prefixEnd = (prefix: string) => `${prefix}\u{10FFFF}`;
 
-const toEntry = (row: EntryRow): StoreEntry => ({
-  key: row.key,
-  value: JSON.parse(row.value) as StoredValue,
-  createRevision: row.create_rev,
-  modRevision: row.mod_rev,
-  updatedAt: row.updated_at,
+const toEntry = ([key, value, createRevision, modRevision, updatedAt]: RowValues): StoreEntry => ({
+  key: key as string,
+  value: JSON.parse(value as string) as StoredValue,
+  createRevision: createRevision as number,
+  modRevision: modRevision as number,
+  updatedAt: updatedAt as string,
 });
 
-const toChange = (row: ChangeRow): StoreChange => ({
-  revision: row.rev,
-  key: row.key,
-  type: row.type,
-  ...(row.value === null ? {} : { value: JSON.parse(row.value) as StoredValue }),
-  at: row.at,
+const toChange = ([revision, key, type, value, at]: RowValues): StoreChange => ({
+  revision: revision as number,
+  key: key as string,
+  type: type as StoreChange['type'],
+  ...(value === null ? {} : { value: JSON.parse(value as string) as StoredValue }),
+  at: at as string,
 });
 
 export class SqliteConfigStore implements ConfigStore {
@@ -59,15 +61,15 @@ export class SqliteConfigStore implements ConfigStore {
   }
 
   private currentRevision(): number {
-    return this.db.get<{ rev: number | null }>(REVISION)?.rev ?? 0;
+    return (this.db.getValues(REVISION)?.[0] as number | null | undefined) ?? 0;
   }
 
   /** Runs one write as a single transaction and tells the watchers once it is committed. */
   private commit(key: string, type: 'put' | 'delete', value: StoredValue | undefined, condition?: WriteCondition): WriteResult {
     // The transaction takes the write lock before reading, so two processes on one file cannot both pass the same condition.
     const { result, change } = this.db.transaction((): { result: WriteResult; change: StoreChange } => {
-      const current = this.db.get<EntryRow>(GET, key);
-      checkWriteCondition(key, current?.mod_rev, condition);
+      const current = this.db.getValues(GET, key);
+      checkWriteCondition(key, current?.[ENTRY_MOD_REV] as number | undefined, condition);
       if (type === 'delete' && !current) throw notFound(`${key} does not exist`);
       const rev = this.currentRevision() + 1;
       const at = new Date().toISOString();
@@ -83,12 +85,12 @@ export class SqliteConfigStore implements ConfigStore {
   }
 
   async get(key: string): Promise<StoreEntry | undefined> {
-    const row = this.db.get<EntryRow>(GET, key);
+    const row = this.db.getValues(GET, key);
     return row && toEntry(row);
   }
 
   async list(prefix: string): Promise<StoreEntry[]> {
-    return this.db.all<EntryRow>(LIST, prefix, prefixEnd(prefix)).map(toEntry);
+    return this.db.allValues(LIST, prefix, prefixEnd(prefix)).map(toEntry);
   }
 
   async put(key: string, value: StoredValue, condition?: WriteCondition): Promise<WriteResult> {
@@ -104,16 +106,16 @@ export class SqliteConfigStore implements ConfigStore {
   }
 
   async changesSince(afterRevision: number, limit = 1000): Promise<StoreChange[]> {
-    return this.db.all<ChangeRow>(CHANGES_SINCE, afterRevision, limit).map(toChange);
+    return this.db.allValues(CHANGES_SINCE, afterRevision, limit).map(toChange);
   }
 
   async watch(afterRevision: number, listener: (change: StoreChange) => void): Promise<() => void> {
     // node:sqlite is synchronous: no write can commit between the replay and the subscription below.
     let from = afterRevision;
-    const next = () => this.db.all<ChangeRow>(CHANGES_SINCE, from, 1000);
+    const next = () => this.db.allValues(CHANGES_SINCE, from, 1000);
     for (let batch = next(); batch.length > 0; batch = next()) {
       for (const row of batch) listener(toChange(row));
-      from = batch[batch.length - 1]!.rev;
+      from = batch[batch.length - 1]![0] as number;
     }
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
