@@ -17,6 +17,14 @@ import { DigestMismatchError, RegistryError, SizeMismatchError } from '../regist
 import type { BlobInfo, BlobStore, BlobWriter, BlobWriterOptions, ByteRange, ByteSource, CommitOptions } from './blob-store.js';
 import type { SharedExclusiveLock } from './shared-exclusive-lock.js';
 
+/**
+ * A stream's chunks are 16-64 KiB; written one by one, a 1 GB blob is ~20,000 writes, and the event loop's cost per
+ * write outweighs the copy. writeFrom gathers chunks and writes them with one writev per this many bytes.
+ */
+const WRITE_BATCH_BYTES = 1024 * 1024;
+/** writev takes at most IOV_MAX (1024 on Linux) buffers at once. */
+const WRITE_BATCH_CHUNKS = 1024;
+
 const isMissing = (e: unknown): boolean => (e as NodeJS.ErrnoException | null)?.code === 'ENOENT';
 
 /** fsync a directory so a rename or unlink inside it survives a crash, not just the file's bytes. */
@@ -273,16 +281,35 @@ class FilesystemBlobWriter implements BlobWriter {
     this.state = 'busy';
   }
 
-  private async append(chunk: Uint8Array): Promise<void> {
-    let done = 0;
-    while (done < chunk.byteLength) {
-      const { bytesWritten } = await this.handle.write(chunk, done, chunk.byteLength - done, this.written + done);
-      done += bytesWritten;
+  /** Writes the chunks, in order, at the current offset. */
+  private async append(chunks: Uint8Array[]): Promise<void> {
+    let bytes = 0;
+    for (const chunk of chunks) bytes += chunk.byteLength;
+    // One writev for the batch; what a short one leaves (a file system may take less) goes in plain writes.
+    let done = chunks.length === 1 ? 0 : (await this.handle.writev(chunks, this.written)).bytesWritten;
+    let chunkStart = 0;
+    for (const chunk of chunks) {
+      for (let at = Math.max(0, done - chunkStart); at < chunk.byteLength; ) {
+        const { bytesWritten } = await this.handle.write(chunk, at, chunk.byteLength - at, this.written + done);
+        at += bytesWritten;
+        done += bytesWritten;
+      }
+      chunkStart += chunk.byteLength;
     }
     // Hash only what reached the file, so `offset` and the hash state always agree and a resume is exact.
-    this.hash.update(chunk);
-    this.written += chunk.byteLength;
+    for (const chunk of chunks) this.hash.update(chunk);
+    this.written += bytes;
     this.activity = new Date();
+  }
+
+  /** append(), and a failed disk write leaves the writer unusable. */
+  private async appendOrFail(chunks: Uint8Array[]): Promise<void> {
+    try {
+      await this.append(chunks);
+    } catch (e) {
+      this.markFailed();
+      throw e;
+    }
   }
 
   /** A disk write failed: the file and the hash may disagree now, so the writer can only be aborted. */
@@ -304,29 +331,33 @@ class FilesystemBlobWriter implements BlobWriter {
   }
 
   write(chunk: Uint8Array): Promise<void> {
-    return this.guarded(async () => {
-      try {
-        await this.append(chunk);
-      } catch (e) {
-        this.markFailed();
-        throw e;
-      }
-    });
+    return this.guarded(() => this.appendOrFail([chunk]));
   }
 
   writeFrom(source: ByteSource, options: { maxBytes?: number } = {}): Promise<number> {
     return this.guarded(async () => {
       const start = this.written;
-      for await (const chunk of source) {
-        if (options.maxBytes !== undefined && this.written + chunk.byteLength > options.maxBytes) {
-          throw new RegistryError('SIZE_INVALID', `content exceeds ${options.maxBytes} bytes`, { limit: options.maxBytes });
+      let batch: Uint8Array[] = [];
+      let batchBytes = 0;
+      const flush = async () => {
+        if (batch.length === 0) return;
+        const chunks = batch;
+        batch = [];
+        batchBytes = 0;
+        await this.appendOrFail(chunks);
+      };
+      try {
+        for await (const chunk of source) {
+          if (options.maxBytes !== undefined && this.written + batchBytes + chunk.byteLength > options.maxBytes) {
+            throw new RegistryError('SIZE_INVALID', `content exceeds ${options.maxBytes} bytes`, { limit: options.maxBytes });
+          }
+          batch.push(chunk);
+          batchBytes += chunk.byteLength;
+          if (batchBytes >= WRITE_BATCH_BYTES || batch.length >= WRITE_BATCH_CHUNKS) await flush();
         }
-        try {
-          await this.append(chunk);
-        } catch (e) {
-          this.markFailed();
-          throw e;
-        }
+      } finally {
+        // What arrived before the source ended or failed reaches the file too, so `offset` counts it for a resume.
+        await flush();
       }
       return this.written - start;
     });
