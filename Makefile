@@ -47,8 +47,9 @@ test: install test-deps typecheck build
 	@echo "node $$(node --version) from $(NODE_BIN)"
 	node --import tsx --test --test-concurrency=2 --test-timeout=300000 $(TEST_FILES)
 
+# Every benchmark in turn, then one table of every figure beside its goal (bench/summary.ts). About 10 minutes.
 bench: build test-deps
-	@for b in bench/*.bench.ts; do echo "== $$b"; node --import tsx $$b || exit 1; done
+	node --import tsx bench/summary.ts
 
 clean:
 	rm -rf dist node_modules/.install-stamp
