@@ -4,15 +4,33 @@
 // only serves /v2 or /healthz never needs it. A failure to build it fails those requests (500), never skips the check.
 // The document's own validity (OpenAPI 3.1, JSON Schema 2020-12) is checked by test/unit/contract-document.test.ts:
 // it cannot change while Berth runs, so it is not checked again at every start.
+import { parse as legacyUrlParse } from 'node:url';
 import { Router, type RequestHandler } from 'express';
 import { validatorDocument } from './validator-document.js';
 import { cacheValidatorRouteMatchers } from './route-matcher-cache.js';
+
+/**
+ * The validator calls url.parse() on every request. Until url.parse() has printed its deprecation warning once, Node
+ * checks on every call whether the caller is inside node_modules, by capturing the stack (about 10 µs on a loaded
+ * machine); and it never prints the warning for a caller inside node_modules, so for the validator it checks forever
+ * (nodejs/node pull request #60991). One call from here, with deprecation warnings muted just for it, settles it.
+ */
+function latchUrlParseDeprecation(): void {
+  const muted = process.noDeprecation;
+  process.noDeprecation = true;
+  try {
+    legacyUrlParse('/');
+  } finally {
+    process.noDeprecation = muted;
+  }
+}
 
 export function contractRequestValidator(): RequestHandler {
   let built: Promise<Router> | undefined;
   const build = async () => {
     const OpenApiValidator = await import('express-openapi-validator');
     cacheValidatorRouteMatchers();
+    latchUrlParseDeprecation();
     const router = Router();
     router.use(
       OpenApiValidator.middleware({
