@@ -13,8 +13,10 @@ import { freePort } from '../test/helpers/free-port.js';
 import { machineLoad, median, reportFigure, rssMiB } from './figures.js';
 
 const RUNS = 5;
-/** Long enough for Berth to notice it went idle (it checks every 2 s) and give memory back. */
+/** Long enough for Berth to notice start-up is over (it checks every 2 s) and give memory back. */
 const SETTLE_MS = 7_000;
+/** After other work Berth waits for 10 s of quiet before it gives memory back (src/idle-memory.ts). */
+const SETTLE_AFTER_USE_MS = 15_000;
 const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
 const LIST = '/v1/config/image-registry/remote-registries';
 const BARE_SERVER = "require('node:http').createServer((q, s) => s.end('ok')).listen(Number(process.argv[1]), '127.0.0.1')";
@@ -76,7 +78,7 @@ async function main(): Promise<void> {
         await sleep(SETTLE_MS);
         berth.idle.push(rssMiB(started.child.pid!));
         await useApi(started.url);
-        await sleep(SETTLE_MS);
+        await sleep(SETTLE_AFTER_USE_MS);
         berth.used.push(rssMiB(started.child.pid!));
       } finally {
         await stop(started.child);
@@ -100,7 +102,9 @@ async function main(): Promise<void> {
     ['idle RSS after start, MiB', f(median(berth.idle), 1), f(median(bare.idle), 1)],
     ['idle RSS after API use, MiB', f(median(berth.used), 1), '-'],
   ];
-  console.log(`node ${process.version}; SQLite store; ${RUNS} starts each, medians; idle = ${SETTLE_MS / 1000} s without requests; load ${loadBefore} -> ${machineLoad()}\n`);
+  console.log(
+    `node ${process.version}; SQLite store; ${RUNS} starts each, medians; idle = ${SETTLE_MS / 1000} s after start, ${SETTLE_AFTER_USE_MS / 1000} s after the last request; load ${loadBefore} -> ${machineLoad()}\n`,
+  );
   console.log(`${''.padEnd(34)}${'berth'.padStart(10)}${'bare node'.padStart(12)}`);
   for (const [name, ours, theirs] of rows) console.log(`${name.padEnd(34)}${ours.padStart(10)}${theirs.padStart(12)}`);
   console.log(`(each run: berth ${berth.start.map((s) => f(s, 2)).join(' ')} s; idle ${berth.idle.map((m) => f(m, 0)).join(' ')} MiB; after use ${berth.used.map((m) => f(m, 0)).join(' ')} MiB)`);

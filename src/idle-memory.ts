@@ -1,8 +1,12 @@
-// Gives memory back once a burst of work is over. While Berth works (start-up, a run of requests, a pull), V8 grows
-// its young generation for throughput, up to two 16 MiB semi-spaces, and keeps it: on a server Node sends V8 no idle
+// Gives memory back once work has stopped. While Berth works (start-up, a run of requests, a pull), V8 grows its
+// young generation for throughput, up to two 16 MiB semi-spaces, and keeps it: on a server Node sends V8 no idle
 // notifications, so V8's own memory reducer never runs and an idle Berth would hold ~30 MiB it does not use.
-// A CPU-time check every few seconds notices when work has stopped and runs one memory-reducing collection then:
+// A CPU-time check every few seconds notices when work has stopped and then runs one memory-reducing collection:
 // a few tens of milliseconds at a moment nothing is waiting, never during work.
+//
+// The collection also drops the compiled code of functions that did not run lately, so the next burst of requests
+// compiles it again. Right after start-up that is what we want (start-up code never runs again); after later work
+// Berth first waits until it has been quiet for a while, so requests a few seconds apart keep running warm.
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
@@ -11,29 +15,34 @@ type CollectGarbage = (options: { type: 'major'; execution: 'sync'; flavor: 'las
 export interface IdleMemoryOptions {
   /** How often CPU use is sampled. */
   intervalMs?: number;
-  /** CPU time below this share of an interval counts as idle. */
-  idleShare?: number;
+  /** CPU time below this share of an interval counts as quiet. */
+  quietShare?: number;
+  /** After work other than start-up, how long Berth must have been quiet before it collects. */
+  quietAfterWorkMs?: number;
 }
 
 /** Starts watching; the returned function stops it. The timer never keeps the process alive. */
-export function releaseMemoryWhenIdle({ intervalMs = 2_000, idleShare = 0.02 }: IdleMemoryOptions = {}): () => void {
+export function releaseMemoryWhenIdle({ intervalMs = 2_000, quietShare = 0.02, quietAfterWorkMs = 10_000 }: IdleMemoryOptions = {}): () => void {
   // `gc` exists only in contexts made after --expose-gc is set; one small context is made for it, once.
   v8.setFlagsFromString('--expose-gc');
   const collect = runInNewContext('gc') as CollectGarbage;
-  // Start-up itself was the first burst.
+  // Start-up itself was the first work, and it is collected after the first quiet interval.
   let workedSinceCollection = true;
+  let quietFor = quietAfterWorkMs;
   let last = process.cpuUsage();
   const timer = setInterval(() => {
     const used = process.cpuUsage(last);
     last = process.cpuUsage();
-    const idle = (used.user + used.system) / 1000 < intervalMs * idleShare;
-    if (!idle) {
+    if ((used.user + used.system) / 1000 >= intervalMs * quietShare) {
       workedSinceCollection = true;
+      quietFor = 0;
       return;
     }
-    if (!workedSinceCollection) return;
+    quietFor += intervalMs;
+    if (!workedSinceCollection || quietFor < quietAfterWorkMs) return;
     workedSinceCollection = false;
-    // 'last-resort' is the collection that also shrinks the young generation back to its smallest size.
+    // 'last-resort' is the collection that also shrinks the young generation back to its smallest size and hands
+    // the freed pages back to the system.
     collect({ type: 'major', execution: 'sync', flavor: 'last-resort' });
     // Its own CPU time must not read as work at the next check.
     last = process.cpuUsage();
