@@ -5,7 +5,7 @@
 // The document's own validity (OpenAPI 3.1, JSON Schema 2020-12) is checked by test/unit/contract-document.test.ts:
 // it cannot change while Berth runs, so it is not checked again at every start.
 import { parse as legacyUrlParse } from 'node:url';
-import { Router, type RequestHandler } from 'express';
+import type { RequestHandler } from 'express';
 import { validatorDocument } from './validator-document.js';
 import { cacheValidatorRouteMatchers } from './route-matcher-cache.js';
 
@@ -26,29 +26,48 @@ function latchUrlParseDeprecation(): void {
 }
 
 export function contractRequestValidator(): RequestHandler {
-  let built: Promise<Router> | undefined;
-  const build = async () => {
+  const build = async (): Promise<RequestHandler> => {
     const OpenApiValidator = await import('express-openapi-validator');
     cacheValidatorRouteMatchers();
     latchUrlParseDeprecation();
-    const router = Router();
-    router.use(
-      OpenApiValidator.middleware({
-        apiSpec: validatorDocument() as never,
-        validateApiSpec: false,
-        validateRequests: { allowUnknownQueryParameters: false },
-        validateResponses: false,
-        validateSecurity: false,
-        // The contract takes no multipart bodies: no multer, and one middleware less on every request.
-        fileUploader: false,
-        ignorePaths: /^\/(?!v1\/)/,
-      }),
-    );
-    return router;
+    const handlers = OpenApiValidator.middleware({
+      apiSpec: validatorDocument() as never,
+      validateApiSpec: false,
+      validateRequests: { allowUnknownQueryParameters: false },
+      validateResponses: false,
+      validateSecurity: false,
+      // The contract takes no multipart bodies: no multer, and one middleware less on every request.
+      fileUploader: false,
+      ignorePaths: /^\/(?!v1\/)/,
+    });
+    return inSequence(handlers);
   };
+  let validate: RequestHandler | undefined;
+  let building: Promise<void> | undefined;
   return (req, res, next) => {
     if (!req.path.startsWith('/v1/')) return next();
-    built ??= build();
-    built.then((router) => router(req, res, next), next);
+    if (validate) return validate(req, res, next);
+    building ??= build().then((built) => {
+      validate = built;
+    });
+    building.then(() => validate!(req, res, next), next);
+  };
+}
+
+/** The validator's middlewares run one after the other, as a router would run them, without a router's bookkeeping. */
+function inSequence(handlers: RequestHandler[]): RequestHandler {
+  return (req, res, next) => {
+    let index = 0;
+    const step = (error?: unknown): void => {
+      if (error !== undefined && error !== null) return next(error);
+      const handler = handlers[index++];
+      if (!handler) return next();
+      try {
+        void handler(req, res, step);
+      } catch (e) {
+        next(e);
+      }
+    };
+    step();
   };
 }
