@@ -2,7 +2,6 @@
 // out at that site and answers with the site's status, body and headers as they are. A `site` naming this Berth
 // itself is dropped and the request served here. Mounted after access control and before body parsing, so the
 // body streams through untouched and no route below ever sees a `site` parameter.
-import { pipeline } from 'node:stream/promises';
 import type { Request, RequestHandler } from 'express';
 import { schemaValidator } from '../contract/openapi.js';
 import type { SiteConnections } from './site-connections.js';
@@ -82,12 +81,14 @@ export function siteForwarding(ownName: string, connections: SiteConnections): R
       const value = answer.headers[name];
       if (value !== undefined) res.set(name, value);
     }
-    try {
-      await pipeline(answer.body, res);
-    } catch (e) {
+    // Piped by hand rather than with stream.pipeline(), which builds an AbortError with a stack trace for its own
+    // AbortController at the end of every answer (about 15 µs a request here). A client going away aborts the request
+    // to the site (above), which ends the body with an error.
+    answer.body.once('error', (e: unknown) => {
       // The status line is out: all that is left is to cut the answer short, which the client sees.
       req.log?.warn({ site, err: e }, 'the answer from the site broke off');
       res.destroy();
-    }
+    });
+    answer.body.pipe(res);
   };
 }
