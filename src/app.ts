@@ -15,6 +15,7 @@ import { tokenRoutes } from './auth/routes.js';
 import { requestLog } from './http/request-log.js';
 import { bearerToken, requireAccess } from './http/access.js';
 import { requestBody } from './http/request-body.js';
+import { inSequence } from './http/in-sequence.js';
 import { errorResponder } from './http/error-response.js';
 import { sendAnswer } from './http/answer.js';
 import { notFound } from './errors.js';
@@ -87,7 +88,7 @@ export function createApp(parts: AppParts): BerthApp {
   if (parts.secrets) app.use('/v1', sealGate(parts.secrets.monitor, parts.secrets.store));
   // `?site=` is forwarded (or dropped, naming this Berth) before any body is read or route is reached.
   const sites = createSites({ store: parts.store, secrets: parts.secrets?.store, logger: parts.logger, siteName: parts.sites?.siteName ?? 'control-tower', tower: parts.sites?.tower });
-  app.use('/v1', requireAccess(parts.authenticator), ...sites.middleware, ...requestBody(parts.bodyLimitBytes));
+  app.use('/v1', inSequence([requireAccess(parts.authenticator), ...sites.middleware, ...requestBody(parts.bodyLimitBytes)]));
   app.use(canonicalRepositoryPaths);
   app.use(contractRequestValidator());
 

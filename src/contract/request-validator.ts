@@ -8,6 +8,7 @@ import { parse as legacyUrlParse } from 'node:url';
 import type { RequestHandler } from 'express';
 import { validatorDocument } from './validator-document.js';
 import { cacheValidatorRouteMatchers } from './route-matcher-cache.js';
+import { inSequence } from '../http/in-sequence.js';
 
 /**
  * The validator calls url.parse() on every request. Until url.parse() has printed its deprecation warning once, Node
@@ -40,6 +41,7 @@ export function contractRequestValidator(): RequestHandler {
       fileUploader: false,
       ignorePaths: /^\/(?!v1\/)/,
     });
+    // Run one after the other, as a router would run them, without a router's bookkeeping.
     return inSequence(handlers);
   };
   let validate: RequestHandler | undefined;
@@ -51,23 +53,5 @@ export function contractRequestValidator(): RequestHandler {
       validate = built;
     });
     building.then(() => validate!(req, res, next), next);
-  };
-}
-
-/** The validator's middlewares run one after the other, as a router would run them, without a router's bookkeeping. */
-function inSequence(handlers: RequestHandler[]): RequestHandler {
-  return (req, res, next) => {
-    let index = 0;
-    const step = (error?: unknown): void => {
-      if (error !== undefined && error !== null) return next(error);
-      const handler = handlers[index++];
-      if (!handler) return next();
-      try {
-        void handler(req, res, step);
-      } catch (e) {
-        next(e);
-      }
-    };
-    step();
   };
 }
