@@ -7,10 +7,7 @@
 // The collection also drops the compiled code of functions that did not run lately, so the next burst of requests
 // compiles it again. Right after start-up that is what we want (start-up code never runs again); after later work
 // Berth first waits until it has been quiet for a while, so requests a few seconds apart keep running warm.
-import v8 from 'node:v8';
-import { runInNewContext } from 'node:vm';
-
-type CollectGarbage = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
+import { collectAllGarbage, prepareCollector } from './gc.js';
 
 export interface IdleMemoryOptions {
   /** How often CPU use is sampled. */
@@ -23,9 +20,7 @@ export interface IdleMemoryOptions {
 
 /** Starts watching; the returned function stops it. The timer never keeps the process alive. */
 export function releaseMemoryWhenIdle({ intervalMs = 2_000, quietShare = 0.02, quietAfterWorkMs = 10_000 }: IdleMemoryOptions = {}): () => void {
-  // `gc` exists only in contexts made after --expose-gc is set; one small context is made for it, once.
-  v8.setFlagsFromString('--expose-gc');
-  const collect = runInNewContext('gc') as CollectGarbage;
+  prepareCollector();
   // Start-up itself was the first work, and it is collected after the first quiet interval.
   let workedSinceCollection = true;
   let quietFor = quietAfterWorkMs;
@@ -41,9 +36,7 @@ export function releaseMemoryWhenIdle({ intervalMs = 2_000, quietShare = 0.02, q
     quietFor += intervalMs;
     if (!workedSinceCollection || quietFor < quietAfterWorkMs) return;
     workedSinceCollection = false;
-    // 'last-resort' is the collection that also shrinks the young generation back to its smallest size and hands
-    // the freed pages back to the system.
-    collect({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+    collectAllGarbage();
     // Its own CPU time must not read as work at the next check.
     last = process.cpuUsage();
   }, intervalMs);

@@ -16,6 +16,7 @@ import { createDigestHash, digestOf, parseDigest, type DigestAlgorithm, type Par
 import { DigestMismatchError, RegistryError, SizeMismatchError } from '../registry-error.js';
 import type { BlobInfo, BlobStore, BlobWriter, BlobWriterOptions, ByteRange, ByteSource, CommitOptions } from './blob-store.js';
 import type { SharedExclusiveLock } from './shared-exclusive-lock.js';
+import { noteBytesStreamed } from '../../gc.js';
 
 /**
  * A stream's chunks are 16-64 KiB; written one by one, a 1 GB blob is ~20,000 writes, and the event loop's cost per
@@ -300,6 +301,8 @@ class FilesystemBlobWriter implements BlobWriter {
     for (const chunk of chunks) this.hash.update(chunk);
     this.written += bytes;
     this.activity = new Date();
+    // These chunks are garbage now; see gc.ts for why the collector is told.
+    noteBytesStreamed(bytes);
   }
 
   /** append(), and a failed disk write leaves the writer unusable. */
