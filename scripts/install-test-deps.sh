@@ -9,6 +9,16 @@ command -v etcdctl >/dev/null || need+=(etcd-client)
 command -v umoci >/dev/null || need+=(umoci)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v openssl >/dev/null || need+=(openssl)
+# crashfs (test/helpers/crashfs.py): a FUSE file system that loses what was not fsync'd; eatmydata shows the
+# machine-crash test failing when Berth's fsyncs are removed (DURABILITY_WITHOUT_FSYNC=1).
+command -v fusermount3 >/dev/null || need+=(fuse3)
+/usr/bin/python3 -c 'import fusepy' 2>/dev/null || need+=(python3-fusepy)
+command -v eatmydata >/dev/null || need+=(eatmydata)
+command -v prlimit >/dev/null || need+=(util-linux)
+command -v tmux >/dev/null || need+=(tmux)
+# The docs page test drives Debian's chromium (playwright-core never downloads a browser); promtool checks /metrics.
+command -v chromium >/dev/null || need+=(chromium)
+command -v promtool >/dev/null || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test dependencies: ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -1,9 +1,11 @@
-// Builds the Express app. Middleware order, top to bottom: request log, open endpoints (health, contract),
-// the site registry (/v2, streaming bodies), then /v1: seal gate, access, body, contract validation, routes;
-// unknown paths; errors last.
+// Builds the Express app. Middleware order, top to bottom: request log and request metrics; the site registry (/v2,
+// streaming bodies, its own path grammar and access); the path grammar for every other path; endpoints outside /v1
+// (health, contract, metrics, the docs page, SSO metadata); then /v1: the contract operation the path resolves to,
+// authentication, the role check, seal gate, (at a site) the 403 on config writes, body, contract validation,
+// `?sites=` fan-out and `?site=` forwarding, routes; unknown paths; errors last.
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
-import { contractJson, contractYaml } from './contract/openapi.js';
+import { contract, contractJson, contractYaml } from './contract/openapi.js';
 import { contractRequestValidator } from './contract/request-validator.js';
 import type { ConfigStore } from './store/config-store.js';
 import type { Authenticator } from './auth/principal.js';
@@ -13,7 +15,8 @@ import { remoteRegistrySpec } from './image-registry/remote-registry.js';
 import { imageRegistryRoutes } from './image-registry/routes.js';
 import { tokenRoutes } from './auth/routes.js';
 import { requestLog } from './http/request-log.js';
-import { bearerToken, requireAccess } from './http/access.js';
+import { authenticate, authorize, bearerToken } from './http/access.js';
+import { refuseOtherSpellings, resolveOperation } from './http/path-grammar.js';
 import { requestBody } from './http/request-body.js';
 import { inSequence } from './http/in-sequence.js';
 import { errorResponder } from './http/error-response.js';
@@ -26,25 +29,51 @@ import { createRegistryRouter, type SiteRegistry } from './registry/index.js';
 import { canonicalRepositoryPaths, siteRepositoryRoutes } from './registry/repository-routes.js';
 import { RegistryClients } from './image-registry/registry-clients.js';
 import { remoteRegistryOperationRoutes } from './image-registry/operations/routes.js';
-import { pullRoutes } from './image-registry/pull/routes.js';
+import { createPullOperations, pullRoutes } from './image-registry/pull/routes.js';
+import { pullByReference } from './image-registry/pull/pull-by-reference.js';
 import type { OperationDeps } from './image-registry/operation-deps.js';
 import { VerificationLog } from './image-registry/operations/verification-status.js';
 import { createSites } from './sites/sites.js';
 import type { TowerSettings } from './sites/tower-client.js';
+import type { FanOutOptions } from './sites/fan-out.js';
+import type { ReconcilerOptions } from './sites/site-image-reconciler.js';
+import { DEFAULT_LIMITS, type Limits } from './limits.js';
+import { PROTECTED_RESOURCE_METADATA_PATH, type ProtectedResourceMetadata } from './auth/oidc/resource-metadata.js';
+import type { MetricsSettings } from './settings.js';
+import { httpMetrics } from './http/http-metrics.js';
+import { collectProcessMetrics } from './metrics/metrics.js';
+import { METRICS_PATH, metricsRoute } from './metrics/routes.js';
+import { labelPullsByRepository } from './image-registry/pull/pull-metrics.js';
+import { DOCS_PATH, docsRoutes } from './docs/routes.js';
+import { AuditTrail, type AuditRetention } from './audit/audit-trail.js';
+import { auditRoutes } from './audit/routes.js';
 
 export interface AppParts {
   logger: Logger;
   store: ConfigStore;
   tokens: TokenRegistry;
-  /** Who may call /v1; the token registry, later with single sign-on behind it. */
+  /** Who may call /v1 and /v2: the token registry, and single sign-on behind it when configured. */
   authenticator: Authenticator;
   bodyLimitBytes: number;
+  /** Bounds on fetches, documents and sessions (limits.ts); the defaults when absent. */
+  limits?: Limits;
   /** The secret store and its seal monitor; absent when none is configured. */
   secrets?: { store: SecretStore; monitor: SealMonitor };
   siteRegistry: SiteRegistry;
   registryAnonymousPull: boolean;
-  /** This Berth among sites: its name (default `control-tower`), and at a site the tower it follows. */
-  sites?: { siteName: string; tower?: TowerSettings | undefined };
+  /** With single sign-on: what clients learn at /.well-known/oauth-protected-resource (issuer, audience, CLI client). */
+  ssoMetadata?: ProtectedResourceMetadata;
+  /**
+   * This Berth among sites: its name (default `control-tower`), at a site the tower it follows, and whether sites'
+   * api-urls may be http:// (BERTH_SITES_ALLOW_HTTP; default no: the tower's token for a site must not travel in clear).
+   */
+  sites?: { siteName: string; tower?: TowerSettings | undefined; allowHttp?: boolean; fanOut?: FanOutOptions; siteImages?: Partial<ReconcilerOptions> };
+  /** Finished pulls kept listed at /v1/state/image-registry/pulls. */
+  pullHistory: number;
+  /** How much of the audit trail (/v1/state/system/audit) the store keeps. */
+  auditRetention: AuditRetention;
+  /** Who may scrape /metrics, and how far its labels go (sites, repositories). */
+  metrics: MetricsSettings;
 }
 
 export interface BerthApp {
@@ -57,11 +86,35 @@ export interface BerthApp {
 
 export function createApp(parts: AppParts): BerthApp {
   const app = express();
+  // One spelling per path (path-grammar.ts): set before the first route creates the app's router.
+  app.set('case sensitive routing', true);
+  app.set('strict routing', true);
   app.disable('x-powered-by');
   // ETags are store revisions, set by the routes; Express's body hashes would contradict them.
   app.set('etag', false);
   app.use(requestLog(parts.logger));
+  collectProcessMetrics();
+  labelPullsByRepository(parts.metrics.repositoryLabels);
+  const openPaths = ['/healthz', '/readyz', '/openapi.yaml', '/openapi.json', METRICS_PATH, DOCS_PATH, PROTECTED_RESOURCE_METADATA_PATH];
+  app.use(httpMetrics(openPaths));
 
+  // The site registry's protocol: Berth's API tokens, as a bearer token or a Basic password, or the short-lived tokens
+  // of the Docker token flow it hands out at /v2/token (registry/http/access.ts).
+  app.use(
+    '/v2',
+    createRegistryRouter(parts.siteRegistry, {
+      async authenticate(authorization) {
+        const token = bearerToken(authorization);
+        const principal = token ? await parts.authenticator.authenticate(token) : undefined;
+        // One name per caller for its upload sessions: a single sign-on user by issuer and subject, which cannot
+        // pass for an API token's name (a username is the user's to choose at some providers).
+        return principal && { role: principal.role, name: principal.sso ? `sso:${principal.sso.issuer}#${principal.sso.subject}` : principal.name };
+      },
+      anonymousPull: parts.registryAnonymousPull,
+    }),
+  );
+
+  app.use(refuseOtherSpellings);
   app.get('/healthz', (req, res) => sendAnswer(req, res, 200, { status: 'ok' }));
   app.get('/readyz', async (req, res) => {
     const store = await parts.store.healthy();
@@ -71,39 +124,67 @@ export function createApp(parts: AppParts): BerthApp {
   });
   app.get('/openapi.yaml', (_req, res) => res.type('application/yaml').send(contractYaml));
   app.get('/openapi.json', (_req, res) => res.type('application/json').send(contractJson));
+  app.get(METRICS_PATH, metricsRoute({ authenticator: parts.authenticator, anonymous: parts.metrics.anonymous }));
+  app.use(docsRoutes({ metricsAnonymous: parts.metrics.anonymous }));
+  const { ssoMetadata } = parts;
+  if (ssoMetadata) app.get(PROTECTED_RESOURCE_METADATA_PATH, (req, res) => sendAnswer(req, res, 200, ssoMetadata));
 
-  // The site registry's protocol: Berth's API tokens, as a bearer token or a Basic password.
+  // Repository names written with plain slashes take the contract's one-segment form before /v1 resolves the path.
+  app.use(canonicalRepositoryPaths);
+  const siteName = parts.sites?.siteName ?? 'control-tower';
+  const limits = parts.limits ?? DEFAULT_LIMITS;
+  // What a config document may grow to by any write: a PUT's body limit, and a JSON Patch's operations.
+  const documentBounds = { documentBytes: parts.bodyLimitBytes, patchOperations: limits.patchOperations };
+  const registries = new ConfigList(parts.store, remoteRegistrySpec, documentBounds);
+  const clients = new RegistryClients(parts.secrets?.store, limits);
+  const verifications = new VerificationLog();
+  const deps: OperationDeps = { registries, clients, secrets: parts.secrets?.store, siteRegistry: parts.siteRegistry, verifications, limits };
+  const pulls = createPullOperations(deps, { history: parts.pullHistory });
+  const sites = createSites({
+    store: parts.store,
+    secrets: parts.secrets?.store,
+    logger: parts.logger,
+    siteName,
+    tower: parts.sites?.tower,
+    allowHttp: parts.sites?.allowHttp ?? false,
+    ...(parts.sites?.fanOut ? { fanOut: parts.sites.fanOut } : {}),
+    siteImages: { registries, pull: pullByReference(deps, pulls), siteRegistry: parts.siteRegistry, ...(parts.sites?.siteImages ? { reconciler: parts.sites.siteImages } : {}) },
+    metricsSiteSeries: parts.metrics.siteSeries,
+    documentBounds,
+  });
+  // Every /v1 request is one operation of the contract, checked as that operation whatever else it carries;
+  // authentication comes first, so callers without a token learn nothing (not even whether a secret store is up).
+  // One middleware running them in turn (inSequence), not one router layer each with its own path match.
   app.use(
-    '/v2',
-    createRegistryRouter(parts.siteRegistry, {
-      async authenticate(authorization) {
-        const token = bearerToken(authorization);
-        const principal = token ? await parts.authenticator.authenticate(token) : undefined;
-        return principal && { role: principal.role };
-      },
-      anonymousPull: parts.registryAnonymousPull,
-    }),
+    '/v1',
+    inSequence([
+      resolveOperation(contract),
+      authenticate(parts.authenticator),
+      authorize,
+      ...(parts.secrets ? [sealGate(parts.secrets.monitor)] : []),
+      ...sites.beforeBody,
+      ...requestBody(parts.bodyLimitBytes),
+      contractRequestValidator(),
+      // `?sites=` and `?site=` are carried out at the sites only once the request passed every check it would pass here.
+      ...sites.forwarding,
+    ]),
   );
 
-  if (parts.secrets) app.use('/v1', sealGate(parts.secrets.monitor, parts.secrets.store));
-  // `?site=` is forwarded (or dropped, naming this Berth) before any body is read or route is reached.
-  const sites = createSites({ store: parts.store, secrets: parts.secrets?.store, logger: parts.logger, siteName: parts.sites?.siteName ?? 'control-tower', tower: parts.sites?.tower });
-  app.use('/v1', inSequence([requireAccess(parts.authenticator), ...sites.middleware, ...requestBody(parts.bodyLimitBytes)]));
-  app.use(canonicalRepositoryPaths);
-  app.use(contractRequestValidator());
-
-  const registries = new ConfigList(parts.store, remoteRegistrySpec);
-  const clients = new RegistryClients(parts.secrets?.store);
-  const verifications = new VerificationLog();
-  const deps: OperationDeps = { registries, clients, secrets: parts.secrets?.store, siteRegistry: parts.siteRegistry, verifications };
+  const audit = new AuditTrail(parts.store, {
+    siteName,
+    retention: parts.auditRetention,
+    logger: parts.logger.child({ component: 'audit' }),
+  });
+  audit.start();
   app.use(
     '/v1',
     imageRegistryRoutes(registries, verifications),
     remoteRegistryOperationRoutes(deps),
-    pullRoutes(deps),
+    pullRoutes(deps, pulls),
     siteRepositoryRoutes(parts.siteRegistry),
     tokenRoutes(parts.tokens),
     sites.routes,
+    auditRoutes(audit),
   );
 
   app.use((req, _res, next) => next(notFound(`no such resource: ${req.method} ${req.path}`)));
@@ -111,6 +192,7 @@ export function createApp(parts: AppParts): BerthApp {
   return {
     app,
     close: async () => {
+      audit.stop();
       await Promise.all([clients.close(), sites.close()]);
     },
     drain: () => sites.drain(),

@@ -1,16 +1,17 @@
 // /v1/config/system/tokens: API tokens as a resource (admin only; the access layer enforces that).
-import { Router } from 'express';
+import type { Router } from 'express';
 import { componentSchema } from '../contract/openapi.js';
 import { sendAnswer, sendEmpty } from '../http/answer.js';
 import { keySegment } from '../http/config-list-routes.js';
+import { strictRouter } from '../http/path-grammar.js';
 import { readOptions, shapeList, shapeOne } from '../http/query-options.js';
-import type { Role } from './principal.js';
-import type { TokenRegistry } from './tokens.js';
+import { writeContextOf } from '../http/write-context.js';
+import type { TokenRegistry, TokenRequest } from './tokens.js';
 
 const PATH = '/config/system/tokens';
 
 export function tokenRoutes(tokens: TokenRegistry): Router {
-  const router = Router();
+  const router = strictRouter();
   const answerSchema = componentSchema('TokenInfo');
 
   router.get(PATH, async (req, res) => {
@@ -19,8 +20,8 @@ export function tokenRoutes(tokens: TokenRegistry): Router {
   });
   router.post(PATH, async (req, res) => {
     const options = readOptions(req);
-    const body = req.body as { name: string; role: Role };
-    const created = await tokens.create(body, { validateOnly: options.validateOnly });
+    const body = req.body as TokenRequest;
+    const created = await tokens.create(body, { validateOnly: options.validateOnly, context: writeContextOf(req) });
     if (options.validateOnly) return sendEmpty(res, 204);
     res.set('Location', `${req.baseUrl}${PATH}/${keySegment(created.name)}`);
     // The token itself: shown in this answer and never again. Do not cache it anywhere on the way.
@@ -33,7 +34,7 @@ export function tokenRoutes(tokens: TokenRegistry): Router {
   });
   router.delete(`${PATH}/:name`, async (req, res) => {
     const options = readOptions(req);
-    await tokens.revoke(String(req.params.name), { validateOnly: options.validateOnly });
+    await tokens.revoke(String(req.params.name), { validateOnly: options.validateOnly, context: writeContextOf(req) });
     sendEmpty(res, 204);
   });
   return router;

@@ -1,16 +1,26 @@
-// API tokens: created with a name and a role, answered once, kept only as SHA-256 hashes in the config store.
-// A cache of hash -> Principal follows the store's change feed, so a revoked token stops working at once.
+// API tokens: created with a name and a role (role `site` also names its site), answered once, kept only as SHA-256
+// hashes in the config store. A cache of hash -> Principal follows the store's change feed, so a revoked token stops
+// working at once. A stored entry that is not a valid token (a role outside the enum, a site token without its site)
+// authenticates nobody and is not listed: it is never mapped to some other role's rules.
 import { createHash, randomBytes } from 'node:crypto';
-import type { ConfigStore, StoreChange } from '../store/config-store.js';
-import { alreadyExists, notFound } from '../errors.js';
-import type { Authenticator, Principal, Role } from './principal.js';
+import type { ConfigStore, StoreChange, WriteContext } from '../store/config-store.js';
+import { alreadyExists, invalidInput, notFound } from '../errors.js';
+import { isRole, type Authenticator, type Principal, type Role } from './principal.js';
 
 const PREFIX = 'system/tokens/';
 
 export interface TokenInfo {
   name: string;
   role: Role;
+  /** For role `site`: the site the token is bound to. */
+  site?: string;
   created: string;
+}
+
+export interface TokenRequest {
+  name: string;
+  role: Role;
+  site?: string;
 }
 
 interface StoredToken extends TokenInfo {
@@ -35,7 +45,22 @@ function rememberHash(token: string, hash: string): void {
   recentHashes.set(token, hash);
 }
 
-const info = ({ name, role, created }: StoredToken): TokenInfo => ({ name, role, created });
+const info = ({ name, role, site, created }: StoredToken): TokenInfo => ({ name, role, ...(site !== undefined ? { site } : {}), created });
+
+/** Whether a stored value is a token this Berth can honour: a known role, its site exactly when the role is `site`. */
+function isStoredToken(value: unknown): value is StoredToken {
+  const token = value as Partial<StoredToken> | null;
+  if (!token || typeof token !== 'object' || typeof token.name !== 'string' || typeof token.created !== 'string') return false;
+  if (typeof token.hash !== 'string' || !/^[0-9a-f]{64}$/.test(token.hash) || !isRole(token.role)) return false;
+  return token.role === 'site' ? typeof token.site === 'string' && token.site !== '' : token.site === undefined;
+}
+
+/** The contract's rule that `site` comes with role `site`, and only with it. */
+function requestProblem(request: TokenRequest): string | undefined {
+  if (request.role === 'site' && request.site === undefined) return "site: required with role 'site' (the site the token is bound to)";
+  if (request.role !== 'site' && request.site !== undefined) return "site: only with role 'site'";
+  return undefined;
+}
 
 export class TokenRegistry implements Authenticator {
   /** hash -> principal, for every stored token plus the admin token from the settings. */
@@ -60,9 +85,9 @@ export class TokenRegistry implements Authenticator {
       tokens.byHash.set(hashToken(adminToken), { name: 'admin (BERTH_ADMIN_TOKEN)', role: 'admin' });
       return { tokens };
     }
-    const hasAdmin = (await store.list(PREFIX)).some((e) => (e.value as StoredToken).role === 'admin');
+    const hasAdmin = (await store.list(PREFIX)).some((e) => isStoredToken(e.value) && e.value.role === 'admin');
     if (hasAdmin) return { tokens };
-    const created = await tokens.create({ name: 'admin', role: 'admin' });
+    const created = await tokens.create({ name: 'admin', role: 'admin' }, { context: { author: { kind: 'system', name: 'start-up' } } });
     return { tokens, generatedAdminToken: created.token };
   }
 
@@ -72,9 +97,9 @@ export class TokenRegistry implements Authenticator {
     const previous = this.hashByName.get(name);
     if (previous) this.byHash.delete(previous);
     this.hashByName.delete(name);
-    if (change.type === 'put') {
-      const token = change.value as StoredToken;
-      this.byHash.set(token.hash, { name: token.name, role: token.role });
+    if (change.type === 'put' && isStoredToken(change.value)) {
+      const token = change.value;
+      this.byHash.set(token.hash, { name: token.name, role: token.role, ...(token.site !== undefined ? { site: token.site } : {}) });
       this.hashByName.set(name, token.hash);
     }
   }
@@ -89,26 +114,29 @@ export class TokenRegistry implements Authenticator {
   }
 
   async list(): Promise<TokenInfo[]> {
-    return (await this.store.list(PREFIX)).map((e) => info(e.value as StoredToken));
+    return (await this.store.list(PREFIX)).map((e) => e.value).filter(isStoredToken).map(info);
   }
 
   async get(name: string): Promise<TokenInfo> {
     const entry = await this.store.get(PREFIX + name);
-    if (!entry) throw notFound(`token '${name}' does not exist`);
-    return info(entry.value as StoredToken);
+    if (!entry || !isStoredToken(entry.value)) throw notFound(`token '${name}' does not exist`);
+    return info(entry.value);
   }
 
   /** Creates a token; the answer is the only place the token itself ever appears. */
-  async create(request: { name: string; role: Role }, options: { validateOnly?: boolean } = {}): Promise<TokenInfo & { token: string }> {
+  async create(request: TokenRequest, options: { validateOnly?: boolean; context?: WriteContext } = {}): Promise<TokenInfo & { token: string }> {
+    const problem = requestProblem(request);
+    if (problem) throw invalidInput(problem, { path: '/site' });
     const key = PREFIX + request.name;
+    const site = request.role === 'site' ? { site: request.site! } : {};
     if (options.validateOnly) {
       if (await this.store.get(key)) throw alreadyExists(`token '${request.name}' already exists`);
-      return { ...request, created: new Date().toISOString(), token: '' };
+      return { name: request.name, role: request.role, ...site, created: new Date().toISOString(), token: '' };
     }
     const token = generateToken();
-    const stored: StoredToken = { name: request.name, role: request.role, created: new Date().toISOString(), hash: hashToken(token) };
+    const stored: StoredToken = { name: request.name, role: request.role, ...site, created: new Date().toISOString(), hash: hashToken(token) };
     try {
-      await this.store.put(key, stored, { kind: 'absent' });
+      await this.store.put(key, stored, { kind: 'absent' }, options.context);
     } catch (e) {
       if ((e as { kind?: string }).kind === 'already-exists') throw alreadyExists(`token '${request.name}' already exists`);
       throw e;
@@ -116,13 +144,13 @@ export class TokenRegistry implements Authenticator {
     return { ...info(stored), token };
   }
 
-  async revoke(name: string, options: { validateOnly?: boolean } = {}): Promise<void> {
+  async revoke(name: string, options: { validateOnly?: boolean; context?: WriteContext } = {}): Promise<void> {
     if (options.validateOnly) {
       await this.get(name);
       return;
     }
     try {
-      await this.store.delete(PREFIX + name);
+      await this.store.delete(PREFIX + name, undefined, options.context);
     } catch (e) {
       if ((e as { kind?: string }).kind === 'not-found') throw notFound(`token '${name}' does not exist`);
       throw e;

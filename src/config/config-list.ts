@@ -2,10 +2,11 @@
 // create, read, replace, patch and delete with whole-object validation, dry runs, ETag preconditions and CAS.
 import { BerthError, alreadyExists, invalidInput, notFound } from '../errors.js';
 import { describeAjvErrors, pointerToFieldPath, schemaValidator, type SchemaProblem } from '../contract/openapi.js';
-import type { ConfigStore, StoreEntry } from '../store/config-store.js';
+import type { ConfigStore, StoreEntry, WriteContext } from '../store/config-store.js';
 import { checkPreconditions, type Preconditions } from '../store/preconditions.js';
 import { mergePatch, type KeyedLists } from '../patch/keyed-merge-patch.js';
-import { applyJsonPatch, type JsonPatchOperation } from '../patch/json-patch.js';
+import { applyJsonPatch, jsonSizeWithin, type JsonPatchOperation } from '../patch/json-patch.js';
+import { DEFAULT_LIMITS } from '../limits.js';
 
 export interface ConfigListSpec<T> {
   /** What one entry is called in messages, e.g. `remote registry`. */
@@ -20,18 +21,24 @@ export interface ConfigListSpec<T> {
   keyedLists: KeyedLists;
   /** Checks the schema cannot express. */
   semanticProblems(entry: T): SchemaProblem[];
+  /** Checks against other configuration (an entry naming another that must exist), once the others pass. */
+  referenceProblems?(entry: T): Promise<SchemaProblem[]>;
 }
 
 export interface Versioned<T> {
   value: T;
   revision: number;
   updatedAt: string;
+  /** Who made the last write, when it was recorded. */
+  writeContext?: WriteContext;
 }
 
 export interface WriteOptions {
   preconditions?: Preconditions;
   /** `validate=true`: every check, no write. */
   validateOnly?: boolean;
+  /** Who asks for the write, recorded with it. */
+  context?: WriteContext;
 }
 
 export interface WriteOutcome {
@@ -41,6 +48,23 @@ export interface WriteOutcome {
 }
 
 export type Patch = { kind: 'merge'; body: unknown } | { kind: 'json-patch'; operations: JsonPatchOperation[] };
+
+/** One 400 naming every problem, when there are any. */
+function throwProblems(problems: SchemaProblem[]): void {
+  if (problems.length === 0) return;
+  const message = problems.map((p) => `${pointerToFieldPath(p.pointer) || 'body'}: ${p.message}`).join('; ');
+  throw invalidInput(message, { path: problems[0]!.pointer });
+}
+
+/** What a PATCH may make of an entry: no larger than a body could carry, and a JSON Patch of bounded length. */
+export interface DocumentBounds {
+  /** The largest entry a PATCH may produce, in bytes of JSON (BERTH_BODY_LIMIT: what a PUT could write). */
+  documentBytes: number;
+  /** Most operations in one JSON Patch (BERTH_MAX_PATCH_OPERATIONS). */
+  patchOperations: number;
+}
+
+const DEFAULT_DOCUMENT_BOUNDS: DocumentBounds = { documentBytes: 1024 * 1024, patchOperations: DEFAULT_LIMITS.patchOperations };
 
 /** A PATCH read-modify-write retries this often when another writer gets in between (no If-Match given). */
 const PATCH_ATTEMPTS = 5;
@@ -52,6 +76,7 @@ export class ConfigList<T extends object> {
   constructor(
     private readonly store: ConfigStore,
     private readonly spec: ConfigListSpec<T>,
+    private readonly bounds: DocumentBounds = DEFAULT_DOCUMENT_BOUNDS,
   ) {
     this.validateSchema = schemaValidator(spec.schema);
   }
@@ -69,7 +94,7 @@ export class ConfigList<T extends object> {
   }
 
   private versioned(entry: StoreEntry): Versioned<T> {
-    return { value: entry.value as T, revision: entry.modRevision, updatedAt: entry.updatedAt };
+    return { value: entry.value as T, revision: entry.modRevision, updatedAt: entry.updatedAt, ...(entry.writeContext ? { writeContext: entry.writeContext } : {}) };
   }
 
   /** Schema, key uniqueness in keyed lists, then the semantic checks; all problems at once. */
@@ -92,11 +117,15 @@ export class ConfigList<T extends object> {
         problems.push({ pointer: `/${this.spec.keyField}`, message: `'${this.keyOf(entry)}' does not match '${pathKey}' in the path; a key never changes` });
       }
     }
-    if (problems.length > 0) {
-      const message = problems.map((p) => `${pointerToFieldPath(p.pointer) || 'body'}: ${p.message}`).join('; ');
-      throw invalidInput(message, { path: problems[0]!.pointer });
-    }
+    throwProblems(problems);
     return candidate as T;
+  }
+
+  /** check(), then the references to other configuration. */
+  private async checkAll(candidate: unknown, pathKey?: string): Promise<T> {
+    const value = this.check(candidate, pathKey);
+    if (this.spec.referenceProblems) throwProblems(await this.spec.referenceProblems(value));
+    return value;
   }
 
   /**
@@ -119,14 +148,14 @@ export class ConfigList<T extends object> {
   }
 
   async create(candidate: unknown, options: WriteOptions = {}): Promise<WriteOutcome> {
-    const value = this.check(candidate);
+    const value = await this.checkAll(candidate);
     const key = this.keyOf(value);
     if (options.validateOnly) {
       if (await this.store.get(this.storeKey(key))) throw alreadyExists(`${this.describe(key)} already exists`);
       return { created: true };
     }
     try {
-      const { revision } = await this.store.put(this.storeKey(key), value, { kind: 'absent' });
+      const { revision } = await this.store.put(this.storeKey(key), value, { kind: 'absent' }, options.context);
       return { revision, created: true };
     } catch (e) {
       if (e instanceof BerthError && e.kind === 'already-exists') throw alreadyExists(`${this.describe(key)} already exists`);
@@ -135,13 +164,13 @@ export class ConfigList<T extends object> {
   }
 
   async replace(key: string, candidate: unknown, options: WriteOptions = {}): Promise<WriteOutcome> {
-    const value = this.check(candidate, key);
+    const value = await this.checkAll(candidate, key);
     const current = await this.store.get(this.storeKey(key));
     checkPreconditions(this.describe(key), current?.modRevision, options.preconditions);
     if (options.validateOnly) return { created: !current };
     // With preconditions, write only over the revision they were checked against; without, last writer wins.
     const condition = options.preconditions ? (current ? { kind: 'mod-revision' as const, revision: current.modRevision } : { kind: 'absent' as const }) : undefined;
-    return this.store.put(this.storeKey(key), value, condition);
+    return this.store.put(this.storeKey(key), value, condition, options.context);
   }
 
   async patch(key: string, patch: Patch, options: WriteOptions = {}): Promise<WriteOutcome> {
@@ -149,12 +178,10 @@ export class ConfigList<T extends object> {
       const current = await this.store.get(this.storeKey(key));
       if (!current) throw notFound(`${this.describe(key)} does not exist`);
       checkPreconditions(this.describe(key), current?.modRevision, options.preconditions);
-      const patched =
-        patch.kind === 'merge' ? mergePatch(current.value, patch.body, this.spec.keyedLists) : applyJsonPatch(current.value, patch.operations);
-      const value = this.check(patched, key);
+      const value = await this.checkAll(this.patched(current.value, patch), key);
       if (options.validateOnly) return { created: false };
       try {
-        const { revision } = await this.store.put(this.storeKey(key), value, { kind: 'mod-revision', revision: current.modRevision });
+        const { revision } = await this.store.put(this.storeKey(key), value, { kind: 'mod-revision', revision: current.modRevision }, options.context);
         return { revision, created: false };
       } catch (e) {
         // Someone wrote in between. With If-Match the client asked for exactly this revision: report it.
@@ -164,11 +191,23 @@ export class ConfigList<T extends object> {
     }
   }
 
+  /** The entry with `patch` applied, within the bounds: a patch never builds what a PUT could not have written. */
+  private patched(value: unknown, patch: Patch): unknown {
+    const limit = this.bounds.documentBytes;
+    if (patch.kind === 'json-patch') return applyJsonPatch(value, patch.operations, { operations: this.bounds.patchOperations, documentBytes: limit });
+    // A merge adds at most the body to the entry, both bounded: the sum is checked, never a runaway.
+    const merged = mergePatch(value, patch.body, this.spec.keyedLists);
+    if (jsonSizeWithin(merged, limit) > limit) {
+      throw new BerthError('payload-too-large', `the patched ${this.spec.noun} would be larger than ${limit} bytes (BERTH_BODY_LIMIT)`, { limit });
+    }
+    return merged;
+  }
+
   async delete(key: string, options: WriteOptions = {}): Promise<void> {
     const current = await this.store.get(this.storeKey(key));
     if (!current) throw notFound(`${this.describe(key)} does not exist`);
     checkPreconditions(this.describe(key), current?.modRevision, options.preconditions);
     if (options.validateOnly) return;
-    await this.store.delete(this.storeKey(key), options.preconditions ? { kind: 'mod-revision', revision: current.modRevision } : undefined);
+    await this.store.delete(this.storeKey(key), options.preconditions ? { kind: 'mod-revision', revision: current.modRevision } : undefined, options.context);
   }
 }

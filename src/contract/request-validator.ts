@@ -1,4 +1,4 @@
-// Request validation from the contract (express-openapi-validator): every /v1 request is checked against
+// Request validation from the contract (express-openapi-validator): mounted at /v1, it checks every request against
 // openapi/berth.yaml before a route sees it. The validator is built at the first request that reaches it, not at
 // start-up: loading it and compiling the document's schemas is most of a start (~250 ms, ~10 MiB), and a Berth that
 // only serves /v2 or /healthz never needs it. A failure to build it fails those requests (500), never skips the check.
@@ -39,7 +39,6 @@ export function contractRequestValidator(): RequestHandler {
       validateSecurity: false,
       // The contract takes no multipart bodies: no multer, and one middleware less on every request.
       fileUploader: false,
-      ignorePaths: /^\/(?!v1\/)/,
     });
     // Run one after the other, as a router would run them, without a router's bookkeeping.
     return inSequence(handlers);
@@ -47,7 +46,6 @@ export function contractRequestValidator(): RequestHandler {
   let validate: RequestHandler | undefined;
   let building: Promise<void> | undefined;
   return (req, res, next) => {
-    if (!req.path.startsWith('/v1/')) return next();
     if (validate) return validate(req, res, next);
     building ??= build().then((built) => {
       validate = built;

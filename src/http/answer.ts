@@ -4,7 +4,8 @@ import yaml from 'js-yaml';
 import { BerthError } from '../errors.js';
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml'];
-const OFFERED = ['application/json', ...YAML_TYPES];
+/** The media types every answer is offered in; a route offering another (a stream) negotiates it among these. */
+export const OFFERED = ['application/json', ...YAML_TYPES];
 
 export type AnswerFormat = { mediaType: string; yaml: boolean };
 

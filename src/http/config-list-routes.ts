@@ -8,6 +8,7 @@ import { checkPreconditions, isNotModified } from '../store/preconditions.js';
 import { sendAnswer, sendEmpty } from './answer.js';
 import { etagOf, readPreconditions } from './preconditions.js';
 import { readOptions, shapeList, shapeOne } from './query-options.js';
+import { writeContextOf } from './write-context.js';
 
 export interface ConfigListRoutesSpec<T> {
   /** Path of the list relative to the router, e.g. `/config/image-registry/remote-registries`. */
@@ -41,7 +42,7 @@ export function mountConfigList<T>(router: Router, spec: ConfigListRoutesSpec<T>
 
   router.post(path, async (req, res) => {
     const options = readOptions(req);
-    const outcome = await list.create(req.body, { validateOnly: options.validateOnly });
+    const outcome = await list.create(req.body, { validateOnly: options.validateOnly, context: writeContextOf(req) });
     if (options.validateOnly) return sendEmpty(res, 204);
     written(res, outcome.revision);
     res.set('Location', locationOf(req, path, spec.keyOf(req.body as T)));
@@ -64,7 +65,7 @@ export function mountConfigList<T>(router: Router, spec: ConfigListRoutesSpec<T>
 
   router.put(`${path}/:key`, async (req, res) => {
     const options = readOptions(req);
-    const outcome = await list.replace(keyParam(req), req.body, { validateOnly: options.validateOnly, preconditions: readPreconditions(req) });
+    const outcome = await list.replace(keyParam(req), req.body, { validateOnly: options.validateOnly, preconditions: readPreconditions(req), context: writeContextOf(req) });
     if (options.validateOnly) return sendEmpty(res, 204);
     written(res, outcome.revision);
     if (outcome.created) res.set('Location', locationOf(req, path, keyParam(req)));
@@ -75,7 +76,7 @@ export function mountConfigList<T>(router: Router, spec: ConfigListRoutesSpec<T>
     const options = readOptions(req);
     const isJsonPatch = req.is('application/json-patch+json') === 'application/json-patch+json';
     const patch: Patch = isJsonPatch ? { kind: 'json-patch', operations: req.body as JsonPatchOperation[] } : { kind: 'merge', body: req.body };
-    const outcome = await list.patch(keyParam(req), patch, { validateOnly: options.validateOnly, preconditions: readPreconditions(req) });
+    const outcome = await list.patch(keyParam(req), patch, { validateOnly: options.validateOnly, preconditions: readPreconditions(req), context: writeContextOf(req) });
     if (options.validateOnly) return sendEmpty(res, 204);
     written(res, outcome.revision);
     sendEmpty(res, 204);
@@ -83,7 +84,7 @@ export function mountConfigList<T>(router: Router, spec: ConfigListRoutesSpec<T>
 
   router.delete(`${path}/:key`, async (req, res) => {
     const options = readOptions(req);
-    await list.delete(keyParam(req), { validateOnly: options.validateOnly, preconditions: readPreconditions(req) });
+    await list.delete(keyParam(req), { validateOnly: options.validateOnly, preconditions: readPreconditions(req), context: writeContextOf(req) });
     sendEmpty(res, 204);
   });
 }

@@ -4,12 +4,20 @@ import type { ConfigList, Versioned } from '../config/config-list.js';
 import type { ContentFilter } from '../http/query-options.js';
 import type { RemoteRegistry } from './remote-registry.js';
 import type { LastVerification, VerificationLog } from './operations/verification-status.js';
+import type { ChangeAuthor, WriteContext } from '../store/config-store.js';
+
+/** The contract's ChangeAuthor: the recorded author and the request id of the write. */
+export type ChangeAuthorAnswer = ChangeAuthor & { 'request-id'?: string };
+
+const authorAnswer = ({ author, requestId }: WriteContext): ChangeAuthorAnswer => ({ ...author, ...(requestId ? { 'request-id': requestId } : {}) });
 
 export interface RemoteRegistryNonConfig {
   /** Store revision of the last change to this registry's configuration. */
   revision: number;
   /** When that change happened. */
   'last-change': string;
+  /** Who made it, when that was recorded. */
+  'last-change-by'?: ChangeAuthorAnswer;
   /** The outcome of the last verify-credentials, when there was one since Berth started. */
   'last-verification'?: LastVerification;
 }
@@ -32,9 +40,15 @@ export class RemoteRegistryStates {
     private readonly verifications: VerificationLog,
   ) {}
 
-  private toState({ value, revision, updatedAt }: Versioned<RemoteRegistry>): RemoteRegistryState {
+  private toState({ value, revision, updatedAt, writeContext }: Versioned<RemoteRegistry>): RemoteRegistryState {
     const verification = this.verifications.get(value.address);
-    return { ...value, revision, 'last-change': updatedAt, ...(verification ? { 'last-verification': verification } : {}) };
+    return {
+      ...value,
+      revision,
+      'last-change': updatedAt,
+      ...(writeContext ? { 'last-change-by': authorAnswer(writeContext) } : {}),
+      ...(verification ? { 'last-verification': verification } : {}),
+    };
   }
 
   async list(): Promise<RemoteRegistryState[]> {

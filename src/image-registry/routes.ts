@@ -1,5 +1,5 @@
 // /v1 routes of the image-registry tree: remote-registries configuration and state.
-import { Router } from 'express';
+import type { Router } from 'express';
 import { componentSchema } from '../contract/openapi.js';
 import type { ConfigList } from '../config/config-list.js';
 import { mountConfigList } from '../http/config-list-routes.js';
@@ -8,9 +8,10 @@ import { readOptions, shapeList, shapeOne } from '../http/query-options.js';
 import type { RemoteRegistry } from './remote-registry.js';
 import { filterContent, RemoteRegistryStates } from './remote-registry-state.js';
 import type { VerificationLog } from './operations/verification-status.js';
+import { strictRouter } from '../http/path-grammar.js';
 
 export function imageRegistryRoutes(registries: ConfigList<RemoteRegistry>, verifications: VerificationLog): Router {
-  const router = Router();
+  const router = strictRouter();
   mountConfigList<RemoteRegistry>(router, {
     path: '/config/image-registry/remote-registries',
     list: registries,

@@ -8,8 +8,10 @@ export {
   type Page,
   type PutManifestOptions,
   type PutManifestResult,
+  type RetainedImage,
   type ReferrerDescriptor,
   type RepositorySummary,
+  type SiteRegistryLimits,
   type SiteRegistryOptions,
   type StoredManifest,
   type UploadProgress,
@@ -29,7 +31,6 @@ export {
 export { digestOf, parseDigest, type DigestAlgorithm } from './digest.js';
 export {
   formatPlatform,
-  maxManifestBytes,
   parseManifestDocument,
   platformOfConfig,
   type Descriptor,

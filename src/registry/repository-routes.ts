@@ -1,10 +1,11 @@
 // /v1/state/image-registry/repositories and /garbage-collect: what the site registry holds (repositories, tags,
 // digests, platforms, sizes), deleting tags and images, and reclaiming unused blobs. Thin: parse, call, answer.
-import { Router, type Request, type RequestHandler } from 'express';
+import type { Router, Request, RequestHandler } from 'express';
 import { componentSchema } from '../contract/openapi.js';
 import { sendAnswer, sendEmpty } from '../http/answer.js';
 import { readOptions, shapeList, shapeOne } from '../http/query-options.js';
 import type { GarbageCollectionResult, ImageTagSummary, RepositorySummary, SiteRegistry } from './index.js';
+import { strictRouter } from '../http/path-grammar.js';
 
 const REPOSITORIES = '/v1/state/image-registry/repositories/';
 
@@ -12,7 +13,9 @@ const REPOSITORIES = '/v1/state/image-registry/repositories/';
  * Repository names hold slashes. The contract's form is one path segment with each `/` as `%2F`; the name written
  * with plain slashes is rewritten to that form before contract validation and routing. For DELETE the last two
  * segments are the sub-resource (`tags/{tag}`, `images/{digest}`); for reads every segment is the name, since no
- * read exists below a repository. Mounted on the app, ahead of the contract validator.
+ * read exists below a repository. Mounted on the app after the path grammar has refused other spellings (so the
+ * segments joined here are never empty or dot segments) and before /v1 resolves the path to a contract operation,
+ * so both forms get the same access check and validation.
  */
 export const canonicalRepositoryPaths: RequestHandler = (req, _res, next) => {
   const queryAt = req.url.indexOf('?');
@@ -49,7 +52,7 @@ const garbageCollectionAnswer = (result: GarbageCollectionResult) => ({
 const nameOf = (req: Request) => String(req.params.name);
 
 export function siteRepositoryRoutes(registry: SiteRegistry): Router {
-  const router = Router();
+  const router = strictRouter();
   const repositorySchema = componentSchema('SiteRepository');
 
   router.get('/state/image-registry/repositories', async (req, res) => {
@@ -73,8 +76,7 @@ export function siteRepositoryRoutes(registry: SiteRegistry): Router {
 
   router.delete('/state/image-registry/repositories/:name/images/:digest', async (req, res) => {
     const digest = String(req.params.digest);
-    if (readOptions(req).validateOnly) await registry.statManifest(nameOf(req), digest);
-    else await registry.deleteImage(nameOf(req), digest);
+    await registry.deleteImage(nameOf(req), digest, { validateOnly: readOptions(req).validateOnly });
     sendEmpty(res, 204);
   });
 

@@ -3,6 +3,7 @@
 // node-vault (with axios under it) loads when the first call is made: only a Berth given VAULT_ADDR pays for it.
 import type vault from 'node-vault';
 import { BerthError, unavailable, upstreamFailure } from '../errors.js';
+import { secretMetrics } from './secret-metrics.js';
 
 export interface SecretStoreSettings {
   /** VAULT_ADDR */
@@ -20,8 +21,16 @@ export const SECRET_STORE_RETRY_AFTER_SECONDS = 5;
 
 export const sealedError = () =>
   unavailable('the secret store is sealed; unseal it and Berth serves again within seconds', SECRET_STORE_RETRY_AFTER_SECONDS, { 'secret-store': 'sealed' });
-export const unreachableError = (address: string) =>
-  unavailable(`the secret store at ${address} is unreachable`, SECRET_STORE_RETRY_AFTER_SECONDS, { 'secret-store': 'unreachable' });
+/** The store's address is the operator's to know (the log has it), never a caller's: answers do not name it. */
+export const unreachableError = () =>
+  unavailable('the secret store is unreachable; Berth serves again within seconds of reaching it', SECRET_STORE_RETRY_AFTER_SECONDS, { 'secret-store': 'unreachable' });
+
+/** The kind of a failed read: `sealed`, `unreachable`, or the upstream kind (`secret-missing`, ...). */
+function errorKindOf(error: unknown): string {
+  if (!(error instanceof BerthError)) return 'secret-store-error';
+  const kind = error.info?.kind ?? error.info?.['secret-store'];
+  return typeof kind === 'string' ? kind : 'secret-store-error';
+}
 
 export interface SecretStore {
   readonly address: string;
@@ -42,6 +51,8 @@ interface VaultFailure {
 
 export class VaultSecretStore implements SecretStore {
   readonly address: string;
+  /** Why the last look at the seal status failed. */
+  lastProblem: string | undefined;
   onTrouble?: (state: Exclude<SealState, 'unsealed'>) => void;
   private client: Promise<vault.client> | undefined;
 
@@ -72,7 +83,7 @@ export class VaultSecretStore implements SecretStore {
     }
     if (status === undefined) {
       this.onTrouble?.('unreachable');
-      return unreachableError(this.address);
+      return unreachableError();
     }
     if (status === 404) return upstreamFailure(`${what} does not exist in the secret store`, { kind: 'secret-missing' });
     if (status === 403) return upstreamFailure(`${what} cannot be read with Berth's secret store token (permission denied)`, { kind: 'secret-forbidden' });
@@ -81,14 +92,16 @@ export class VaultSecretStore implements SecretStore {
 
   async readKv2(mount: string, path: string): Promise<Record<string, unknown>> {
     const what = `secret '${path}' in vault '${mount}'`;
-    try {
-      const answer = (await (await this.open()).read(`${mount}/data/${path}`)) as { data?: { data?: unknown } };
-      const data = answer.data?.data;
-      if (!data || typeof data !== 'object') throw upstreamFailure(`${what} has no data (deleted or destroyed)`, { kind: 'secret-missing' });
-      return data as Record<string, unknown>;
-    } catch (e) {
-      throw e instanceof BerthError ? e : this.translate(e, what);
-    }
+    return secretMetrics.reading(async () => {
+      try {
+        const answer = (await (await this.open()).read(`${mount}/data/${path}`)) as { data?: { data?: unknown } };
+        const data = answer.data?.data;
+        if (!data || typeof data !== 'object') throw upstreamFailure(`${what} has no data (deleted or destroyed)`, { kind: 'secret-missing' });
+        return data as Record<string, unknown>;
+      } catch (e) {
+        throw e instanceof BerthError ? e : this.translate(e, what);
+      }
+    }, errorKindOf);
   }
 
   async sealState(): Promise<SealState> {
@@ -96,7 +109,10 @@ export class VaultSecretStore implements SecretStore {
       const status = (await (await this.open()).status()) as { sealed?: boolean };
       return status.sealed ? 'sealed' : 'unsealed';
     } catch (e) {
-      return (e as VaultFailure).response?.statusCode === 503 ? 'sealed' : 'unreachable';
+      const failure = e as VaultFailure;
+      // Why it could not be reached, for the log line that says so (a code or a timeout; never a secret).
+      this.lastProblem = failure.response?.statusCode !== undefined ? `status ${failure.response.statusCode}` : (failure.code ?? failure.message ?? 'unknown');
+      return failure.response?.statusCode === 503 ? 'sealed' : 'unreachable';
     }
   }
 }

@@ -24,7 +24,7 @@ export interface SiteRequest {
   /** Path and query as the site serves them, e.g. `/v1/state/image-registry/repositories?keys=true`. */
   pathAndQuery: string;
   headers: Record<string, string>;
-  body?: Readable;
+  body?: Buffer;
   /** Allow LONG_ANSWER_TIMEOUT_MS instead of ANSWER_TIMEOUT_MS. */
   long?: boolean;
   signal?: AbortSignal;
@@ -87,6 +87,8 @@ export class SiteConnections {
   constructor(
     private readonly sites: ConfigList<Site>,
     secrets: SecretStore | undefined,
+    /** BERTH_SITES_ALLOW_HTTP: whether the token may go to an http:// api-url (stored before the setting changed). */
+    private readonly allowHttp: boolean,
   ) {
     this.readSecret = secrets && cachedSecretReads(secrets);
   }
@@ -146,6 +148,9 @@ export class SiteConnections {
   async send(name: string, request: SiteRequest): Promise<SiteResponse> {
     const entry = await this.site(name);
     const site = entry.value;
+    if (!this.allowHttp && new URL(site['api-url']).protocol !== 'https:') {
+      throw this.unreachable(site, "its api-url is http:// and the tower's token for it would travel in clear (set BERTH_SITES_ALLOW_HTTP=true to allow it)", 'cleartext');
+    }
     const connection = this.connectionFor(entry, await loadUndici());
     const token = await this.token(site);
     const timeoutMs = request.long ? LONG_ANSWER_TIMEOUT_MS : ANSWER_TIMEOUT_MS;

@@ -1,85 +1,102 @@
-// `?site=<name>` on state reads and operations (everything under /v1/state/): the control tower carries the request
-// out at that site and answers with the site's status, body and headers as they are. A `site` naming this Berth
-// itself is dropped and the request served here. Mounted after access control and before body parsing, so the
-// body streams through untouched and no route below ever sees a `site` parameter.
-import type { Request, RequestHandler } from 'express';
-import { schemaValidator } from '../contract/openapi.js';
+// `?site=<name>` on state reads and operations (the contract's operations that take `site`): the control tower carries
+// the request out at that site and answers with the site's status, body and headers as they are. A `site` naming this
+// Berth itself is dropped and the request served here. Mounted last before the routes: what goes to a site has
+// resolved to a contract operation and passed authentication, the role check and contract validation here, exactly
+// as if it were served here; the site gets the very bytes of the body that were validated. No route below ever sees
+// a `site` parameter.
+import type { Request, RequestHandler, Response } from 'express';
+import { rewriteQuery } from '../http/raw-query.js';
+import { isBerthError } from '../errors.js';
 import type { SiteConnections } from './site-connections.js';
+import { siteMetrics } from './site-metrics.js';
 
-/**
- * Request headers that mean the same at the site; credentials are the tower's own, set by SiteConnections.
- * (A chunked body is sent chunked again by undici, which will not take a transfer-encoding header.)
- */
-const FORWARDED_REQUEST_HEADERS = ['accept', 'content-type', 'content-length', 'if-match', 'if-none-match'];
+/** Request headers that mean the same at the site; credentials are the tower's own, set by SiteConnections. */
+const FORWARDED_REQUEST_HEADERS = ['accept', 'content-type', 'if-match', 'if-none-match'];
 /** Answer headers handed back with the site's status and body. */
-const RETURNED_RESPONSE_HEADERS = ['content-type', 'content-length', 'etag', 'retry-after', 'location', 'cache-control'];
+const RETURNED_RESPONSE_HEADERS = ['content-type', 'content-length', 'etag', 'retry-after', 'location', 'link', 'cache-control'];
 
 /** Operations that answer only when their work is done: a pull copies an image, garbage collection walks blobs. */
-const LONG_OPERATION = /^\/v1\/state\/image-registry\/(?:.*\/)?(?:pull|garbage-collect)\/?$/i;
+const LONG_OPERATIONS: ReadonlySet<string> = new Set([
+  '/v1/state/image-registry/pull',
+  '/v1/state/image-registry/remote-registries/{remote-registry-address}/pull',
+  '/v1/state/image-registry/garbage-collect',
+]);
 
-/** `url` without any `site=` query parameter; every other parameter keeps its exact spelling and order. */
-export function withoutSiteParameter(url: string): string {
-  const queryAt = url.indexOf('?');
-  if (queryAt === -1) return url;
-  const kept = url
-    .slice(queryAt + 1)
-    .split('&')
-    .filter((pair) => {
-      const name = pair.split('=')[0]!;
-      let decoded = name;
-      try {
-        decoded = decodeURIComponent(name.replace(/\+/g, ' '));
-      } catch {
-        // A malformed escape is no `site`; the contract validator reports it.
-      }
-      return decoded !== 'site';
-    });
-  return kept.length > 0 ? `${url.slice(0, queryAt)}?${kept.join('&')}` : url.slice(0, queryAt);
+/** `url` without any `site=` (or `sites=`) query parameter; every other parameter keeps its exact spelling and order. */
+export const withoutSiteParameter = (url: string): string => rewriteQuery(url, ({ pair, name }) => (name === 'site' || name === 'sites' ? undefined : pair));
+
+/** What the tower sends a site with a request it carries out there: the headers that mean the same at the site. */
+export function siteRequestHeaders(req: Request, ownName: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name of FORWARDED_REQUEST_HEADERS) {
+    const value = req.get(name);
+    if (value !== undefined) headers[name] = value;
+  }
+  headers['x-request-id'] = String(req.id);
+  headers['user-agent'] = `berth-tower/${ownName}`;
+  const body = req.rawBody;
+  if (body) headers['content-length'] = String(body.length);
+  return headers;
 }
 
-const hasBody = (req: Request) => {
-  const length = req.get('content-length');
-  return length !== undefined ? Number(length) > 0 : req.get('transfer-encoding') !== undefined;
-};
+/** Whether the request is an operation that answers only when its work is done. */
+export const isLongOperation = (req: Request): boolean => req.method === 'POST' && LONG_OPERATIONS.has(req.operation!.template);
+
+/** Aborts when the client goes away before its answer is out: the work at the site stops too (a pull there stops when nobody waits for it). */
+export function untilClientLeaves(res: Response): AbortSignal {
+  const abort = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) abort.abort();
+  });
+  return abort.signal;
+}
+
+/** A Location the site answers names a resource there: through the tower it is read with `site=` (a 202 pull's entry). */
+export function towerLocation(location: string, site: string): string {
+  if (!location.startsWith('/v1/state/')) return location;
+  return `${location}${location.includes('?') ? '&' : '?'}site=${encodeURIComponent(site)}`;
+}
+
+/** A Link header of the site (`<...>; rel="next"` of a paged answer), its URLs read through the tower. */
+const towerLink = (link: string, site: string): string => link.replace(/<([^>]*)>/g, (_all, url: string) => `<${towerLocation(url, site)}>`);
 
 export function siteForwarding(ownName: string, connections: SiteConnections): RequestHandler {
-  const isSiteName = schemaValidator('SiteName');
   return async (req, res, next) => {
+    // The contract has checked `site` (a site name, given once, on an operation that takes it).
     const site = req.query.site;
-    const path = req.baseUrl + req.path;
-    // Only state and operations take `site`; elsewhere, and for a malformed name, the contract answers the 400.
-    if (site === undefined || !path.toLowerCase().startsWith('/v1/state/') || typeof site !== 'string' || !isSiteName(site)) return next();
+    if (typeof site !== 'string') return next();
     if (site === ownName) {
-      // The validator matches on originalUrl, the routers (and req.query) read url: both lose the parameter.
+      // The routes read the query from url, logs and Location headers from originalUrl: both lose the parameter.
       req.url = withoutSiteParameter(req.url);
       req.originalUrl = withoutSiteParameter(req.originalUrl);
       return next();
     }
 
-    const headers: Record<string, string> = {};
-    for (const name of FORWARDED_REQUEST_HEADERS) {
-      const value = req.get(name);
-      if (value !== undefined) headers[name] = value;
+    const headers = siteRequestHeaders(req, ownName);
+    const body = req.rawBody;
+    let answer;
+    try {
+      answer = await connections.send(site, {
+        method: req.method,
+        pathAndQuery: withoutSiteParameter(req.originalUrl),
+        headers,
+        ...(body ? { body } : {}),
+        long: isLongOperation(req),
+        signal: untilClientLeaves(res),
+      });
+    } catch (e) {
+      // A configured site that did not answer (an unknown site is no forwarded request: its 404 is the tower's).
+      if (isBerthError(e) && e.kind === 'unavailable' && e.info?.site === site) siteMetrics.forwarded(site, 'unreachable');
+      throw e;
     }
-    headers['x-request-id'] = String(req.id);
-    headers['user-agent'] = `berth-tower/${ownName}`;
-    // The client going away ends the request at the site too (a pull there stops when nobody waits for it).
-    const abort = new AbortController();
-    res.once('close', () => {
-      if (!res.writableFinished) abort.abort();
-    });
-    const answer = await connections.send(site, {
-      method: req.method,
-      pathAndQuery: withoutSiteParameter(req.originalUrl),
-      headers,
-      ...(hasBody(req) ? { body: req } : {}),
-      long: req.method === 'POST' && LONG_OPERATION.test(path),
-      signal: abort.signal,
-    });
+    siteMetrics.forwarded(site, answer.statusCode);
     res.status(answer.statusCode);
     for (const name of RETURNED_RESPONSE_HEADERS) {
       const value = answer.headers[name];
-      if (value !== undefined) res.set(name, value);
+      if (value === undefined) continue;
+      if (typeof value === 'string' && name === 'location') res.set(name, towerLocation(value, site));
+      else if (typeof value === 'string' && name === 'link') res.set(name, towerLink(value, site));
+      else res.set(name, value);
     }
     // Piped by hand rather than with stream.pipeline(), which builds an AbortError with a stack trace for its own
     // AbortController at the end of every answer (about 15 µs a request here). A client going away aborts the request

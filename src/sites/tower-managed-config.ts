@@ -8,8 +8,8 @@ const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export function towerManagedConfig(siteName: string, towerUrl: string): RequestHandler {
   return (req, _res, next) => {
-    // Express routes paths case-insensitively, so the check must too.
-    const path = (req.baseUrl + req.path).toLowerCase();
+    // The contract operation the request resolved to (path-grammar.ts), never a spelling of it.
+    const path = req.operation!.template;
     if (!WRITES.has(req.method) || !path.startsWith('/v1/config/') || path.startsWith('/v1/config/system/')) return next();
     next(
       forbidden(`configuration is managed by the control tower (${towerUrl}): this Berth is site '${siteName}' and applies the tower's configuration; write it at the tower`, {

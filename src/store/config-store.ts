@@ -4,6 +4,51 @@
 /** A JSON value as stored; the store never interprets it. */
 export type StoredValue = unknown;
 
+/** Who made a write: a Berth API token, a single sign-on user, or Berth itself (replication, start-up). */
+export interface ChangeAuthor {
+  kind: 'token' | 'sso' | 'system';
+  /** The token's name, the user's `preferred_username` (else their `sub`), or which part of Berth wrote. */
+  name: string;
+  /** Single sign-on: the user's `sub` at the issuer, the identity that does not change when a name does. */
+  subject?: string;
+  issuer?: string;
+}
+
+/**
+ * What a write carries besides its value: who asked for it and the request that did (its X-Request-Id, which names
+ * the request's log lines, and its HTTP method). Stored in the same transaction as the write, so the state of an
+ * object says who changed it last, and every change in the feed says who made it. A write made with a context is
+ * audited: the engine appends an AuditRecord in that same transaction, so the write and its record exist together
+ * or not at all, whatever crashes when.
+ */
+export interface WriteContext {
+  author: ChangeAuthor;
+  requestId?: string;
+  /** The HTTP method of the request that asked for the write; absent for Berth's own writes. */
+  method?: string;
+}
+
+/** One audited write: what the trail at /v1/state/system/audit shows, as the store keeps it. */
+export interface AuditRecord {
+  /** The record's place in the trail: unique, and higher for a later write. */
+  id: number;
+  /** The store revision of the write: the key's new mod revision, or the revision of its delete. */
+  revision: number;
+  key: string;
+  type: 'put' | 'delete';
+  /** When the write was made (ISO 8601). */
+  at: string;
+  /** The key's mod revision before the write; absent when the key did not exist. */
+  previousRevision?: number;
+  context: WriteContext;
+}
+
+/** Which audit records to drop: all but the newest `keep`, and every one made before `olderThan`. */
+export interface AuditTrim {
+  keep?: number;
+  olderThan?: Date;
+}
+
 export interface StoreEntry {
   key: string;
   value: StoredValue;
@@ -13,6 +58,8 @@ export interface StoreEntry {
   modRevision: number;
   /** When the last write happened (ISO 8601). */
   updatedAt: string;
+  /** Who made the last write; absent for writes made without one (before Berth recorded it). */
+  writeContext?: WriteContext;
 }
 
 /** What a write requires of the key's current state; violated conditions throw `preconditionFailed`/`alreadyExists`. */
@@ -28,6 +75,8 @@ export interface StoreChange {
   /** The new value for a put; absent for a delete. */
   value?: StoredValue;
   at: string;
+  /** Who made the change, when the write said. */
+  writeContext?: WriteContext;
 }
 
 export interface WriteResult {
@@ -40,15 +89,19 @@ export interface ConfigStore {
   get(key: string): Promise<StoreEntry | undefined>;
   /** Every entry whose key starts with `prefix`, in key order. */
   list(prefix: string): Promise<StoreEntry[]>;
-  put(key: string, value: StoredValue, condition?: WriteCondition): Promise<WriteResult>;
+  put(key: string, value: StoredValue, condition?: WriteCondition, context?: WriteContext): Promise<WriteResult>;
   /** Throws `notFound` when the key is absent. */
-  delete(key: string, condition?: WriteCondition): Promise<WriteResult>;
+  delete(key: string, condition?: WriteCondition, context?: WriteContext): Promise<WriteResult>;
   /** The store's current revision: the revision of its last write (0 when empty). */
   revision(): Promise<number>;
   /** The changes after `afterRevision`, oldest first, at most `limit` of them. Resumable from any revision. */
   changesSince(afterRevision: number, limit?: number): Promise<StoreChange[]>;
   /** Calls `listener` for every change committed after `afterRevision`, in order; returns an unsubscribe function. */
   watch(afterRevision: number, listener: (change: StoreChange) => void): Promise<() => void>;
+  /** Audit records, newest first: those with an id below `before` (all when absent), at most `limit` of them. */
+  auditRecords(options: { before?: number; limit: number }): Promise<AuditRecord[]>;
+  /** Drops old audit records (retention); answers how many went. */
+  trimAuditRecords(trim: AuditTrim): Promise<number>;
   /** True when the store can serve reads and writes. */
   healthy(): Promise<boolean>;
   close(): Promise<void>;

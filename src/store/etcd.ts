@@ -1,5 +1,7 @@
 // The etcd ConfigStore engine, for several Berth processes serving one configuration: etcd's own revisions are the
 // store's, every write is one transaction (compare-and-set plus a last-write marker), and the change feed is etcd's watch.
+// An audited write (one with a context) puts its audit record in that same transaction, numbered by the marker's
+// version: every Berth write rewrites the marker, so its version counts the writes, and the records sort by it.
 import { randomBytes } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,10 +17,12 @@ import {
   type IRequestOp,
   type ITxnRequest,
   type ITxnResponse,
+  SortOrder,
+  SortTarget,
 } from 'etcd3';
 import { BerthError, isBerthError, notFound, unavailable } from '../errors.js';
 import { checkWriteCondition } from './write-condition.js';
-import type { ConfigStore, StoreChange, StoreEntry, StoredValue, WriteCondition, WriteResult } from './config-store.js';
+import type { AuditRecord, AuditTrim, ConfigStore, StoreChange, StoreEntry, StoredValue, WriteCondition, WriteContext, WriteResult } from './config-store.js';
 import { RangeWatch, type RevisionEvents } from './etcd-watch.js';
 import { passThrough, skipUnreachable } from './etcd-endpoint-policy.js';
 import { RevisionCompactedError } from './revision-compacted.js';
@@ -45,16 +49,32 @@ interface Wrapped {
   at: string;
   /** Random per write, to recognise our own write when a retried transaction finds it already applied. */
   write: string;
+  /** Who wrote, when the write said. */
+  context?: WriteContext;
 }
 
 /** The last-write marker, rewritten by every transaction: its mod revision is the store's revision. */
 interface LastWrite {
   at: string;
   write: string;
+  /** Who wrote: for a delete, whose event carries no value, the change feed finds it here. */
+  context?: WriteContext;
 }
+
+/** An audit record as stored: its id is in its key, its revision is the key's create revision. */
+type StoredAuditRecord = Omit<AuditRecord, 'id' | 'revision'>;
 
 const DATA = 'kv/';
 const LAST_WRITE = 'last-write';
+const AUDIT = 'audit/';
+/**
+ * Audit keys hold `AUDIT_ID_CEILING - id` in 16 digits (then `-` and the write time in ms, for trimming by age from the
+ * keys alone): ascending key order is newest first, the order etcd reads a range in without sorting all of it.
+ */
+const AUDIT_ID_CEILING = 9_999_999_999_999_999n;
+const AUDIT_KEY = /(\d{16})-(\d{13,})$/;
+/** An audited write retries this often when another write moved the key or the sequence between its read and its commit. */
+const AUDITED_WRITE_ATTEMPTS = 20;
 /**
  * A bound on each call; a retry then goes to another member. A write sent to a follower just as the leader dies waits
  * for etcd's own request timeout (7 s), so this is what a leader kill costs a request; commits take milliseconds.
@@ -125,6 +145,7 @@ export class EtcdConfigStore implements ConfigStore {
   private readonly dataPrefix: string;
   private readonly rootKey: Buffer;
   private readonly lastWriteKey: Buffer;
+  private readonly auditPrefix: Buffer;
   private readonly watches = new Set<RangeWatch>();
   private readonly logger: Logger | undefined;
   private readonly retryForMs: number;
@@ -137,6 +158,7 @@ export class EtcdConfigStore implements ConfigStore {
     this.rootKey = utf8(settings.prefix);
     this.dataPrefix = settings.prefix + DATA;
     this.lastWriteKey = utf8(settings.prefix + LAST_WRITE);
+    this.auditPrefix = utf8(settings.prefix + AUDIT);
     this.logger = options.logger;
     this.retryForMs = options.retryForMs ?? DEFAULT_RETRY_FOR_MS;
   }
@@ -179,17 +201,18 @@ export class EtcdConfigStore implements ConfigStore {
     if (typeof wrapped !== 'object' || wrapped === null || !('value' in wrapped) || typeof wrapped.at !== 'string') {
       throw new BerthError('internal', `etcd key ${kv.key.toString('utf8')} does not hold a value written by Berth`);
     }
-    return { value: wrapped.value, at: wrapped.at, write: String(wrapped.write ?? '') };
+    return { value: wrapped.value, at: wrapped.at, write: String(wrapped.write ?? ''), ...(wrapped.context ? { context: wrapped.context } : {}) };
   }
 
   private toEntry(kv: IKeyValue): StoreEntry {
-    const { value, at } = this.unwrap(kv);
+    const { value, at, context } = this.unwrap(kv);
     return {
       key: kv.key.toString('utf8').slice(this.dataPrefix.length),
       value,
       createRevision: Number(kv.create_revision),
       modRevision: Number(kv.mod_revision),
       updatedAt: at,
+      ...(context ? { writeContext: context } : {}),
     };
   }
 
@@ -203,8 +226,7 @@ export class EtcdConfigStore implements ConfigStore {
   }
 
   /** One write transaction: `condition` compared, then the marker and `op` on success, else the key and marker read back. */
-  private async commit(key: string, op: IRequestOp, compare: ICompare[], write: string, at: string): Promise<ITxnResponse> {
-    const marker: LastWrite = { at, write };
+  private async commit(key: string, op: IRequestOp, compare: ICompare[], marker: LastWrite): Promise<ITxnResponse> {
     const request: ITxnRequest = {
       compare,
       // The marker first: a watcher meets a revision's write time before its data (a delete event carries none).
@@ -213,6 +235,114 @@ export class EtcdConfigStore implements ConfigStore {
     };
     // The same request (same write id) is sent again after a transient failure: the first may have been applied.
     return this.attempt('write', () => this.client.kv.txn(request));
+  }
+
+  private auditKey(id: number, atMs?: number): Buffer {
+    const inverted = (AUDIT_ID_CEILING - BigInt(id)).toString().padStart(16, '0');
+    return Buffer.concat([this.auditPrefix, utf8(atMs === undefined ? inverted : `${inverted}-${String(atMs).padStart(13, '0')}`)]);
+  }
+
+  /**
+   * A write with a context: the key's state and the write sequence are read first, so the audit record can say what
+   * the key was and take the next number; the transaction then holds only if neither moved meanwhile, else it is
+   * tried again. A failure (the caller's condition, a delete of nothing) is decided on what was read, as etcd would.
+   * Answers like `commit`: on failure, the data key and the marker read back (for recognising an earlier try of ours).
+   */
+  private async commitAudited(key: string, type: 'put' | 'delete', op: IRequestOp, condition: WriteCondition | undefined, marker: LastWrite, context: WriteContext): Promise<ITxnResponse> {
+    const dataKey = this.dataKey(key);
+    for (let attempt = 1; ; attempt++) {
+      const state = await this.attempt('read', () =>
+        this.client.kv.txn({ compare: [], success: [{ request_range: { key: dataKey } }, { request_range: { key: this.lastWriteKey } }], failure: [] }),
+      );
+      const current = state.responses[0]?.response_range.kvs[0];
+      const sequence = Number(state.responses[1]?.response_range.kvs[0]?.version ?? 0);
+      checkWriteCondition(key, current === undefined ? undefined : Number(current.mod_revision), condition);
+      if (type === 'delete' && !current) throw notFound(`${key} does not exist`);
+      const record: StoredAuditRecord = {
+        key,
+        type,
+        at: marker.at,
+        ...(current ? { previousRevision: Number(current.mod_revision) } : {}),
+        context,
+      };
+      const compare: ICompare[] = [
+        current
+          ? { key: dataKey, target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: current.mod_revision }
+          : { key: dataKey, target: CompareTarget.Create, result: CompareResult.Equal, create_revision: 0 },
+        { key: this.lastWriteKey, target: CompareTarget.Version, result: CompareResult.Equal, version: sequence },
+      ];
+      const request: ITxnRequest = {
+        compare,
+        success: [
+          { request_put: { key: this.lastWriteKey, value: utf8(JSON.stringify(marker)) } },
+          op,
+          { request_put: { key: this.auditKey(sequence + 1, Date.parse(marker.at)), value: utf8(JSON.stringify(record)) } },
+        ],
+        failure: [{ request_range: { key: dataKey } }, { request_range: { key: this.lastWriteKey } }],
+      };
+      const response = await this.attempt('write', () => this.client.kv.txn(request));
+      if (response.succeeded) return response;
+      // A try whose answer was lost (sent again by `attempt`) may have done the write: then it is ours to report.
+      const after = response.responses[0]?.response_range.kvs[0];
+      const afterMarker = EtcdConfigStore.lastWriteOf(response.responses[1]?.response_range.kvs[0]);
+      if (afterMarker?.write === marker.write || (after && this.unwrapOrUndefined(after)?.write === marker.write)) return response;
+      if (attempt >= AUDITED_WRITE_ATTEMPTS) {
+        throw unavailable(`the configuration store (etcd) is too busy: the write of ${key} met other writes ${attempt} times`, 1);
+      }
+    }
+  }
+
+  async auditRecords(options: { before?: number; limit: number }): Promise<AuditRecord[]> {
+    if (options.limit < 1 || (options.before !== undefined && options.before <= 1)) return [];
+    const from = options.before === undefined ? this.auditPrefix : this.auditKey(options.before - 1);
+    const { kvs } = await this.attempt('read', () => this.client.kv.range({ key: from, range_end: prefixEnd(this.auditPrefix), limit: options.limit }));
+    return kvs.flatMap((kv): AuditRecord[] => {
+      const match = AUDIT_KEY.exec(kv.key.toString('utf8'));
+      let stored: StoredAuditRecord;
+      try {
+        stored = JSON.parse(kv.value.toString('utf8')) as StoredAuditRecord;
+      } catch {
+        return [];
+      }
+      if (!match) return [];
+      return [{ id: Number(AUDIT_ID_CEILING - BigInt(match[1]!)), revision: Number(kv.create_revision), ...stored }];
+    });
+  }
+
+  async trimAuditRecords(trim: AuditTrim): Promise<number> {
+    const end = prefixEnd(this.auditPrefix);
+    /** The oldest audit keys, oldest first (etcd sorts the keys only; no value is read). */
+    const oldest = async (count: number, below: Buffer = end) =>
+      (
+        await this.attempt('read', () =>
+          this.client.kv.range({ key: this.auditPrefix, range_end: below, keys_only: true, limit: count, sort_order: SortOrder.Descend, sort_target: SortTarget.Key }),
+        )
+      ).kvs.map((kv) => kv.key);
+    const dropFrom = async (first: Buffer) => {
+      const { deleted } = await this.attempt('write', () => this.client.kv.deleteRange({ key: first, range_end: end }));
+      return Number(deleted);
+    };
+    let dropped = 0;
+    if (trim.keep !== undefined) {
+      const { count } = await this.attempt('read', () => this.client.kv.range({ key: this.auditPrefix, range_end: end, count_only: true }));
+      const excess = Number(count) - trim.keep;
+      if (excess > 0) dropped += await dropFrom((await oldest(excess)).at(-1)!);
+    }
+    if (trim.olderThan !== undefined) {
+      const cutoff = trim.olderThan.getTime();
+      // From the oldest on, while records are older than the cutoff: they are the keys from the newest of them to the end.
+      let newestOld: Buffer | undefined;
+      for (let below = end; ; ) {
+        const page = await oldest(LIST_PAGE, below);
+        const old = page.findIndex((key) => Number(AUDIT_KEY.exec(key.toString('utf8'))?.[2] ?? Infinity) >= cutoff);
+        const olds = old === -1 ? page : page.slice(0, old);
+        if (olds.length > 0) newestOld = olds.at(-1);
+        if (old !== -1 || page.length < LIST_PAGE) break;
+        below = page.at(-1)!;
+      }
+      if (newestOld) dropped += await dropFrom(newestOld);
+    }
+    return dropped;
   }
 
   async get(key: string): Promise<StoreEntry | undefined> {
@@ -237,13 +367,15 @@ export class EtcdConfigStore implements ConfigStore {
     }
   }
 
-  async put(key: string, value: StoredValue, condition?: WriteCondition): Promise<WriteResult> {
+  async put(key: string, value: StoredValue, condition?: WriteCondition, context?: WriteContext): Promise<WriteResult> {
     const write = randomBytes(12).toString('base64url');
-    const at = new Date().toISOString();
-    const wrapped: Wrapped = { value, at, write };
+    const marker: LastWrite = { at: new Date().toISOString(), write, ...(context ? { context } : {}) };
+    const wrapped: Wrapped = { value, ...marker };
     const dataKey = this.dataKey(key);
     const op: IRequestOp = { request_put: { key: dataKey, value: utf8(JSON.stringify(wrapped)), prev_kv: true } };
-    const response = await this.commit(key, op, compareFor(dataKey, condition), write, at);
+    const response = context
+      ? await this.commitAudited(key, 'put', op, condition, marker, context)
+      : await this.commit(key, op, compareFor(dataKey, condition), marker);
     if (response.succeeded) {
       const previous = response.responses[1]?.response_put.prev_kv;
       const existed = previous !== null && previous !== undefined && previous.key.length > 0;
@@ -259,12 +391,16 @@ export class EtcdConfigStore implements ConfigStore {
     throw new BerthError('internal', `etcd refused the write of ${key} although its condition holds`);
   }
 
-  async delete(key: string, condition?: WriteCondition): Promise<WriteResult> {
+  async delete(key: string, condition?: WriteCondition, context?: WriteContext): Promise<WriteResult> {
     const write = randomBytes(12).toString('base64url');
     const dataKey = this.dataKey(key);
     // Present, and whatever the condition asks; `absent` contradicts present, so it always ends in the error below.
     const compare = [...compareFor(dataKey, { kind: 'present' }), ...compareFor(dataKey, condition)];
-    const response = await this.commit(key, { request_delete_range: { key: dataKey } }, compare, write, new Date().toISOString());
+    const lastWrite: LastWrite = { at: new Date().toISOString(), write, ...(context ? { context } : {}) };
+    const op: IRequestOp = { request_delete_range: { key: dataKey } };
+    const response = context
+      ? await this.commitAudited(key, 'delete', op, condition, lastWrite, context)
+      : await this.commit(key, op, compare, lastWrite);
     if (response.succeeded) return { revision: Number(response.header.revision), created: false };
     const current = response.responses[0]?.response_range.kvs[0];
     const marker = response.responses[1]?.response_range.kvs[0];
@@ -292,7 +428,8 @@ export class EtcdConfigStore implements ConfigStore {
   /** The store changes among one revision's events: the marker and keys outside the data prefix left out. */
   private changesOf(group: RevisionEvents): StoreChange[] {
     const marker = group.events.find((e) => e.kv.key.equals(this.lastWriteKey));
-    const markerAt = EtcdConfigStore.lastWriteOf(marker?.kv)?.at;
+    const lastWrite = EtcdConfigStore.lastWriteOf(marker?.kv);
+    const markerAt = lastWrite?.at;
     const changes: StoreChange[] = [];
     for (const event of group.events) {
       const key = event.kv.key.toString('utf8');
@@ -300,7 +437,7 @@ export class EtcdConfigStore implements ConfigStore {
       const common = { revision: group.revision, key: key.slice(this.dataPrefix.length) };
       // proto-loader gives enum names as in the .proto file (PUT, DELETE), whatever the typings say.
       if (String(event.type).toUpperCase() === 'DELETE') {
-        changes.push({ ...common, type: 'delete', at: markerAt ?? new Date().toISOString() });
+        changes.push({ ...common, type: 'delete', at: markerAt ?? new Date().toISOString(), ...(lastWrite?.context ? { writeContext: lastWrite.context } : {}) });
         continue;
       }
       const wrapped = this.unwrapOrUndefined(event.kv);
@@ -308,7 +445,7 @@ export class EtcdConfigStore implements ConfigStore {
         this.logger?.warn({ key }, 'etcd change feed: skipped a key under the Berth prefix that Berth did not write');
         continue;
       }
-      changes.push({ ...common, type: 'put', value: wrapped.value, at: markerAt ?? wrapped.at });
+      changes.push({ ...common, type: 'put', value: wrapped.value, at: markerAt ?? wrapped.at, ...(wrapped.context ? { writeContext: wrapped.context } : {}) });
     }
     return changes;
   }

@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import type { StoreSettings } from '../settings.js';
 import type { ConfigStore } from './config-store.js';
+import { measuredStore } from './store-metrics.js';
 
 export interface OpenStoreOptions {
   store: StoreSettings;
@@ -15,7 +16,7 @@ export async function openConfigStore({ store, dataDir, logger }: OpenStoreOptio
   switch (store.engine) {
     case 'sqlite': {
       const { SqliteConfigStore } = await import('./sqlite.js');
-      return new SqliteConfigStore(dataDir);
+      return measuredStore(new SqliteConfigStore(dataDir), 'sqlite');
     }
     case 'etcd': {
       const { EtcdConfigStore } = await import('./etcd.js');
@@ -27,7 +28,7 @@ export async function openConfigStore({ store, dataDir, logger }: OpenStoreOptio
         await etcd.close();
         throw error;
       }
-      return etcd;
+      return measuredStore(etcd, 'etcd');
     }
   }
 }

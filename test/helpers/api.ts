@@ -21,6 +21,8 @@ export interface RequestOptions {
 
 export function parseBody(text: string, contentType: string | null): unknown {
   if (text === '') return undefined;
+  // A stream of JSON objects, one a line: the lines parsed, in order.
+  if (/ndjson/.test(contentType ?? '')) return text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as unknown);
   if (/yaml/.test(contentType ?? '')) return yaml.load(text);
   if (/json/.test(contentType ?? '')) return JSON.parse(text);
   return text;

@@ -1,6 +1,8 @@
 // A control tower and its sites for tests and benchmarks: each a real Berth process on loopback with its own data
 // directory (and, when asked, its own vault-dev), the site registered at the tower with its token in the tower's
-// secret store. A site keeps its port across restarts, so the tower's `api-url` for it stays right.
+// secret store, and following the tower with a token the tower's admin made for that site alone (role `site`).
+// A site keeps its port across restarts, so the tower's `api-url` for it stays right. Everything is on loopback over
+// plain HTTP, so tower and sites run with BERTH_SITES_ALLOW_HTTP=true.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,8 +24,6 @@ export interface RunningTower {
   api: Api;
   vault: VaultDevInstance;
   vaultToken: string;
-  /** The token the sites present to the tower (role `read`). */
-  siteToken: string;
   /** SIGTERM; `start()` brings it back on the same port and data directory. */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -39,6 +39,8 @@ export interface RunningSite {
   vault?: VaultDevInstance;
   vaultToken?: string;
   url: string;
+  /** The token this site presents to the tower: role `site`, bound to this site. */
+  towerToken: string;
   stop(): Promise<void>;
   /** Starts the site again on the same port and data directory. */
   start(): Promise<void>;
@@ -48,7 +50,16 @@ export interface RunningSite {
 const randomToken = (label: string) => `${label}-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
 
 async function startOnPort(port: number, dataDir: string, adminToken: string, env: Record<string, string>): Promise<BerthProcess> {
-  return startBerth({ dataDir, adminToken, env: { BERTH_LISTEN: `127.0.0.1:${port}`, BERTH_LOG_LEVEL: 'warn', ...env } });
+  return startBerth({ dataDir, adminToken, env: { BERTH_LISTEN: `127.0.0.1:${port}`, BERTH_LOG_LEVEL: 'warn', BERTH_SITES_ALLOW_HTTP: 'true', ...env } });
+}
+
+/** Makes the token a site presents to `tower`: role `site`, bound to `site`, as an operator does it. */
+export async function createSiteToken(tower: RunningTower, site: string): Promise<string> {
+  const created = await tower.api.post('/v1/config/system/tokens', { name: `site-${site}`, role: 'site', site });
+  assert.equal(created.status, 201, created.text);
+  const token = (created.body as { token: string }).token;
+  registerSecretValue(token);
+  return token;
 }
 
 export interface TowerOptions {
@@ -56,7 +67,7 @@ export interface TowerOptions {
   env?: Record<string, string>;
 }
 
-/** A control tower with its own vault-dev (the KV mount for site tokens enabled) and a `read` token for sites. */
+/** A control tower with its own vault-dev (the KV mount for site tokens enabled). */
 export async function startTower(options: TowerOptions = {}): Promise<RunningTower> {
   const vaultToken = randomToken('tower-vault-root');
   const vault = await startVaultDev({ rootToken: vaultToken });
@@ -67,16 +78,11 @@ export async function startTower(options: TowerOptions = {}): Promise<RunningTow
   const env = { VAULT_ADDR: vault.addr, VAULT_TOKEN: vaultToken, ...options.env };
   let berth = await startOnPort(port, dataDir, adminToken, env);
   const api = new Api(berth.url, adminToken, options.inspect);
-  const created = await api.post('/v1/config/system/tokens', { name: 'sites', role: 'read' });
-  assert.equal(created.status, 201, created.text);
-  const siteToken = (created.body as { token: string }).token;
-  registerSecretValue(siteToken);
   const tower: RunningTower = {
     berth,
     api,
     vault,
     vaultToken,
-    siteToken,
     async stop() {
       await berth.stop();
     },
@@ -85,9 +91,11 @@ export async function startTower(options: TowerOptions = {}): Promise<RunningTow
       tower.berth = berth;
     },
     async close() {
-      await berth.stop();
-      await vault.stop();
-      rmSync(dataDir, { recursive: true, force: true });
+      try {
+        await closeAll([() => berth.stop(), () => vault.stop()]);
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
     },
   };
   return tower;
@@ -102,7 +110,10 @@ export interface SiteOptions {
   register?: boolean;
 }
 
-/** A site following `tower`, registered there as `name` with its admin token in the tower's secret store. */
+/**
+ * A site following `tower` with a `site` token of its own, registered there as `name` with its admin token in the
+ * tower's secret store.
+ */
 export async function startSite(tower: RunningTower, name: string, options: SiteOptions = {}): Promise<RunningSite> {
   let vault: VaultDevInstance | undefined;
   let vaultToken: string | undefined;
@@ -114,10 +125,11 @@ export async function startSite(tower: RunningTower, name: string, options: Site
   const port = await freePort();
   const adminToken = randomToken(`${name}-admin`);
   registerSecretValue(adminToken);
+  const towerToken = await createSiteToken(tower, name);
   const env = {
     BERTH_SITE_NAME: name,
     BERTH_TOWER_URL: tower.berth.url,
-    BERTH_TOWER_TOKEN: tower.siteToken,
+    BERTH_TOWER_TOKEN: towerToken,
     ...(vault && vaultToken ? { VAULT_ADDR: vault.addr, VAULT_TOKEN: vaultToken } : {}),
     ...options.env,
   };
@@ -135,6 +147,7 @@ export async function startSite(tower: RunningTower, name: string, options: Site
     ...(vault ? { vault } : {}),
     ...(vaultToken ? { vaultToken } : {}),
     url,
+    towerToken,
     async stop() {
       await berth.stop();
     },
@@ -143,9 +156,11 @@ export async function startSite(tower: RunningTower, name: string, options: Site
       site.berth = berth;
     },
     async close() {
-      await berth.stop();
-      await vault?.stop();
-      rmSync(dataDir, { recursive: true, force: true });
+      try {
+        await closeAll([() => berth.stop(), () => vault?.stop()]);
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
     },
   };
   return site;
@@ -178,4 +193,21 @@ export async function converged(tower: RunningTower, site: { api: Api; name: str
     },
     limitMs,
   );
+}
+
+/**
+ * Runs every closer, in order, even when one fails (so no process is left running), then fails with the first
+ * failure: a leak found in a process's output when it stops must fail the test, not be printed and forgotten.
+ */
+export async function closeAll(closers: Array<() => Promise<unknown> | undefined>): Promise<void> {
+  const failures: unknown[] = [];
+  for (const close of closers) {
+    try {
+      await close();
+    } catch (e) {
+      failures.push(e);
+    }
+  }
+  if (failures.length === 1) throw failures[0];
+  if (failures.length > 1) throw new AggregateError(failures, `${failures.length} closers failed: ${failures.map(String).join('; ')}`);
 }

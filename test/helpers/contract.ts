@@ -39,6 +39,10 @@ export function assertMatchesContract(method: string, path: string, res: ApiResp
   assert.ok(media, `${method} ${template} ${res.status}: media type '${mediaType}' is not documented`);
   const schemaPointer = media.schema.$ref ?? `${pointer}/content/${escape(mediaType)}/schema`;
   const validate = validatorFor(schemaPointer);
-  const ok = validate(res.body);
-  assert.ok(ok, `${method} ${template} ${res.status} does not match the contract: ${JSON.stringify(describeAjvErrors(validate.errors))}\n${res.text.slice(0, 500)}`);
+  // A stream (NDJSON) documents the schema of each line.
+  const values = mediaType === 'application/x-ndjson' ? (res.body as unknown[]) : [res.body];
+  for (const value of values) {
+    const ok = validate(value);
+    assert.ok(ok, `${method} ${template} ${res.status} does not match the contract: ${JSON.stringify(describeAjvErrors(validate.errors))}\n${JSON.stringify(value).slice(0, 500)}`);
+  }
 }

@@ -15,7 +15,9 @@ export type BlobBehaviour =
   /** Forward `afterBytes` of a body, then send nothing more until the proxy stops. */
   | { kind: 'stall'; afterBytes: number }
   /** Hold each blob response (headers included) until `release()`. */
-  | { kind: 'gate' };
+  | { kind: 'gate' }
+  /** Forward each blob body at no more than `bytesPerSecond` (a slow link, so a person can watch a pull). */
+  | { kind: 'throttle'; bytesPerSecond: number };
 
 export interface BlobRequest {
   digest: string;
@@ -45,6 +47,23 @@ export interface RegistryProxy {
 
 const BLOB_PATH = /^\/v2\/.+\/blobs\/(sha256:[a-f0-9]{64})$/;
 const MANIFEST_PATH = /^\/v2\/.+\/manifests\/[^/]+$/;
+
+/** Pipes `from` into `to`, pausing whenever more has gone through than `bytesPerSecond` allows so far. */
+function throttle(from: IncomingMessage, to: ServerResponse, bytesPerSecond: number): void {
+  const started = Date.now();
+  let forwarded = 0;
+  from.on('data', (chunk: Buffer) => {
+    to.write(chunk);
+    forwarded += chunk.length;
+    const ahead = (forwarded / bytesPerSecond) * 1000 - (Date.now() - started);
+    if (ahead > 0) {
+      from.pause();
+      setTimeout(() => from.resume(), ahead);
+    }
+  });
+  from.on('end', () => to.end());
+  to.once('close', () => from.destroy());
+}
 
 export async function startRegistryProxy(upstream: { port: number; caCertPem: string }, ca: CertificateAuthority): Promise<RegistryProxy> {
   const certificate = issueServerCertificate(ca, `proxy-${process.pid}-${Math.random().toString(36).slice(2)}`);
@@ -113,6 +132,7 @@ export async function startRegistryProxy(upstream: { port: number; caCertPem: st
       if (misbehave && behaviour.kind === 'gate') await gateOf(behaviour).opened;
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       if (!misbehave || behaviour.kind === 'pass' || behaviour.kind === 'gate') return void answer.pipe(res);
+      if (behaviour.kind === 'throttle') return throttle(answer, res, behaviour.bytesPerSecond);
       if (behaviour !== cutBehaviour) {
         cutBehaviour = behaviour;
         cutsDone = 0;

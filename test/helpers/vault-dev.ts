@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { builtEntry, PROJECT_ROOT as REPO_ROOT } from './built.js';
+import { assertNoSecretIn } from './secret-values.js';
 
 /** Generous: a start on a loaded 2-core machine. Only a safety net, never a pacing device. */
 const START_TIMEOUT_MS = 60_000;
@@ -39,7 +40,10 @@ export interface VaultDevInstance {
   dataDir: string;
   /** Everything the process wrote to stdout and stderr so far. */
   output(): string;
-  /** SIGTERM, then waits for exit (SIGKILL if it hangs); removes a temp dataDir the helper created. */
+  /**
+   * SIGTERM, then waits for exit (SIGKILL if it hangs); removes a temp dataDir the helper created. Fails if its whole
+   * output holds a registered secret value (see secret-values.ts): the store holds secrets, it must never log one.
+   */
   stop(): Promise<void>;
   /** Sends a signal (default SIGKILL) without waiting. */
   kill(signal?: NodeJS.Signals): void;
@@ -114,6 +118,10 @@ export async function startVaultDev(opts: VaultDevOptions = {}): Promise<VaultDe
         clearTimeout(timer);
       }
       if (ownsDataDir) await rm(dataDir, { recursive: true, force: true });
+      // In dev mode vault-dev announces its own root token once, as `vault server -dev` does: that line is by design
+      // (a test may watch the token, e.g. to catch Berth logging its VAULT_TOKEN); every other byte is checked.
+      const announced = rootToken === '' ? output : output.replace(`\nRoot Token: ${rootToken}\n`, '\n');
+      assertNoSecretIn(announced, `the output of vault-dev ${child.pid}`);
     },
   };
 }

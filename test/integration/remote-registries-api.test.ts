@@ -67,7 +67,8 @@ describe('the source document samples', () => {
     const stateList = await api.get(`${STATE}?content=config`, { accept: YAML });
     assert.deepEqual(stateList.body, yaml.load(sampleListYaml));
     const state = (await api.get(`${STATE}/registry.example.com`, { accept: YAML })).body as Record<string, unknown>;
-    assert.deepEqual({ ...state, revision: undefined, 'last-change': undefined }, { ...expected, revision: undefined, 'last-change': undefined });
+    const nonconfig = { revision: undefined, 'last-change': undefined, 'last-change-by': undefined };
+    assert.deepEqual({ ...state, ...nonconfig }, { ...expected, ...nonconfig });
     assert.equal(typeof state.revision, 'number');
     assert.ok(!Number.isNaN(Date.parse(String(state['last-change']))));
 
@@ -319,10 +320,27 @@ describe('query options', () => {
     const config = (await api.get(`${STATE}/${r.address}?content=config`)).body;
     assert.deepEqual(config, r);
     const nonconfig = (await api.get(`${STATE}/${r.address}?content=nonconfig`)).body as Record<string, unknown>;
-    assert.deepEqual(Object.keys(nonconfig).sort(), ['address', 'last-change', 'revision']);
+    assert.deepEqual(Object.keys(nonconfig).sort(), ['address', 'last-change', 'last-change-by', 'revision']);
     const all = (await api.get(`${STATE}/${r.address}?content=all`)).body as Record<string, unknown>;
-    assert.deepEqual(Object.keys(all).sort(), ['address', 'credentials', 'last-change', 'revision']);
+    assert.deepEqual(Object.keys(all).sort(), ['address', 'credentials', 'last-change', 'last-change-by', 'revision']);
     assert.equal((await api.get(`${STATE}?content=everything`)).status, 400);
+  });
+
+  it('the state names who made the last change (the token, and the request id of the write)', async () => {
+    const created = await api.post('/v1/config/system/tokens', { name: 'ci-deployer', role: 'admin' });
+    const ci = api.withToken((created.body as { token: string }).token);
+    const r = registry();
+    const put = await ci.put(one(r.address), r, { headers: { 'x-request-id': 'deploy-42' } });
+    assert.equal(put.status, 201, put.text);
+    const byCi = (await api.get(`${STATE}/${r.address}`)).body as Record<string, unknown>;
+    assert.deepEqual(byCi['last-change-by'], { kind: 'token', name: 'ci-deployer', 'request-id': 'deploy-42' });
+    const patched = await api.patch(one(r.address), { 'override-address': 'mirror.example.com' });
+    assert.equal(patched.status, 204, patched.text);
+    const byAdmin = (await api.get(`${STATE}/${r.address}?fields=last-change-by`)).body;
+    assert.deepEqual(byAdmin, { 'last-change-by': { kind: 'token', name: 'admin (BERTH_ADMIN_TOKEN)', 'request-id': patched.headers.get('x-request-id') } });
+    // A dry run writes nothing, so it changes no record either.
+    assert.equal((await ci.patch(`${one(r.address)}?validate=true`, { 'override-address': 'x.example.com' })).status, 204);
+    assert.equal(((await api.get(`${STATE}/${r.address}`)).body as { 'last-change-by': { name: string } })['last-change-by'].name, 'admin (BERTH_ADMIN_TOKEN)');
   });
 
   it('unknown query parameters are 400', async () => {
@@ -405,13 +423,12 @@ describe('roles', () => {
       assert.equal((await as.delete(one(r.address))).status, 403, role);
       assert.equal((await as.get('/v1/config/system/tokens')).status, 403, role);
     }
-    // An operator invokes operations (POST under /v1/state/): past access control, so not 403.
-    // (Not checked against the contract: the operation does not exist, only the access decision matters.)
-    const unchecked = new Api(berth.url, '');
-    const op = await unchecked.withToken(tokens.operator!).post(`${STATE}/${r.address}/no-such-operation`, {});
-    assert.notEqual(op.status, 403);
-    const readOp = await unchecked.withToken(tokens.read!).post(`${STATE}/${r.address}/no-such-operation`, {});
+    // An operator invokes operations (POST under /v1/state/); a reader may not.
+    const op = await api.withToken(tokens.operator!).post('/v1/state/image-registry/garbage-collect', {});
+    assert.equal(op.status, 200, op.text);
+    const readOp = await api.withToken(tokens.read!).post('/v1/state/image-registry/garbage-collect', {});
     assert.equal(readOp.status, 403);
+    assert.match(errorMessage(readOp), /role 'read' may not POST \/v1\/state\/image-registry\/garbage-collect/);
   });
 
   it('401 with WWW-Authenticate: Bearer without a token or with an unknown one', async () => {

@@ -7,7 +7,7 @@ import { startVaultDev, type VaultDevInstance } from '../helpers/vault-dev.js';
 import { startBerth, type BerthProcess } from '../helpers/berth.js';
 import { Api, errorMessage, type ApiResponse } from '../helpers/api.js';
 import { assertMatchesContract } from '../helpers/contract.js';
-import { assertNoSecretIn, randomSecret, registerSecretValue, vaultClient, writeRegistrySecret } from '../helpers/secret-values.js';
+import { assertNoSecretIn, randomSecret, registerBasicCredential, registerSecretValue, vaultClient, writeRegistrySecret } from '../helpers/secret-values.js';
 import { VaultSecretStore } from '../../src/secrets/secret-store.js';
 import { registryCredentials } from '../../src/secrets/registry-credentials.js';
 import { BerthError } from '../../src/errors.js';
@@ -150,30 +150,63 @@ describe('Berth while the secret store is sealed', () => {
     assert.equal((await api.get('/v1/config/image-registry/remote-registries/sealed.example.com')).status, 200);
   });
 
-  it('an unreachable secret store is a 503 with its own message', async () => {
+  it('an unreachable secret store is a 503 with its own message, which does not name the store; callers without a token get 401', async () => {
     await vd.stop();
     await eventually('Berth seeing the store gone', async () => (await api.get('/v1/config/image-registry/remote-registries')).status === 503, 20_000);
     const res = await api.get('/v1/state/image-registry/remote-registries');
     assert.equal(res.status, 503);
-    assert.match(errorMessage(res), new RegExp(`secret store at ${vd.addr.replace(/[.]/g, '\\.')} is unreachable`));
+    assert.match(errorMessage(res), /^the secret store is unreachable/);
+    const { host, port } = new URL(vd.addr);
+    assert.ok(!res.text.includes(host) && !res.text.includes(port), `the answer names the secret store: ${res.text}`);
     assert.equal(res.headers.get('retry-after'), '5');
     assert.equal((await fetch(`${berth.url}/healthz`)).status, 200);
+
+    // Authentication comes before the seal gate: a flood of callers without a token learns nothing and logs no error.
+    for (let i = 0; i < 50; i++) {
+      const anonymous = await api.get('/v1/config/image-registry/remote-registries', { token: i % 2 === 0 ? null : `wrong-token-${i}` });
+      assert.equal(anonymous.status, 401, anonymous.text);
+      assert.ok(!anonymous.text.includes(host) && !anonymous.text.includes('secret store'), anonymous.text);
+    }
+    const errorLines = berth.output().split('\n').filter((line) => /"level":(50|60)/.test(line));
+    assert.deepEqual(errorLines, [], 'no error-level line since Berth started: the seal, the outage and the flood are all designed');
+    // The designed 503 itself is logged at warn, without a stack.
+    const answered = berth.output().split('\n').filter((line) => line.includes('"statusCode":503'));
+    assert.ok(answered.length > 0, 'the 503s are in the request log');
+    for (const line of answered) {
+      assert.match(line, /"level":40/);
+      assert.ok(!line.includes('"stack"'), line);
+    }
   });
 });
 
 describe('the leak watch itself', () => {
-  it('catches a registered secret value in a text, plain or base64', () => {
+  it('catches a registered secret value in a text, as is and in every encoding, inside longer texts too', () => {
     const value = randomSecret('watch');
+    registerSecretValue(value);
     assert.doesNotThrow(() => assertNoSecretIn('nothing to see', 'a text'));
-    assert.throws(() => {
-      const text = `... ${value} ...`;
-      registerAndCheck(value, text);
-    }, /leaked/);
-    assert.throws(() => registerAndCheck(value, Buffer.from(value).toString('base64')), /leaked/);
+    const bytes = Buffer.from(value);
+    const leaks = {
+      'as is': `... ${value} ...`,
+      base64: bytes.toString('base64'),
+      // Inside a longer encoded text, at each of the three byte alignments base64 has.
+      'base64 at offset 1': Buffer.concat([Buffer.from('x'), bytes, Buffer.from('yz')]).toString('base64'),
+      'base64 at offset 2': Buffer.from(`{"p":"${value}"}`).toString('base64'),
+      base64url: Buffer.concat([Buffer.from('?~'), bytes]).toString('base64url'),
+      hex: `0x${bytes.toString('hex')}`,
+    };
+    for (const [form, text] of Object.entries(leaks)) assert.throws(() => assertNoSecretIn(text, 'a text'), /leaked/, form);
+    // Characters that encodings change: percent-encoding (a URL, a form body) and JSON escapes.
+    const special = `p@ss w/rd "q" ${randomSecret('special')}`;
+    registerSecretValue(special);
+    assert.throws(() => assertNoSecretIn(`?password=${encodeURIComponent(special)}&x=1`, 'a URL'), /leaked/);
+    assert.throws(() => assertNoSecretIn(JSON.stringify({ password: special }), 'a JSON body'), /leaked/);
+  });
+
+  it('catches a user name and password as HTTP Basic credentials (base64 of user:password)', () => {
+    const password = randomSecret('basic');
+    registerBasicCredential('puller', password);
+    assert.throws(() => assertNoSecretIn(`authorization: Basic ${Buffer.from(`puller:${password}`).toString('base64')}`, 'a log line'), /leaked/);
+    // The user name alone is no secret.
+    assert.doesNotThrow(() => assertNoSecretIn(`user puller, Basic ${Buffer.from('puller:').toString('base64')}`, 'a log line'));
   });
 });
-
-function registerAndCheck(value: string, text: string): void {
-  registerSecretValue(value);
-  assertNoSecretIn(text, 'a text');
-}

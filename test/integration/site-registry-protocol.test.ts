@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import express from 'express';
 import { createRegistryRouter, createSiteRegistry, type RegistryAccess, type SiteRegistry } from '../../src/registry/index.js';
+import { rawRequest } from '../helpers/raw-http.js';
 import { buildPlatformImage, sha256Digest, type TestBlob, type TestPlatformImage } from '../helpers/skopeo.js';
 
 const tokens = { admin: 'admin-token-71aa', operator: 'operator-token-c3d0', read: 'read-token-e2b9' } as const;
@@ -55,6 +56,15 @@ describe('site registry /v2 protocol', () => {
     await pushBlob(repository, image.config);
     for (const layer of image.layers) await pushBlob(repository, layer);
     return request(`/v2/${repository}/manifests/${reference}`, { method: 'PUT', headers: { 'content-type': ociManifest }, body: image.manifest.bytes });
+  }
+
+  /** The same push with the given Authorization headers instead of an API token. */
+  async function pushImageWith(repository: string, image: TestPlatformImage, reference: string, headers: Record<string, string>): Promise<Response> {
+    for (const blob of [image.config, ...image.layers]) {
+      const res = await request(`/v2/${repository}/blobs/uploads/?digest=${blob.digest}`, { role: null, method: 'POST', headers: { ...headers, 'content-type': 'application/octet-stream' }, body: blob.bytes });
+      assert.equal(res.status, 201, await res.text());
+    }
+    return request(`/v2/${repository}/manifests/${reference}`, { role: null, method: 'PUT', headers: { ...headers, 'content-type': ociManifest }, body: image.manifest.bytes });
   }
 
   before(async () => {
@@ -120,12 +130,130 @@ describe('site registry /v2 protocol', () => {
         access.anonymousPull = true;
         assert.equal((await request('/v2/anon/test/manifests/v1', { role: null })).status, 200);
         assert.equal((await request(`/v2/anon/test/blobs/${image.config.digest}`, { role: null, method: 'HEAD' })).status, 200);
-        assert.equal((await request('/v2/', { role: null })).status, 200);
+        // The ping is challenged even so: a client that is never challenged never learns to authenticate for a push.
+        const ping = await request('/v2/', { role: null });
+        assert.equal(ping.status, 401);
+        assert.equal(ping.headers.get('www-authenticate'), `Bearer realm="${base}/v2/token",service="berth"`);
         const push = await request('/v2/anon/test/blobs/uploads/', { role: null, method: 'POST' });
         assert.equal(push.status, 401);
-        assert.equal(push.headers.get('www-authenticate'), 'Basic realm="berth"');
+        assert.equal(push.headers.get('www-authenticate'), `Bearer realm="${base}/v2/token",service="berth",scope="repository:anon/test:pull,push"`);
+        // Credentials still work as they are, with or without anonymous pull.
+        assert.equal((await request('/v2/', { role: 'read' })).status, 200);
       } finally {
         access.anonymousPull = false;
+      }
+    });
+  });
+
+  describe('the token flow (realm /v2/token)', () => {
+    type TokenAnswer = { token: string; access_token: string; expires_in: number; issued_at: string };
+    const basic = (role: keyof typeof tokens) => `Basic ${Buffer.from(`someone:${tokens[role]}`).toString('base64')}`;
+    const fetchToken = async (scopes: string[], authorization?: string): Promise<Response> => {
+      const query = new URLSearchParams([['service', 'berth'], ...scopes.map((s): [string, string] => ['scope', s])]);
+      return request(`/v2/token?${query}`, { role: null, headers: authorization ? { authorization } : {} });
+    };
+    const tokenOf = async (res: Response): Promise<string> => {
+      assert.equal(res.status, 200, await res.clone().text());
+      assert.equal(res.headers.get('cache-control'), 'no-store');
+      const body = (await res.json()) as TokenAnswer;
+      assert.equal(body.token, body.access_token);
+      assert.equal(body.expires_in, 300);
+      assert.ok(Math.abs(Date.parse(body.issued_at) - Date.now()) < 60_000);
+      return body.token;
+    };
+    const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+    let image: TestPlatformImage;
+
+    before(async () => {
+      image = await buildPlatformImage({ os: 'linux', architecture: 'amd64' }, { 'token-flow': 'z' });
+      assert.equal((await pushImage('flow/app', image, 'v1')).status, 201);
+      access.anonymousPull = true;
+    });
+    after(() => {
+      access.anonymousPull = false;
+    });
+
+    it('gives anonymous callers pull scopes only, which pull and nothing more', async () => {
+      const token = await tokenOf(await fetchToken(['repository:flow/app:pull,push,delete']));
+      assert.equal((await request('/v2/', { role: null, headers: bearer(token) })).status, 200);
+      assert.equal((await request('/v2/flow/app/manifests/v1', { role: null, headers: bearer(token) })).status, 200);
+      const push = await request('/v2/flow/app/blobs/uploads/', { role: null, method: 'POST', headers: bearer(token) });
+      assert.equal(push.status, 401);
+      assert.match(push.headers.get('www-authenticate') ?? '', /^Bearer realm="[^"]+\/v2\/token",service="berth",scope="repository:flow\/app:pull,push",error="insufficient_scope"$/);
+      const remove = await request('/v2/flow/app/manifests/v1', { role: null, method: 'DELETE', headers: bearer(token) });
+      assert.equal(remove.status, 401);
+      // A scope is for one repository: the token pulls nothing else.
+      assert.equal((await request('/v2/anon/test/manifests/v1', { role: null, headers: bearer(token) })).status, 401);
+    });
+
+    it('exchanges an API token (Basic password or Bearer) for what its role allows of the scopes asked', async () => {
+      const pusher = await tokenOf(await fetchToken(['repository:flow/pushed:pull,push'], basic('operator')));
+      assert.equal((await pushImageWith('flow/pushed', image, 'v1', bearer(pusher))).status, 201);
+      const viaBearer = await tokenOf(await fetchToken(['repository:flow/pushed:pull,push,delete'], `Bearer ${tokens.admin}`));
+      assert.equal((await request('/v2/flow/pushed/manifests/v1', { role: null, method: 'DELETE', headers: bearer(viaBearer) })).status, 202);
+      const reader = await tokenOf(await fetchToken(['repository:flow/app:pull,push'], basic('read')));
+      assert.equal((await request('/v2/flow/app/manifests/v1', { role: null, headers: bearer(reader) })).status, 200);
+      assert.equal((await request('/v2/flow/app/blobs/uploads/', { role: null, method: 'POST', headers: bearer(reader) })).status, 401);
+      const catalog = await tokenOf(await fetchToken(['registry:catalog:*'], basic('read')));
+      assert.equal((await request('/v2/_catalog', { role: null, headers: bearer(catalog) })).status, 200);
+      // Several scopes in one parameter, space-separated, as some clients send them.
+      const both = await tokenOf(await fetchToken(['repository:flow/app:pull repository:anon/test:pull']));
+      assert.equal((await request('/v2/anon/test/manifests/v1', { role: null, headers: bearer(both) })).status, 200);
+    });
+
+    it('refuses wrong credentials, forged, altered and foreign tokens, malformed scopes and other methods', async () => {
+      for (const authorization of [`Basic ${Buffer.from('u:wrong').toString('base64')}`, 'Bearer not-a-token', 'Basic !!!']) {
+        const res = await fetchToken(['repository:flow/app:pull'], authorization);
+        assert.equal(res.status, 401, authorization);
+        assert.equal(res.headers.get('www-authenticate'), 'Basic realm="berth"');
+      }
+      const token = await tokenOf(await fetchToken(['repository:flow/app:pull']));
+      const [payload, signature] = token.slice('berth-registry.'.length).split('.') as [string, string];
+      const widened = Buffer.from(JSON.stringify({ exp: 4_102_444_800, access: [{ type: 'repository', name: 'flow/app', actions: ['pull', 'push', 'delete'] }] })).toString('base64url');
+      const forgeries = [
+        `berth-registry.${widened}.${signature}`,
+        `berth-registry.${payload}.${signature.slice(0, -2)}AA`,
+        `berth-registry.${payload}`,
+        `berth-registry.${payload}.${signature}.x`,
+        `berth-registry.${Buffer.from('{"exp":1,"access":[]}').toString('base64url')}.${signature}`,
+      ];
+      for (const forged of forgeries) {
+        const res = await request('/v2/flow/app/manifests/v1', { role: null, method: 'DELETE', headers: bearer(forged) });
+        assert.equal(res.status, 401, forged);
+      }
+      // A token from another Berth (another process, another key) is as good as a forged one.
+      const otherApp = express();
+      otherApp.use('/v2', createRegistryRouter(registry, access));
+      const otherServer = await new Promise<Server>((resolve) => {
+        const s = otherApp.listen(0, '127.0.0.1', () => resolve(s));
+      });
+      try {
+        const foreignAnswer = await fetch(`http://127.0.0.1:${(otherServer.address() as AddressInfo).port}/v2/token?scope=repository:flow/app:pull`);
+        const foreign = await tokenOf(foreignAnswer);
+        assert.equal((await request('/v2/flow/app/manifests/v1', { role: null, headers: bearer(foreign) })).status, 401);
+      } finally {
+        await new Promise<void>((resolve) => otherServer.close(() => resolve()));
+      }
+      for (const scope of ['repository', 'repository:flow/app', 'repository:Flow/App:pull', 'repository:flow/../app:pull', 'registry:other:*', 'nope:x:pull', `repository:${'a'.repeat(600)}:pull`]) {
+        const res = await fetchToken([scope]);
+        assert.equal(res.status, 400, scope);
+        assert.deepEqual(await errorCodes(res), ['UNSUPPORTED']);
+      }
+      assert.equal((await fetchToken(Array.from({ length: 33 }, (_, i) => `repository:r${i}:pull`))).status, 400);
+      const post = await request('/v2/token', { role: null, method: 'POST' });
+      assert.equal(post.status, 405);
+      assert.equal(post.headers.get('allow'), 'GET');
+    });
+
+    it('gives nobody a token without credentials when anonymous pull is off', async () => {
+      access.anonymousPull = false;
+      try {
+        const res = await fetchToken(['repository:flow/app:pull']);
+        assert.equal(res.status, 401);
+        assert.equal(res.headers.get('www-authenticate'), 'Basic realm="berth"');
+        assert.equal((await fetchToken(['repository:flow/app:pull'], basic('read'))).status, 200);
+      } finally {
+        access.anonymousPull = true;
       }
     });
   });
@@ -203,6 +331,36 @@ describe('site registry /v2 protocol', () => {
       const res = await request(`/v2/apps/web/manifests/${wrong}`, { method: 'PUT', headers: { 'content-type': ociManifest }, body: image.manifest.bytes });
       assert.equal(res.status, 400);
       assert.deepEqual(await errorCodes(res), ['DIGEST_INVALID']);
+    });
+
+    it('answers GET and HEAD of a malformed tag with 404 MANIFEST_UNKNOWN, as distribution does; a PUT to it is a 400', async () => {
+      for (const tag of ['.INVALID_MANIFEST_NAME', '-dash', 'a'.repeat(129), 'sp%20ace', 'x!y']) {
+        const get = await request(`/v2/apps/web/manifests/${tag}`, { role: 'read' });
+        assert.equal(get.status, 404, tag);
+        assert.deepEqual(await errorCodes(get), ['MANIFEST_UNKNOWN']);
+        assert.equal((await request(`/v2/apps/web/manifests/${tag}`, { role: 'read', method: 'HEAD' })).status, 404, tag);
+      }
+      const put = await request('/v2/apps/web/manifests/.INVALID_MANIFEST_NAME', { method: 'PUT', headers: { 'content-type': ociManifest }, body: image.manifest.bytes });
+      assert.equal(put.status, 400);
+      assert.deepEqual(await errorCodes(put), ['MANIFEST_INVALID']);
+    });
+
+    it('has one spelling per path: dot and empty segments, encoded letters and slashes, other cases are refused', async () => {
+      const spellings = [
+        '/v2/apps/web/../web/manifests/v1', '/v2/apps/./web/manifests/v1', '/v2/apps//web/manifests/v1', '/v2/apps/web/manifests/%2e%2e',
+        '/v2/apps/%77eb/manifests/v1', '/v2/apps/web/manifests/%761', '/v2/apps%2Fweb/manifests/v1', '/v2/Apps/Web/manifests/v1',
+        '/v2/apps/web/manifests/v1/', '/v2/apps/web%2F..%2Fweb/manifests/v1', '/v2/apps\\web/manifests/v1',
+      ];
+      for (const path of spellings) {
+        for (const role of ['read', 'admin'] as const) {
+          // Sent as written: fetch would resolve the dot segments itself.
+          const res = await rawRequest(base, { method: 'GET', path, headers: auth(role) });
+          assert.ok(res.status === 400 || res.status === 404, `${path}: ${res.status}`);
+          const codes = (JSON.parse(res.text) as OciErrorBody).errors.map((e) => e.code);
+          assert.deepEqual(codes, res.status === 400 ? ['NAME_INVALID'] : ['UNSUPPORTED'], path);
+        }
+      }
+      assert.equal((await request('/v2/apps/web/manifests/v1', { role: 'read' })).status, 200, 'the one spelling');
     });
 
     it('stores an index whose platform manifests were pushed by digest, and applies ?tag= with OCI-Tag', async () => {

@@ -1,5 +1,6 @@
 // The site registry against a real, independent client: skopeo pushes a two-platform OCI image over plain HTTP
 // on loopback, inspects it raw and copies it back to an OCI layout; every digest must survive the round trip.
+// Then a whole Berth with anonymous pull: skopeo pulls without credentials and pushes with them (the token flow).
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -10,6 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import express from 'express';
 import { createRegistryRouter, createSiteRegistry, type RegistryAccess, type SiteRegistry } from '../../src/registry/index.js';
+import { Api } from '../helpers/api.js';
+import { startBerth, type BerthProcess } from '../helpers/berth.js';
 import {
   buildPlatformImage,
   buildTestImage,
@@ -144,5 +147,60 @@ describe('site registry with skopeo', () => {
       /denied|403|DENIED/i,
     );
     await assert.rejects(registry.getRepository('edge/other'), /not known/);
+  });
+});
+
+describe('a Berth with anonymous pull, with skopeo', () => {
+  let berth: BerthProcess;
+  let host: string;
+  let workDir: string;
+  let image: TestImage;
+  const tokens: Record<'operator' | 'read' | 'site', string> = { operator: '', read: '', site: '' };
+  const as = (role: keyof typeof tokens) => ({ tlsVerify: false, creds: { username: `skopeo-${role}`, password: tokens[role] } });
+  const anonymous = { tlsVerify: false };
+
+  before(async () => {
+    berth = await startBerth({ env: { BERTH_REGISTRY_ANONYMOUS_PULL: 'true' } });
+    host = new URL(berth.url).host;
+    const api = new Api(berth.url, berth.adminToken);
+    for (const [role, extra] of [['operator', {}], ['read', {}], ['site', { site: 'edge-1' }]] as const) {
+      const created = await api.post('/v1/config/system/tokens', { name: `skopeo-${role}`, role, ...extra });
+      assert.equal(created.status, 201, created.text);
+      tokens[role] = (created.body as { token: string }).token;
+    }
+    workDir = mkdtempSync(join(tmpdir(), 'berth-token-flow-'));
+    image = await buildTestImage();
+    writeOciLayout(join(workDir, 'source'), image, 'v1');
+  });
+
+  after(async () => {
+    await berth.stop();
+    rmSync(workDir, { recursive: true, force: true });
+  });
+
+  const repositoryExists = async (name: string) => (await fetch(`${berth.url}/v2/${name}/tags/list`)).status === 200;
+
+  it('pushes with credentials (an operator token as the password) to the Berth that serves anonymous pulls', async () => {
+    await skopeoCopy(`oci:${join(workDir, 'source')}:v1`, `docker://${host}/team/app:v1`, { all: true, dest: as('operator') });
+    assert.ok(await repositoryExists('team/app'));
+  });
+
+  it('pulls anonymously, byte for byte', async () => {
+    const raw = await skopeoInspectRaw(`docker://${host}/team/app:v1`, anonymous);
+    assert.equal(sha256Digest(raw), image.index.digest);
+    const out = join(workDir, 'pulled');
+    await skopeoCopy(`docker://${host}/team/app:v1`, `oci:${out}:v1`, { all: true, src: anonymous });
+    assert.equal(readOciLayoutTag(out, 'v1').digest, image.index.digest);
+  });
+
+  it('refuses a push without credentials, with a read token and with a site token; nothing is written', async () => {
+    for (const [who, dest] of [['nobody', anonymous], ['read', as('read')], ['site', as('site')]] as const) {
+      await assert.rejects(
+        skopeoCopy(`oci:${join(workDir, 'source')}:v1`, `docker://${host}/team/refused-${who}:v1`, { all: true, dest }),
+        /unauthorized|denied|authentication required|401|403/i,
+        who,
+      );
+      assert.equal(await repositoryExists(`team/refused-${who}`), false, who);
+    }
   });
 });

@@ -1,14 +1,18 @@
 // `?site=` forwarding and the change feed in detail: a site behind HTTPS checked against its configured CA (and
 // refused with another CA), a site following an HTTPS tower with BERTH_TOWER_CACERT, request bodies and roles on
-// the way through, the sites list's validation, and what the feed carries (never tokens or the sites list).
+// the way through, the sites list's validation, what the feed carries (never tokens or the sites list), the
+// site-bound tokens sites follow the tower with, and http:// between tower and sites only when allowed.
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { errorMessage, type ApiResponse } from '../helpers/api.js';
-import { converged, startSite, startTower, type RunningSite, type RunningTower } from '../helpers/berth-site.js';
+import { Api, errorMessage, type ApiResponse } from '../helpers/api.js';
+import { startBerth } from '../helpers/berth.js';
+import { closeAll, converged, startSite, startTower, type RunningSite, type RunningTower } from '../helpers/berth-site.js';
 import { assertMatchesContract } from '../helpers/contract.js';
 import { freePort } from '../helpers/free-port.js';
 import { createCertificateAuthority, issueServerCertificate, type CertificateAuthority } from '../helpers/tls.js';
@@ -61,8 +65,11 @@ after(async () => {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
-  for (const close of [() => edge?.close(), () => secure?.close(), () => tower?.close()]) await close()?.catch((e: unknown) => console.error(e));
-  for (const authority of [ca, otherCa]) if (authority) rmSync(authority.dir, { recursive: true, force: true });
+  try {
+    await closeAll([() => edge?.close(), () => secure?.close(), () => tower?.close()]);
+  } finally {
+    for (const authority of [ca, otherCa]) if (authority) rmSync(authority.dir, { recursive: true, force: true });
+  }
 });
 
 describe('sites over TLS', () => {
@@ -192,12 +199,105 @@ describe('the change feed', () => {
     assert.deepEqual(page.changes, []);
   });
 
-  it('records the contact of the site it names; ignores names that are no site', async () => {
-    await tower.api.get(`${FEED}?after=0&wait=0&site-name=nobody`);
-    assert.deepEqual((await tower.api.get('/v1/state/sites?keys=true')).body, ['edge', 'secure']);
-    const unknown = await tower.api.get('/v1/state/sites/nobody');
-    assert.equal(unknown.status, 404);
+  it('records the contact of the site whose token reads it; a site token of no configured site records nothing', async () => {
     const edgeState = (await tower.api.get('/v1/state/sites/edge?fields=connected')).body;
     assert.deepEqual(edgeState, { connected: true });
+    const nobody = (await tower.api.post('/v1/config/system/tokens', { name: 'site-nobody', role: 'site', site: 'nobody' })).body as { token: string };
+    assert.equal((await tower.api.withToken(nobody.token).get(`${FEED}?after=0&wait=0&site-name=nobody`)).status, 200);
+    assert.deepEqual((await tower.api.get('/v1/state/sites?keys=true')).body, ['edge', 'secure']);
+    assert.equal((await tower.api.get('/v1/state/sites/nobody')).status, 404);
+  });
+});
+
+describe('site-bound tokens', () => {
+  /** A site that is registered but never runs: nothing but a forged call could make it look connected. */
+  const GHOST = { name: 'ghost', 'api-url': 'http://127.0.0.1:9', vault: 'site-tokens', secret: 'ghost' };
+
+  before(async () => {
+    assert.equal((await tower.api.put('/v1/config/sites/ghost', GHOST)).status, 201);
+  });
+
+  it('a site token reads the feed and the snapshot as its own site, and nothing else', async () => {
+    const asEdge = tower.api.withToken(edge.towerToken);
+    for (const path of [`${FEED}?after=0&wait=0`, `${FEED}?after=0&wait=0&site-name=edge`, '/v1/state/system/snapshot', '/v1/state/system/snapshot?site-name=edge']) {
+      const res = await asEdge.get(path);
+      assert.equal(res.status, 200, `${path}: ${res.text}`);
+    }
+    const refused = [
+      `${FEED}?after=0&wait=0&site-name=ghost`, '/v1/state/system/snapshot?site-name=secure', `${FEED}?after=0&wait=0&site=secure`,
+      `${FEED}?after=0&wait=0&site=edge`, '/v1/state/system/snapshot?site=control-tower', `${REGISTRY_STATES}?site=secure`, REGISTRY_STATES, REGISTRIES,
+      '/v1/state/sites', '/v1/config/sites', '/v1/state/system/replication', '/v1/config/system/tokens', '/v1/state/image-registry/repositories',
+    ];
+    for (const path of refused) {
+      const res = await asEdge.get(path);
+      assert.equal(res.status, 403, `${path}: ${res.text}`);
+    }
+    assert.equal((await asEdge.post('/v1/state/image-registry/garbage-collect?site=edge', {})).status, 403);
+    assert.equal((await asEdge.post(REGISTRIES, { address: 'by-a-site.example.com' })).status, 403);
+    assert.match(errorMessage(await asEdge.get(`${FEED}?site-name=ghost`)), /bound to site 'edge', not 'ghost'/);
+  });
+
+  it('no other token can make a site look connected: site-name is refused from every other role', async () => {
+    const reader = tower.api.withToken(((await tower.api.post('/v1/config/system/tokens', { name: 'feed-reader', role: 'read' })).body as { token: string }).token);
+    const operator = tower.api.withToken(((await tower.api.post('/v1/config/system/tokens', { name: 'feed-operator', role: 'operator' })).body as { token: string }).token);
+    for (const api of [reader, operator, tower.api]) {
+      for (const path of [`${FEED}?after=0&wait=0&site-name=ghost`, '/v1/state/system/snapshot?site-name=ghost']) {
+        const res = await api.get(path);
+        assert.equal(res.status, 403, `${path}: ${res.text}`);
+        assert.match(errorMessage(res), /site-name: only a site's own token/);
+      }
+      // Without site-name they read the feed like any state, and record nothing.
+      assert.equal((await api.get(`${FEED}?after=0&wait=0`)).status, 200);
+    }
+    assert.deepEqual((await tower.api.get('/v1/state/sites/ghost?content=nonconfig')).body, { name: 'ghost', connected: false });
+  });
+
+  it('a token for a site is made with its site, and only a site token has one', async () => {
+    const tokens = '/v1/config/system/tokens';
+    const noSite = await tower.api.post(tokens, { name: 'half-a-site', role: 'site' });
+    assert.equal(noSite.status, 400, noSite.text);
+    assert.match(errorMessage(noSite), /^site: required with role 'site'/);
+    assert.equal((await tower.api.post(tokens, { name: 'reader-of-a-site', role: 'read', site: 'edge' })).status, 400);
+    assert.equal((await tower.api.post(tokens, { name: 'bad-site-name', role: 'site', site: 'Not_A_Site' })).status, 400);
+    const listed = (await tower.api.get(`${tokens}/site-edge`)).body;
+    assert.deepEqual({ ...(listed as object), created: undefined }, { name: 'site-edge', role: 'site', site: 'edge', created: undefined });
+  });
+});
+
+describe('clear text between tower and sites', () => {
+  it('http:// api-urls are refused unless BERTH_SITES_ALLOW_HTTP=true, and a stored one gets no token', async () => {
+    // A "site" that counts what reaches it: the tower must never send it anything, its token least of all.
+    let received = 0;
+    const listener = createHttpServer((_req, res) => {
+      received++;
+      res.end();
+    });
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', () => resolve()));
+    const port = (listener.address() as AddressInfo).port;
+    const dataDir = mkdtempSync(join(tmpdir(), 'berth-cleartext-'));
+    const adminToken = 'cleartext-admin-token-0123456789';
+    const site = { name: 'plain', 'api-url': `http://127.0.0.1:${port}`, vault: 'site-tokens', secret: 'plain' };
+    try {
+      let berth = await startBerth({ dataDir, adminToken, env: { BERTH_SITES_ALLOW_HTTP: 'true' } });
+      assert.equal((await new Api(berth.url, adminToken).put('/v1/config/sites/plain', site)).status, 201);
+      await berth.stop();
+      berth = await startBerth({ dataDir, adminToken });
+      try {
+        const api = new Api(berth.url, adminToken);
+        const refused = await api.put('/v1/config/sites/other', { ...site, name: 'other' });
+        assert.equal(refused.status, 400, refused.text);
+        assert.match(errorMessage(refused), /^api-url: must be an https:\/\/ URL: the tower's token for the site would travel in clear/);
+        assert.equal((await api.put('/v1/config/sites/other', { ...site, name: 'other', 'api-url': 'https://other.example.com' })).status, 201);
+        const forwarded = await api.get('/v1/state/image-registry/repositories?site=plain');
+        assert.equal(forwarded.status, 503, forwarded.text);
+        assert.match(errorMessage(forwarded), /site 'plain' .*http:\/\/ .*BERTH_SITES_ALLOW_HTTP/);
+        assert.equal(received, 0);
+      } finally {
+        await berth.stop();
+      }
+    } finally {
+      listener.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { errorMessage, type Api, type ApiResponse } from '../helpers/api.js';
-import { converged, replicationState, startSite, startTower, SITE_TOKENS_MOUNT, type RunningSite, type RunningTower } from '../helpers/berth-site.js';
+import { closeAll, converged, replicationState, startSite, startTower, SITE_TOKENS_MOUNT, type RunningSite, type RunningTower } from '../helpers/berth-site.js';
 import { eventually } from '../helpers/eventually.js';
 import { assertMatchesContract } from '../helpers/contract.js';
 import { startDockerRegistry, type RunningRegistry } from '../helpers/docker-registry.js';
@@ -16,6 +16,7 @@ import { buildSinglePlatformImage, pushImage, type BuiltImage } from '../helpers
 import { randomSecret, vaultClient, writeRegistrySecret } from '../helpers/secret-values.js';
 import { skopeoInspectRaw } from '../helpers/skopeo.js';
 import { createCertificateAuthority, type CertificateAuthority } from '../helpers/tls.js';
+import { hasSeries, parseSamples, valueOf } from '../helpers/prometheus.js';
 
 const REGISTRIES = '/v1/config/image-registry/remote-registries';
 const REGISTRY_STATES = '/v1/state/image-registry/remote-registries';
@@ -78,11 +79,12 @@ before(async () => {
 });
 
 after(async () => {
-  for (const close of [() => siteA?.close(), () => siteB?.close(), () => tower?.close(), () => registry?.stop()]) {
-    await close()?.catch((e: unknown) => console.error(e));
+  try {
+    await closeAll([() => siteA?.close(), () => siteB?.close(), () => tower?.close(), () => registry?.stop()]);
+  } finally {
+    image?.remove();
+    if (ca) rmSync(ca.dir, { recursive: true, force: true });
   }
-  image?.remove();
-  if (ca) rmSync(ca.dir, { recursive: true, force: true });
 });
 
 describe('sites', () => {
@@ -95,6 +97,33 @@ describe('sites', () => {
     const atTower = await configOf(tower.api);
     assert.deepEqual(await configOf(siteA.api), atTower);
     assert.deepEqual(await configOf(siteB.api), atTower);
+    // Each records its own author: the tower the caller, a site its replication.
+    const authorAt = async (api: typeof tower.api) => ((await api.get(`${REGISTRY_STATES}/${registry.address}?fields=last-change-by(kind;name)`)).body as Record<string, unknown>)['last-change-by'];
+    assert.deepEqual(await authorAt(tower.api), { kind: 'token', name: 'admin (BERTH_ADMIN_TOKEN)' });
+    assert.deepEqual(await authorAt(siteA.api), { kind: 'system', name: 'tower' });
+    // The audit trails: the tower's names the caller; a site's shows its copy as written by `tower`, read at the site or
+    // through the tower (`?site=`).
+    const audited = `${REGISTRIES}/${registry.address}`;
+    const latestAt = async (api: Api, query = '') => ((await api.get(`/v1/state/system/audit?limit=1&path=${audited}${query}`)).body as Record<string, unknown>[])[0]!;
+    const who = ({ principal, 'principal-kind': kind, method, path, site }: Record<string, unknown>) => ({ principal, kind, method, path, site });
+    assert.deepEqual(who(await latestAt(tower.api)), { principal: 'admin (BERTH_ADMIN_TOKEN)', kind: 'token', method: 'POST', path: audited, site: 'control-tower' });
+    const atSite = await latestAt(siteA.api);
+    assert.deepEqual(who(atSite), { principal: 'tower', kind: 'system', method: 'PUT', path: audited, site: 'a' });
+    assert.equal(atSite['request-id'], undefined);
+    assert.deepEqual(await latestAt(tower.api, '&site=a'), atSite);
+    // Metrics: the tower sees both sites connected and caught up; each site follows its tower.
+    const scrape = async (url: string, token: string) => parseSamples(await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text());
+    const atTowerMetrics = await eventually('both sites show as connected in the tower\'s metrics', async () => {
+      const samples = await scrape(tower.berth.url, tower.api.token);
+      return valueOf(samples, 'berth_sites', { state: 'connected' }) === 2 && samples;
+    });
+    for (const site of ['a', 'b']) {
+      assert.equal(valueOf(atTowerMetrics, 'berth_site_connected', { site }), 1, site);
+      assert.ok(hasSeries(atTowerMetrics, 'berth_site_replication_lag_revisions', { site }), site);
+    }
+    const atSiteMetrics = await scrape(siteA.url, siteA.api.token);
+    assert.equal(valueOf(atSiteMetrics, 'berth_replication_connected'), 1);
+    assert.equal(valueOf(atSiteMetrics, 'berth_replication_lag_revisions'), 0);
     // Only the image-registry tree travels: the sites list and the tower's tokens stay at the tower.
     assert.deepEqual((await siteA.api.get('/v1/config/sites')).body, []);
     assert.deepEqual((await siteA.api.get('/v1/config/system/tokens?keys=true')).body, []);

@@ -186,6 +186,14 @@ describe('settings', () => {
     await failsWith(['--colour', 'blue'], {}, /^berth: Unknown option '--colour'/);
   });
 
+  it('credentials in VAULT_ADDR stop the process with one line that does not quote them', async () => {
+    const child = spawnBerth([], cleanEnv({ BERTH_DATA_DIR: '/tmp/berth-never-used', VAULT_ADDR: 'http://vaultuser:hunter2-pw@127.0.0.1:8200', VAULT_TOKEN: 'vault-token-0123456789' }));
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    assert.equal(await exitOf(child), 2, stderr);
+    assert.equal(stderr, 'berth: VAULT_ADDR: no credentials in the URL; Berth authenticates with VAULT_TOKEN\n');
+  });
+
   it('flags override the environment', async () => {
     const berth = await startBerth({ args: ['--log-level', 'warn'] });
     const res = await fetch(`${berth.url}/healthz`);

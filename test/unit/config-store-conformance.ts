@@ -2,7 +2,7 @@
 // see test/integration/config-store-engines.test.ts): revisions, conditions, delete, list, the change feed and watch.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ConfigStore, StoreChange, WriteResult } from '../../src/store/config-store.js';
+import type { ConfigStore, StoreChange, WriteContext, WriteResult } from '../../src/store/config-store.js';
 import { BerthError, type ErrorKind } from '../../src/errors.js';
 
 /** One fresh, empty store, and a way to open another handle on the same store (as a second process would). */
@@ -340,6 +340,117 @@ export function describeConfigStoreConformance(engine: string, fresh: () => Stor
       await watcher.reached(next.revision);
       assert.deepEqual(watcher.seen.map((c) => [c.revision, c.value]), [[revision, 3], [next.revision, 4]]);
       watcher.unsubscribe();
+    });
+  });
+
+  describe(`${engine}: who wrote`, () => {
+    it('a write\'s context (author, request id) is kept with the entry and reported with its change, in the feed and the watch', async () => {
+      const { store, another } = fresh();
+      const alice: WriteContext = { author: { kind: 'sso', name: 'alice', subject: 'sub-1', issuer: 'https://idp.example' }, requestId: 'req-1' };
+      const ci: WriteContext = { author: { kind: 'token', name: 'ci' }, requestId: 'req-2' };
+      const watcher = await follow(store, 0);
+      const first = await store.put('k', 1, undefined, alice);
+      assert.deepEqual((await store.get('k'))?.writeContext, alice);
+      const second = await store.put('k', 2, { kind: 'mod-revision', revision: first.revision }, ci);
+      assert.deepEqual((await another().list(''))[0]?.writeContext, ci);
+      const removed = await store.delete('k', undefined, alice);
+      const plain = await store.put('p', 0);
+      assert.equal((await store.get('p'))?.writeContext, undefined);
+      const expected = [[first.revision, alice], [second.revision, ci], [removed.revision, alice], [plain.revision, undefined]];
+      assert.deepEqual((await store.changesSince(0)).map((c) => [c.revision, c.writeContext]), expected);
+      await watcher.reached(plain.revision);
+      assert.deepEqual(watcher.seen.map((c) => [c.revision, c.writeContext]), expected);
+      watcher.unsubscribe();
+    });
+  });
+
+  describe(`${engine}: the audit trail`, () => {
+    const alice: WriteContext = { author: { kind: 'sso', name: 'alice', subject: 'sub-1', issuer: 'https://idp.example' }, requestId: 'req-1', method: 'PUT' };
+    const ci: WriteContext = { author: { kind: 'token', name: 'ci' }, requestId: 'req-2', method: 'PATCH' };
+    const trail = async (store: ConfigStore) => (await store.auditRecords({ limit: 1000 })).map(({ id: _id, ...record }) => record);
+
+    it('every write with a context, and only those, gets a record: newest first, with the revisions before and after', async () => {
+      const { store, another } = fresh();
+      const created = await store.put('k', 1, undefined, alice);
+      const replaced = await store.put('k', 2, { kind: 'mod-revision', revision: created.revision }, ci);
+      await store.put('plain', 0);
+      await rejectsWith(store.put('k', 3, { kind: 'absent' }, ci), 'already-exists');
+      await rejectsWith(store.put('k', 3, { kind: 'mod-revision', revision: created.revision }, ci), 'precondition-failed');
+      await rejectsWith(store.delete('nothing', undefined, alice), 'not-found');
+      const removed = await another().delete('k', undefined, alice);
+      const records = await store.auditRecords({ limit: 1000 });
+      assert.deepEqual(
+        records.map(({ id: _id, at: _at, ...record }) => record),
+        [
+          { revision: removed.revision, key: 'k', type: 'delete', previousRevision: replaced.revision, context: alice },
+          { revision: replaced.revision, key: 'k', type: 'put', previousRevision: created.revision, context: ci },
+          { revision: created.revision, key: 'k', type: 'put', context: alice },
+        ],
+      );
+      assert.ok(records[0]!.id > records[1]!.id && records[1]!.id > records[2]!.id, `ids grow with the writes: ${records.map((r) => r.id).join(', ')}`);
+      assert.equal(records[2]!.at, (await store.changesSince(0))[0]!.at, 'the record has the write time of its change');
+    });
+
+    it('pages from `before` the last id seen add up to the whole trail', async () => {
+      const { store } = fresh();
+      for (let i = 0; i < 23; i++) await store.put(`k${i % 5}`, i, undefined, ci);
+      const whole = await store.auditRecords({ limit: 1000 });
+      assert.equal(whole.length, 23);
+      for (const size of [1, 4, 22, 23]) {
+        const seen: number[] = [];
+        for (let page = await store.auditRecords({ limit: size }); page.length > 0; page = await store.auditRecords({ before: seen.at(-1)!, limit: size })) {
+          assert.ok(page.length <= size);
+          seen.push(...page.map((r) => r.id));
+        }
+        assert.deepEqual(seen, whole.map((r) => r.id), `page size ${size}`);
+      }
+      assert.deepEqual(await store.auditRecords({ before: whole.at(-1)!.id, limit: 10 }), []);
+    });
+
+    it('writers racing through two handles: one record per write that succeeded, with its own revisions', async () => {
+      const { store, another } = fresh();
+      const second = another();
+      const { revision: start } = await store.put('shared', 0, undefined, ci);
+      // Each writer replaces over the revision it read: some lose the race (412) and must leave no record.
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 12 }, (_, i) => (i % 2 ? second : store).put('shared', i + 1, { kind: 'mod-revision', revision: start }, { ...ci, requestId: `w${i}` })),
+      );
+      const blind = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? second : store).put(`blind-${i % 3}`, i, undefined, { ...alice, requestId: `b${i}` })));
+      const won = outcomes.filter((o): o is PromiseFulfilledResult<WriteResult> => o.status === 'fulfilled');
+      assert.equal(won.length, 1, 'exactly one conditional writer wins');
+      const records = await trail(store);
+      assert.equal(records.length, 1 + 1 + blind.length);
+      assert.deepEqual(
+        records.filter((r) => r.key === 'shared').map((r) => [r.revision, r.previousRevision]),
+        [[won[0]!.value.revision, start], [start, undefined]],
+      );
+      const blindRevisions = new Set(blind.map((b) => b.revision));
+      assert.deepEqual(new Set(records.filter((r) => r.key.startsWith('blind-')).map((r) => r.revision)), blindRevisions);
+      // Each blind write names the revision its key had before it: the history of each key is a chain.
+      for (const key of ['blind-0', 'blind-1', 'blind-2']) {
+        const chain = records.filter((r) => r.key === key).reverse();
+        chain.forEach((r, i) => assert.equal(r.previousRevision, i === 0 ? undefined : chain[i - 1]!.revision, `${key} #${i}`));
+      }
+    });
+
+    it('trimming keeps the newest records and drops those written before a time', async () => {
+      const { store } = fresh();
+      for (let i = 0; i < 6; i++) {
+        await store.put('k', i, undefined, ci);
+        // Distinct write times, a millisecond apart at least.
+        await new Promise((resolve) => setTimeout(resolve, 3));
+      }
+      const all = await store.auditRecords({ limit: 100 });
+      assert.equal(await store.trimAuditRecords({ keep: 4 }), 2);
+      assert.deepEqual((await store.auditRecords({ limit: 100 })).map((r) => r.id), all.slice(0, 4).map((r) => r.id));
+      assert.equal(await store.trimAuditRecords({ keep: 4 }), 0);
+      // Older than the second newest: only the two newest stay.
+      assert.equal(await store.trimAuditRecords({ olderThan: new Date(all[1]!.at) }), 2);
+      assert.deepEqual((await store.auditRecords({ limit: 100 })).map((r) => r.id), all.slice(0, 2).map((r) => r.id));
+      assert.equal(await store.trimAuditRecords({ keep: 0 }), 2);
+      assert.deepEqual(await store.auditRecords({ limit: 100 }), []);
+      // The configuration itself is untouched by trimming the trail.
+      assert.equal((await store.get('k'))?.value, 5);
     });
   });
 

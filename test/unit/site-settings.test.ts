@@ -34,8 +34,16 @@ describe('site settings', () => {
     const settings = readSettings([], { BERTH_SITE_NAME: 'store-42', BERTH_TOWER_URL: 'https://tower.example.com:4646/', BERTH_TOWER_TOKEN: TOKEN });
     assert.equal(settings.siteName, 'store-42');
     assert.deepEqual(settings.tower, { url: 'https://tower.example.com:4646', token: TOKEN });
-    const flags = readSettings(['--site-name', 'b', '--tower-url', 'http://127.0.0.1:1', '--tower-token', TOKEN], {});
-    assert.deepEqual([flags.siteName, flags.tower?.url], ['b', 'http://127.0.0.1:1']);
+    const flags = readSettings(['--site-name', 'b', '--tower-url', 'http://127.0.0.1:1', '--tower-token', TOKEN, '--sites-allow-http=true'], {});
+    assert.deepEqual([flags.siteName, flags.tower?.url, flags.sitesAllowHttp], ['b', 'http://127.0.0.1:1', true]);
+  });
+
+  it('an http:// tower only with BERTH_SITES_ALLOW_HTTP=true: the site token would travel in clear', () => {
+    const site = { BERTH_SITE_NAME: 'a', BERTH_TOWER_URL: 'http://t.example.com', BERTH_TOWER_TOKEN: TOKEN };
+    fails(site, /^BERTH_TOWER_URL: 'http:\/\/t\.example\.com' is http:\/\/, so this site's token would travel in clear; use https:\/\/ or set BERTH_SITES_ALLOW_HTTP=true$/);
+    fails({ ...site, BERTH_SITES_ALLOW_HTTP: 'yes' }, /^BERTH_SITES_ALLOW_HTTP: expected true or false/);
+    assert.equal(readSettings([], { ...site, BERTH_SITES_ALLOW_HTTP: 'true' }).tower?.url, 'http://t.example.com');
+    assert.equal(readSettings([], { BERTH_SITES_ALLOW_HTTP: 'true' }).sitesAllowHttp, true);
   });
 
   it('reads the tower CA from BERTH_TOWER_CACERT', () => {
@@ -60,7 +68,7 @@ describe('site settings', () => {
     fails({ ...site, BERTH_TOWER_TOKEN: `${TOKEN} x` }, /^BERTH_TOWER_TOKEN/);
     fails({ BERTH_TOWER_TOKEN: TOKEN }, /^BERTH_TOWER_TOKEN: only meaningful with BERTH_TOWER_URL/);
     fails({ BERTH_TOWER_CACERT: '/x' }, /^BERTH_TOWER_CACERT: only meaningful with BERTH_TOWER_URL/);
-    fails({ ...site, BERTH_TOWER_URL: 'http://t.example.com', BERTH_TOWER_CACERT: '/x' }, /^BERTH_TOWER_CACERT: only meaningful with an https/);
+    fails({ ...site, BERTH_TOWER_URL: 'http://t.example.com', BERTH_TOWER_CACERT: '/x', BERTH_SITES_ALLOW_HTTP: 'true' }, /^BERTH_TOWER_CACERT: only meaningful with an https/);
     fails({ ...site, BERTH_TOWER_CACERT: join(dir, 'missing.pem') }, /^BERTH_TOWER_CACERT: cannot read .*ENOENT/);
     const notPem = join(dir, 'not.pem');
     writeFileSync(notPem, 'hello');

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { SqliteConfigStore } from '../../src/store/sqlite.js';
 import { BerthError, type ErrorKind } from '../../src/errors.js';
 
@@ -85,5 +86,27 @@ describe('reopening', () => {
     const store = open(nested);
     await store.put('k', 1);
     assert.equal((await store.get('k'))?.value, 1);
+  });
+});
+
+describe('files from before writes carried their context', () => {
+  it('open with their entries and history intact, and take contexts from then on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-store-'));
+    dirs.push(dir);
+    const old = new DatabaseSync(join(dir, 'config.db'));
+    old.exec(`CREATE TABLE entries (key TEXT PRIMARY KEY, value TEXT NOT NULL, create_rev INTEGER NOT NULL, mod_rev INTEGER NOT NULL, updated_at TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE changes (rev INTEGER PRIMARY KEY, key TEXT NOT NULL, type TEXT NOT NULL, value TEXT, at TEXT NOT NULL);
+      INSERT INTO entries VALUES ('k', '1', 1, 1, '2026-01-01T00:00:00.000Z');
+      INSERT INTO changes VALUES (1, 'k', 'put', '1', '2026-01-01T00:00:00.000Z');`);
+    old.close();
+    const store = open(dir);
+    const entry = await store.get('k');
+    assert.equal(entry?.value, 1);
+    assert.equal(entry?.writeContext, undefined);
+    const context = { author: { kind: 'token' as const, name: 'ci' }, requestId: 'r' };
+    const { revision } = await store.put('k', 2, undefined, context);
+    assert.equal(revision, 2);
+    assert.deepEqual((await store.get('k'))?.writeContext, context);
+    assert.deepEqual((await store.changesSince(0)).map((c) => c.writeContext), [undefined, context]);
   });
 });

@@ -5,6 +5,7 @@
 import { Barrier } from './barrier.js';
 import { newUuid, randomBase62 } from './ids.js';
 import { Kv2Backend } from './kv2.js';
+import { leaseLimits, VAULT_MAX_LEASE_TTL_SECONDS } from './lease-ttl.js';
 import type { JsonObject, LogicalBackend, LogicalResponse, Operation } from './logical.js';
 import { MountTable } from './mounts.js';
 import { PolicyStore } from './policy-store.js';
@@ -13,6 +14,7 @@ import { SerialQueue } from './serial-queue.js';
 import type { PhysicalStore } from './storage.js';
 import { SysBackend } from './sys-backend.js';
 import { TokenBackend } from './token-backend.js';
+import { TokenReaper } from './token-reaper.js';
 import { TokenStore } from './tokens.js';
 import { BUILD_DATE, VAULT_VERSION } from './version.js';
 import { badRequest, invalidToken, permissionDenied, sealedError, VaultError } from './vault-error.js';
@@ -32,6 +34,13 @@ export interface LogicalCall {
   clientToken: string | undefined;
 }
 
+export interface CoreSettings {
+  /** Seconds; no token lives longer than this after its creation (Vault's max_lease_ttl). */
+  maxLeaseTtl: number;
+}
+
+export const DEFAULT_CORE_SETTINGS: CoreSettings = { maxLeaseTtl: VAULT_MAX_LEASE_TTL_SECONDS };
+
 export interface LogicalResult {
   response: LogicalResponse | undefined;
   mountType: string;
@@ -45,27 +54,30 @@ export class VaultCore {
   private readonly mounts: MountTable;
   private readonly sys: SysBackend;
   private readonly tokenBackend: TokenBackend;
+  private readonly reaper: TokenReaper;
 
   private constructor(
     private readonly store: PhysicalStore,
     private readonly barrier: Barrier,
     private readonly sealManager: SealManager,
+    settings: CoreSettings,
   ) {
-    this.tokens = new TokenStore(barrier);
+    this.reaper = new TokenReaper(() => this.queue.run(async () => (this.sealed ? null : this.tokens.revokeExpired())));
+    this.tokens = new TokenStore(barrier, (expiresAt) => this.reaper.wakeBy(expiresAt));
     this.policies = new PolicyStore(barrier);
     this.mounts = new MountTable(barrier);
     this.sys = new SysBackend(this.mounts, this.policies);
-    this.tokenBackend = new TokenBackend(this.tokens);
+    this.tokenBackend = new TokenBackend(this.tokens, leaseLimits(settings.maxLeaseTtl));
   }
 
-  static async open(store: PhysicalStore): Promise<VaultCore> {
+  static async open(store: PhysicalStore, settings: CoreSettings = DEFAULT_CORE_SETTINGS): Promise<VaultCore> {
     const barrier = new Barrier(store);
     const sealManager = await SealManager.load(store, barrier);
     if (!sealManager.initialized && (await barrier.hasKeyring())) {
       // A keyring without a seal config is an initialisation that crashed; init starts over.
       process.stderr.write('vault-dev: found an incomplete initialisation; the vault is uninitialised\n');
     }
-    return new VaultCore(store, barrier, sealManager);
+    return new VaultCore(store, barrier, sealManager, settings);
   }
 
   get initialized(): boolean {
@@ -125,7 +137,11 @@ export class VaultCore {
   }
 
   submitUnsealKey(key: Buffer): Promise<void> {
-    return this.queue.run(() => this.sealManager.submitUnsealKey(key));
+    return this.queue.run(async () => {
+      await this.sealManager.submitUnsealKey(key);
+      // Tokens that expired while sealed (or while stopped) are revoked at once.
+      if (!this.sealed) this.reaper.wakeBy(Date.now());
+    });
   }
 
   resetUnseal(): void {
@@ -139,6 +155,8 @@ export class VaultCore {
       const entry = this.authenticate(clientToken);
       if (!this.policies.aclFor(entry.policies).allows('sys/seal', 'update', true)) throw permissionDenied();
       this.sealManager.seal();
+      this.reaper.stop();
+      this.policies.forget();
     });
   }
 
@@ -168,7 +186,7 @@ export class VaultCore {
     }
     // None of the logical paths vault-dev serves is root-protected (sys/seal is served apart).
     const acl = this.policies.aclFor(token.policies);
-    if (!acl.allows(call.path, operation, false)) throw permissionDenied();
+    if (!acl.allows(call.path, operation)) throw permissionDenied();
     if (!route) throw new VaultError(404, [`no handler for route "${call.path}". route entry not found.`]);
 
     const lastUse = await this.tokens.consumeUse(clientToken);
@@ -179,7 +197,7 @@ export class VaultCore {
         data: call.data,
         token,
         clientToken,
-        sudoAllowed: acl.allows(call.path, 'sudo', false),
+        sudoAllowed: acl.hasSudo(call.path, operation === 'list'),
       });
       return { response, mountType: route.backend.mountType, operation };
     } finally {

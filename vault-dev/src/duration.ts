@@ -1,20 +1,31 @@
 // Durations the way Vault reads and prints them: parseutil.ParseDurationSecond for input (a number
 // of seconds, or Go duration text such as "1h30m", plus a "d" suffix), Go's Duration.String() for output.
 
-const UNIT_SECONDS: Record<string, number> = {
-  ns: 1e-9,
-  us: 1e-6,
-  µs: 1e-6,
-  ms: 1e-3,
-  s: 1,
-  m: 60,
-  h: 3600,
-  d: 86400,
-};
+const UNIT_SECONDS = new Map([
+  ['ns', 1e-9],
+  ['us', 1e-6],
+  ['µs', 1e-6],
+  ['ms', 1e-3],
+  ['s', 1],
+  ['m', 60],
+  ['h', 3600],
+  ['d', 86400],
+]);
 
-/** Whole seconds, or undefined when the input is not a duration. */
+/**
+ * The longest duration Go can hold (an int64 of nanoseconds, about 292 years). Vault refuses longer ones
+ * as unparsable, and keeping to it keeps every computed expiry a valid date.
+ */
+const MAX_DURATION_SECONDS = 9_223_372_036;
+
+/** Whole seconds, or undefined when the input is not a duration (or longer than Go's longest). */
 export function parseDurationSeconds(input: unknown): number | undefined {
-  if (typeof input === 'number') return Number.isFinite(input) && input >= 0 ? Math.floor(input) : undefined;
+  const seconds = parseDurationText(input);
+  return seconds === undefined || seconds > MAX_DURATION_SECONDS ? undefined : Math.floor(seconds);
+}
+
+function parseDurationText(input: unknown): number | undefined {
+  if (typeof input === 'number') return Number.isFinite(input) && input >= 0 ? input : undefined;
   if (typeof input !== 'string') return undefined;
   const text = input.trim();
   if (text === '') return 0;
@@ -26,10 +37,10 @@ export function parseDurationSeconds(input: unknown): number | undefined {
     part.lastIndex = index;
     const match = part.exec(text);
     if (!match) return undefined;
-    total += Number(match[1]) * UNIT_SECONDS[match[2]!]!;
+    total += Number(match[1]) * UNIT_SECONDS.get(match[2]!)!;
     index = part.lastIndex;
   }
-  return Math.floor(total);
+  return total;
 }
 
 /** Go's time.Duration.String() for whole seconds: "0s", "45s", "1h0m0s", "3h25m19s". */

@@ -5,13 +5,18 @@ import { parseDurationSeconds } from './duration.js';
 import type { JsonObject } from './logical.js';
 import { badRequest } from './vault-error.js';
 
+/** A field the client sent: own properties only, never one inherited from Object.prototype. */
+function own(data: JsonObject, name: string): unknown {
+  return Object.hasOwn(data, name) ? data[name] : undefined;
+}
+
 /** Vault quotes the offending value; vault-dev does not, since it may be a secret. */
 function conversionError(name: string) {
   return badRequest(`error converting input for field "${name}"`);
 }
 
 export function stringField(data: JsonObject, name: string): string | undefined {
-  const value = data[name];
+  const value = own(data, name);
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
@@ -19,7 +24,7 @@ export function stringField(data: JsonObject, name: string): string | undefined 
 }
 
 export function boolField(data: JsonObject, name: string): boolean | undefined {
-  const value = data[name];
+  const value = own(data, name);
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'boolean') return value;
   if (typeof value === 'string' && /^(1|t|true|0|f|false)$/i.test(value)) return /^(1|t|true)$/i.test(value);
@@ -27,16 +32,17 @@ export function boolField(data: JsonObject, name: string): boolean | undefined {
   throw conversionError(name);
 }
 
+/** An integer; one too large to hold exactly (Go's int is 64 bits, a JS number 53) is refused, as Go refuses an overflow. */
 export function intField(data: JsonObject, name: string): number | undefined {
-  const value = data[name];
+  const value = own(data, name);
   if (value === undefined || value === null) return undefined;
-  if (typeof value === 'number' && Number.isInteger(value)) return value;
-  if (typeof value === 'string' && /^-?\d+$/.test(value.trim())) return Number(value.trim());
+  const number = typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value.trim()) : value;
+  if (typeof number === 'number' && Number.isSafeInteger(number)) return number;
   throw conversionError(name);
 }
 
 export function durationField(data: JsonObject, name: string): number | undefined {
-  const value = data[name];
+  const value = own(data, name);
   if (value === undefined || value === null || value === '') return undefined;
   const seconds = parseDurationSeconds(value);
   if (seconds === undefined) throw conversionError(name);
@@ -45,7 +51,7 @@ export function durationField(data: JsonObject, name: string): number | undefine
 
 /** TypeCommaStringSlice / TypeCommaIntSlice: a JSON list, or "a,b,c". */
 export function listField(data: JsonObject, name: string): string[] | undefined {
-  const value = data[name];
+  const value = own(data, name);
   if (value === undefined || value === null) return undefined;
   if (Array.isArray(value)) return value.map((v) => String(v).trim()).filter((v) => v !== '');
   if (typeof value === 'string') return value.split(',').map((v) => v.trim()).filter((v) => v !== '');
@@ -56,13 +62,14 @@ export function listField(data: JsonObject, name: string): string[] | undefined 
 export function intListField(data: JsonObject, name: string): number[] {
   const items = listField(data, name) ?? [];
   return items.map((item) => {
-    if (!/^-?\d+$/.test(item)) throw conversionError(name);
-    return Number(item);
+    const number = /^-?\d+$/.test(item) ? Number(item) : NaN;
+    if (!Number.isSafeInteger(number)) throw conversionError(name);
+    return number;
   });
 }
 
 export function mapField(data: JsonObject, name: string): JsonObject | undefined {
-  const value = data[name];
+  const value = own(data, name);
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'object' && !Array.isArray(value)) return value as JsonObject;
   throw conversionError(name);

@@ -2,6 +2,7 @@
 // `Cache-Control: no-store`, errors as `{"errors": [...]}`, 204 for empty successes.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { checkJsonLimits } from './json-limits.js';
 import type { JsonObject } from './logical.js';
 import { VaultError } from './vault-error.js';
 
@@ -11,11 +12,17 @@ const MAX_BODY_BYTES = 32 * 1024 * 1024;
 export async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > MAX_BODY_BYTES) throw new VaultError(413, ['http: request body too large']);
-    chunks.push(buf);
+  try {
+    for await (const chunk of req) {
+      const buf = chunk as Buffer;
+      size += buf.length;
+      if (size > MAX_BODY_BYTES) throw new VaultError(413, ['http: request body too large']);
+      chunks.push(buf);
+    }
+  } catch (err) {
+    if (err instanceof VaultError) throw err;
+    // The connection ended mid-body (the client left, or its read deadline passed): nobody to answer.
+    throw new VaultError(400, ['failed to read the request body: the connection was closed']);
   }
   return Buffer.concat(chunks);
 }
@@ -24,6 +31,7 @@ export async function readBody(req: IncomingMessage): Promise<Buffer> {
 export function parseJsonObject(body: Buffer): JsonObject {
   const text = body.toString('utf8');
   if (text.trim() === '') return {};
+  checkJsonLimits(text);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -69,9 +77,12 @@ export function clientToken(req: IncomingMessage): string | undefined {
   return match?.[1];
 }
 
-/** Go's url.Values flattened the way Vault's parseQuery does: one value stays a string. */
+/**
+ * Go's url.Values flattened the way Vault's parseQuery does: one value stays a string. Keys are the
+ * client's, so the object has no prototype (`?__proto__=a&__proto__=b` is just a parameter).
+ */
 export function queryData(params: URLSearchParams, omit: readonly string[] = []): JsonObject {
-  const data: JsonObject = {};
+  const data: JsonObject = Object.create(null) as JsonObject;
   for (const key of new Set(params.keys())) {
     if (omit.includes(key)) continue;
     const values = params.getAll(key);

@@ -111,7 +111,7 @@ export class Kv2Backend implements LogicalBackend {
     if (!meta) return undefined;
     const requested = intField(query, 'version') ?? 0;
     const version = requested > 0 ? requested : meta.current_version;
-    const vm = meta.versions[String(version)];
+    const vm = versionOf(meta, version);
     if (!vm) return undefined;
     const metadata = versionInfo(version, vm, meta);
     // A deleted or destroyed version: Vault answers 404 but still sends the version's metadata.
@@ -140,7 +140,7 @@ export class Kv2Backend implements LogicalBackend {
     if (!meta) throw notFound();
     const config = this.engineConfig();
     checkAndSet(body, config, meta);
-    const current = meta.versions[String(meta.current_version)];
+    const current = versionOf(meta, meta.current_version);
     if (!current || current.destroyed || (current.deletion_time !== null && current.deletion_time <= Date.now())) {
       throw notFound();
     }
@@ -187,7 +187,7 @@ export class Kv2Backend implements LogicalBackend {
 
   private async deleteLatest(key: string): Promise<undefined> {
     const meta = this.metadata(key);
-    const latest = meta?.versions[String(meta.current_version)];
+    const latest = meta && versionOf(meta, meta.current_version);
     if (!meta || !latest || latest.destroyed) return undefined;
     if (latest.deletion_time !== null && latest.deletion_time <= Date.now()) return undefined;
     latest.deletion_time = Date.now();
@@ -210,9 +210,11 @@ export class Kv2Backend implements LogicalBackend {
     if (!meta) return undefined;
     const now = Date.now();
     const config = this.engineConfig();
+    const changed = new Set<number>();
     for (const v of versions) {
-      const vm = meta.versions[String(v)];
+      const vm = versionOf(meta, v);
       if (!vm || vm.destroyed) continue;
+      changed.add(v);
       if (action === 'delete') {
         if (vm.deletion_time === null || vm.deletion_time > now) vm.deletion_time = now;
       } else if (action === 'undelete') {
@@ -222,9 +224,10 @@ export class Kv2Backend implements LogicalBackend {
         vm.destroyed = true;
       }
     }
+    if (changed.size === 0) return undefined;
     await this.putMetadata(key, meta);
     if (action === 'destroy') {
-      for (const v of versions) await this.barrier.delete(this.versionKey(key, v));
+      for (const v of changed) await this.barrier.delete(this.versionKey(key, v));
     }
     return undefined;
   }
@@ -264,7 +267,7 @@ export class Kv2Backend implements LogicalBackend {
 
   private async writeMetadata(key: string, body: JsonObject): Promise<LogicalResponse | undefined> {
     if (key === '') throw badRequest('missing path');
-    const maxVersions = intField(body, 'max_versions');
+    const maxVersions = maxVersionsField(body);
     const casRequired = boolField(body, 'cas_required');
     const deleteAfter = durationField(body, 'delete_version_after');
     const customMetadata = stringMapField(body, 'custom_metadata');
@@ -310,7 +313,7 @@ export class Kv2Backend implements LogicalBackend {
       };
     }
     if (req.operation !== 'update' && req.operation !== 'create') throw unsupportedOperation();
-    const maxVersions = intField(req.data, 'max_versions');
+    const maxVersions = maxVersionsField(req.data);
     const casRequired = boolField(req.data, 'cas_required');
     const deleteAfter = durationField(req.data, 'delete_version_after');
     if (maxVersions !== undefined) config.max_versions = maxVersions;
@@ -347,6 +350,21 @@ export class Kv2Backend implements LogicalBackend {
   private versionKey(key: string, version: number): string {
     return `${this.prefix}versions/${key}/${version}`;
   }
+}
+
+/** A version's metadata; only the key's own versions count (`versions` came from JSON). */
+function versionOf(meta: KeyMetadata, version: number): VersionMetadata | undefined {
+  const name = String(version);
+  return Object.hasOwn(meta.versions, name) ? meta.versions[name] : undefined;
+}
+
+/** The plugin keeps max_versions in a uint32: anything outside is refused rather than wrapped around. */
+function maxVersionsField(data: JsonObject): number | undefined {
+  const value = intField(data, 'max_versions');
+  if (value !== undefined && (value < 0 || value > 0xffff_ffff)) {
+    throw badRequest('error converting input for field "max_versions"');
+  }
+  return value;
 }
 
 function keyOf(path: string, prefix: string): string | undefined {
@@ -410,10 +428,14 @@ function validateCustomMetadata(custom: Record<string, string>): void {
   }
 }
 
+/**
+ * RFC 7386 merge patch. Keys are the client's: the result has no prototype, so a key named
+ * `__proto__` is merged as data instead of replacing the object's prototype.
+ */
 function mergePatch(target: unknown, patch: unknown): unknown {
   if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
-  const base: JsonObject =
-    typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as JsonObject) } : {};
+  const base = Object.create(null) as JsonObject;
+  if (typeof target === 'object' && target !== null && !Array.isArray(target)) Object.assign(base, target);
   for (const [key, value] of Object.entries(patch as JsonObject)) {
     if (value === null) delete base[key];
     else base[key] = mergePatch(base[key], value);

@@ -3,10 +3,12 @@
 //
 // What it implements: sys/init, sys/unseal, sys/seal, sys/seal-status, sys/health, sys/leader,
 // sys/mounts (KV version 2 engines; `secret/` exists from the start), sys/policy and
-// sys/policies/acl (ACL policies in Vault's HCL), auth/token/* (root token, child tokens, lookup,
-// renew, revoke), and the KV v2 engine (versions, check-and-set, soft delete, undelete, destroy,
-// metadata, LIST). Paths, bodies, status codes and error texts follow Vault, so a real Vault or
-// OpenBao can replace it unchanged.
+// sys/policies/acl (ACL policies in Vault's HCL), sys/capabilities-self, auth/token/* (root token,
+// child tokens, lookup, renew, revoke, with Vault's creation rules and max lease TTL), and the KV v2
+// engine (versions, check-and-set, soft delete, undelete, destroy, metadata, LIST). Paths, bodies,
+// status codes and error texts follow Vault, so a real Vault or OpenBao can replace it unchanged.
+// It refuses what it does not implement (response wrapping, periodic and batch tokens, policy
+// parameter constraints) with a 400 rather than answering as if it had.
 //
 // Storage (--data-dir): every secret, token and policy is encrypted with AES-256-GCM under a
 // data-encryption key; that key is encrypted under a root key which is split with Shamir's secret
@@ -37,7 +39,7 @@ async function main(): Promise<void> {
   }
 
   const store = options.dev ? new MemoryStore() : await FileStore.open(options.dataDir!);
-  const core = await VaultCore.open(store);
+  const core = await VaultCore.open(store, { maxLeaseTtl: options.maxLeaseTtl });
   let devCredentials: { unsealKey: string; rootToken: string } | undefined;
   if (options.dev) {
     const { keys, rootToken } = await core.initialize(1, 1, options.devRootTokenId);
@@ -45,7 +47,10 @@ async function main(): Promise<void> {
     devCredentials = { unsealKey: keys[0]!.toString('base64'), rootToken };
   }
 
-  const server = await startVaultServer(core, options.listenHost, options.listenPort);
+  const server = await startVaultServer(core, options.listenHost, options.listenPort, {
+    readHeaderMs: options.readHeaderTimeoutMs,
+    readMs: options.readTimeoutMs,
+  });
   // Handlers go in before the "listening" line: whoever reads it may signal us at once.
   let stopping = false;
   const stop = () => {

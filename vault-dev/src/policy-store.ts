@@ -1,8 +1,10 @@
 // Stored ACL policies (behind the barrier), with Vault's built-in `root` and `default` policies,
-// and the ACL a token's policy list amounts to.
+// and the ACL a token's policy list amounts to. Parsed policies are kept while their text is
+// unchanged, so a request does not parse its token's policies again.
 
+import { Acl } from './acl.js';
 import type { Barrier } from './barrier.js';
-import { Acl, parsePolicy, type Policy } from './policy.js';
+import { parsePolicy, type Policy } from './policy.js';
 import { badRequest } from './vault-error.js';
 
 const PREFIX = 'sys/policy/';
@@ -31,6 +33,8 @@ path "sys/capabilities-self" {
 `;
 
 export class PolicyStore {
+  private readonly parsed = new Map<string, Policy>();
+
   constructor(private readonly barrier: Barrier) {}
 
   /** Writes the `default` policy; called once, when the vault is initialised. */
@@ -47,14 +51,20 @@ export class PolicyStore {
     const normalized = name.toLowerCase();
     if (normalized === 'root') return { name: 'root', raw: '', rules: [] };
     const raw = this.barrier.get<string>(PREFIX + normalized);
-    return raw === undefined ? undefined : parsePolicy(normalized, raw);
+    if (raw === undefined) return undefined;
+    const cached = this.parsed.get(normalized);
+    if (cached?.raw === raw) return cached;
+    const policy = parsePolicy(normalized, raw);
+    this.parsed.set(normalized, policy);
+    return policy;
   }
 
   async set(name: string, raw: string): Promise<void> {
     const normalized = name.toLowerCase();
     if (normalized === 'root') throw badRequest('cannot update "root" policy');
-    parsePolicy(normalized, raw);
+    const policy = parsePolicy(normalized, raw);
     await this.barrier.put(PREFIX + normalized, raw);
+    this.parsed.set(normalized, policy);
   }
 
   async delete(name: string): Promise<void> {
@@ -62,6 +72,12 @@ export class PolicyStore {
     if (normalized === 'root') throw badRequest('cannot delete "root" policy');
     if (normalized === 'default') throw badRequest('cannot delete default policy');
     await this.barrier.delete(PREFIX + normalized);
+    this.parsed.delete(normalized);
+  }
+
+  /** Drops the parsed policies, as sealing drops everything decrypted. */
+  forget(): void {
+    this.parsed.clear();
   }
 
   /** The ACL of a token holding `names`; unknown policy names grant nothing, as in Vault. */

@@ -1,7 +1,8 @@
 // ACL policies: parsing the HCL subset Vault policies use (`path "<glob>" { capabilities = [...] }`,
-// the legacy `policy = "read"`, and the JSON form), and deciding what a set of policies allows,
-// with Vault's matching rules (exact path first, then the most specific glob or `+` pattern).
+// the legacy `policy = "read"`, and the JSON form) into path rules. What the rules allow is acl.ts.
 
+import { parseDurationSeconds } from './duration.js';
+import { checkJsonLimits } from './json-limits.js';
 import { badRequest } from './vault-error.js';
 
 export const CAPABILITIES = [
@@ -19,27 +20,33 @@ export const CAPABILITIES = [
 export type Capability = (typeof CAPABILITIES)[number];
 
 /** Legacy `policy = "..."` values and the capabilities Vault expands them to. */
-const LEGACY_POLICIES: Record<string, Capability[]> = {
-  deny: ['deny'],
-  read: ['read', 'list'],
-  write: ['create', 'read', 'update', 'patch', 'delete', 'list'],
-  sudo: ['create', 'read', 'update', 'patch', 'delete', 'list', 'sudo'],
-};
+const LEGACY_POLICIES = new Map<string, Capability[]>([
+  ['deny', ['deny']],
+  ['read', ['read', 'list']],
+  ['write', ['create', 'read', 'update', 'patch', 'delete', 'list']],
+  ['sudo', ['create', 'read', 'update', 'patch', 'delete', 'list', 'sudo']],
+]);
 
-/** Path-block keys Vault knows; vault-dev accepts the parameter and wrapping ones but does not enforce them. */
-const IGNORED_PATH_KEYS = new Set([
+/**
+ * Path-block keys that narrow what a rule grants and that vault-dev does not enforce. A policy using
+ * them is refused: accepting it would grant more than it says.
+ */
+const UNENFORCED_PATH_KEYS = new Set([
   'allowed_parameters',
   'denied_parameters',
   'required_parameters',
-  'min_wrapping_ttl',
-  'max_wrapping_ttl',
   'control_group',
   'mfa_methods',
 ]);
 
+/** Beyond this, nested HCL or JSON in a policy is refused rather than parsed recursively. */
+const MAX_POLICY_NESTING = 64;
+
 export interface PathRule {
   path: string;
   capabilities: Capability[];
+  /** min_wrapping_ttl or max_wrapping_ttl is set: Vault then allows only wrapped requests here. */
+  wrappingRequired: boolean;
 }
 
 export interface Policy {
@@ -52,10 +59,18 @@ export interface Policy {
 export function parsePolicy(name: string, raw: string): Policy {
   let root: HclObject;
   try {
-    root = raw.trimStart().startsWith('{') ? jsonToHcl(JSON.parse(raw)) : new HclParser(raw).parseBody(true);
+    if (raw.trimStart().startsWith('{')) {
+      checkJsonLimits(raw);
+      root = jsonToHcl(JSON.parse(raw), 0);
+    } else {
+      root = new HclParser(raw).parseBody(true, 0);
+    }
   } catch (err) {
-    if (err instanceof PolicySyntaxError) throw badRequest(`failed to parse policy: ${err.message}`);
-    throw badRequest(`failed to parse policy: ${(err as Error).message}`);
+    // JSON.parse's SyntaxError as well as the HCL reader's.
+    if (err instanceof PolicySyntaxError || err instanceof SyntaxError) {
+      throw badRequest(`failed to parse policy: ${err.message}`);
+    }
+    throw err;
   }
   const rules: PathRule[] = [];
   for (const [key, values] of root) {
@@ -72,104 +87,43 @@ export function parsePolicy(name: string, raw: string): Policy {
 }
 
 function parsePathBlock(pathPattern: string, block: HclValue): PathRule {
-  if (!(block instanceof Map)) throw badRequest(`failed to parse policy: path "${pathPattern}" must be a block`);
+  const invalid = (what: string) => badRequest(`failed to parse policy: path "${pathPattern}": ${what}`);
+  if (!(block instanceof Map)) throw invalid('must be a block');
+  const path = pathPattern.startsWith('/') ? pathPattern.slice(1) : pathPattern;
+  if (path.includes('+*')) throw invalid("invalid use of wildcards ('+*' is forbidden)");
   const capabilities = new Set<Capability>();
+  const wrappingTtl = { min_wrapping_ttl: 0, max_wrapping_ttl: 0 };
   for (const [key, values] of block) {
     const value = values[values.length - 1];
     if (key === 'capabilities') {
-      if (!Array.isArray(value)) throw badRequest(`path "${pathPattern}": capabilities must be a list`);
+      if (!Array.isArray(value)) throw invalid('capabilities must be a list');
       for (const cap of value) {
         if (typeof cap !== 'string' || !(CAPABILITIES as readonly string[]).includes(cap)) {
-          throw badRequest(`failed to parse policy: path "${pathPattern}": invalid capability "${String(cap)}"`);
+          throw invalid(`invalid capability "${String(cap)}"`);
         }
         capabilities.add(cap as Capability);
       }
     } else if (key === 'policy') {
-      const expanded = typeof value === 'string' ? LEGACY_POLICIES[value] : undefined;
-      if (!expanded) throw badRequest(`failed to parse policy: path "${pathPattern}": invalid policy "${String(value)}"`);
+      const expanded = typeof value === 'string' ? LEGACY_POLICIES.get(value) : undefined;
+      if (!expanded) throw invalid(`invalid policy "${String(value)}"`);
       for (const cap of expanded) capabilities.add(cap);
-    } else if (!IGNORED_PATH_KEYS.has(key)) {
-      throw badRequest(`failed to parse policy: path "${pathPattern}": invalid key "${key}"`);
+    } else if (key === 'min_wrapping_ttl' || key === 'max_wrapping_ttl') {
+      const seconds = typeof value === 'string' || typeof value === 'number' ? parseDurationSeconds(value) : undefined;
+      if (seconds === undefined) throw invalid(`error parsing ${key}`);
+      wrappingTtl[key] = seconds;
+    } else if (UNENFORCED_PATH_KEYS.has(key)) {
+      throw invalid(`vault-dev does not enforce "${key}"; write the policy without it`);
+    } else {
+      throw invalid(`invalid key "${key}"`);
     }
   }
-  const path = pathPattern.startsWith('/') ? pathPattern.slice(1) : pathPattern;
-  return { path, capabilities: capabilities.has('deny') ? ['deny'] : [...capabilities] };
-}
-
-/** What a token's policies allow. Rules for the same path in several policies are merged. */
-export class Acl {
-  private readonly exact = new Map<string, Set<Capability>>();
-  private readonly patterns: CompiledPattern[] = [];
-
-  constructor(
-    policies: readonly Policy[],
-    private readonly root: boolean,
-  ) {
-    const merged = new Map<string, Set<Capability>>();
-    for (const policy of policies) {
-      for (const rule of policy.rules) {
-        const caps = merged.get(rule.path) ?? new Set<Capability>();
-        for (const cap of rule.capabilities) caps.add(cap);
-        merged.set(rule.path, caps);
-      }
-    }
-    for (const [path, caps] of merged) {
-      if (caps.has('deny')) {
-        caps.clear();
-        caps.add('deny');
-      }
-      if (path.endsWith('*') || path.split('/').includes('+')) this.patterns.push(compilePattern(path, caps));
-      else this.exact.set(path, caps);
-    }
-  }
-
-  allows(path: string, capability: Capability, needsSudo: boolean): boolean {
-    if (this.root) return true;
-    const caps = this.capabilitiesFor(path);
-    if (!caps || caps.has('deny')) return false;
-    return caps.has(capability) && (!needsSudo || caps.has('sudo'));
-  }
-
-  private capabilitiesFor(path: string): Set<Capability> | undefined {
-    const exact = this.exact.get(path);
-    if (exact) return exact;
-    let best: CompiledPattern | undefined;
-    for (const pattern of this.patterns) {
-      if (!pattern.regex.test(path)) continue;
-      if (!best || lowerPriority(best.path, pattern.path)) best = pattern;
-    }
-    return best?.capabilities;
-  }
-}
-
-interface CompiledPattern {
-  path: string;
-  regex: RegExp;
-  capabilities: Set<Capability>;
-}
-
-function compilePattern(path: string, capabilities: Set<Capability>): CompiledPattern {
-  const glob = path.endsWith('*');
-  const body = glob ? path.slice(0, -1) : path;
-  const source = body
-    .split('/')
-    .map((segment) => (segment === '+' ? '[^/]+' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
-    .join('/');
-  return { path, regex: new RegExp(`^${source}${glob ? '' : '$'}`), capabilities };
-}
-
-/** Vault's precedence between two matching patterns: is `a` less specific than `b`? */
-function lowerPriority(a: string, b: string): boolean {
-  const firstWildcard = (p: string) => {
-    const positions = [p.indexOf('+'), p.indexOf('*')].filter((i) => i >= 0);
-    return positions.length ? Math.min(...positions) : p.length;
+  const { min_wrapping_ttl: min, max_wrapping_ttl: max } = wrappingTtl;
+  if (min > 0 && max > 0 && max < min) throw invalid('max_wrapping_ttl cannot be less than min_wrapping_ttl');
+  return {
+    path,
+    capabilities: capabilities.has('deny') ? ['deny'] : [...capabilities],
+    wrappingRequired: min > 0 || max > 0,
   };
-  const plusCount = (p: string) => p.split('/').filter((s) => s === '+').length;
-  if (firstWildcard(a) !== firstWildcard(b)) return firstWildcard(a) < firstWildcard(b);
-  if (a.endsWith('*') !== b.endsWith('*')) return a.endsWith('*');
-  if (plusCount(a) !== plusCount(b)) return plusCount(a) > plusCount(b);
-  if (a.length !== b.length) return a.length < b.length;
-  return a < b;
 }
 
 // ---- A small HCL reader: blocks, attributes, strings, numbers, booleans, lists. ----
@@ -179,6 +133,10 @@ type HclObject = Map<string, HclValue[]>;
 type HclValue = string | number | boolean | HclValue[] | HclObject;
 
 class PolicySyntaxError extends Error {}
+
+function checkNesting(depth: number): void {
+  if (depth > MAX_POLICY_NESTING) throw new PolicySyntaxError(`nested more than ${MAX_POLICY_NESTING} levels deep`);
+}
 
 type Token =
   | { kind: 'ident'; text: string; line: number }
@@ -196,7 +154,8 @@ class HclParser {
   }
 
   /** A block body: `key = value`, `key "label" ... { body }`. */
-  parseBody(topLevel: boolean): HclObject {
+  parseBody(topLevel: boolean, depth: number): HclObject {
+    checkNesting(depth);
     const object: HclObject = new Map();
     for (;;) {
       const token = this.peek();
@@ -220,30 +179,32 @@ class HclParser {
       const next = this.peek();
       if (next.kind === 'punct' && next.text === '=') {
         this.index++;
-        push(object, key, this.parseValue());
+        push(object, key, this.parseValue(depth + 1));
       } else {
-        push(object, key, this.parseLabelledBlock());
+        push(object, key, this.parseLabelledBlock(depth + 1));
       }
     }
   }
 
   /** `"label" "label2" { body }` becomes nested maps keyed by the labels. */
-  private parseLabelledBlock(): HclValue {
+  private parseLabelledBlock(depth: number): HclValue {
+    checkNesting(depth);
     const token = this.next();
     if (token.kind === 'string' || token.kind === 'ident') {
       const inner: HclObject = new Map();
-      push(inner, token.text, this.parseLabelledBlock());
+      push(inner, token.text, this.parseLabelledBlock(depth + 1));
       return inner;
     }
     if (token.kind === 'punct' && token.text === '{') {
-      const body = this.parseBody(false);
+      const body = this.parseBody(false, depth + 1);
       this.expect('}');
       return body;
     }
     throw new PolicySyntaxError(`line ${token.line}: expected "{" or "="`);
   }
 
-  private parseValue(): HclValue {
+  private parseValue(depth: number): HclValue {
+    checkNesting(depth);
     const token = this.next();
     switch (token.kind) {
       case 'string':
@@ -254,9 +215,9 @@ class HclParser {
         if (token.text === 'true' || token.text === 'false') return token.text === 'true';
         throw new PolicySyntaxError(`line ${token.line}: unexpected "${token.text}"`);
       case 'punct':
-        if (token.text === '[') return this.parseList();
+        if (token.text === '[') return this.parseList(depth + 1);
         if (token.text === '{') {
-          const body = this.parseBody(false);
+          const body = this.parseBody(false, depth + 1);
           this.expect('}');
           return body;
         }
@@ -266,7 +227,7 @@ class HclParser {
     }
   }
 
-  private parseList(): HclValue[] {
+  private parseList(depth: number): HclValue[] {
     const items: HclValue[] = [];
     for (;;) {
       const token = this.peek();
@@ -274,7 +235,7 @@ class HclParser {
         this.index++;
         return items;
       }
-      items.push(this.parseValue());
+      items.push(this.parseValue(depth));
       const after = this.peek();
       if (after.kind === 'punct' && after.text === ',') this.index++;
       else if (!(after.kind === 'punct' && after.text === ']')) {
@@ -364,18 +325,20 @@ function tokenize(text: string): Token[] {
 }
 
 /** The JSON policy form, reshaped like the HCL reader's output. */
-function jsonToHcl(value: unknown): HclObject {
+function jsonToHcl(value: unknown, depth: number): HclObject {
+  checkNesting(depth);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new PolicySyntaxError('policy JSON must be an object');
   }
   const object: HclObject = new Map();
-  for (const [key, inner] of Object.entries(value)) push(object, key, jsonValue(inner));
+  for (const [key, inner] of Object.entries(value)) push(object, key, jsonValue(inner, depth + 1));
   return object;
 }
 
-function jsonValue(value: unknown): HclValue {
-  if (Array.isArray(value)) return value.map(jsonValue);
-  if (typeof value === 'object' && value !== null) return jsonToHcl(value);
+function jsonValue(value: unknown, depth: number): HclValue {
+  checkNesting(depth);
+  if (Array.isArray(value)) return value.map((item) => jsonValue(item, depth + 1));
+  if (typeof value === 'object' && value !== null) return jsonToHcl(value, depth + 1);
   if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
   throw new PolicySyntaxError('unsupported JSON value in policy');
 }

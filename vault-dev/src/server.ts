@@ -1,6 +1,7 @@
 // The HTTP front of vault-dev: maps /v1/ requests to the sys endpoints or to logical operations,
 // and logical results to Vault's response envelope and status codes. Plain node:http; every TCP
-// connection goes through ListMethodConnection so the LIST method reaches the handler.
+// connection goes through ListMethodConnection so the LIST method reaches the handler and every
+// request is read within Vault's listener timeouts.
 
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
@@ -16,10 +17,10 @@ import {
   sendJson,
   sendNoContent,
 } from './http-io.js';
-import { ListMethodConnection } from './list-method.js';
+import { arrivedAsList, ListMethodConnection, VAULT_CONNECTION_TIMEOUTS, type ConnectionTimeouts } from './list-method.js';
 import type { JsonObject, Operation } from './logical.js';
 import { SYS_ENDPOINTS } from './sys-endpoints.js';
-import { methodNotAllowed, notFound, VaultError } from './vault-error.js';
+import { badRequest, methodNotAllowed, notFound, VaultError } from './vault-error.js';
 
 const MERGE_PATCH = 'application/merge-patch+json';
 
@@ -33,14 +34,21 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startVaultServer(core: VaultCore, host: string, port: number): Promise<RunningServer> {
+export async function startVaultServer(
+  core: VaultCore,
+  host: string,
+  port: number,
+  timeouts: ConnectionTimeouts = VAULT_CONNECTION_TIMEOUTS,
+): Promise<RunningServer> {
+  // Marks requests the framer rewrote from LIST; secret, so no client can forge the mark.
+  const listMarker = randomUUID();
   // Node emits pipelined requests without waiting for earlier ones to finish; like Go's net/http,
   // vault-dev handles the requests of one connection strictly in order.
   const connectionTails = new WeakMap<object, Promise<void>>();
   const httpServer = http.createServer({ keepAliveTimeout: 5000 }, (req, res) => {
     const previous = connectionTails.get(req.socket) ?? Promise.resolve();
     const current = previous.then(() =>
-      handleRequest(core, req, res).catch((err: unknown) => {
+      handleRequest(core, req, res, listMarker).catch((err: unknown) => {
         // Never reached with a VaultError; anything here is a bug. The message carries no secrets.
         process.stderr.write(`vault-dev: internal error: ${(err as Error).message}\n`);
         if (!res.headersSent) sendJson(res, 500, { errors: ['internal error'] });
@@ -54,7 +62,7 @@ export async function startVaultServer(core: VaultCore, host: string, port: numb
   const tcpServer = net.createServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    httpServer.emit('connection', new ListMethodConnection(socket));
+    httpServer.emit('connection', new ListMethodConnection(socket, listMarker, timeouts));
   });
   await new Promise<void>((resolve, reject) => {
     tcpServer.once('error', reject);
@@ -78,17 +86,35 @@ export async function startVaultServer(core: VaultCore, host: string, port: numb
   };
 }
 
-async function handleRequest(core: VaultCore, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handleRequest(core: VaultCore, req: IncomingMessage, res: ServerResponse, listMarker: string): Promise<void> {
   try {
+    refuseWrapping(req);
     const url = new URL(req.url ?? '/', 'http://vault-dev');
     if (!url.pathname.startsWith('/v1/')) throw notFound();
     const path = decodePath(url.pathname.slice('/v1/'.length));
-    const sysEndpoint = SYS_ENDPOINTS[path];
-    if (sysEndpoint) return await sysEndpoint(core, req, res, url);
-    await handleLogicalRequest(core, req, res, url, path);
+    const list = arrivedAsList(req, listMarker);
+    const sysEndpoint = SYS_ENDPOINTS.get(path);
+    if (sysEndpoint) {
+      // None of these answers LIST in Vault.
+      if (list) throw methodNotAllowed();
+      return await sysEndpoint(core, req, res, url);
+    }
+    await handleLogicalRequest(core, req, res, url, path, list);
   } catch (err) {
     if (err instanceof VaultError) return sendError(res, err);
     throw err;
+  }
+}
+
+/**
+ * vault-dev does not implement response wrapping. A client that asks for it (X-Vault-Wrap-TTL) relies
+ * on the answer never travelling in clear, so the request is refused before anything is done, rather
+ * than carried out with its answer unwrapped.
+ */
+function refuseWrapping(req: IncomingMessage): void {
+  const wrapTtl = req.headers['x-vault-wrap-ttl'];
+  if (wrapTtl !== undefined && wrapTtl !== '') {
+    throw badRequest('vault-dev does not implement response wrapping (X-Vault-Wrap-TTL); the request was not processed');
   }
 }
 
@@ -106,11 +132,14 @@ async function handleLogicalRequest(
   res: ServerResponse,
   url: URL,
   rawPath: string,
+  arrivedAsListMethod: boolean,
 ): Promise<void> {
   let path = rawPath;
   let operation: Operation;
   let data: JsonObject;
-  switch (req.method) {
+  // LIST is always a list, whatever `?list=` says, as in Vault.
+  const method = arrivedAsListMethod && req.method === 'GET' ? 'LIST' : req.method;
+  switch (method) {
     case 'GET': {
       const listParam = url.searchParams.get('list') ?? '';
       const list = listParam === '' ? false : parseGoBool(listParam);

@@ -1,7 +1,8 @@
-// The logical part of `sys/`: the mount table (sys/mounts) and ACL policies (sys/policy,
-// sys/policies/acl). The seal-related sys endpoints are served before the barrier (sys-endpoints.ts).
+// The logical part of `sys/`: the mount table (sys/mounts), ACL policies (sys/policy,
+// sys/policies/acl) and what the caller's token may do (sys/capabilities-self). The seal-related sys
+// endpoints are served before the barrier (sys-endpoints.ts).
 
-import { boolField, mapField, stringField } from './fields.js';
+import { boolField, listField, mapField, stringField } from './fields.js';
 import type { LogicalBackend, LogicalRequest, LogicalResponse } from './logical.js';
 import { kvMount, mountInfo, type MountTable } from './mounts.js';
 import type { PolicyStore } from './policy-store.js';
@@ -32,12 +33,27 @@ export class SysBackend implements LogicalBackend {
       if (operation !== 'list') throw unsupportedOperation();
       return { data: { keys: this.policies.names() } };
     }
+    if (path === 'capabilities-self') return this.capabilitiesSelf(req);
     const legacy = path.startsWith('policy/');
     if (legacy || path.startsWith('policies/acl/')) {
       const name = path.slice(legacy ? 'policy/'.length : 'policies/acl/'.length);
       return this.policy(req, name, legacy);
     }
     throw unsupportedPath();
+  }
+
+  /** The capabilities of the caller's token on each of `paths` (or the older `path`), and, for one path, as `capabilities`. */
+  private capabilitiesSelf(req: LogicalRequest): LogicalResponse {
+    if (req.operation !== 'update' && req.operation !== 'create') throw unsupportedOperation();
+    const given = listField(req.data, 'paths') ?? [];
+    const paths = given.length > 0 ? given : (listField(req.data, 'path') ?? []);
+    if (paths.length === 0) throw badRequest('paths must be supplied');
+    const acl = this.policies.aclFor(req.token.policies);
+    // Keys are the caller's paths: no prototype, so `__proto__` is a path like any other.
+    const data = Object.create(null) as Record<string, string[]>;
+    for (const path of paths) data[path] = acl.capabilities(path);
+    if (paths.length === 1) data['capabilities'] = data[paths[0]!]!;
+    return { data };
   }
 
   private async mount(req: LogicalRequest, mountPath: string): Promise<LogicalResponse | undefined> {

@@ -10,14 +10,15 @@ import { badRequest, methodNotAllowed, sealedError, VaultError } from './vault-e
 
 export type SysEndpoint = (core: VaultCore, req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>;
 
-export const SYS_ENDPOINTS: Record<string, SysEndpoint> = {
-  'sys/init': sysInit,
-  'sys/unseal': sysUnseal,
-  'sys/seal-status': sysSealStatus,
-  'sys/seal': sysSeal,
-  'sys/health': sysHealth,
-  'sys/leader': sysLeader,
-};
+/** By path below /v1/. A Map: a request path is looked up among these keys only, never inherited ones. */
+export const SYS_ENDPOINTS: ReadonlyMap<string, SysEndpoint> = new Map([
+  ['sys/init', sysInit],
+  ['sys/unseal', sysUnseal],
+  ['sys/seal-status', sysSealStatus],
+  ['sys/seal', sysSeal],
+  ['sys/health', sysHealth],
+  ['sys/leader', sysLeader],
+]);
 
 async function sysInit(core: VaultCore, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method === 'GET') return sendJson(res, 200, { initialized: core.initialized });
@@ -84,7 +85,8 @@ async function sysSeal(core: VaultCore, req: IncomingMessage, res: ServerRespons
 
 /**
  * Status code by state: 200 active, 429 standby (never, vault-dev has no HA), 501 not initialised,
- * 503 sealed; each overridable by a query parameter. A malformed override is a 400.
+ * 503 sealed; each overridable by a query parameter. A malformed override, or one that is not a final
+ * HTTP status (200-599), is a 400: Node cannot send 1000, and 0 or -1 are no status at all.
  */
 async function sysHealth(core: VaultCore, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed();
@@ -92,8 +94,9 @@ async function sysHealth(core: VaultCore, req: IncomingMessage, res: ServerRespo
   const code = (name: string, fallback: number): number => {
     const raw = query.get(name);
     if (raw === null) return fallback;
-    if (!/^[+-]?\d+$/.test(raw)) throw new VaultError(400, []);
-    return Number(raw);
+    const status = /^[+-]?\d+$/.test(raw) ? Number(raw) : NaN;
+    if (!(status >= 200 && status <= 599)) throw new VaultError(400, []);
+    return status;
   };
   for (const flag of ['standbyok', 'perfstandbyok']) {
     const raw = query.get(flag);

@@ -1,17 +1,22 @@
 // The `auth/token/` endpoints: create (and create-orphan), lookup, lookup-self, renew, renew-self,
-// revoke, revoke-self, with Vault's request fields and response shapes.
+// revoke, revoke-self, with Vault's request fields, rules (handleCreateCommon's checks, TTLs bounded
+// by the max lease TTL) and response shapes.
 
 import { formatTimestamp } from './duration.js';
 import { boolField, durationField, intField, listField, stringField, stringMapField } from './fields.js';
 import type { AuthBlock, LogicalBackend, LogicalRequest, LogicalResponse } from './logical.js';
 import { tokenHash } from './ids.js';
-import { DEFAULT_TOKEN_TTL_SECONDS, TokenStore, type TokenEntry } from './tokens.js';
+import { calculateTtl, type LeaseLimits } from './lease-ttl.js';
+import { TokenStore, type TokenEntry } from './tokens.js';
 import { badRequest, unsupportedOperation, unsupportedPath, VaultError } from './vault-error.js';
 
 export class TokenBackend implements LogicalBackend {
   readonly mountType = 'token';
 
-  constructor(private readonly tokens: TokenStore) {}
+  constructor(
+    private readonly tokens: TokenStore,
+    private readonly limits: LeaseLimits,
+  ) {}
 
   async handle(req: LogicalRequest): Promise<LogicalResponse | undefined> {
     const write = req.operation === 'update' || req.operation === 'create';
@@ -55,31 +60,10 @@ export class TokenBackend implements LogicalBackend {
 
   private async create(req: LogicalRequest, orphanEndpoint: boolean): Promise<LogicalResponse> {
     const parent = req.token;
-    const parentIsRoot = parent.policies.includes('root');
-    const privileged = parentIsRoot || req.sudoAllowed;
+    // Vault's "sudo" here: the root policy, or sudo on this path.
+    const isSudo = parent.policies.includes('root') || req.sudoAllowed;
     const data = req.data;
-
-    const id = stringField(data, 'id');
-    if (id !== undefined && id !== '' && !privileged) {
-      throw badRequest('root or sudo privileges required to specify token id');
-    }
-    if (id && this.tokens.exists(id)) throw badRequest('cannot use a token ID that is in use');
-
-    const noParent = orphanEndpoint || (boolField(data, 'no_parent') ?? false);
-    if (noParent && !orphanEndpoint && !privileged) {
-      throw badRequest('root or sudo privileges required to create orphan token');
-    }
-
-    const requested = listField(data, 'policies');
-    let policies = requested && requested.length > 0 ? requested.map((p) => p.toLowerCase()) : parent.policies;
-    if (!privileged) {
-      const allowed = new Set([...parent.policies, 'default']);
-      if (policies.some((p) => !allowed.has(p))) throw badRequest('child policies must be subset of parent');
-    }
-    if (!(boolField(data, 'no_default_policy') ?? false) && !policies.includes('root')) {
-      policies = [...policies, 'default'];
-    }
-    policies = policies.includes('root') ? ['root'] : [...new Set(policies)].sort();
+    const warnings: string[] = [];
 
     const numUses = intField(data, 'num_uses') ?? 0;
     if (numUses < 0) throw badRequest('number of uses cannot be negative');
@@ -87,12 +71,37 @@ export class TokenBackend implements LogicalBackend {
     if (type !== undefined && type !== '' && type !== 'service' && type !== 'default') {
       throw badRequest(`vault-dev issues only service tokens, not "${type}" tokens`);
     }
+    if ((durationField(data, 'period') ?? 0) > 0) throw badRequest('vault-dev does not issue periodic tokens');
 
-    const explicitMaxTtl = durationField(data, 'explicit_max_ttl') ?? 0;
+    const id = stringField(data, 'id');
+    if (id && !isSudo) throw badRequest('root or sudo privileges required to specify token id');
+    if (id && this.tokens.exists(id)) throw badRequest('cannot use a token ID that is in use');
+
+    const policies = childPolicies(parent.policies, data, isSudo);
+
+    const noParent = boolField(data, 'no_parent') ?? false;
+    if (noParent && !isSudo) throw badRequest('root or sudo privileges required to create orphan token');
+    const orphan = noParent || orphanEndpoint;
+
+    let explicitMaxTtl = durationField(data, 'explicit_max_ttl') ?? 0;
+    if (explicitMaxTtl > this.limits.maxLeaseTtl) {
+      warnings.push(
+        `Explicit max TTL of ${explicitMaxTtl} seconds is greater than system/mount allowed value; value is being capped to ${this.limits.maxLeaseTtl} seconds`,
+      );
+      explicitMaxTtl = this.limits.maxLeaseTtl;
+    }
+    const issuedAt = Date.now();
     let ttl = durationField(data, 'ttl') ?? 0;
-    // A root-policy token created without a TTL never expires, like the root token itself.
-    if (ttl === 0 && !(policies.length === 1 && policies[0] === 'root')) ttl = DEFAULT_TOKEN_TTL_SECONDS;
-    if (explicitMaxTtl > 0 && ttl > explicitMaxTtl) ttl = explicitMaxTtl;
+    // Only a root token asked for without a TTL may never expire; every other TTL is bounded.
+    if (ttl > 0 || !policies.includes('root')) {
+      const granted = calculateTtl(this.limits, { increment: 0, tokenTtl: ttl, explicitMaxTtl, issuedAt, now: issuedAt });
+      ttl = granted.ttl;
+      warnings.push(...granted.warnings);
+    }
+    if (ttl === 0 && explicitMaxTtl > 0) ttl = explicitMaxTtl;
+    if (ttl === 0 && parent.creationTtl !== 0) {
+      throw badRequest('expiring root tokens cannot create non-expiring root tokens');
+    }
 
     const displayName = stringField(data, 'display_name');
     const created = await this.tokens.create({
@@ -104,19 +113,73 @@ export class TokenBackend implements LogicalBackend {
       explicitMaxTtl,
       renewable: boolField(data, 'renewable') ?? true,
       path: orphanEndpoint ? 'auth/token/create-orphan' : 'auth/token/create',
-      parentHash: noParent ? null : tokenHash(req.clientToken),
+      parentHash: orphan ? null : tokenHash(req.clientToken),
+      issuedAt,
       ...(id ? { id } : {}),
     });
-    return { data: null, auth: authBlock(created.id, created.entry) };
+    return { data: null, auth: authBlock(created.id, created.entry), ...(warnings.length ? { warnings } : {}) };
   }
 
   private async renew(id: string, data: LogicalRequest['data']): Promise<LogicalResponse> {
     const entry = this.tokens.lookup(id);
     if (!entry) throw new VaultError(400, ['invalid lease ID']);
     if (entry.expiresAt === null || !entry.renewable) throw badRequest('lease is not renewable');
-    const renewed = await this.tokens.renew(id, durationField(data, 'increment'));
-    return { data: null, auth: authBlock(id, renewed) };
+    const { ttl, warnings } = calculateTtl(this.limits, {
+      increment: durationField(data, 'increment') ?? 0,
+      tokenTtl: entry.creationTtl,
+      explicitMaxTtl: entry.explicitMaxTtl,
+      issuedAt: entry.issuedAt,
+      now: Date.now(),
+    });
+    const renewed = await this.tokens.renew(id, ttl);
+    return { data: null, auth: authBlock(id, renewed), ...(warnings.length ? { warnings } : {}) };
   }
+}
+
+/** Policies Vault never lets a token hold. */
+const NON_ASSIGNABLE_POLICIES = new Set(['response-wrapping', 'control-group']);
+
+/**
+ * The child's policies by Vault's rules: the parent's when none are asked for; otherwise a subset
+ * of the parent's unless the caller has sudo; `default` added as Vault adds it. Sudo never makes a
+ * root token: only a root parent can.
+ */
+function childPolicies(parentPolicies: readonly string[], data: LogicalRequest['data'], isSudo: boolean): string[] {
+  const requested = listField(data, 'policies') ?? [];
+  const noDefault = boolField(data, 'no_default_policy') ?? false;
+  let chosen: string[];
+  let addDefault: boolean;
+  if (requested.length === 0) {
+    chosen = [...parentPolicies];
+    addDefault = false;
+  } else if (!isSudo) {
+    const parentSet = new Set(sanitizePolicies(parentPolicies, false));
+    if (!sanitizePolicies(requested, false).every((p) => parentSet.has(p))) {
+      throw badRequest('child policies must be subset of parent');
+    }
+    chosen = requested;
+    addDefault = !noDefault && parentPolicies.includes('default');
+  } else {
+    chosen = requested;
+    addDefault = !noDefault;
+  }
+  let policies = sanitizePolicies(chosen, addDefault);
+  if (noDefault) policies = policies.filter((p) => p !== 'default');
+  for (const policy of policies) {
+    if (NON_ASSIGNABLE_POLICIES.has(policy)) throw badRequest(`cannot assign policy "${policy}"`);
+  }
+  if (policies.includes('root') && !parentPolicies.includes('root')) {
+    throw badRequest('root tokens may not be created without parent token being root');
+  }
+  return policies;
+}
+
+/** Vault's policyutil.SanitizePolicies: lower case, no blanks, `root` alone when present, sorted, unique. */
+function sanitizePolicies(policies: readonly string[], addDefault: boolean): string[] {
+  const cleaned = policies.map((p) => p.trim().toLowerCase()).filter((p) => p !== '');
+  if (cleaned.includes('root')) return ['root'];
+  if (addDefault && !cleaned.includes('default')) cleaned.push('default');
+  return [...new Set(cleaned)].sort();
 }
 
 export function authBlock(id: string, entry: TokenEntry): AuthBlock {

@@ -41,6 +41,7 @@ describe('vault-dev command line', () => {
     ['no storage and no dev mode', ['server'], /-data-dir is required unless -dev is given/],
     ['dev mode with a data dir', ['server', '--dev', '--data-dir=/tmp/x'], /cannot be combined with -data-dir/],
     ['a stray argument', ['server', '--dev', 'extra'], /unexpected argument: extra/],
+    ['a max lease TTL that is no duration', ['server', '--dev', '--max-lease-ttl=forever'], /invalid -max-lease-ttl "forever"/],
   ];
   for (const [what, args, message] of badCommandLines) {
     it(`exits 2 with one line on stderr for ${what}`, async () => {

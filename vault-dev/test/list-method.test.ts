@@ -1,6 +1,7 @@
-// The LIST method adapter: ListMethodFramer rewrites LIST request lines and only those, across
-// keep-alive requests with Content-Length and chunked bodies and arbitrary packet boundaries; and,
-// end to end, LIST requests on a kept-alive raw socket reach vault-dev's handler.
+// The LIST method adapter: ListMethodFramer rewrites LIST request lines (to GET with the marker
+// header) and only those, across keep-alive requests with Content-Length and chunked bodies and
+// arbitrary packet boundaries; and, end to end, LIST requests on a kept-alive raw socket reach
+// vault-dev's handler, as lists even when their query says `list=false`.
 
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -17,16 +18,20 @@ const STREAM = [
   'GET /v1/sys/health HTTP/1.1\r\nHost: x\r\n\r\n',
 ].join('');
 
+const MARKER = 'marker-secret';
 const EXPECTED = STREAM.replace(
   'LIST /v1/secret/metadata/ HTTP/1.1',
-  'GET /v1/secret/metadata/?list=true HTTP/1.1',
-).replace('LIST /v1/secret/metadata/app?foo=bar HTTP/1.1', 'GET /v1/secret/metadata/app?foo=bar&list=true HTTP/1.1');
+  `GET /v1/secret/metadata/ HTTP/1.1\r\nx-vault-dev-list: ${MARKER}`,
+).replace(
+  'LIST /v1/secret/metadata/app?foo=bar HTTP/1.1',
+  `GET /v1/secret/metadata/app?foo=bar HTTP/1.1\r\nx-vault-dev-list: ${MARKER}`,
+);
 
 describe('ListMethodFramer', () => {
   it('rewrites LIST request lines and leaves bodies alone, whatever the packet boundaries', () => {
     const bytes = Buffer.from(STREAM, 'latin1');
     for (const size of [1, 2, 3, 7, 16, 64, bytes.length]) {
-      const framer = new ListMethodFramer();
+      const framer = new ListMethodFramer(MARKER);
       const out: Buffer[] = [];
       for (let i = 0; i < bytes.length; i += size) out.push(framer.push(bytes.subarray(i, i + size)));
       assert.equal(Buffer.concat(out).toString('latin1'), EXPECTED, `chunk size ${size}`);
@@ -34,7 +39,7 @@ describe('ListMethodFramer', () => {
   });
 
   it('passes through what it cannot frame', () => {
-    const framer = new ListMethodFramer();
+    const framer = new ListMethodFramer(MARKER);
     const garbage = 'NOT HTTP AT ALL\r\n\r\nLIST /v1/x HTTP/1.1\r\n\r\n';
     assert.equal(framer.push(Buffer.from(garbage)).toString(), garbage);
   });

@@ -1,5 +1,6 @@
 // Shared by vault-dev's tests: node-vault clients configured as Berth uses them, the status and
-// body of a rejected node-vault call, and raw HTTP requests for what node-vault cannot express.
+// body of a rejected node-vault call, and raw HTTP requests for what node-vault cannot express
+// (a body given as text is sent as is: JSON too deep for JSON.stringify).
 
 import assert from 'node:assert/strict';
 import nodeVault from 'node-vault';
@@ -40,15 +41,12 @@ export async function rawRequest(
   addr: string,
   method: string,
   path: string,
-  options: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+  options: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
 ): Promise<RawResponse> {
   const headers: Record<string, string> = { ...(options.headers ?? {}) };
   if (options.token) headers['X-Vault-Token'] = options.token;
-  const response = await fetch(`${addr}/v1/${path}`, {
-    method,
-    headers,
-    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-  });
+  const body = options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
+  const response = await fetch(`${addr}/v1/${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
   const text = await response.text();
   return { status: response.status, headers: response.headers, text, json: text ? JSON.parse(text) : undefined };
 }

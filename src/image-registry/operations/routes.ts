@@ -1,11 +1,12 @@
 // Routes of the read-only operations on a remote registry (verify-credentials, list-repositories, list-images).
 // Thin: the contract has validated the body; pick the target, call the domain operation, answer.
-import { Router, type Request } from 'express';
+import type { Router, Request } from 'express';
 import { answerFormat, sendAnswer } from '../../http/answer.js';
 import type { OperationDeps } from '../operation-deps.js';
 import { listImages, type ListImagesRequest } from './list-images.js';
 import { listRepositories } from './list-repositories.js';
 import { verifyCredentials, type VerifyCredentialsRequest } from './verify-credentials.js';
+import { strictRouter } from '../../http/path-grammar.js';
 
 const OPERATIONS = '/state/image-registry/remote-registries/:key';
 
@@ -19,7 +20,7 @@ function targetOf(req: Request): string {
 }
 
 export function remoteRegistryOperationRoutes(deps: OperationDeps): Router {
-  const router = Router();
+  const router = strictRouter();
 
   router.post(`${OPERATIONS}/verify-credentials`, async (req, res) => {
     const address = targetOf(req);

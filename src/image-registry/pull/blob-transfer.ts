@@ -13,6 +13,7 @@ import {
   type Descriptor,
 } from '../../registry/index.js';
 import { ConcurrencyLimit } from './concurrency-limit.js';
+import { pullMetrics } from './pull-metrics.js';
 
 /** Where a blob comes from: a repository of a remote registry, through that registry's shared client. */
 export interface BlobSource {
@@ -99,7 +100,7 @@ export class BlobTransfers {
       created.done.catch(() => {});
       this.transfers.set(descriptor.digest, created);
       shared = created;
-    }
+    } else pullMetrics.joined(source.registry, 'blob');
     const joined = shared;
     joined.waiters++;
     let left = false;
@@ -127,12 +128,15 @@ export class BlobTransfers {
 
   private async transfer(source: BlobSource, descriptor: Descriptor, signal: AbortSignal): Promise<void> {
     const present = await this.store.stat(descriptor.digest);
-    if (present) return checkPresentSize(source, descriptor, present.size);
+    if (present) {
+      checkPresentSize(source, descriptor, present.size);
+      return pullMetrics.blobFromStore(source.registry, source.repository, descriptor.size);
+    }
     const release = await this.limitFor(source.registry).acquire(signal);
     try {
       // Another transfer (an earlier pull, a /v2 push) may have stored it while this one waited for a place.
-      if (await this.store.has(descriptor.digest)) return;
-      await this.download(source, descriptor, signal);
+      if (await this.store.has(descriptor.digest)) return pullMetrics.blobFromStore(source.registry, source.repository, descriptor.size);
+      await pullMetrics.downloading(source.registry, source.repository, descriptor.size, () => this.download(source, descriptor, signal));
     } finally {
       release();
     }

@@ -1,15 +1,19 @@
-// The /v2 Express Router of the site registry (OCI distribution spec): access check, then dispatch by path to
-// one handler file per resource. Mount it at /v2 before any body-parsing middleware: blob bodies are streamed.
+// The /v2 Express Router of the site registry (OCI distribution spec): the path grammar, who is calling, the route,
+// what the route needs of the caller, then dispatch to one handler file per resource. Mount it at /v2 before any
+// body-parsing middleware: blob bodies are streamed.
 //
 // Paths are matched here rather than with path-to-regexp because repository names span several segments
 // (`a/b/c/manifests/x`): each route is a regular expression on the raw path, tried in a fixed order, and the
-// name it captures is then validated against the spec's grammar.
-import { Router, type NextFunction, type Request, type Response } from 'express';
+// name it captures is then validated against the spec's grammar. Access is judged on that validated name.
+import { Router, type Request, type Response } from 'express';
+import { spellingProblem } from '../../http/path-grammar.js';
 import { RegistryError } from '../registry-error.js';
 import { assertRepositoryName } from '../repository-name.js';
 import type { SiteRegistry } from '../site-registry.js';
-import { authorize, type RegistryAccess } from './access.js';
+import { authorize, callerName, challengeFor, identify, type RegistryAccess, type Requirement } from './access.js';
 import { respondWithError } from './error-response.js';
+import { RegistryTokens, type RegistryAction } from './registry-tokens.js';
+import { tokenHandler } from './handlers/token.js';
 import { getBase } from './handlers/base.js';
 import { blobUploadHandlers } from './handlers/blob-uploads.js';
 import { blobHandlers } from './handlers/blobs.js';
@@ -22,10 +26,17 @@ import { tagHandlers } from './handlers/tags.js';
 type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
 interface Route {
+  /** The route's shape, e.g. `/v2/{name}/manifests/{reference}`: how metrics name it, never by its raw path. */
+  template: string;
   /** Group 1 is the repository name (when the route has one), group 2 the last segment. */
   pattern: RegExp;
   methods: Partial<Record<Method, RouteHandler>>;
+  /** What each method needs on the route's repository; routes without one need `catalog` or nothing (the ping). */
+  actions?: Partial<Record<Method, RegistryAction>>;
+  catalog?: true;
 }
+
+const PULL = { GET: 'pull', HEAD: 'pull' } as const;
 
 function routesFor(registry: SiteRegistry): Route[] {
   const blobs = blobHandlers(registry);
@@ -35,15 +46,30 @@ function routesFor(registry: SiteRegistry): Route[] {
   const catalog = catalogHandlers(registry);
   const referrers = referrerHandlers(registry);
   return [
-    { pattern: /^\/?$/, methods: { GET: getBase, HEAD: getBase } },
-    { pattern: /^\/_catalog$/, methods: { GET: catalog.list } },
-    { pattern: /^\/(.+?)\/tags\/list$/, methods: { GET: tags.list } },
-    { pattern: /^\/(.+?)\/manifests\/([^/]+)$/, methods: { GET: manifests.get, HEAD: manifests.head, PUT: manifests.put, DELETE: manifests.delete } },
-    // Before blobs/<digest>, which "uploads" would otherwise match.
-    { pattern: /^\/(.+?)\/blobs\/uploads\/?$/, methods: { POST: uploads.start } },
-    { pattern: /^\/(.+?)\/blobs\/uploads\/([^/]+)$/, methods: { GET: uploads.status, PATCH: uploads.patch, PUT: uploads.put, DELETE: uploads.cancel } },
-    { pattern: /^\/(.+?)\/blobs\/([^/]+)$/, methods: { GET: blobs.get, HEAD: blobs.head, DELETE: blobs.delete } },
-    { pattern: /^\/(.+?)\/referrers\/([^/]+)$/, methods: { GET: referrers.list } },
+    { template: '/v2/', pattern: /^\/?$/, methods: { GET: getBase, HEAD: getBase } },
+    { template: '/v2/_catalog', pattern: /^\/_catalog$/, methods: { GET: catalog.list }, catalog: true },
+    { template: '/v2/{name}/tags/list', pattern: /^\/(.+?)\/tags\/list$/, methods: { GET: tags.list }, actions: PULL },
+    {
+      template: '/v2/{name}/manifests/{reference}',
+      pattern: /^\/(.+?)\/manifests\/([^/]+)$/,
+      methods: { GET: manifests.get, HEAD: manifests.head, PUT: manifests.put, DELETE: manifests.delete },
+      actions: { ...PULL, PUT: 'push', DELETE: 'delete' },
+    },
+    // Before blobs/<digest>, which "uploads" would otherwise match. An upload session is part of a push, reads included.
+    { template: '/v2/{name}/blobs/uploads/', pattern: /^\/(.+?)\/blobs\/uploads\/?$/, methods: { POST: uploads.start }, actions: { POST: 'push' } },
+    {
+      template: '/v2/{name}/blobs/uploads/{session}',
+      pattern: /^\/(.+?)\/blobs\/uploads\/([^/]+)$/,
+      methods: { GET: uploads.status, PATCH: uploads.patch, PUT: uploads.put, DELETE: uploads.cancel },
+      actions: { GET: 'push', PATCH: 'push', PUT: 'push', DELETE: 'push' },
+    },
+    {
+      template: '/v2/{name}/blobs/{digest}',
+      pattern: /^\/(.+?)\/blobs\/([^/]+)$/,
+      methods: { GET: blobs.get, HEAD: blobs.head, DELETE: blobs.delete },
+      actions: { ...PULL, DELETE: 'delete' },
+    },
+    { template: '/v2/{name}/referrers/{digest}', pattern: /^\/(.+?)\/referrers\/([^/]+)$/, methods: { GET: referrers.list }, actions: PULL },
   ];
 }
 
@@ -55,32 +81,57 @@ function decodeSegment(segment: string): string {
   }
 }
 
-function routeParams(match: RegExpExecArray): RouteParams {
+function routeParams(match: RegExpExecArray, client: string | undefined): RouteParams {
   const name = match[1] === undefined ? '' : assertRepositoryName(match[1]);
-  return { name, reference: match[2] === undefined ? '' : decodeSegment(match[2]) };
+  return { name, reference: match[2] === undefined ? '' : decodeSegment(match[2]), ...(client !== undefined ? { client } : {}) };
+}
+
+/** What `method` on `route` needs of the caller. */
+function requirementOf(route: Route, method: Method, params: RouteParams): Requirement {
+  if (route.catalog) return { resource: { type: 'registry', name: 'catalog' }, action: 'pull' };
+  const action = route.actions?.[method];
+  return action ? { resource: { type: 'repository', name: params.name }, action } : {};
 }
 
 export function createRegistryRouter(registry: SiteRegistry, access: RegistryAccess): Router {
   const routes = routesFor(registry);
-  const router = Router();
-  router.use(async (req: Request, res: Response, next: NextFunction) => {
+  const tokens = new RegistryTokens();
+  const issueToken = tokenHandler(access, tokens);
+  const router = Router({ caseSensitive: true, strict: true });
+  router.use(async (req: Request, res: Response) => {
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
     try {
-      await authorize(req.method, req.headers, access);
+      const problem = spellingProblem(req.baseUrl + req.path, { trailingSlash: true });
+      if (problem) throw new RegistryError('NAME_INVALID', `path ${problem}`, undefined, 400);
+      // Named for metrics before anything can refuse the request, so a 401 counts under its route too.
+      req.routeTemplate = req.path === '/token' ? '/v2/token' : routes.find((r) => r.pattern.test(req.path))?.template;
+      if (req.path === '/token') {
+        if (req.method !== 'GET') {
+          res.setHeader('Allow', 'GET');
+          throw new RegistryError('UNSUPPORTED', `${req.method} is not supported here`, undefined, 405);
+        }
+        return await issueToken(req, res);
+      }
+      const caller = await identify(req, access, tokens, () => challengeFor(req, access, undefined));
+      // Without anonymous pull, nothing is served to nobody, not even a 404.
+      if (caller.kind === 'anonymous' && !access.anonymousPull) authorize(req, caller, {}, access);
       for (const route of routes) {
         const match = route.pattern.exec(req.path);
         if (!match) continue;
-        const handler = route.methods[req.method as Method];
+        const method = req.method as Method;
+        const handler = route.methods[method];
         if (!handler) {
           res.setHeader('Allow', Object.keys(route.methods).join(', '));
           throw new RegistryError('UNSUPPORTED', `${req.method} is not supported here`, undefined, 405);
         }
-        await handler(req, res, routeParams(match));
+        const params = routeParams(match, callerName(caller));
+        authorize(req, caller, requirementOf(route, method, params), access);
+        await handler(req, res, params);
         return;
       }
       throw new RegistryError('UNSUPPORTED', 'no such endpoint', undefined, 404);
     } catch (error) {
-      if (!respondWithError(req, res, error)) next(error);
+      respondWithError(req, res, error);
     }
   });
   return router;

@@ -10,33 +10,86 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Hash } from 'node:crypto';
 import { createDigestHash, digestOf, parseDigest, type DigestAlgorithm, type ParsedDigest } from '../digest.js';
 import { DigestMismatchError, RegistryError, SizeMismatchError } from '../registry-error.js';
 import type { BlobInfo, BlobStore, BlobWriter, BlobWriterOptions, ByteRange, ByteSource, CommitOptions } from './blob-store.js';
 import type { SharedExclusiveLock } from './shared-exclusive-lock.js';
+import { syncDirectory } from '../../store/durable-files.js';
 import { noteBytesStreamed } from '../../gc.js';
 
 /**
  * A stream's chunks are 16-64 KiB; written one by one, a 1 GB blob is ~20,000 writes, and the event loop's cost per
- * write outweighs the copy. writeFrom gathers chunks and writes them with one writev per this many bytes.
+ * write outweighs the copy. While one write is on its way to the disk, writeFrom gathers the chunks that arrive and
+ * writes them with one writev when it is done, up to this many bytes (then it stops reading until the write is done).
  */
 const WRITE_BATCH_BYTES = 1024 * 1024;
 /** writev takes at most IOV_MAX (1024 on Linux) buffers at once. */
 const WRITE_BATCH_CHUNKS = 1024;
 
-const isMissing = (e: unknown): boolean => (e as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+/**
+ * Appends handed over one by one, written as they come: the first at once, and those that arrive while a write is
+ * under way together in the next (as a Writable's writev does). So nothing that arrived waits for more to come (an
+ * upload's offset reports it promptly), and a fast source is written in few large writes. A failed write fails every
+ * later add() and drain().
+ */
+class CoalescedAppends {
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private inFlight: Promise<void> | undefined;
+  private inFlightBytes = 0;
+  private failure: { error: unknown } | undefined;
 
-/** fsync a directory so a rename or unlink inside it survives a crash, not just the file's bytes. */
-async function syncDirectory(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
+  constructor(private readonly write: (chunks: Uint8Array[]) => Promise<void>) {}
+
+  /** Bytes handed over and not yet written. */
+  get queuedBytes(): number {
+    return this.pendingBytes + this.inFlightBytes;
+  }
+
+  private pump(): void {
+    if (this.inFlight || this.failure || this.pending.length === 0) return;
+    const chunks = this.pending;
+    this.inFlightBytes = this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.inFlight = this.write(chunks).then(
+      () => {
+        this.inFlight = undefined;
+        this.inFlightBytes = 0;
+        this.pump();
+      },
+      (error: unknown) => {
+        this.inFlight = undefined;
+        this.inFlightBytes = 0;
+        this.failure = { error };
+      },
+    );
+  }
+
+  private check(): void {
+    if (this.failure) throw this.failure.error;
+  }
+
+  /** Hands a chunk over; waits only while a full batch is waiting for the write under way. */
+  async add(chunk: Uint8Array): Promise<void> {
+    this.check();
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.byteLength;
+    this.pump();
+    if (this.pendingBytes >= WRITE_BATCH_BYTES || this.pending.length >= WRITE_BATCH_CHUNKS) await this.inFlight;
+    this.check();
+  }
+
+  /** Waits until everything handed over is written. */
+  async drain(): Promise<void> {
+    for (this.pump(); this.inFlight; this.pump()) await this.inFlight;
+    this.check();
   }
 }
+
+const isMissing = (e: unknown): boolean => (e as NodeJS.ErrnoException | null)?.code === 'ENOENT';
 
 const blobUnknown = (digest: string) => new RegistryError('BLOB_UNKNOWN', `blob ${digest} unknown to registry`, { digest });
 
@@ -50,6 +103,9 @@ export class FilesystemBlobStore implements BlobStore {
   private readonly uploadsDir: string;
   private readonly writers = new Set<FilesystemBlobWriter>();
   private readonly holds = new Map<string, number>();
+  /** Counts blobs published and deleted, so `usage()` walks the store again only after it changed. */
+  private generation = 0;
+  private counted: { generation: number; usage: Promise<{ blobs: number; bytes: number }> } | undefined;
 
   private constructor(dataDir: string, private readonly options: FilesystemBlobStoreOptions) {
     this.blobsDir = join(dataDir, 'blobs');
@@ -77,10 +133,10 @@ export class FilesystemBlobStore implements BlobStore {
     }
     const id = randomUUID();
     const path = join(this.uploadsDir, id);
-    // 'wx': a fresh file that nobody else can be writing to.
-    const handle = await open(path, 'wx', 0o644);
+    // 'wx': a fresh file that nobody else can be writing to. Closed at once: writers open it per operation.
+    await (await open(path, 'wx', 0o644)).close();
     const release = expected ? this.hold([expected.digest]) : () => {};
-    const writer = new FilesystemBlobWriter(id, path, handle, expected?.algorithm ?? options.algorithm ?? 'sha256', {
+    const writer = new FilesystemBlobWriter(id, path, expected?.algorithm ?? options.algorithm ?? 'sha256', {
       expected,
       expectedSize: options.expectedSize,
       publish: (source, digest) => this.publish(source, digest),
@@ -127,6 +183,7 @@ export class FilesystemBlobStore implements BlobStore {
         await syncDirectory(this.blobsDir);
       }
       await rename(stagingPath, target);
+      this.generation++;
       await syncDirectory(shardDir);
       const info = await stat(target);
       return { digest: digest.digest, size: info.size, modifiedAt: info.mtime };
@@ -183,6 +240,7 @@ export class FilesystemBlobStore implements BlobStore {
       if (isMissing(e)) return false;
       throw e;
     }
+    this.generation++;
     await syncDirectory(join(this.blobsDir, parsed.algorithm, parsed.hex.slice(0, 2)));
     return true;
   }
@@ -236,6 +294,26 @@ export class FilesystemBlobStore implements BlobStore {
     return this.holds.has(digest);
   }
 
+  usage(): Promise<{ blobs: number; bytes: number }> {
+    // A walk that started before a change is not reused after it; callers meanwhile share one walk.
+    if (this.counted?.generation !== this.generation) {
+      const usage = (async () => {
+        let blobs = 0;
+        let bytes = 0;
+        for await (const blob of this.list()) {
+          blobs++;
+          bytes += blob.size;
+        }
+        return { blobs, bytes };
+      })();
+      this.counted = { generation: this.generation, usage };
+      usage.catch(() => {
+        if (this.counted?.usage === usage) this.counted = undefined;
+      });
+    }
+    return this.counted.usage;
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.writers].map((w) => w.abort()));
   }
@@ -248,16 +326,27 @@ interface WriterContext {
   done(): void;
 }
 
+const uploadCancelled = () => new RegistryError('BLOB_UPLOAD_UNKNOWN', 'the upload was cancelled while this request was sending it');
+
+/** Chunks of `source`; a stream is read without being destroyed when the reading stops early (its owner decides). */
+const chunksOf = (source: ByteSource): AsyncIterable<Uint8Array> | Iterable<Uint8Array> =>
+  source instanceof Readable ? source.iterator({ destroyOnReturn: false }) : source;
+
+/**
+ * Writes one staging file. The file is open only while an operation runs (a write, a commit): an upload session
+ * waiting for its next chunk holds no file descriptor, so idle sessions cannot exhaust them.
+ */
 class FilesystemBlobWriter implements BlobWriter {
   private written = 0;
   private hash: Hash;
   private state: 'open' | 'busy' | 'failed' | 'finished' = 'open';
+  /** abort() arrived while an operation ran: that operation stops at its next chunk and discards the bytes. */
+  private cancelled = false;
   private activity = new Date();
 
   constructor(
     readonly id: string,
     private readonly path: string,
-    private readonly handle: FileHandle,
     private readonly algorithm: DigestAlgorithm,
     private readonly context: WriterContext,
   ) {
@@ -276,22 +365,26 @@ class FilesystemBlobWriter implements BlobWriter {
     return this.activity;
   }
 
+  get usable(): boolean {
+    return (this.state === 'open' || this.state === 'busy') && !this.cancelled;
+  }
+
   private begin(): void {
     if (this.state === 'busy') throw new RegistryError('BLOB_UPLOAD_INVALID', 'another write to this upload is in progress', undefined, 409);
-    if (this.state !== 'open') throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'upload is no longer open');
+    if (this.state !== 'open' || this.cancelled) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'upload is no longer open');
     this.state = 'busy';
   }
 
   /** Writes the chunks, in order, at the current offset. */
-  private async append(chunks: Uint8Array[]): Promise<void> {
+  private async append(handle: FileHandle, chunks: Uint8Array[]): Promise<void> {
     let bytes = 0;
     for (const chunk of chunks) bytes += chunk.byteLength;
     // One writev for the batch; what a short one leaves (a file system may take less) goes in plain writes.
-    let done = chunks.length === 1 ? 0 : (await this.handle.writev(chunks, this.written)).bytesWritten;
+    let done = chunks.length === 1 ? 0 : (await handle.writev(chunks, this.written)).bytesWritten;
     let chunkStart = 0;
     for (const chunk of chunks) {
       for (let at = Math.max(0, done - chunkStart); at < chunk.byteLength; ) {
-        const { bytesWritten } = await this.handle.write(chunk, at, chunk.byteLength - at, this.written + done);
+        const { bytesWritten } = await handle.write(chunk, at, chunk.byteLength - at, this.written + done);
         at += bytesWritten;
         done += bytesWritten;
       }
@@ -305,62 +398,55 @@ class FilesystemBlobWriter implements BlobWriter {
     noteBytesStreamed(bytes);
   }
 
-  /** append(), and a failed disk write leaves the writer unusable. */
-  private async appendOrFail(chunks: Uint8Array[]): Promise<void> {
+  /** Appends chunks; a failed disk write leaves file and hash disagreeing, so the writer then only discards. */
+  private async appendOrFail(handle: FileHandle, chunks: Uint8Array[]): Promise<void> {
+    if (this.cancelled) throw uploadCancelled();
     try {
-      await this.append(chunks);
+      await this.append(handle, chunks);
     } catch (e) {
-      this.markFailed();
+      this.state = 'failed';
       throw e;
     }
   }
 
-  /** A disk write failed: the file and the hash may disagree now, so the writer can only be aborted. */
-  private markFailed(): void {
-    if (this.state === 'busy') this.state = 'failed';
-  }
-
-  private async guarded<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one operation with the staging file open and closes it after. A failed source leaves the writer usable
+   * (resume); a failed disk write or a cancellation discards the bytes, freeing the space they took.
+   */
+  private async guarded<T>(fn: (handle: FileHandle) => Promise<T>): Promise<T> {
     this.begin();
+    let handle: FileHandle | undefined;
     try {
-      const result = await fn();
-      this.state = 'open';
+      handle = await open(this.path, 'r+');
+      const result = await fn(handle);
+      if (this.cancelled) throw uploadCancelled();
       return result;
-    } catch (e) {
-      // A failed source leaves the writer usable (resume); a failed disk write does not.
+    } finally {
+      await handle?.close().catch(() => {});
       if (this.state === 'busy') this.state = 'open';
-      throw e;
+      if (this.cancelled || this.state === 'failed') await this.discard();
     }
   }
 
   write(chunk: Uint8Array): Promise<void> {
-    return this.guarded(() => this.appendOrFail([chunk]));
+    return this.guarded((handle) => this.appendOrFail(handle, [chunk]));
   }
 
   writeFrom(source: ByteSource, options: { maxBytes?: number } = {}): Promise<number> {
-    return this.guarded(async () => {
+    return this.guarded(async (handle) => {
       const start = this.written;
-      let batch: Uint8Array[] = [];
-      let batchBytes = 0;
-      const flush = async () => {
-        if (batch.length === 0) return;
-        const chunks = batch;
-        batch = [];
-        batchBytes = 0;
-        await this.appendOrFail(chunks);
-      };
+      const appends = new CoalescedAppends((chunks) => this.appendOrFail(handle, chunks));
       try {
-        for await (const chunk of source) {
-          if (options.maxBytes !== undefined && this.written + batchBytes + chunk.byteLength > options.maxBytes) {
+        for await (const chunk of chunksOf(source)) {
+          if (this.cancelled) throw uploadCancelled();
+          if (options.maxBytes !== undefined && this.written + appends.queuedBytes + chunk.byteLength > options.maxBytes) {
             throw new RegistryError('SIZE_INVALID', `content exceeds ${options.maxBytes} bytes`, { limit: options.maxBytes });
           }
-          batch.push(chunk);
-          batchBytes += chunk.byteLength;
-          if (batchBytes >= WRITE_BATCH_BYTES || batch.length >= WRITE_BATCH_CHUNKS) await flush();
+          await appends.add(chunk);
         }
       } finally {
         // What arrived before the source ended or failed reaches the file too, so `offset` counts it for a resume.
-        await flush();
+        await appends.drain();
       }
       return this.written - start;
     });
@@ -374,11 +460,15 @@ class FilesystemBlobWriter implements BlobWriter {
       if (expectedSize !== undefined && expectedSize !== this.written) throw new SizeMismatchError(expectedSize, this.written);
       const actual = expected.algorithm === this.algorithm ? this.hash.digest('hex') : await this.rehash(expected.algorithm);
       if (actual !== expected.hex) throw new DigestMismatchError(expected.digest, `${expected.algorithm}:${actual}`);
-      // Fresh mtime: the garbage-collection grace period starts at publication, not at the first byte.
-      const now = new Date();
-      await this.handle.utimes(now, now);
-      await this.handle.sync();
-      await this.handle.close();
+      const handle = await open(this.path, 'r+');
+      try {
+        // Fresh mtime: the garbage-collection grace period starts at publication, not at the first byte.
+        const now = new Date();
+        await handle.utimes(now, now);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
       this.state = 'finished';
       const info = await this.context.publish(this.path, expected);
       this.context.done();
@@ -408,15 +498,18 @@ class FilesystemBlobWriter implements BlobWriter {
   }
 
   private async discard(): Promise<void> {
-    const wasFinished = this.state === 'finished';
     this.state = 'finished';
-    if (!wasFinished) await this.handle.close().catch(() => {});
     await rm(this.path, { force: true });
     this.context.done();
   }
 
   async abort(): Promise<void> {
     if (this.state === 'finished') return;
+    if (this.state === 'busy') {
+      // The running operation owns the file until it ends; it discards the bytes then (see guarded).
+      this.cancelled = true;
+      return;
+    }
     await this.discard();
   }
 }

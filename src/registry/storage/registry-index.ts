@@ -2,6 +2,7 @@
 // manifests, their references, tags, subjects for referrers, and which repository links which blob. Blob bytes live
 // in the BlobStore.
 import { SqliteFile } from '../../store/sqlite-file.js';
+import { ManifestBlobUnknownError } from '../registry-error.js';
 
 export type ReferenceKind = 'config' | 'layer' | 'manifest';
 
@@ -170,6 +171,24 @@ export class RegistryIndex {
     return row ? toManifestRecord(row) : undefined;
   }
 
+  /**
+   * The manifest without its annotations, which can be megabytes (a manifest may be all annotations): what presence
+   * checks, /v2 HEAD and GET, and state summaries need, at the cost of a row lookup rather than a JSON parse.
+   */
+  manifestSummary(repository: string, digest: string): Omit<ManifestRecord, 'annotations' | 'sourceAnnotations'> | undefined {
+    const row = this.db.get<ManifestRow>(
+      `SELECT repository, digest, media_type, size, artifact_type, subject_digest, NULL AS annotations, platform, source_index_digest,
+              NULL AS source_annotations, created_at FROM manifests WHERE repository = ? AND digest = ?`,
+      repository,
+      digest,
+    );
+    return row ? toManifestRecord(row) : undefined;
+  }
+
+  hasManifest(repository: string, digest: string): boolean {
+    return this.db.getValues('SELECT 1 FROM manifests WHERE repository = ? AND digest = ?', repository, digest) !== undefined;
+  }
+
   references(repository: string, manifestDigest: string): ReferenceRecord[] {
     return this.db
       .all<ReferenceRow>(
@@ -195,10 +214,15 @@ export class RegistryIndex {
   /**
    * Records a manifest, its references and tags, and links its blobs to the repository, in one transaction.
    * A manifest already present keeps its creation time; source details are updated when given.
-   * Returns the tags that moved (new, or pointing at another digest before).
+   * Returns the tags that moved (new, or pointing at another digest before). The child manifests an index lists
+   * must be in the repository, checked in the same transaction (MANIFEST_BLOB_UNKNOWN otherwise), so no delete can
+   * slip in between a check and the write.
    */
   recordManifest(record: ManifestRecord, references: ReferenceRecord[], tags: string[], now: string): string[] {
     return this.db.transaction((): string[] => {
+      const children = new Set(references.filter((r) => r.kind === 'manifest').map((r) => r.digest));
+      const missing = [...children].filter((digest) => !this.hasManifest(record.repository, digest));
+      if (missing.length > 0) throw new ManifestBlobUnknownError(missing);
       this.db.run(
         `INSERT INTO manifests (repository, digest, media_type, size, artifact_type, subject_digest, annotations, platform,
                                 source_index_digest, source_annotations, created_at)
@@ -246,6 +270,17 @@ export class RegistryIndex {
       }
       return moved;
     });
+  }
+
+  /** Indexes in `repository` that list the manifest `digest`, in digest order. */
+  indexesListing(repository: string, digest: string): string[] {
+    return this.db
+      .allValues(
+        "SELECT DISTINCT manifest_digest FROM manifest_references WHERE repository = ? AND digest = ? AND kind = 'manifest' ORDER BY manifest_digest",
+        repository,
+        digest,
+      )
+      .map(([manifestDigest]) => manifestDigest as string);
   }
 
   deleteTag(repository: string, tag: string): boolean {

@@ -1,0 +1,116 @@
+// One path grammar for everything Berth serves. A path has exactly one spelling: no empty (`//`) or dot (`.`, `..`)
+// segments, raw or encoded; no percent-encoding of a character that needs none (`%73ystem`, `%2e`); no trailing `/`
+// outside /v2 (whose protocol has some); printable ASCII only. Other spellings are refused (400) before anything
+// else runs, rather than rewritten: a rewrite must be mirrored by every part that reads the URL (validator, routers,
+// `?site=` forwarding, logs), a refusal leaves one spelling for all of them. Paths are matched case-sensitively and
+// strictly (app settings and every Router), and /v1 paths are resolved to exactly one operation of the contract
+// before access control, so the role rules, `?site=` and the validator judge the operation, never a spelling.
+import { Router, type RequestHandler } from 'express';
+import { BerthError, invalidInput, notFound } from '../errors.js';
+import type { OpenApiDocument } from '../contract/openapi.js';
+
+/** The contract operation a /v1 request resolved to: its path template (e.g. `/v1/config/sites/{site-name}`) and method. */
+export interface Operation {
+  template: string;
+  method: string;
+}
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    operation?: Operation;
+  }
+}
+
+/** A Router that matches as the app does: case-sensitively, and `/x/` is not `/x`. */
+export const strictRouter = (): Router => Router({ caseSensitive: true, strict: true });
+
+/** RFC 3986 unreserved characters: percent-encoding one of them is only another spelling of it. */
+const UNRESERVED = /^[A-Za-z0-9._~-]$/;
+
+/**
+ * Why `path` (the raw path, without the query) is not in canonical form, or undefined when it is.
+ * `trailingSlash`: whether a last, empty segment is part of the grammar here (the /v2 protocol has `/v2/`).
+ */
+export function spellingProblem(path: string, options: { trailingSlash: boolean }): string | undefined {
+  if (!path.startsWith('/')) return 'must start with /';
+  if (!/^[\x21-\x7e]*$/.test(path)) return 'holds a character that must be percent-encoded';
+  // Some servers and proxies read `\` as `/`: it would be another spelling of a separator.
+  if (path.includes('\\')) return "holds a '\\'";
+  const segments = path.slice(1).split('/');
+  for (const [index, segment] of segments.entries()) {
+    const last = index === segments.length - 1;
+    if (segment === '') {
+      if (last && (options.trailingSlash || segments.length === 1)) continue;
+      return last ? "ends in '/'; paths have no trailing slash" : "holds an empty segment ('//')";
+    }
+    for (const escape of segment.matchAll(/%(.{0,2})/g)) {
+      const hex = escape[1]!;
+      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return 'holds a malformed percent-encoding';
+      const character = String.fromCharCode(parseInt(hex, 16));
+      if (UNRESERVED.test(character)) return `percent-encodes '${character}' (%${hex}), which is written as it is`;
+    }
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(segment);
+    } catch {
+      return 'holds a percent-encoding that is not UTF-8';
+    }
+    // A parameter may hold an encoded `/` (repository names do): its parts obey the same rule.
+    if (decoded.split('/').some((part) => part === '.' || part === '..')) return `holds a dot segment ('${segment}')`;
+  }
+  return undefined;
+}
+
+/** The raw path of a request, as the client sent it (the routers' `req.path` is relative to their mount point). */
+const rawPathOf = (url: string) => {
+  const queryAt = url.indexOf('?');
+  return queryAt === -1 ? url : url.slice(0, queryAt);
+};
+
+/** For every path outside /v2 (whose router applies the grammar in its own error format): 400 for another spelling. */
+export const refuseOtherSpellings: RequestHandler = (req, _res, next) => {
+  const path = rawPathOf(req.url);
+  const problem = spellingProblem(path, { trailingSlash: false });
+  next(problem ? invalidInput(`path '${path.slice(0, 200)}' ${problem}`, { path: path.slice(0, 200) }) : undefined);
+};
+
+const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'];
+
+interface CompiledPath {
+  template: string;
+  pattern: RegExp;
+  /** Fewer parameters first: a literal segment wins over a parameter. */
+  parameters: number;
+  operations: Map<string, Operation>;
+}
+
+function compile(contract: OpenApiDocument): CompiledPath[] {
+  return Object.entries(contract.paths as Record<string, Record<string, unknown>>)
+    .map(([template, item]) => {
+      const segments = template.split('/').map((s) => (/^\{[^}]+\}$/.test(s) ? '([^/]+)' : s.replace(/[.*+?^$()|[\]\\{}]/g, '\\$&')));
+      const operations = new Map<string, Operation>();
+      for (const method of HTTP_METHODS) if (item[method]) operations.set(method.toUpperCase(), { template, method: method.toUpperCase() });
+      return { template, pattern: new RegExp(`^${segments.join('/')}$`), parameters: segments.filter((s) => s === '([^/]+)').length, operations };
+    })
+    .sort((a, b) => a.parameters - b.parameters);
+}
+
+/**
+ * Mounted at /v1: resolves the request to one operation of the contract (exact, case-sensitive) and sets
+ * `req.operation`; 404 when no path of the contract matches, 405 (with Allow) when the path has no such method.
+ */
+export function resolveOperation(contract: OpenApiDocument): RequestHandler {
+  const paths = compile(contract);
+  return (req, res, next) => {
+    const path = rawPathOf(req.originalUrl);
+    const compiled = paths.find((p) => p.pattern.test(path));
+    if (!compiled) return next(notFound(`no such resource: ${req.method} ${path.slice(0, 200)}`));
+    const operation = compiled.operations.get(req.method);
+    if (!operation) {
+      res.set('Allow', [...compiled.operations.keys()].join(', '));
+      return next(new BerthError('method-not-allowed', `method ${req.method} is not allowed on ${compiled.template}`));
+    }
+    req.operation = operation;
+    next();
+  };
+}
