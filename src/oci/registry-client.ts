@@ -1,6 +1,6 @@
 // A client of one remote registry over the OCI distribution protocol: ping, catalog, tags, manifests (digests
 // verified) and blobs (streamed, resumable). Auth, redirects and retries are layers around one transport.
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { invalidInput } from '../errors.js';
 import {
   ACCEPTED_MANIFEST_TYPES,
@@ -16,15 +16,16 @@ import { authLayer } from './auth-layer.js';
 import { requireDigest } from './digest.js';
 import { compose, discard, headerValue, type AuthScope, type RegistryResponse, type Send } from './dispatch.js';
 import { requireManifestReference, requireRepositoryName } from './image-reference.js';
-import { nextLink } from './link-header.js';
+import { listPages, type ListEndpoint } from './list-pages.js';
 import { BodyTooLargeError, readBody } from './read-body.js';
 import { redirectLayer } from './redirect-layer.js';
-import { endpointConnection, hostOf, type RegistryEndpoint } from './registry-endpoint.js';
+import { endpointConnection, type RegistryEndpoint } from './registry-endpoint.js';
 import { UpstreamError, type UpstreamErrorKind } from './upstream-error.js';
 import { responseFailure } from './response-failure.js';
 import { DEFAULT_RETRY, retryLayer, type RetryOptions } from './retry-layer.js';
 import { DEFAULT_TIMEOUTS, RegistryTransport, type RegistryTimeouts } from './transport.js';
 import { transportFailure } from './transport-failure.js';
+import { relayedBody } from './relayed-body.js';
 import { pingRegistry, type PingResult } from './ping.js';
 
 export interface RegistryClientOptions {
@@ -68,9 +69,6 @@ export interface BlobDownload {
 
 /** A manifest larger than this is refused unless configured otherwise: registries themselves cap manifests at 4 MiB. */
 const DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
-const MAX_LIST_PAGE_BYTES = 16 * 1024 * 1024;
-/** Paging stops with an error past this many pages: a registry looping its Link header must not hang a call. */
-const MAX_PAGES = 10_000;
 
 export class RegistryClient {
   /** The registry's configured address, carried in every error. */
@@ -126,7 +124,7 @@ export class RegistryClient {
   /** Every repository in `/v2/_catalog`, following `Link` pages. A registry without a catalog gives `no-catalog`. */
   async listRepositories(options: { pageSize?: number } = {}): Promise<string[]> {
     const first = `/v2/_catalog${options.pageSize ? `?n=${options.pageSize}` : ''}`;
-    const pages = this.pages(first, { type: 'catalog' }, 'the catalog', 'no-catalog', 'repositories');
+    const pages = listPages(this.listEndpoint, first, { type: 'catalog' }, 'the catalog', 'no-catalog', 'repositories');
     const repositories: string[] = [];
     for await (const page of pages) repositories.push(...page);
     return repositories;
@@ -137,7 +135,7 @@ export class RegistryClient {
     requireRepositoryName(repository);
     const first = `/v2/${repository}/tags/list${options.pageSize ? `?n=${options.pageSize}` : ''}`;
     const tags: string[] = [];
-    for await (const page of this.pages(first, { type: 'repository', repository }, `tags of ${repository}`, 'not-found', 'tags')) {
+    for await (const page of listPages(this.listEndpoint, first, { type: 'repository', repository }, `tags of ${repository}`, 'not-found', 'tags')) {
       tags.push(...page);
     }
     return tags;
@@ -244,14 +242,14 @@ export class RegistryClient {
       }
       const total = range[3] === '*' ? undefined : Number(range[3]);
       return {
-        body: this.translatedStream(response),
+        body: relayedBody(response, { ...this.context, host: response.url.host }),
         offset,
         ...(length !== undefined ? { length } : {}),
         ...(total !== undefined ? { totalSize: total } : {}),
       };
     }
     return {
-      body: this.translatedStream(response),
+      body: relayedBody(response, { ...this.context, host: response.url.host }),
       offset: 0,
       ...(length !== undefined ? { length, totalSize: length } : {}),
     };
@@ -281,6 +279,18 @@ export class RegistryClient {
 
   private get context() {
     return { registry: this.registry, label: this.label };
+  }
+
+  /** This client as the list pages see it (list-pages.ts). */
+  private get listEndpoint(): ListEndpoint {
+    return {
+      registry: this.registry,
+      label: this.label,
+      origin: this.origin,
+      request: (call) => this.request(call),
+      readAll: (response, limit, subject) => this.readAll(response, limit, subject),
+      badResponse: (message, status) => this.badResponse(message, status),
+    };
   }
 
   private badResponse(message: string, status?: number): UpstreamError {
@@ -325,94 +335,6 @@ export class RegistryClient {
     }
   }
 
-  /** Pages of a list endpoint (`repositories` or `tags`), following `Link: <...>; rel="next"` on the registry only. */
-  private async *pages(
-    firstPath: string,
-    scope: AuthScope,
-    subject: string,
-    notFoundKind: UpstreamErrorKind,
-    field: 'repositories' | 'tags',
-  ): AsyncGenerator<string[]> {
-    const seen = new Set<string>();
-    for (let path: string | undefined = firstPath; path !== undefined; ) {
-      if (seen.size >= MAX_PAGES || seen.has(path)) throw this.badResponse(`${subject}: the Link header loops`);
-      seen.add(path);
-      let response: RegistryResponse;
-      try {
-        response = await this.request({ path, scope, subject, headers: { accept: 'application/json' }, notFoundKind });
-      } catch (error) {
-        // distribution answers UNSUPPORTED when the catalog is switched off; that is no catalog, not a broken registry.
-        if (field === 'repositories' && error instanceof UpstreamError && error.failure.registryErrorCodes?.includes('UNSUPPORTED')) {
-          throw new UpstreamError(
-            { ...error.failure, kind: 'no-catalog' },
-            `registry ${this.label}: this registry has no catalog (UNSUPPORTED)`,
-          );
-        }
-        if (error instanceof UpstreamError && error.failure.kind === 'no-catalog') {
-          throw new UpstreamError(error.failure, `registry ${this.label}: this registry has no catalog (404 on /v2/_catalog)`);
-        }
-        throw error;
-      }
-      const bytes = await this.readAll(response, MAX_LIST_PAGE_BYTES, subject);
-      let list: unknown;
-      try {
-        list = (JSON.parse(bytes.toString('utf8')) as Record<string, unknown> | null)?.[field];
-      } catch {
-        throw this.badResponse(`${subject}: the answer is not JSON`, response.statusCode);
-      }
-      // Some registries answer `"tags": null` for a repository without tags.
-      if (list === null || list === undefined) list = [];
-      if (!Array.isArray(list) || !list.every((item) => typeof item === 'string')) {
-        throw this.badResponse(`${subject}: '${field}' is not a list of strings`, response.statusCode);
-      }
-      yield list;
-      path = this.nextPagePath(nextLink(response.headers.link), response.url, subject);
-    }
-  }
-
-  /** The path of the next page, only when it points back at the registry: a Link must not send our credentials away. */
-  private nextPagePath(link: string | undefined, base: URL, subject: string): string | undefined {
-    if (link === undefined) return undefined;
-    let target: URL;
-    try {
-      target = new URL(link, base);
-    } catch {
-      throw this.badResponse(`${subject}: invalid Link header`);
-    }
-    const registryHost = hostOf(new URL(`https://${this.registry}`));
-    const connectHost = hostOf(new URL(this.origin));
-    // A registry reached through an override address may still write its own name in absolute links.
-    if (target.protocol !== 'https:' || (hostOf(target) !== connectHost && hostOf(target) !== registryHost)) {
-      throw this.badResponse(`${subject}: the next page is on another host (${target.host}); not followed`);
-    }
-    return `${target.pathname}${target.search}`;
-  }
-
-  /**
-   * The response body as a stream of its chunks, as they came, whose errors are RegistryErrors like any other failure
-   * of the client. Relayed by events rather than through an async generator and Readable.from(): a 1 GB blob is some
-   * 65,000 TLS records, and those two layers cost several promises and a copy per record.
-   */
-  private translatedStream(response: RegistryResponse): Readable {
-    const context = { ...this.context, host: response.url.host };
-    const body = response.body;
-    const relay = new Readable({
-      // Object mode: each chunk stays the buffer it arrived in (byte mode would concatenate what is waiting).
-      objectMode: true,
-      highWaterMark: 4,
-      read: () => body.resume(),
-      destroy: (error, callback) => {
-        body.destroy();
-        callback(error);
-      },
-    });
-    body.on('data', (chunk: Buffer) => {
-      if (!relay.push(chunk)) body.pause();
-    });
-    body.once('end', () => relay.push(null));
-    body.once('error', (error) => relay.destroy(transportFailure(error, context) as Error));
-    return relay;
-  }
 }
 
 const manifestSubject = (repository: string, reference: string) =>
