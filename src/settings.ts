@@ -1,7 +1,6 @@
 // Settings: the environment and matching command-line flags, read once into one typed, validated object.
-// A malformed or unknown setting is a SettingsError, which main.ts prints as one line before exiting.
+// A malformed or unknown setting is a SettingsError (setting-values.ts reads each value), which main.ts prints as one line.
 import { parseArgs } from 'node:util';
-import { isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
 import type { SecretStoreSettings } from './secrets/secret-store.js';
 import type { TowerSettings } from './sites/tower-client.js';
@@ -10,14 +9,20 @@ import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import type { OidcSettings } from './auth/oidc/oidc-authenticator.js';
 import { parseRoleMapping, RoleMappingError } from './auth/oidc/role-mapping.js';
 import type { AuditRetention } from './audit/audit-trail.js';
+import {
+  parseBodyLimit,
+  parseBoolean,
+  parseCount,
+  parseEtcdEndpoints,
+  parseListenAddress,
+  parseLogLevel,
+  readPemFile,
+  SettingsError,
+  type ListenAddress,
+  type LogLevel,
+} from './setting-values.js';
 
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
-export interface ListenAddress {
-  host: string;
-  port: number;
-}
+export { parseListenAddress, SettingsError, type ListenAddress, type LogLevel };
 
 export interface Settings {
   listen: ListenAddress;
@@ -66,8 +71,6 @@ export interface MetricsSettings {
   /** BERTH_METRICS_REPOSITORY_LABELS: pull metrics carry the repository (unbounded values; off by default). */
   repositoryLabels: boolean;
 }
-
-export class SettingsError extends Error {}
 
 /** Each setting: its environment variable, its flag, and how to parse it. */
 const SETTINGS = {
@@ -120,31 +123,6 @@ const SETTINGS = {
 
 type Setting = (typeof SETTINGS)[keyof typeof SETTINGS];
 
-export function parseListenAddress(text: string, setting = 'BERTH_LISTEN'): ListenAddress {
-  // No whitespace in a host name: 'a b:80' is a typo to report now, not a lookup failure at listen time.
-  const match = /^(?:\[([^\]]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(text);
-  const host = match?.[1] ?? match?.[2];
-  const port = Number(match?.[3]);
-  if (!match || !host || port > 65535) {
-    throw new SettingsError(`${setting}: expected HOST:PORT or [IPV6]:PORT, got '${text}'`);
-  }
-  if (match[1] !== undefined && isIP(host) !== 6) throw new SettingsError(`${setting}: '${host}' is not an IPv6 address`);
-  return { host, port };
-}
-
-function parseLogLevel(text: string): LogLevel {
-  const level = LOG_LEVELS.find((l) => l === text);
-  if (!level) throw new SettingsError(`BERTH_LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got '${text}'`);
-  return level;
-}
-
-function parseBodyLimit(text: string): number {
-  if (!/^\d{1,10}$/.test(text) || Number(text) < 1024) {
-    throw new SettingsError(`BERTH_BODY_LIMIT: expected a number of bytes of at least 1024, got '${text}'`);
-  }
-  return Number(text);
-}
-
 /** A whole number in [min, max]; the message names the setting and the range. */
 function parseBound(text: string, setting: Setting, min: number, max: number): number {
   const n = /^\d{1,15}$/.test(text) ? Number(text) : NaN;
@@ -175,12 +153,6 @@ function parsePullHistory(text: string): number {
   return Number(text);
 }
 
-/** A whole number from `min` (default 0) to `max`. */
-function parseCount(text: string, setting: string, max: number, what: string, min = 0): number {
-  if (!/^\d{1,10}$/.test(text) || Number(text) < min || Number(text) > max) throw new SettingsError(`${setting}: expected ${what} from ${min} to ${max}, got '${text}'`);
-  return Number(text);
-}
-
 const DURATION_UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** The audit trail's retention: entries (0 = no count limit) and an age like `365d`, `12h`, `90m` (0 = no age limit). */
@@ -190,11 +162,6 @@ function parseAuditRetention(entries: string, age: string): AuditRetention {
   if (age !== '0' && !match) throw new SettingsError(`BERTH_AUDIT_MAX_AGE: expected an age like 365d, 12h, 90m or 30s (0: no limit), got '${age}'`);
   const maxAgeMs = match ? Number(match[1]) * DURATION_UNITS_MS[match[2]!]! : 0;
   return { maxEntries: maxEntries === 0 ? undefined : maxEntries, maxAgeMs: maxAgeMs === 0 ? undefined : maxAgeMs };
-}
-
-function parseBoolean(text: string, setting: string): boolean {
-  if (text === 'true' || text === 'false') return text === 'true';
-  throw new SettingsError(`${setting}: expected true or false, got '${text}'`);
 }
 
 /** The secret store is configured with the variables Vault's own tools use. */
@@ -271,37 +238,6 @@ function readSiteSettings(value: (s: (typeof SETTINGS)[keyof typeof SETTINGS]) =
   }
   const tower: TowerSettings = { url: url.replace(/\/+$/, ''), token, ...(caCertPem ? { caCertPem } : {}) };
   return { siteName, tower };
-}
-
-/** `http(s)://HOST:PORT` with an explicit port, no path, no user info (credentials have their own settings). */
-const ETCD_ENDPOINT = /^(https?):\/\/(?:\[[0-9a-fA-F:.]+\]|[^\s:/?#@[\]]+):(\d{1,5})\/?$/;
-
-function parseEtcdEndpoints(text: string): string[] {
-  const endpoints = text.split(',').map((e) => e.trim());
-  const schemes = new Set<string>();
-  for (const endpoint of endpoints) {
-    // Never echo what looks like user info: it may hold a password.
-    if (endpoint.includes('@')) throw new SettingsError('BERTH_ETCD_ENDPOINTS: no credentials in endpoint URLs; use BERTH_ETCD_USERNAME and BERTH_ETCD_PASSWORD');
-    const match = ETCD_ENDPOINT.exec(endpoint);
-    const port = Number(match?.[2]);
-    if (!match || port < 1 || port > 65535) {
-      throw new SettingsError(`BERTH_ETCD_ENDPOINTS: expected comma-separated http(s)://HOST:PORT URLs, got '${endpoint}'`);
-    }
-    schemes.add(match[1]!);
-  }
-  if (schemes.size > 1) throw new SettingsError('BERTH_ETCD_ENDPOINTS: expected all http:// or all https://, not a mix');
-  return endpoints.map((e) => e.replace(/\/$/, ''));
-}
-
-function readPemFile(setting: string, file: string, marker: RegExp): string {
-  let pem: string;
-  try {
-    pem = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new SettingsError(`${setting}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
-  if (!marker.test(pem)) throw new SettingsError(`${setting}: ${file} holds no PEM ${setting.endsWith('KEY') ? 'private key' : 'certificate'}`);
-  return pem;
 }
 
 /** BERTH_STORE and, for etcd, where the cluster is and how to authenticate to it. */
