@@ -6,7 +6,7 @@
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { contract, contractJson, contractYaml } from './contract/openapi.js';
-import { contractRequestValidator } from './contract/request-validator.js';
+import { contractRequestValidator } from './http/request-validator.js';
 import type { ConfigStore } from './store/config-store.js';
 import { bearerToken, type Authenticator } from './principal.js';
 import type { TokenRegistry } from './auth/tokens.js';

@@ -6,9 +6,9 @@
 // it cannot change while Berth runs, so it is not checked again at every start.
 import { parse as legacyUrlParse } from 'node:url';
 import type { RequestHandler } from 'express';
-import { validatorDocument } from './validator-document.js';
+import { validatorDocument } from '../contract/validator-document.js';
 import { cacheValidatorRouteMatchers } from './route-matcher-cache.js';
-import { inSequence } from '../http/in-sequence.js';
+import { inSequence } from './in-sequence.js';
 
 /**
  * The validator calls url.parse() on every request. Until url.parse() has printed its deprecation warning once, Node
