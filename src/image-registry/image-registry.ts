@@ -48,7 +48,7 @@ export interface ImageRegistry {
  */
 function createPullOperations(deps: Pick<OperationDeps, 'siteRegistry' | 'limits'>, history: number): PullOperations {
   const blobs = new BlobProgress();
-  const transfers = new BlobTransfers(blobs.reporting(deps.siteRegistry.ingest), { ...DEFAULT_TRANSFER_POLICY, perRegistry: deps.limits.remoteFetches });
+  const transfers = new BlobTransfers(blobs.reporting(deps.siteRegistry.ingest), DEFAULT_TRANSFER_POLICY);
   return new PullOperations(new ImagePuller(deps.siteRegistry, transfers, deps.limits), transfers, blobs, { history });
 }
 

@@ -6,10 +6,12 @@ import type { SecretStore } from '../secrets/secret-store.js';
 import { registryCredentials } from './registry-credentials.js';
 import type { RemoteRegistry } from './remote-registry.js';
 import { DEFAULT_LIMITS, type Limits } from '../limits.js';
-import { ClientsByRevision } from '../transport/index.js';
+import { ClientsByRevision, ConcurrencyLimit } from '../transport/index.js';
 
 export class RegistryClients {
   private readonly clients = new ClientsByRevision<RegistryClient>();
+  /** One download limit per registry address, kept across its configuration revisions. */
+  private readonly downloads = new Map<string, ConcurrencyLimit>();
 
   constructor(
     private readonly secrets: SecretStore | undefined,
@@ -30,9 +32,19 @@ export class RegistryClients {
           credentialFor: registryCredentials(registry, this.secrets),
           connections: this.limits.remoteFetches,
           maxManifestBytes: this.limits.manifestBytes,
+          downloads: this.downloadsOf(registry.address),
         },
       ),
     );
+  }
+
+  private downloadsOf(address: string): ConcurrencyLimit {
+    let limit = this.downloads.get(address);
+    if (!limit) {
+      limit = new ConcurrencyLimit(this.limits.remoteFetches);
+      this.downloads.set(address, limit);
+    }
+    return limit;
   }
 
   close(): Promise<void> {

@@ -27,6 +27,7 @@ import { DEFAULT_TIMEOUTS, RegistryTransport, type RegistryTimeouts } from './tr
 import { transportFailure } from './transport-failure.js';
 import { relayedBody } from './relayed-body.js';
 import { pingRegistry, type PingResult } from './ping.js';
+import { ConcurrencyLimit } from '../transport/index.js';
 
 export interface RegistryClientOptions {
   /** The credential for each repository (and `'*'` for the catalog); anonymous when absent. */
@@ -37,6 +38,11 @@ export interface RegistryClientOptions {
   connections?: number;
   /** Largest manifest read (BERTH_MAX_MANIFEST_BYTES). Default 4 MiB. */
   maxManifestBytes?: number;
+  /**
+   * Whole-blob downloads in flight to the registry at once, across every operation: one limit per remote, shared by
+   * the clients of its successive configurations (RegistryClients). Default: a limit of `connections` of its own.
+   */
+  downloads?: ConcurrencyLimit;
   userAgent?: string;
 }
 
@@ -75,6 +81,8 @@ export class RegistryClient {
   readonly registry: string;
   /** How messages name the registry: the address, plus the override when one is used. */
   readonly label: string;
+  /** Taken by whoever reads a blob whole (a pull's transfer) for as long as it reads. */
+  readonly downloads: ConcurrencyLimit;
   private readonly origin: string;
   private readonly transport: RegistryTransport;
   private readonly maxManifestBytes: number;
@@ -88,6 +96,7 @@ export class RegistryClient {
     this.label = endpoint.overrideAddress ? `${endpoint.address} (via ${endpoint.overrideAddress})` : endpoint.address;
     this.origin = connection.origin;
     this.maxManifestBytes = options.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES;
+    this.downloads = options.downloads ?? new ConcurrencyLimit(options.connections ?? 6);
     this.transport = new RegistryTransport({
       connection,
       registry: this.registry,

@@ -1,6 +1,7 @@
 // Blob transfers from remote registries into the site registry's BlobStore: streamed to disk with the size and the
 // digest checked as the bytes arrive, read whole over a breaking link by the client's resumable read (Range, bounded
-// backoff), at most a few at once per remote registry, and one transfer per digest however many pulls need it.
+// backoff), at most a few at once per remote registry (its client's download limit), and one transfer per digest
+// however many pulls need it.
 import { upstreamFailure } from '../../errors.js';
 import { DEFAULT_RESUME_POLICY, ShortBodyError, readResuming, type BlobSink, type RegistryClient, type ResumePolicy } from '../../oci/index.js';
 import {
@@ -10,24 +11,20 @@ import {
   type BlobIngest,
 } from '../../registry/index.js';
 import type { Descriptor } from '../../image-spec/index.js';
-import { ConcurrencyLimit } from '../../transport/index.js';
 import { pullMetrics } from './pull-metrics.js';
 
 /** Where a blob comes from: a repository of a remote registry, through that registry's shared client. */
 export interface BlobSource {
   client: RegistryClient;
-  /** The remote registry's configured address: the key of its concurrency limit. */
+  /** The remote registry's configured address, for messages and metrics. */
   registry: string;
   repository: string;
 }
 
-/** How one blob is read whole (oci/resumable-read.ts), and how many are read at once from one remote registry. */
-export interface TransferPolicy extends ResumePolicy {
-  /** Downloads open at once to one remote registry, across every pull. */
-  perRegistry: number;
-}
+/** How one blob is read whole (oci/resumable-read.ts); how many at once, the registry's client says (its downloads). */
+export type TransferPolicy = ResumePolicy;
 
-export const DEFAULT_TRANSFER_POLICY: TransferPolicy = { perRegistry: 4, ...DEFAULT_RESUME_POLICY };
+export const DEFAULT_TRANSFER_POLICY: TransferPolicy = DEFAULT_RESUME_POLICY;
 
 /** One pull's share in a transfer. */
 export interface TransferLease {
@@ -46,7 +43,6 @@ interface SharedTransfer {
 
 export class BlobTransfers {
   private readonly transfers = new Map<string, SharedTransfer>();
-  private readonly limits = new Map<string, ConcurrencyLimit>();
 
   constructor(
     private readonly store: BlobIngest,
@@ -92,22 +88,13 @@ export class BlobTransfers {
     };
   }
 
-  private limitFor(registry: string): ConcurrencyLimit {
-    let limit = this.limits.get(registry);
-    if (!limit) {
-      limit = new ConcurrencyLimit(this.policy.perRegistry);
-      this.limits.set(registry, limit);
-    }
-    return limit;
-  }
-
   private async transfer(source: BlobSource, descriptor: Descriptor, signal: AbortSignal): Promise<void> {
     const present = await this.store.stat(descriptor.digest);
     if (present) {
       checkPresentSize(source, descriptor, present.size);
       return pullMetrics.blobFromStore(source.registry, source.repository, descriptor.size);
     }
-    const release = await this.limitFor(source.registry).acquire(signal);
+    const release = await source.client.downloads.acquire(signal);
     try {
       // Another transfer (an earlier pull, a /v2 push) may have stored it while this one waited for a place.
       if (await this.store.has(descriptor.digest)) return pullMetrics.blobFromStore(source.registry, source.repository, descriptor.size);
