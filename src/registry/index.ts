@@ -17,5 +17,6 @@ export {
   isRegistryError,
   type OciErrorCode,
 } from './registry-error.js';
+export { BlobUnknownError, SizeOutOfBoundsError, UploadBusyError, UploadClosedError } from './storage/storage-errors.js';
 export { requireDigest } from './digest.js';
 export { parseManifestDocument } from './manifest-document.js';

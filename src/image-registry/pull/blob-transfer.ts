@@ -7,7 +7,7 @@ import { DEFAULT_RESUME_POLICY, ShortBodyError, readResuming, type BlobSink, typ
 import {
   DigestMismatchError,
   SizeMismatchError,
-  isRegistryError as isSiteRegistryError,
+  SizeOutOfBoundsError,
   type BlobIngest,
 } from '../../registry/index.js';
 import type { Descriptor } from '../../image-spec/index.js';
@@ -158,7 +158,7 @@ function describeFailure(error: unknown, source: BlobSource, descriptor: Descrip
   if (error instanceof SizeMismatchError) {
     return upstreamFailure(`${what}: ${error.actual} bytes received where the manifest says ${descriptor.size}; it was discarded`, info);
   }
-  if (isSiteRegistryError(error) && error.code === 'SIZE_INVALID') {
+  if (error instanceof SizeOutOfBoundsError) {
     return upstreamFailure(`${what}: more bytes sent than the ${descriptor.size} the manifest says; it was discarded`, info);
   }
   if (error instanceof ShortBodyError) {

@@ -5,6 +5,7 @@ import type { Request, Response } from 'express';
 import { isBerthError, resourceExhaustion, type BerthError } from '../../errors.js';
 import { statusOf } from '../../http/error-response.js';
 import { ManifestBlobUnknownError, RegistryError, type OciErrorCode } from '../registry-error.js';
+import { BlobUnknownError, SizeOutOfBoundsError, UploadBusyError, UploadClosedError } from '../storage/storage-errors.js';
 import { authenticateChallenge, UnauthorizedError } from './access.js';
 import { discardUnreadBody } from './request-body.js';
 
@@ -31,6 +32,15 @@ function sendOciError(req: Request, res: Response, error: RegistryError): void {
   // upload): read and drop the rest for a while so the client can see it, then close the connection.
   discardUnreadBody(req, res);
   res.end(body);
+}
+
+/** The OCI error for what the blob store says went wrong: the code and status the distribution spec gives it. */
+function fromStorageError(error: unknown): RegistryError | undefined {
+  if (error instanceof BlobUnknownError) return new RegistryError('BLOB_UNKNOWN', error.message, { digest: error.digest });
+  if (error instanceof SizeOutOfBoundsError) return new RegistryError('SIZE_INVALID', error.message, error.detail);
+  if (error instanceof UploadClosedError) return new RegistryError('BLOB_UPLOAD_UNKNOWN', error.message);
+  if (error instanceof UploadBusyError) return new RegistryError('BLOB_UPLOAD_INVALID', error.message, undefined, 409);
+  return undefined;
 }
 
 /** The OCI error for a typed error of another module (the /v1 kinds also reach /v2 through the token check). */
@@ -63,7 +73,7 @@ const unexpected = () => new RegistryError('UNKNOWN', 'internal error: a bug in 
 /** Answers `error` in the OCI format, however the request got there; failures that are not the client's are logged. */
 export function respondWithError(req: Request, res: Response, error: unknown): void {
   const exhausted = resourceExhaustion(error);
-  const known = error instanceof RegistryError ? error : isBerthError(error) ? fromBerthError(error) : undefined;
+  const known = error instanceof RegistryError ? error : fromStorageError(error) ?? (isBerthError(error) ? fromBerthError(error) : undefined);
   const answer = exhausted ? fromBerthError(exhausted)! : known ?? unexpected();
   // Whether anyone is left to answer: a client that hung up closed the socket (Berth never destroys a request itself).
   const clientGone = req.socket === null || req.socket.destroyed;

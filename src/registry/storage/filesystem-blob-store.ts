@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { digestOf, type DigestAlgorithm } from '../../image-spec/index.js';
 import { requireDigest, type RegistryDigest } from '../digest.js';
-import { RegistryError } from '../registry-error.js';
+import { BlobUnknownError, SizeOutOfBoundsError } from './storage-errors.js';
 import type { BlobInfo, BlobStore, BlobWriter, BlobWriterOptions, ByteRange, ByteSource } from './blob-store.js';
 import type { SharedExclusiveLock } from './shared-exclusive-lock.js';
 import { syncDirectory } from '../../store/durable-files.js';
@@ -21,7 +21,7 @@ import { FilesystemBlobWriter } from './filesystem-blob-writer.js';
 
 const isMissing = (e: unknown): boolean => (e as NodeJS.ErrnoException | null)?.code === 'ENOENT';
 
-const blobUnknown = (digest: string) => new RegistryError('BLOB_UNKNOWN', `blob ${digest} unknown to registry`, { digest });
+const blobUnknown = (digest: string) => new BlobUnknownError(digest);
 
 export interface FilesystemBlobStoreOptions {
   /** Held shared around each publish; garbage collection holds it exclusive. */
@@ -59,7 +59,7 @@ export class FilesystemBlobStore implements BlobStore {
   async openWriter(options: BlobWriterOptions = {}): Promise<BlobWriter> {
     const expected = options.expectedDigest === undefined ? undefined : requireDigest(options.expectedDigest);
     if (options.expectedSize !== undefined && (!Number.isSafeInteger(options.expectedSize) || options.expectedSize < 0)) {
-      throw new RegistryError('SIZE_INVALID', `invalid expected size ${options.expectedSize}`);
+      throw new SizeOutOfBoundsError(`invalid expected size ${options.expectedSize}`);
     }
     const id = randomUUID();
     const path = join(this.uploadsDir, id);
@@ -138,7 +138,7 @@ export class FilesystemBlobStore implements BlobStore {
   async read(digest: string, maxBytes: number): Promise<Buffer> {
     const info = await this.stat(digest);
     if (!info) throw blobUnknown(digest);
-    if (info.size > maxBytes) throw new RegistryError('SIZE_INVALID', `blob ${digest} is larger than ${maxBytes} bytes`, { digest });
+    if (info.size > maxBytes) throw new SizeOutOfBoundsError(`blob ${digest} is larger than ${maxBytes} bytes`, { digest });
     try {
       return await readFile(this.pathOf(requireDigest(digest)));
     } catch (e) {

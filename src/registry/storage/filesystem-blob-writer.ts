@@ -8,6 +8,7 @@ import type { Hash } from 'node:crypto';
 import { createDigestHash, type DigestAlgorithm } from '../../image-spec/index.js';
 import { requireDigest, type RegistryDigest } from '../digest.js';
 import { DigestMismatchError, RegistryError, SizeMismatchError } from '../registry-error.js';
+import { SizeOutOfBoundsError, UploadBusyError, UploadClosedError } from './storage-errors.js';
 import type { BlobInfo, BlobWriter, ByteSource, CommitOptions } from './blob-store.js';
 import { noteBytesStreamed } from '../../gc.js';
 
@@ -88,7 +89,7 @@ export interface WriterContext {
   done(): void;
 }
 
-const uploadCancelled = () => new RegistryError('BLOB_UPLOAD_UNKNOWN', 'the upload was cancelled while this request was sending it');
+const uploadCancelled = () => new UploadClosedError('the upload was cancelled while this request was sending it');
 
 /** Chunks of `source`; a stream is read without being destroyed when the reading stops early (its owner decides). */
 const chunksOf = (source: ByteSource): AsyncIterable<Uint8Array> | Iterable<Uint8Array> =>
@@ -132,8 +133,8 @@ export class FilesystemBlobWriter implements BlobWriter {
   }
 
   private begin(): void {
-    if (this.state === 'busy') throw new RegistryError('BLOB_UPLOAD_INVALID', 'another write to this upload is in progress', undefined, 409);
-    if (this.state !== 'open' || this.cancelled) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'upload is no longer open');
+    if (this.state === 'busy') throw new UploadBusyError();
+    if (this.state !== 'open' || this.cancelled) throw new UploadClosedError('upload is no longer open');
     this.state = 'busy';
   }
 
@@ -202,7 +203,7 @@ export class FilesystemBlobWriter implements BlobWriter {
         for await (const chunk of chunksOf(source)) {
           if (this.cancelled) throw uploadCancelled();
           if (options.maxBytes !== undefined && this.written + appends.queuedBytes + chunk.byteLength > options.maxBytes) {
-            throw new RegistryError('SIZE_INVALID', `content exceeds ${options.maxBytes} bytes`, { limit: options.maxBytes });
+            throw new SizeOutOfBoundsError(`content exceeds ${options.maxBytes} bytes`, { limit: options.maxBytes });
           }
           await appends.add(chunk);
         }
