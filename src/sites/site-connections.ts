@@ -9,7 +9,7 @@ import type { SecretStore } from '../secrets/secret-store.js';
 import { cachedSecretReads, type SecretReader } from '../secrets/cached-secret-reads.js';
 import { loadUndici, type Undici } from '../http/undici.js';
 import type { Site } from './site.js';
-import { ClientsByRevision } from '../transport/index.js';
+import { ClientsByRevision, codeOf, isDropped, primaryError } from '../transport/index.js';
 
 /** TCP (and TLS) handshake with a site. */
 export const CONNECT_TIMEOUT_MS = 5_000;
@@ -44,15 +44,9 @@ interface Connection {
   basePath: string;
 }
 
-const codeOf = (error: unknown): string | undefined => {
-  const cause = error instanceof AggregateError ? error.errors[0] : error;
-  const code = (cause as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-};
-
 /** Words for why no answer came, from Node's and undici's error codes; never anything the site sent. */
 function reasonOf(error: unknown, timeoutMs: number): { reason: string; kind: string } {
-  const code = codeOf(error);
+  const code = codeOf(primaryError(error));
   switch (code) {
     case 'ECONNREFUSED':
       return { reason: 'connection refused', kind: 'connect' };
@@ -77,8 +71,6 @@ function reasonOf(error: unknown, timeoutMs: number): { reason: string; kind: st
   }
 }
 
-/** A dropped keep-alive connection, worth one more try for a request without a body. */
-const isDropped = (error: unknown) => ['ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE'].includes(codeOf(error) ?? '');
 
 export class SiteConnections {
   private readonly connections = new ClientsByRevision<Connection & { close(): Promise<void> }>();

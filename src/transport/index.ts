@@ -1,5 +1,7 @@
 // src/transport: what every outbound caller of Berth shares, whichever protocol it speaks -- one client per
-// configuration revision of each remote (ClientsByRevision: remote registries, sites) and the concurrency limit put
-// on one remote. The registry protocol's own layers (auth, redirects, retries, Range resume) are in src/oci.
+// configuration revision of each remote (ClientsByRevision: remote registries, sites), the concurrency limit put
+// on one remote, and the Node/undici codes that say why no answer came (connection-failure.ts). The registry
+// protocol's own layers (auth, redirects, retries, Range resume) are in src/oci.
 export { ClientsByRevision, type Closable } from './clients-by-revision.js';
 export { ConcurrencyLimit } from './concurrency-limit.js';
+export * from './connection-failure.js';
