@@ -63,7 +63,7 @@ export interface ManifestHead {
 }
 
 export interface BlobDownload {
-  /** The blob's bytes from `offset` on. Errors while reading are RegistryErrors too. */
+  /** The blob's bytes from `offset` on. Errors while reading are UpstreamErrors too. */
   body: Readable;
   /** Where `body` starts. Equal to the offset asked for, or 0 when the registry ignored the Range (start over). */
   offset: number;

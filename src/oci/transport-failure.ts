@@ -1,4 +1,4 @@
-// Network, DNS and TLS errors from Node and undici turned into RegistryErrors: which kind, and a message that
+// Network, DNS and TLS errors from Node and undici turned into UpstreamErrors: which kind, and a message that
 // names the registry and the host and, for TLS, the certificate problem as Node's code names it.
 import { resourceExhaustion } from '../errors.js';
 import { UpstreamError, type UpstreamErrorKind } from './upstream-error.js';
@@ -32,7 +32,7 @@ export interface FailureContext {
 }
 
 /**
- * The UpstreamError for a thrown network/TLS error; aborts and RegistryErrors pass through unchanged. Running out of
+ * The UpstreamError for a thrown network/TLS error; aborts and UpstreamErrors pass through unchanged. Running out of
  * file descriptors is Berth's condition, not the registry's: it becomes the 503 it is, not an upstream failure.
  */
 export function transportFailure(error: unknown, context: FailureContext): unknown {

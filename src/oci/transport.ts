@@ -44,7 +44,7 @@ export class RegistryTransport {
     return this.dispatchers;
   }
 
-  /** Sends one request, as is: no auth, no redirects, no retries. Network/TLS failures become RegistryErrors. */
+  /** Sends one request, as is: no auth, no redirects, no retries. Network/TLS failures become UpstreamErrors. */
   readonly send = async (request: RegistryRequest): Promise<RegistryResponse> => {
     const url = new URL(request.path, request.origin ?? this.options.connection.origin);
     const { pool, agent } = await this.open();
