@@ -1,5 +1,5 @@
 // Builds the Express app. Middleware order, top to bottom: request log and request metrics; the site registry (/v2,
-// streaming bodies, its own path grammar and access); the path grammar for every other path; endpoints outside /v1
+// streaming bodies, its own path grammar and access, pull-through for mirrored registries); the path grammar for every other path; endpoints outside /v1
 // (health, contract, metrics, the docs page, SSO metadata); then /v1: the contract operation the path resolves to,
 // authentication, the role check, seal gate, (at a site) the 403 on config writes, body, contract validation,
 // `?site=` forwarding, routes; unknown paths; errors last.
@@ -29,13 +29,13 @@ import { createRegistryRouter, type SiteRegistry } from './registry/index.js';
 import { canonicalRepositoryPaths, siteRepositoryRoutes } from './registry/repository-routes.js';
 import { RegistryClients } from './image-registry/registry-clients.js';
 import { remoteRegistryOperationRoutes } from './image-registry/operations/routes.js';
-import { pullRoutes } from './image-registry/pull/routes.js';
+import { createPullMachinery, pullRoutes } from './image-registry/pull/routes.js';
 import type { OperationDeps } from './image-registry/operation-deps.js';
 import { VerificationLog } from './image-registry/operations/verification-status.js';
 import { createSites } from './sites/sites.js';
 import type { TowerSettings } from './sites/tower-client.js';
 import { PROTECTED_RESOURCE_METADATA_PATH, type ProtectedResourceMetadata } from './auth/oidc/resource-metadata.js';
-import type { MetricsSettings } from './settings.js';
+import type { MetricsSettings, RegistryMirrorSettings } from './settings.js';
 import { httpMetrics } from './http/http-metrics.js';
 import { collectProcessMetrics } from './metrics/metrics.js';
 import { METRICS_PATH, metricsRoute } from './metrics/routes.js';
@@ -43,6 +43,13 @@ import { labelPullsByRepository } from './image-registry/pull/pull-metrics.js';
 import { DOCS_PATH, docsRoutes } from './docs/routes.js';
 import { AuditTrail, type AuditRetention } from './audit/audit-trail.js';
 import { auditRoutes } from './audit/routes.js';
+import { ConfigObject } from './config/config-object.js';
+import { PullThrough } from './image-registry/mirror/pull-through.js';
+import { PullThroughLog } from './image-registry/mirror/pull-through-log.js';
+import { containerdHostsRoutes } from './image-registry/mirror/routes.js';
+import { RetentionRunner } from './image-registry/retention/retention-runner.js';
+import { siteRetentionRoutes } from './image-registry/retention/routes.js';
+import { siteRetentionSpec } from './image-registry/retention/site-retention.js';
 
 export interface AppParts {
   logger: Logger;
@@ -68,6 +75,8 @@ export interface AppParts {
   auditRetention: AuditRetention;
   /** Who may scrape /metrics, and how far its labels go (sites, repositories). */
   metrics: MetricsSettings;
+  /** How runtimes reach this site registry, for the hosts.toml of pull-through (URL, CA). */
+  registryMirror?: RegistryMirrorSettings;
 }
 
 export interface BerthApp {
@@ -92,18 +101,43 @@ export function createApp(parts: AppParts): BerthApp {
   const openPaths = ['/healthz', '/readyz', '/openapi.yaml', '/openapi.json', METRICS_PATH, DOCS_PATH, PROTECTED_RESOURCE_METADATA_PATH];
   app.use(httpMetrics(openPaths));
 
+  const siteName = parts.sites?.siteName ?? 'control-tower';
+  const registries = new ConfigList(parts.store, remoteRegistrySpec);
+  const clients = new RegistryClients(parts.secrets?.store);
+  const verifications = new VerificationLog();
+  const deps: OperationDeps = { registries, clients, secrets: parts.secrets?.store, siteRegistry: parts.siteRegistry, verifications };
+  const pulls = createPullMachinery(parts.siteRegistry, { history: parts.pullHistory });
+  // Retention under the disk budget runs after each pull-through store, on its timer and when its configuration changes.
+  const retention = new ConfigObject(parts.store, siteRetentionSpec);
+  const retentionRunner = new RetentionRunner({ store: parts.store, retention, site: parts.siteRegistry, siteName, logger: parts.logger.child({ component: 'retention' }) });
+  retentionRunner.start().catch((err: unknown) => parts.logger.warn({ err }, 'retention under the disk budget did not start'));
+  const pullThroughLog = new PullThroughLog();
+  const pullThrough = new PullThrough({
+    registries,
+    clients,
+    site: parts.siteRegistry,
+    transfers: pulls.transfers,
+    progress: pulls.progress,
+    log: pullThroughLog,
+    stored: () => void retentionRunner.request('pull-through'),
+  });
+
   // The site registry's protocol: Berth's API tokens, as a bearer token or a Basic password, or the short-lived tokens
-  // of the Docker token flow it hands out at /v2/token (registry/http/access.ts).
+  // of the Docker token flow it hands out at /v2/token (registry/http/access.ts); pull-through for mirrored registries.
   app.use(
     '/v2',
-    createRegistryRouter(parts.siteRegistry, {
-      async authenticate(authorization) {
-        const token = bearerToken(authorization);
-        const principal = token ? await parts.authenticator.authenticate(token) : undefined;
-        return principal && { role: principal.role };
+    createRegistryRouter(
+      parts.siteRegistry,
+      {
+        async authenticate(authorization) {
+          const token = bearerToken(authorization);
+          const principal = token ? await parts.authenticator.authenticate(token) : undefined;
+          return principal && { role: principal.role };
+        },
+        anonymousPull: parts.registryAnonymousPull,
       },
-      anonymousPull: parts.registryAnonymousPull,
-    }),
+      pullThrough,
+    ),
   );
 
   app.use(refuseOtherSpellings);
@@ -123,7 +157,6 @@ export function createApp(parts: AppParts): BerthApp {
 
   // Repository names written with plain slashes take the contract's one-segment form before /v1 resolves the path.
   app.use(canonicalRepositoryPaths);
-  const siteName = parts.sites?.siteName ?? 'control-tower';
   const sites = createSites({
     store: parts.store,
     secrets: parts.secrets?.store,
@@ -153,10 +186,6 @@ export function createApp(parts: AppParts): BerthApp {
     sites.forwarding,
   );
 
-  const registries = new ConfigList(parts.store, remoteRegistrySpec);
-  const clients = new RegistryClients(parts.secrets?.store);
-  const verifications = new VerificationLog();
-  const deps: OperationDeps = { registries, clients, secrets: parts.secrets?.store, siteRegistry: parts.siteRegistry, verifications };
   const audit = new AuditTrail(parts.store, {
     siteName,
     retention: parts.auditRetention,
@@ -165,10 +194,12 @@ export function createApp(parts: AppParts): BerthApp {
   audit.start();
   app.use(
     '/v1',
-    imageRegistryRoutes(registries, verifications),
+    imageRegistryRoutes(registries, verifications, pullThroughLog),
     remoteRegistryOperationRoutes(deps),
-    pullRoutes(deps, { history: parts.pullHistory }),
+    pullRoutes(deps, pulls.operations),
     siteRepositoryRoutes(parts.siteRegistry),
+    containerdHostsRoutes(registries, { ...parts.registryMirror, anonymousPull: parts.registryAnonymousPull, siteName }),
+    siteRetentionRoutes(retention, retentionRunner),
     tokenRoutes(parts.tokens),
     sites.routes,
     auditRoutes(audit),
@@ -180,6 +211,7 @@ export function createApp(parts: AppParts): BerthApp {
     app,
     close: async () => {
       audit.stop();
+      retentionRunner.stop();
       await Promise.all([clients.close(), sites.close()]);
     },
     drain: () => sites.drain(),

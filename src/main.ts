@@ -56,6 +56,7 @@ async function start(settings: Settings): Promise<void> {
     bodyLimitBytes: settings.bodyLimitBytes,
     siteRegistry,
     registryAnonymousPull: settings.registryAnonymousPull,
+    registryMirror: settings.registryMirror,
     sites: { siteName: settings.siteName, tower: settings.tower, allowHttp: settings.sitesAllowHttp },
     pullHistory: settings.pullHistory,
     auditRetention: settings.auditRetention,

@@ -1,4 +1,4 @@
-// /v1 routes of the image-registry tree: remote-registries configuration and state.
+// /v1 routes of the image-registry tree: remote-registries configuration and state (with what pull-through met).
 import type { Router } from 'express';
 import { componentSchema } from '../contract/openapi.js';
 import type { ConfigList } from '../config/config-list.js';
@@ -9,8 +9,9 @@ import type { RemoteRegistry } from './remote-registry.js';
 import { filterContent, RemoteRegistryStates } from './remote-registry-state.js';
 import type { VerificationLog } from './operations/verification-status.js';
 import { strictRouter } from '../http/path-grammar.js';
+import type { PullThroughLog } from './mirror/pull-through-log.js';
 
-export function imageRegistryRoutes(registries: ConfigList<RemoteRegistry>, verifications: VerificationLog): Router {
+export function imageRegistryRoutes(registries: ConfigList<RemoteRegistry>, verifications: VerificationLog, pullThrough: PullThroughLog): Router {
   const router = strictRouter();
   mountConfigList<RemoteRegistry>(router, {
     path: '/config/image-registry/remote-registries',
@@ -19,7 +20,7 @@ export function imageRegistryRoutes(registries: ConfigList<RemoteRegistry>, veri
     answerSchema: 'RemoteRegistryAnswer',
   });
 
-  const states = new RemoteRegistryStates(registries, verifications);
+  const states = new RemoteRegistryStates(registries, verifications, pullThrough);
   const stateSchema = componentSchema('RemoteRegistryState');
   router.get('/state/image-registry/remote-registries', async (req, res) => {
     const options = readOptions(req, stateSchema);

@@ -235,14 +235,27 @@ export class RegistryClient {
 
   /** `HEAD` of a blob: true when the registry has it, false on 404. */
   async blobExists(repository: string, digest: string): Promise<boolean> {
+    return (await this.headBlob(repository, digest)) !== undefined;
+  }
+
+  /** `HEAD` of a blob: its size (Content-Length) when the registry has it, undefined on 404. */
+  async blobSize(repository: string, digest: string): Promise<number | undefined> {
+    const response = await this.headBlob(repository, digest);
+    if (response === undefined) return undefined;
+    const size = optionalSize(headerValue(response, 'content-length'));
+    if (size === undefined) throw this.badResponse(`blob ${repository}@${digest}: HEAD answered without a Content-Length`, 200);
+    return size;
+  }
+
+  /** The answer to `HEAD` of a blob when it is 200, undefined on 404, the failure otherwise. */
+  private async headBlob(repository: string, digest: string): Promise<RegistryResponse | undefined> {
     requireRepositoryName(repository);
     requireDigest(digest, 'blob digest');
-    const subject = `blob ${repository}@${digest}`;
     const response = await this.send({ method: 'HEAD', path: `/v2/${repository}/blobs/${digest}`, scope: { type: 'repository', repository } });
     await discard(response);
-    if (response.statusCode === 200) return true;
-    if (response.statusCode === 404) return false;
-    throw await responseFailure(response, { ...this.context, subject });
+    if (response.statusCode === 200) return response;
+    if (response.statusCode === 404) return undefined;
+    throw await responseFailure(response, { ...this.context, subject: `blob ${repository}@${digest}` });
   }
 
   /** Closes the connections once running requests are done. */

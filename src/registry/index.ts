@@ -5,19 +5,19 @@ export {
   SiteRegistry,
   UploadRangeError,
   type ImageTagSummary,
-  type Page,
   type PutManifestOptions,
   type PutManifestResult,
   type ReferrerDescriptor,
   type RepositorySummary,
   type SiteRegistryOptions,
-  type StoredManifest,
   type UploadProgress,
 } from './site-registry.js';
+export type { Page, PullThroughRoute, PullThroughRouting, RegistryContent, StoredManifest } from './registry-content.js';
 export { createRegistryRouter } from './http/router.js';
 export type { RegistryAccess, RegistryIdentity, RegistryRole } from './http/access.js';
-export type { BlobInfo, BlobStore, BlobWriter, BlobWriterOptions, ByteRange, ByteSource, CommitOptions } from './storage/blob-store.js';
+export type { BlobInfo, BlobStore, BlobWriter, BlobWriterOptions, ByteRange, ByteSource, CommitOptions, StagedBytes } from './storage/blob-store.js';
 export type { GarbageCollectionResult, RemovedBlob } from './garbage-collector.js';
+export type { EvictedImage, EvictionPolicy, EvictionResult } from './eviction.js';
 export {
   DigestMismatchError,
   ManifestBlobUnknownError,
@@ -27,6 +27,7 @@ export {
   type OciErrorCode,
 } from './registry-error.js';
 export { digestOf, parseDigest, type DigestAlgorithm } from './digest.js';
+export { isRepositoryName, isTag, parseManifestReference } from './repository-name.js';
 export {
   formatPlatform,
   maxManifestBytes,

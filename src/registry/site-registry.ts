@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { digestOf, parseDigest, type DigestAlgorithm } from './digest.js';
 import { sweepUnreferencedBlobs, type GarbageCollectionResult } from './garbage-collector.js';
+import { evictOverBudget, type EvictionPolicy, type EvictionResult } from './eviction.js';
 import {
   formatPlatform,
   maxManifestBytes,
@@ -18,9 +19,10 @@ import { ManifestBlobUnknownError, RegistryError } from './registry-error.js';
 import { assertRepositoryName, assertTag, isTag, parseManifestReference } from './repository-name.js';
 import type { BlobInfo, BlobStore, ByteRange, ByteSource } from './storage/blob-store.js';
 import { FilesystemBlobStore } from './storage/filesystem-blob-store.js';
-import { RegistryIndex, type ManifestRecord, type ReferenceRecord } from './storage/registry-index.js';
+import { RegistryIndex, type ManifestRecord, type PullThroughRecord, type ReferenceRecord } from './storage/registry-index.js';
 import { SharedExclusiveLock } from './storage/shared-exclusive-lock.js';
 import { UploadSessions } from './upload-sessions.js';
+import type { Page, RegistryContent, StoredManifest } from './registry-content.js';
 import { observeSiteRegistry, registryMetrics } from './registry-metrics.js';
 
 export interface SiteRegistryOptions {
@@ -39,6 +41,11 @@ export interface PutManifestOptions {
   sourceAnnotations?: Record<string, string>;
   /** More tags to point at the manifest (the /v2 `?tag=` parameters). */
   tags?: string[];
+  /**
+   * Stored by pull-through: what it references may arrive later (clients fetch blobs after the manifest), and the
+   * manifest may be evicted under the disk budget unless something else stores it too.
+   */
+  pullThrough?: boolean;
 }
 
 export interface PutManifestResult {
@@ -48,13 +55,6 @@ export interface PutManifestResult {
   tagUpdated: boolean;
   /** Every tag that moved, the reference's and `options.tags`. */
   tagsUpdated: string[];
-  subjectDigest?: string;
-}
-
-export interface StoredManifest {
-  digest: string;
-  mediaType: string;
-  size: number;
   subjectDigest?: string;
 }
 
@@ -84,12 +84,6 @@ export interface ReferrerDescriptor {
   annotations?: Record<string, string>;
 }
 
-export interface Page<T> {
-  items: T[];
-  /** The last item returned, when more remain after it. */
-  next?: string;
-}
-
 export interface UploadProgress {
   id: string;
   /** Bytes received so far. */
@@ -112,6 +106,8 @@ export class UploadRangeError extends RegistryError {
 }
 
 const defaultGracePeriodMs = 60 * 60 * 1000;
+/** A pull of a pull-through manifest is written to the index at most this often; memory has the exact time. */
+const pullRecordIntervalMs = 60 * 1000;
 const defaultUploadIdleTimeoutMs = 60 * 60 * 1000;
 /** Configs are read to learn an image's platform; real ones are a few KiB. */
 const maxConfigBytes = 4 * 1024 * 1024;
@@ -119,7 +115,10 @@ const maxConfigBytes = 4 * 1024 * 1024;
 const manifestUnknown = (repository: string, reference: string) =>
   new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} unknown to repository ${repository}`, { repository, reference });
 
-export class SiteRegistry {
+export class SiteRegistry implements RegistryContent {
+  /** When each pull-through manifest (`repository@digest`) was last pulled since start: exact, unlike the index. */
+  private readonly lastPulled = new Map<string, number>();
+
   private constructor(
     readonly blobs: BlobStore,
     private readonly index: RegistryIndex,
@@ -194,6 +193,50 @@ export class SiteRegistry {
     return { removedBlobs, bytesFreed, expiredUploads };
   }
 
+  // ---- pull-through content and its eviction ----
+
+  /** Notes that a client pulled a pull-through manifest: the least recently pulled images are evicted first. */
+  touchPullThrough(repository: string, digest: string): void {
+    const key = `${repository}@${digest}`;
+    const now = Date.now();
+    const before = this.lastPulled.get(key);
+    this.lastPulled.set(key, now);
+    // The index keeps the order across restarts to the minute; a write per pull would be a disk flush per pull.
+    if (before === undefined || now - before >= pullRecordIntervalMs) this.index.touchPullThrough(repository, digest, now, now - pullRecordIntervalMs);
+  }
+
+  /** When a pull-through manifest was last pulled: what memory knows since start, else what the index kept. */
+  private lastPulledAt(record: PullThroughRecord): number {
+    return Math.max(record.lastPulledAt, this.lastPulled.get(`${record.repository}@${record.digest}`) ?? 0);
+  }
+
+  /** Pull-through images (tags, or manifests no other lists) that eviction may take. */
+  pullThroughImageCount(): number {
+    return this.index.pullThroughRoots().length;
+  }
+
+  /** Evicts pull-through images, least recently pulled first, while the store holds more than the budget. */
+  async evictPullThrough(policy: EvictionPolicy): Promise<EvictionResult> {
+    const result = await evictOverBudget(
+      { blobs: this.blobs, index: this.index, commitLock: this.commitLock, lastPulled: (record) => this.lastPulledAt(record) },
+      policy,
+    );
+    for (const image of result.evicted) this.lastPulled.delete(`${image.repository}@${image.digest}`);
+    return result;
+  }
+
+  /** Links a blob that is in the store to a repository (pull-through fetched it for that repository). */
+  linkBlob(repository: string, digest: string): void {
+    assertRepositoryName(repository);
+    parseDigest(digest);
+    this.index.linkBlob(repository, digest);
+  }
+
+  /** The size a manifest of `repository` gives the blob `digest`, when one references it. */
+  referencedBlobSize(repository: string, digest: string): number | undefined {
+    return this.index.referencedBlobSize(repository, digest);
+  }
+
   private requireRepository(name: string): void {
     assertRepositoryName(name);
     if (!this.index.repositoryExists(name)) {
@@ -264,15 +307,17 @@ export class SiteRegistry {
       throw new RegistryError('DIGEST_INVALID', `manifest digest ${digest} does not match the reference ${ref.digest}`, { expected: ref.digest, actual: digest });
     }
     const blobReferences = this.blobReferences(document);
+    // Pull-through stores a manifest before its clients fetch what it references; everything else must have it all.
+    const requirePresent = options.pullThrough ? async () => {} : () => this.requirePresent(repository, document, blobReferences);
     // Held from before the manifest's own blob is written until it is indexed, so GC cannot take it in between.
     const release = this.blobs.hold([digest, ...blobReferences.map((d) => d.digest)]);
     try {
       // Checked before writing too, so a refused push leaves no stray manifest blob; and again under the lock,
       // which is what makes the check hold against a concurrent garbage collection.
-      await this.requirePresent(repository, document, blobReferences);
+      await requirePresent();
       await this.blobs.put(bytes, digest);
       return await this.commitLock.runShared(async () => {
-        await this.requirePresent(repository, document, blobReferences);
+        await requirePresent();
         const platform = await this.platformOfImage(document);
         const record: ManifestRecord = {
           repository,
@@ -288,7 +333,7 @@ export class SiteRegistry {
           createdAt: new Date().toISOString(),
         };
         const tags = [...(ref.tag ? [ref.tag] : []), ...extraTags];
-        const moved = this.index.recordManifest(record, this.referenceRecords(document), tags, new Date().toISOString());
+        const moved = this.index.recordManifest(record, this.referenceRecords(document), tags, new Date().toISOString(), options.pullThrough ? Date.now() : undefined);
         return {
           digest,
           mediaType: document.mediaType,
@@ -321,7 +366,8 @@ export class SiteRegistry {
 
   private async platformOfImage(document: ManifestDocument): Promise<string | undefined> {
     const config = document.config;
-    if (!config || !platformConfigTypes.has(config.mediaType) || config.size > maxConfigBytes) return undefined;
+    // A pull-through manifest may come before its config: its platform is then not known.
+    if (!config || !platformConfigTypes.has(config.mediaType) || config.size > maxConfigBytes || !(await this.blobs.has(config.digest))) return undefined;
     const platform = platformOfConfig(await this.blobs.read(config.digest, maxConfigBytes));
     return platform ? formatPlatform(platform) : undefined;
   }

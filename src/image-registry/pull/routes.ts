@@ -18,6 +18,7 @@ import { PullOperations, PullStoppedError, type PullOperation } from './pull-ope
 import { followProgress } from './pull-progress.js';
 import { readPullRequest, splitFullReference, type PullRequestBody } from './pull-request.js';
 import { strictRouter } from '../../http/path-grammar.js';
+import type { SiteRegistry } from '../../registry/index.js';
 
 const NDJSON = 'application/x-ndjson';
 const PULLS = '/state/image-registry/pulls';
@@ -66,13 +67,26 @@ async function streamProgress(req: Request, res: Response, operation: PullOperat
   res.end();
 }
 
-export function pullRoutes(deps: OperationDeps, options: PullRoutesOptions): Router {
+/** The pull machinery of the process: pull operations, the blob transfers under them, and every blob's progress. */
+export interface PullMachinery {
+  operations: PullOperations;
+  transfers: BlobTransfers;
+  progress: BlobProgress;
+}
+
+/**
+ * One of each for the whole process: the per-registry download limits, the single flights and the progress of
+ * every blob being written span every pull, and every pull-through request (image-registry/mirror/) too.
+ */
+export function createPullMachinery(siteRegistry: SiteRegistry, options: PullRoutesOptions): PullMachinery {
+  const progress = new BlobProgress();
+  const transfers = new BlobTransfers(progress.reporting(siteRegistry.blobs));
+  const operations = new PullOperations(new ImagePuller(siteRegistry, transfers), transfers, progress, options);
+  return { operations, transfers, progress };
+}
+
+export function pullRoutes(deps: OperationDeps, operations: PullOperations): Router {
   const router = strictRouter();
-  // One of each for the whole process: the per-registry download limits, the single flights and the progress of
-  // every blob being written span every pull.
-  const blobs = new BlobProgress();
-  const transfers = new BlobTransfers(blobs.reporting(deps.siteRegistry.blobs));
-  const operations = new PullOperations(new ImagePuller(deps.siteRegistry, transfers), transfers, blobs, options);
 
   const pull = async (req: Request, res: Response, registry: Versioned<RemoteRegistry>, body: PullRequestBody): Promise<void> => {
     const mode = answerMode(req);

@@ -14,7 +14,7 @@ import type { Readable } from 'node:stream';
 import type { Hash } from 'node:crypto';
 import { createDigestHash, digestOf, parseDigest, type DigestAlgorithm, type ParsedDigest } from '../digest.js';
 import { DigestMismatchError, RegistryError, SizeMismatchError } from '../registry-error.js';
-import type { BlobInfo, BlobStore, BlobWriter, BlobWriterOptions, ByteRange, ByteSource, CommitOptions } from './blob-store.js';
+import type { BlobInfo, BlobStore, BlobWriter, BlobWriterOptions, ByteRange, ByteSource, CommitOptions, StagedBytes } from './blob-store.js';
 import type { SharedExclusiveLock } from './shared-exclusive-lock.js';
 
 const isMissing = (e: unknown): boolean => (e as NodeJS.ErrnoException | null)?.code === 'ENOENT';
@@ -409,5 +409,19 @@ class FilesystemBlobWriter implements BlobWriter {
   async abort(): Promise<void> {
     if (this.state === 'finished') return;
     await this.discard();
+  }
+
+  async openReader(): Promise<StagedBytes> {
+    if (this.state === 'finished') throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'upload is no longer open');
+    // A descriptor of its own: it reads the same file through a commit's rename and an abort's unlink.
+    const handle = await open(this.path, 'r');
+    return {
+      read: async (position, length) => {
+        const buffer = Buffer.allocUnsafe(length);
+        const { bytesRead } = await handle.read(buffer, 0, length, position);
+        return buffer.subarray(0, bytesRead);
+      },
+      close: () => handle.close(),
+    };
   }
 }

@@ -38,6 +38,23 @@ export interface TagRecord {
   updatedAt: string;
 }
 
+/** A manifest that arrived by pull-through (and may be evicted), with when a client last pulled it. */
+export interface PullThroughRecord {
+  repository: string;
+  digest: string;
+  /** Milliseconds since the epoch, as stored (kept coarse: see SiteRegistry.touchPullThrough). */
+  lastPulledAt: number;
+}
+
+/** What evicting one pull-through image took out of the index. */
+export interface EvictedRecords {
+  /** The manifests deleted: the image and those of its platforms nothing else in the repository uses. */
+  manifests: string[];
+  tags: string[];
+  /** Blobs those manifests referenced (and their own bytes): removable once nothing else references them. */
+  blobs: string[];
+}
+
 export interface PageOptions {
   /** Maximum entries to return. */
   limit: number;
@@ -113,6 +130,14 @@ CREATE TABLE IF NOT EXISTS repository_blobs (
   PRIMARY KEY (repository, digest)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS repository_blobs_by_digest ON repository_blobs (digest);
+CREATE INDEX IF NOT EXISTS manifests_by_digest ON manifests (digest);
+CREATE TABLE IF NOT EXISTS pull_through_manifests (
+  repository TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  last_pulled_at INTEGER NOT NULL,
+  PRIMARY KEY (repository, digest),
+  FOREIGN KEY (repository, digest) REFERENCES manifests (repository, digest) ON DELETE CASCADE
+) WITHOUT ROWID;
 `;
 
 const json = (value: Record<string, string> | undefined): string | null =>
@@ -197,8 +222,13 @@ export class RegistryIndex {
    * A manifest already present keeps its creation time; source details are updated when given.
    * Returns the tags that moved (new, or pointing at another digest before).
    */
-  recordManifest(record: ManifestRecord, references: ReferenceRecord[], tags: string[], now: string): string[] {
+  recordManifest(record: ManifestRecord, references: ReferenceRecord[], tags: string[], now: string, pullThroughAt?: number): string[] {
     return this.db.transaction((): string[] => {
+      const existed = this.getManifest(record.repository, record.digest) !== undefined;
+      // Pull-through marks only what it brought in; any other store (a pull, a push) makes the manifest kept.
+      if (pullThroughAt === undefined) {
+        this.db.prepare('DELETE FROM pull_through_manifests WHERE repository = ? AND digest = ?').run(record.repository, record.digest);
+      }
       this.db.prepare(`
         INSERT INTO manifests (repository, digest, media_type, size, artifact_type, subject_digest, annotations, platform,
                                source_index_digest, source_annotations, created_at)
@@ -233,6 +263,9 @@ export class RegistryIndex {
         insertReference.run(record.repository, record.digest, position, r.kind, r.digest, r.mediaType, r.size, r.platform ?? null, json(r.annotations));
         if (r.kind !== 'manifest') link.run(record.repository, r.digest);
       });
+      if (pullThroughAt !== undefined && !existed) {
+        this.db.prepare('INSERT INTO pull_through_manifests (repository, digest, last_pulled_at) VALUES (?, ?, ?)').run(record.repository, record.digest, pullThroughAt);
+      }
       const moved: string[] = [];
       const setTag = this.db.prepare(`
         INSERT INTO tags (repository, tag, digest, updated_at) VALUES (?, ?, ?, ?)
@@ -330,5 +363,82 @@ export class RegistryIndex {
   /** Forgets every repository's link to a blob that garbage collection removed. */
   dropBlobLinks(digest: string): void {
     this.db.prepare('DELETE FROM repository_blobs WHERE digest = ?').run(digest);
+  }
+
+  /** Whether some manifest needs the blob: as its own bytes, its config or a layer. */
+  isBlobReferenced(digest: string): boolean {
+    return (
+      this.db.prepare('SELECT 1 FROM manifests WHERE digest = ? LIMIT 1').get(digest) !== undefined ||
+      this.db.prepare("SELECT 1 FROM manifest_references WHERE digest = ? AND kind IN ('config', 'layer') LIMIT 1").get(digest) !== undefined
+    );
+  }
+
+  /** The size a manifest of `repository` gives the blob, when one references it. */
+  referencedBlobSize(repository: string, digest: string): number | undefined {
+    const row = this.db
+      .prepare("SELECT size FROM manifest_references WHERE digest = ? AND repository = ? AND kind IN ('config', 'layer') LIMIT 1")
+      .get(digest, repository) as { size: number } | undefined;
+    return row?.size;
+  }
+
+  /** Records a pull of a pull-through manifest, when the time stored is older than `staleBefore`. */
+  touchPullThrough(repository: string, digest: string, at: number, staleBefore: number): void {
+    this.db
+      .prepare('UPDATE pull_through_manifests SET last_pulled_at = ? WHERE repository = ? AND digest = ? AND last_pulled_at < ?')
+      .run(at, repository, digest, staleBefore);
+  }
+
+  /** Pull-through manifests no other manifest of their repository lists: the images eviction takes whole. */
+  pullThroughRoots(): PullThroughRecord[] {
+    const rows = this.db
+      .prepare(`
+        SELECT p.repository, p.digest, p.last_pulled_at FROM pull_through_manifests p
+        WHERE NOT EXISTS (SELECT 1 FROM manifest_references r WHERE r.digest = p.digest AND r.repository = p.repository AND r.kind = 'manifest')
+      `)
+      .all() as Array<{ repository: string; digest: string; last_pulled_at: number }>;
+    return rows.map((r) => ({ repository: r.repository, digest: r.digest, lastPulledAt: r.last_pulled_at }));
+  }
+
+  /** The pull-through manifests an image holds: itself and the platform manifests it lists that arrived likewise. */
+  pullThroughMembers(repository: string, digest: string): PullThroughRecord[] {
+    const rows = this.db
+      .prepare(`
+        SELECT p.repository, p.digest, p.last_pulled_at FROM pull_through_manifests p
+        WHERE p.repository = ? AND (p.digest = ? OR p.digest IN (
+          SELECT r.digest FROM manifest_references r WHERE r.repository = ? AND r.manifest_digest = ? AND r.kind = 'manifest'))
+      `)
+      .all(repository, digest, repository, digest) as Array<{ repository: string; digest: string; last_pulled_at: number }>;
+    return rows.map((r) => ({ repository: r.repository, digest: r.digest, lastPulledAt: r.last_pulled_at }));
+  }
+
+  /**
+   * Deletes a pull-through image: the manifest, its tags, and the pull-through platform manifests it lists that
+   * nothing else in the repository lists or tags. Kept manifests are never deleted here.
+   */
+  evictPullThrough(repository: string, digest: string): EvictedRecords {
+    return this.db.transaction((): EvictedRecords => {
+      const evicted: EvictedRecords = { manifests: [], tags: [], blobs: [] };
+      const isPullThrough = this.db.prepare('SELECT 1 FROM pull_through_manifests WHERE repository = ? AND digest = ?');
+      const pending = [digest];
+      while (pending.length > 0) {
+        const current = pending.pop()!;
+        if (isPullThrough.get(repository, current) === undefined) continue;
+        const references = this.references(repository, current);
+        const tags = (this.db.prepare('SELECT tag FROM tags WHERE repository = ? AND digest = ? ORDER BY tag').all(repository, current) as Array<{ tag: string }>).map((t) => t.tag);
+        if (this.db.prepare('DELETE FROM manifests WHERE repository = ? AND digest = ?').run(repository, current).changes === 0) continue;
+        evicted.manifests.push(current);
+        evicted.tags.push(...tags);
+        evicted.blobs.push(current, ...references.filter((r) => r.kind !== 'manifest').map((r) => r.digest));
+        for (const child of references.filter((r) => r.kind === 'manifest')) {
+          const listed = this.db
+            .prepare("SELECT 1 FROM manifest_references WHERE repository = ? AND digest = ? AND kind = 'manifest' LIMIT 1")
+            .get(repository, child.digest);
+          const tagged = this.db.prepare('SELECT 1 FROM tags WHERE repository = ? AND digest = ? LIMIT 1').get(repository, child.digest);
+          if (!listed && !tagged) pending.push(child.digest);
+        }
+      }
+      evicted.blobs = [...new Set(evicted.blobs)];
+      return evicted;
+    })();
   }
 }

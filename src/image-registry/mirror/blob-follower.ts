@@ -1,0 +1,180 @@
+// A blob sent to a client while it arrives: the tee of pull-through. The transfer (BlobTransfers, shared with every
+// client and pull that needs the blob) writes into its staging file; each client's stream reads that file behind
+// it, from its own position, as the bytes land. The last byte is sent only once the transfer has verified the
+// digest and published the blob: a client never gets a whole blob that Berth would not store. A failure after the
+// first byte breaks the stream off (the client sees an incomplete body); before it, it is an error to answer.
+import { Readable } from 'node:stream';
+import type { BlobProgress } from '../pull/blob-progress.js';
+import type { BlobStore, BlobWriter, ByteRange, StagedBytes } from '../../registry/index.js';
+
+/** Read from the staging file at most this much at a time. */
+const CHUNK_BYTES = 256 * 1024;
+
+export interface FollowedBlob {
+  digest: string;
+  size: number;
+  /** An inclusive range of it; the whole blob when absent. */
+  range?: ByteRange;
+  /** Settles when the transfer has published the blob, or failed for good. */
+  done: Promise<void>;
+}
+
+class BlobFollower {
+  private position: number;
+  private readonly end: number;
+  private outcome: 'running' | 'done' | 'failed' | 'stopped' = 'running';
+  private failure: unknown;
+  private wake: (() => void) | undefined;
+  private reader: { writer: BlobWriter; bytes: StagedBytes } | undefined;
+  /** A writer whose staging file could not be opened (it finished meanwhile): its event comes, not its bytes. */
+  private unreadable: BlobWriter | undefined;
+  private stored: AsyncIterator<Buffer> | undefined;
+  private readonly unwatch: () => void;
+
+  constructor(
+    private readonly progress: BlobProgress,
+    private readonly store: BlobStore,
+    private readonly blob: FollowedBlob,
+  ) {
+    this.position = blob.range?.start ?? 0;
+    this.end = blob.range?.end ?? blob.size - 1;
+    this.unwatch = progress.watch(blob.digest, () => this.wakeUp());
+    blob.done.then(
+      () => this.settle('done'),
+      (error: unknown) => {
+        this.failure = error;
+        this.settle('failed');
+      },
+    );
+  }
+
+  private settle(outcome: 'done' | 'failed' | 'stopped'): void {
+    if (this.outcome === 'running') this.outcome = outcome;
+    this.wakeUp();
+  }
+
+  private wakeUp(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  /** The next event of the blob's writers, or the transfer's end. Created with no await after the state was read. */
+  private changed(): Promise<void> {
+    return new Promise((resolve) => (this.wake = resolve));
+  }
+
+  /** The next bytes to send, or undefined at the end. */
+  async next(): Promise<Buffer | undefined> {
+    for (;;) {
+      if (this.outcome === 'stopped') return undefined;
+      if (this.outcome === 'failed') throw this.failure;
+      if (this.position > this.end) {
+        // A stream that ends with the blob ends only once it is verified (a zero-byte blob included).
+        if (this.end === this.blob.size - 1 && this.outcome !== 'done') {
+          await this.changed();
+          continue;
+        }
+        return undefined;
+      }
+      if (this.outcome === 'done') return this.fromPublished();
+      // After every await the state is read again (the loop), so no event is missed while waiting.
+      const writer = this.progress.writerOf(this.blob.digest);
+      if (this.reader && this.reader.writer !== writer) {
+        await this.closeReader();
+        continue;
+      }
+      if (writer && !this.reader && writer !== this.unreadable) {
+        try {
+          this.reader = { writer, bytes: await writer.openReader() };
+        } catch {
+          this.unreadable = writer;
+        }
+        continue;
+      }
+      // Never the blob's last byte before the digest is verified.
+      const final = this.reader ? Math.min(this.reader.writer.offset, this.blob.size - 1) : 0;
+      if (this.reader && this.position < final) {
+        const chunk = await this.reader.bytes.read(this.position, Math.min(CHUNK_BYTES, final - this.position, this.end + 1 - this.position));
+        if (chunk.length > 0) {
+          this.position += chunk.length;
+          return chunk;
+        }
+      }
+      await this.changed();
+    }
+  }
+
+  /** After the blob is published: the rest from the staging file still open (it is the blob now), else the store. */
+  private async fromPublished(): Promise<Buffer | undefined> {
+    let chunk: Buffer | undefined;
+    if (this.reader) {
+      chunk = await this.reader.bytes.read(this.position, Math.min(CHUNK_BYTES, this.end + 1 - this.position));
+    } else {
+      this.stored ??= (await this.store.createReadStream(this.blob.digest, { start: this.position, end: this.end }))[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+      const next = await this.stored.next();
+      chunk = next.done ? undefined : next.value;
+    }
+    if (!chunk || chunk.length === 0) throw new Error(`blob ${this.blob.digest} ended at byte ${this.position} of ${this.blob.size}`);
+    this.position += chunk.length;
+    return chunk;
+  }
+
+  private async closeReader(): Promise<void> {
+    const reader = this.reader;
+    this.reader = undefined;
+    await reader?.bytes.close().catch(() => {});
+  }
+
+  stop(): void {
+    this.settle('stopped');
+    this.unwatch();
+    void this.closeReader();
+    void this.stored?.return?.();
+  }
+}
+
+/**
+ * The blob's bytes as they arrive, as a stream. Resolves once the first bytes are in hand (or, for an empty range,
+ * once the blob is complete); rejects when the transfer fails before that. `closed` runs once when the stream ends
+ * or is destroyed (the client went away).
+ */
+export async function followBlob(progress: BlobProgress, store: BlobStore, blob: FollowedBlob, closed: () => void): Promise<Readable> {
+  const follower = new BlobFollower(progress, store, blob);
+  let first: Buffer | undefined;
+  try {
+    first = await follower.next();
+  } catch (error) {
+    follower.stop();
+    closed();
+    throw error;
+  }
+  let pending: Buffer | undefined = first;
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    follower.stop();
+    closed();
+  };
+  return new Readable({
+    highWaterMark: CHUNK_BYTES,
+    read() {
+      const take = pending !== undefined ? Promise.resolve(pending) : follower.next();
+      pending = undefined;
+      take.then(
+        (chunk) => {
+          if (chunk === undefined) {
+            this.push(null);
+            end();
+          } else this.push(chunk);
+        },
+        (error: unknown) => this.destroy(error instanceof Error ? error : new Error(String(error))),
+      );
+    },
+    destroy(error, callback) {
+      end();
+      callback(error);
+    },
+  });
+}
