@@ -10,6 +10,8 @@ command -v umoci >/dev/null || need+=(umoci)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v openssl >/dev/null || need+=(openssl)
 command -v tmux >/dev/null || need+=(tmux)
+# The pull-through tests pull with a real container runtime (started by the test, root, dirs of its own).
+command -v containerd >/dev/null || need+=(containerd)
 # The docs page test drives Debian's chromium (playwright-core never downloads a browser); promtool checks /metrics.
 command -v chromium >/dev/null || need+=(chromium)
 command -v promtool >/dev/null || need+=(prometheus)
