@@ -1,11 +1,15 @@
 // A blob sent to a client while it arrives: the tee of pull-through. The transfer (BlobTransfers, shared with every
 // client and pull that needs the blob) writes into its staging file; each client's stream reads that file behind
-// it, from its own position, as the bytes land. The last byte is sent only once the transfer has verified the
-// digest and published the blob: a client never gets a whole blob that Berth would not store. A failure after the
-// first byte breaks the stream off (the client sees an incomplete body); before it, it is an error to answer.
+// it, from its own position, as the bytes land. A client never gets a whole blob whose digest does not match: a stream
+// of the whole blob hashes what it sends and sends the last bytes only once they hash to the digest (it need not wait
+// for the store's fsync); a range that ends with the blob waits for the transfer to have verified and published it.
+// A failure after the first byte breaks the stream off (the client sees an incomplete body); before it, it is an
+// error to answer.
+import type { Hash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { BlobProgress } from '../pull/blob-progress.js';
-import type { BlobStore, BlobWriter, ByteRange, StagedBytes } from '../../registry/index.js';
+import { DigestMismatchError, parseDigest, type BlobStore, type BlobWriter, type ByteRange, type StagedBytes } from '../../registry/index.js';
+import { createDigestHash } from '../../registry/digest.js';
 
 /** Read from the staging file at most this much at a time. */
 const CHUNK_BYTES = 256 * 1024;
@@ -30,6 +34,9 @@ class BlobFollower {
   private unreadable: BlobWriter | undefined;
   private stored: AsyncIterator<Buffer> | undefined;
   private readonly unwatch: () => void;
+  /** For a stream of the whole blob: the hash of what it sent so far, and the digest of it all once it is all read. */
+  private readonly hash: Hash | undefined;
+  private actual: string | undefined;
 
   constructor(
     private readonly progress: BlobProgress,
@@ -38,6 +45,7 @@ class BlobFollower {
   ) {
     this.position = blob.range?.start ?? 0;
     this.end = blob.range?.end ?? blob.size - 1;
+    if (this.position === 0 && this.end === blob.size - 1) this.hash = createDigestHash(parseDigest(blob.digest).algorithm);
     this.unwatch = progress.watch(blob.digest, () => this.wakeUp());
     blob.done.then(
       () => this.settle('done'),
@@ -71,6 +79,10 @@ class BlobFollower {
       if (this.outcome === 'failed') throw this.failure;
       if (this.position > this.end) {
         // A stream that ends with the blob ends only once it is verified (a zero-byte blob included).
+        if (this.hash) {
+          this.verify();
+          return undefined;
+        }
         if (this.end === this.blob.size - 1 && this.outcome !== 'done') {
           await this.changed();
           continue;
@@ -92,14 +104,15 @@ class BlobFollower {
         }
         continue;
       }
-      // Never the blob's last byte before the digest is verified.
-      const final = this.reader ? Math.min(this.reader.writer.offset, this.blob.size - 1) : 0;
-      if (this.reader && this.position < final) {
-        const chunk = await this.reader.bytes.read(this.position, Math.min(CHUNK_BYTES, final - this.position, this.end + 1 - this.position));
-        if (chunk.length > 0) {
-          this.position += chunk.length;
-          return chunk;
-        }
+      // Never the blob's last byte unverified: hashed here for the whole blob, else once the transfer verified it.
+      const readable = this.reader ? Math.min(this.reader.writer.offset, this.hash ? this.blob.size : this.blob.size - 1, this.end + 1) : 0;
+      // Bytes land a network packet at a time: past the first bytes, reads wait for a chunk's worth (or the end of
+      // what the writer will write), so a client keeping up costs a read per chunk, not one per packet.
+      const wanted = this.position === (this.blob.range?.start ?? 0) ? 1 : Math.min(CHUNK_BYTES, this.end + 1 - this.position);
+      const writerDone = this.reader !== undefined && this.reader.writer.offset >= this.blob.size;
+      if (this.reader && this.position < readable && (readable - this.position >= wanted || writerDone)) {
+        const chunk = await this.reader.bytes.read(this.position, Math.min(CHUNK_BYTES, readable - this.position));
+        if (chunk.length > 0) return this.sent(chunk);
       }
       await this.changed();
     }
@@ -116,8 +129,21 @@ class BlobFollower {
       chunk = next.done ? undefined : next.value;
     }
     if (!chunk || chunk.length === 0) throw new Error(`blob ${this.blob.digest} ended at byte ${this.position} of ${this.blob.size}`);
+    return this.sent(chunk);
+  }
+
+  /** `chunk` is the next to send; the one that completes a whole blob only when everything hashes to its digest. */
+  private sent(chunk: Buffer): Buffer {
+    this.hash?.update(chunk);
     this.position += chunk.length;
+    if (this.hash && this.position > this.end) this.verify();
     return chunk;
+  }
+
+  private verify(): void {
+    if (!this.hash) return;
+    this.actual ??= `${parseDigest(this.blob.digest).algorithm}:${this.hash.digest('hex')}`;
+    if (this.actual !== this.blob.digest) throw new DigestMismatchError(this.blob.digest, this.actual);
   }
 
   private async closeReader(): Promise<void> {
