@@ -18,11 +18,12 @@ typecheck: install
 	npx tsc --noEmit -p tsconfig.json
 
 # The admin token lives in .run/admin-token (made once, mode 600) so every `make run` can print how to call Berth.
+# `make run SITE=a [LABELS=region=eu]`: a site following that tower, all of it under .run/sites/a/ (scripts/run-site.sh).
 run: build
 	@mkdir -p $(RUN_DIR) && chmod 700 $(RUN_DIR)
 	@[ -s $(RUN_DIR)/admin-token ] || (umask 077; echo "berth-admin-$$(openssl rand -hex 20)" > $(RUN_DIR)/admin-token)
 	@[ -s $(RUN_DIR)/vault-root-token ] || (umask 077; echo "vault-root-$$(openssl rand -hex 16)" > $(RUN_DIR)/vault-root-token)
-	@bash scripts/run.sh
+	@if [ -n "$(SITE)" ]; then bash scripts/run-site.sh "$(SITE)" "$(LABELS)"; else bash scripts/run.sh; fi
 
 # vault-dev on its own, as `vault server` takes flags: make vault-dev ARGS="--dev" (default) or ARGS="--data-dir=DIR".
 vault-dev: build

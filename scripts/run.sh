@@ -16,6 +16,14 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
+# vault-dev in dev mode keeps nothing: give it back the tokens of the sites `make run SITE=...` set up here.
+for token_file in .run/sites/*/admin-token; do
+  [ -s "$token_file" ] || continue
+  site_name=$(basename "$(dirname "$token_file")")
+  curl -sSf -o /dev/null -X POST -H "X-Vault-Token: ${root}" "${vault_addr}/v1/secret/data/berth-sites/${site_name}" \
+    --data-binary "{\"data\":{\"token\":\"$(cat "$token_file")\"}}"
+done
+
 cat <<MSG
 Berth API:    http://${listen}/v1   (contract: http://${listen}/openapi.yaml, site registry: http://${listen}/v2/)
 Admin token:  ${token}
@@ -34,7 +42,10 @@ The same with the berth CLI (dist/src/cli/main.js; 'npm link' puts it on PATH as
   berth login http://${listen} --token ${token}
   berth show image-registry remote-registries
   berth --help
+
+Sites on this machine: make run SITE=a LABELS=region=eu   (another terminal each; see README, "A fleet on one machine")
 MSG
 
-export BERTH_ADMIN_TOKEN="$token" VAULT_ADDR="$vault_addr" VAULT_TOKEN="$root"
+# Sites started with `make run SITE=...` listen on loopback over http://, so the tower may send their tokens there.
+export BERTH_ADMIN_TOKEN="$token" VAULT_ADDR="$vault_addr" VAULT_TOKEN="$root" BERTH_SITES_ALLOW_HTTP=true
 node dist/src/main.js

@@ -2,7 +2,7 @@
 // streaming bodies, its own path grammar and access, pull-through for mirrored registries); the path grammar for every other path; endpoints outside /v1
 // (health, contract, metrics, the docs page, SSO metadata); then /v1: the contract operation the path resolves to,
 // authentication, the role check, seal gate, (at a site) the 403 on config writes, body, contract validation,
-// `?site=` forwarding, routes; unknown paths; errors last.
+// `?sites=` fan-out and `?site=` forwarding, routes; unknown paths; errors last.
 import express, { type Express } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Logger } from 'pino';
@@ -30,10 +30,14 @@ import { canonicalRepositoryPaths, siteRepositoryRoutes } from './registry/repos
 import { RegistryClients } from './image-registry/registry-clients.js';
 import { remoteRegistryOperationRoutes } from './image-registry/operations/routes.js';
 import { createPullMachinery, pullRoutes } from './image-registry/pull/routes.js';
+import { pullByReference } from './image-registry/pull/pull-by-reference.js';
 import type { OperationDeps } from './image-registry/operation-deps.js';
 import { VerificationLog } from './image-registry/operations/verification-status.js';
 import { createSites } from './sites/sites.js';
 import type { TowerSettings } from './sites/tower-client.js';
+import type { FanOutOptions } from './sites/fan-out.js';
+import type { ReconcilerOptions } from './sites/site-image-reconciler.js';
+import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { PROTECTED_RESOURCE_METADATA_PATH, type ProtectedResourceMetadata } from './auth/oidc/resource-metadata.js';
 import type { MetricsSettings, RegistryMirrorSettings } from './settings.js';
 import { httpMetrics } from './http/http-metrics.js';
@@ -58,6 +62,8 @@ export interface AppParts {
   /** Who may call /v1 and /v2: the token registry, and single sign-on behind it when configured. */
   authenticator: Authenticator;
   bodyLimitBytes: number;
+  /** Bounds on fetches, documents and sessions (limits.ts); the defaults when absent. */
+  limits?: Limits;
   /** The secret store and its seal monitor; absent when none is configured. */
   secrets?: { store: SecretStore; monitor: SealMonitor };
   siteRegistry: SiteRegistry;
@@ -68,7 +74,7 @@ export interface AppParts {
    * This Berth among sites: its name (default `control-tower`), at a site the tower it follows, and whether sites'
    * api-urls may be http:// (BERTH_SITES_ALLOW_HTTP; default no: the tower's token for a site must not travel in clear).
    */
-  sites?: { siteName: string; tower?: TowerSettings | undefined; allowHttp?: boolean };
+  sites?: { siteName: string; tower?: TowerSettings | undefined; allowHttp?: boolean; fanOut?: FanOutOptions; siteImages?: Partial<ReconcilerOptions> };
   /** Finished pulls kept listed at /v1/state/image-registry/pulls. */
   pullHistory: number;
   /** How much of the audit trail (/v1/state/system/audit) the store keeps. */
@@ -102,13 +108,16 @@ export function createApp(parts: AppParts): BerthApp {
   app.use(httpMetrics(openPaths));
 
   const siteName = parts.sites?.siteName ?? 'control-tower';
-  const registries = new ConfigList(parts.store, remoteRegistrySpec);
-  const clients = new RegistryClients(parts.secrets?.store);
+  const limits = parts.limits ?? DEFAULT_LIMITS;
+  // What a config document may grow to by any write: a PUT's body limit, and a JSON Patch's operations.
+  const documentBounds = { documentBytes: parts.bodyLimitBytes, patchOperations: limits.patchOperations };
+  const registries = new ConfigList(parts.store, remoteRegistrySpec, documentBounds);
+  const clients = new RegistryClients(parts.secrets?.store, limits);
   const verifications = new VerificationLog();
-  const deps: OperationDeps = { registries, clients, secrets: parts.secrets?.store, siteRegistry: parts.siteRegistry, verifications };
-  const pulls = createPullMachinery(parts.siteRegistry, { history: parts.pullHistory });
+  const deps: OperationDeps = { registries, clients, secrets: parts.secrets?.store, siteRegistry: parts.siteRegistry, verifications, limits };
+  const pulls = createPullMachinery(deps, { history: parts.pullHistory });
   // Retention under the disk budget runs after each pull-through store, on its timer and when its configuration changes.
-  const retention = new ConfigObject(parts.store, siteRetentionSpec);
+  const retention = new ConfigObject(parts.store, siteRetentionSpec, documentBounds);
   const retentionRunner = new RetentionRunner({ store: parts.store, retention, site: parts.siteRegistry, siteName, logger: parts.logger.child({ component: 'retention' }) });
   retentionRunner.start().catch((err: unknown) => parts.logger.warn({ err }, 'retention under the disk budget did not start'));
   const pullThroughLog = new PullThroughLog();
@@ -132,7 +141,9 @@ export function createApp(parts: AppParts): BerthApp {
         async authenticate(authorization) {
           const token = bearerToken(authorization);
           const principal = token ? await parts.authenticator.authenticate(token) : undefined;
-          return principal && { role: principal.role };
+          // One name per caller for its upload sessions: a single sign-on user by issuer and subject, which cannot
+          // pass for an API token's name (a username is the user's to choose at some providers).
+          return principal && { role: principal.role, name: principal.sso ? `sso:${principal.sso.issuer}#${principal.sso.subject}` : principal.name };
         },
         anonymousPull: parts.registryAnonymousPull,
       },
@@ -164,7 +175,10 @@ export function createApp(parts: AppParts): BerthApp {
     siteName,
     tower: parts.sites?.tower,
     allowHttp: parts.sites?.allowHttp ?? false,
+    ...(parts.sites?.fanOut ? { fanOut: parts.sites.fanOut } : {}),
+    siteImages: { registries, pull: pullByReference(deps, pulls.operations), siteRegistry: parts.siteRegistry, ...(parts.sites?.siteImages ? { reconciler: parts.sites.siteImages } : {}) },
     metricsSiteSeries: parts.metrics.siteSeries,
+    documentBounds,
   });
   // Every /v1 request is one operation of the contract, checked as that operation whatever else it carries;
   // authentication comes first, so callers without a token learn nothing (not even whether a secret store is up).
@@ -182,8 +196,8 @@ export function createApp(parts: AppParts): BerthApp {
       validateResponses: false,
       validateSecurity: false,
     }),
-    // `?site=` is carried out at the site only once the request passed every check it would pass here.
-    sites.forwarding,
+    // `?sites=` and `?site=` are carried out at the sites only once the request passed every check it would pass here.
+    ...sites.forwarding,
   );
 
   const audit = new AuditTrail(parts.store, {

@@ -19,6 +19,8 @@ export type ErrorKind =
   | 'range-not-satisfiable'
   | 'upstream-failure'
   | 'unavailable'
+  /** The disk (or the file-size limit) took no more: nothing was stored. */
+  | 'insufficient-storage'
   /** A bug in Berth: never for anything a client sent. */
   | 'internal';
 
@@ -48,3 +50,20 @@ export const unavailable = (message: string, retryAfterSeconds: number, info?: E
   new BerthError('unavailable', message, info, retryAfterSeconds);
 
 export const isBerthError = (e: unknown): e is BerthError => e instanceof BerthError;
+
+/** Disk full, quota or file-size limit reached: a write that cannot complete now, whoever sent it. */
+const STORAGE_FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'SQLITE_FULL']);
+/** The process or the system ran out of file descriptors: temporary, worth a retry soon. */
+const OUT_OF_FILES_CODES = new Set(['EMFILE', 'ENFILE']);
+
+/**
+ * The typed error for a failure of the machine rather than of the request: a full disk (507) or no file descriptor
+ * left (503 with Retry-After). Undefined for anything else. The message names the condition, never a path.
+ */
+export function resourceExhaustion(error: unknown): BerthError | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return undefined;
+  if (STORAGE_FULL_CODES.has(code)) return new BerthError('insufficient-storage', `storage full (${code}): nothing was stored; free disk space and retry`, { code });
+  if (OUT_OF_FILES_CODES.has(code)) return unavailable(`Berth has too many files open (${code}); retry shortly`, 1, { code });
+  return undefined;
+}

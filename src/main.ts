@@ -33,13 +33,13 @@ async function start(settings: Settings): Promise<void> {
   if (settings.secretStore) {
     const secretStore = new VaultSecretStore(settings.secretStore);
     const monitor = new SealMonitor(secretStore, (state, previous) =>
-      logger.warn({ state, previous, address: secretStore.address }, `secret store is now ${state}`),
+      logger.warn({ state, previous, address: secretStore.address, ...(state !== 'unsealed' ? { problem: secretStore.lastProblem } : {}) }, `secret store is now ${state}`),
     );
     await monitor.start();
     if (monitor.state !== 'unsealed') logger.warn({ state: monitor.state, address: secretStore.address }, 'secret store is not serving');
     secrets = { store: secretStore, monitor };
   }
-  const siteRegistry = await createSiteRegistry({ dataDir: join(settings.dataDir, 'registry') });
+  const siteRegistry = await createSiteRegistry({ dataDir: join(settings.dataDir, 'registry'), limits: settings.limits });
   // Single sign-on beside Berth's own tokens: a token Berth issued is looked up first (a hash), then a JWT is checked.
   let sso: OidcAuthenticator | undefined;
   if (settings.oidc) {
@@ -54,37 +54,33 @@ async function start(settings: Settings): Promise<void> {
     authenticator: sso ? firstOf([tokens, sso]) : tokens,
     ...(settings.oidc ? { ssoMetadata: protectedResourceMetadata(settings.oidc) } : {}),
     bodyLimitBytes: settings.bodyLimitBytes,
+    limits: settings.limits,
     siteRegistry,
     registryAnonymousPull: settings.registryAnonymousPull,
     registryMirror: settings.registryMirror,
-    sites: { siteName: settings.siteName, tower: settings.tower, allowHttp: settings.sitesAllowHttp },
+    sites: { siteName: settings.siteName, tower: settings.tower, allowHttp: settings.sitesAllowHttp, fanOut: settings.fanOut, siteImages: settings.siteImages },
     pullHistory: settings.pullHistory,
     auditRetention: settings.auditRetention,
     metrics: settings.metrics,
     ...(secrets ? { secrets } : {}),
   });
 
-  const server = createServer(app);
-  server.requestTimeout = 5 * 60_000;
+  // Node checks for timed-out requests every connectionsCheckingInterval: a quarter of the timeout keeps it close.
+  const server = createServer({ connectionsCheckingInterval: Math.min(30_000, settings.requestTimeoutMs / 4) }, app);
+  server.requestTimeout = settings.requestTimeoutMs;
+  server.headersTimeout = Math.min(60_000, settings.requestTimeoutMs);
   // Requests Node's HTTP parser refuses (an oversized header, a NUL in it) never reach Express: answer them with
   // the API's error body too, rather than Node's bare status line.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-    const body = JSON.stringify({ errors: [{ 'error-message': status === 431 ? 'request headers too large' : 'malformed HTTP request' }] });
-    socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    const [status, reason, message] = clientErrorAnswer(err.code);
+    const body = JSON.stringify({ errors: [{ 'error-message': message }] });
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(settings.listen.port, settings.listen.host, () => resolve());
   });
-  const url = urlOf(server);
-  logger.info({ url, dataDir: settings.dataDir }, 'berth listening');
-  // Written outside the logger on purpose: the generated admin token is shown this once and never logged.
-  // One write, so whoever watches for the listening line has the token line with it.
-  const tokenLine = generatedAdminToken ? `generated admin token (shown once, stored only as a hash): ${generatedAdminToken}\n` : '';
-  process.stdout.write(`berth listening on ${url} (data in ${settings.dataDir})\n${tokenLine}`);
-
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -116,6 +112,22 @@ async function start(settings: Settings): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+
+  // Announced only once SIGTERM is handled: whoever reads the line may stop Berth at once, and must find it draining.
+  const url = urlOf(server);
+  logger.info({ url, dataDir: settings.dataDir }, 'berth listening');
+  // Written outside the logger on purpose: the generated admin token is shown this once and never logged.
+  // One write, so whoever watches for the listening line has the token line with it.
+  const tokenLine = generatedAdminToken ? `generated admin token (shown once, stored only as a hash): ${generatedAdminToken}\n` : '';
+  process.stdout.write(`berth listening on ${url} (data in ${settings.dataDir})\n${tokenLine}`);
+}
+
+/** Status line and message for a request Node's HTTP layer ended before Express saw it. */
+function clientErrorAnswer(code: string | undefined): [number, string, string] {
+  // Headers or body not received in full within the server's headersTimeout / requestTimeout.
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return [408, 'Request Timeout', 'the request was not received in full in time'];
+  if (code === 'HPE_HEADER_OVERFLOW') return [431, 'Request Header Fields Too Large', 'request headers too large'];
+  return [400, 'Bad Request', 'malformed HTTP request'];
 }
 
 function describeStartError(e: unknown): string {

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { SecretStoreSettings } from './secrets/secret-store.js';
 import type { TowerSettings } from './sites/tower-client.js';
 import type { EtcdStoreSettings } from './store/etcd.js';
+import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import type { OidcSettings } from './auth/oidc/oidc-authenticator.js';
 import { parseRoleMapping, RoleMappingError } from './auth/oidc/role-mapping.js';
 import type { AuditRetention } from './audit/audit-trail.js';
@@ -25,6 +26,8 @@ export interface Settings {
   logLevel: LogLevel;
   /** Largest accepted /v1 request body in bytes. */
   bodyLimitBytes: number;
+  /** How long a client may take to send a whole request, headers and body (408 after). */
+  requestTimeoutMs: number;
   /** Whether the site registry (/v2) serves GET and HEAD without credentials, for site-local runtimes. */
   registryAnonymousPull: boolean;
   /** How the site's runtimes reach this site registry, for the hosts.toml of pull-through (BERTH_REGISTRY_MIRROR_*). */
@@ -42,6 +45,12 @@ export interface Settings {
   sitesAllowHttp: boolean;
   /** The ConfigStore engine (BERTH_STORE): the embedded SQLite file, or an etcd cluster several Berths share. */
   store: StoreSettings;
+  /** `?sites=`: sites called at once (BERTH_FANOUT_CONCURRENCY) and each one's time limit (BERTH_FANOUT_TIMEOUT, seconds). */
+  fanOut: { concurrency: number; timeoutMs: number };
+  /** At a site: how often the tags of desired images are resolved again (BERTH_SITE_IMAGES_RESOLVE_INTERVAL, seconds; 0 never). */
+  siteImages: { resolveIntervalMs: number };
+  /** What one request, operation or client may make Berth fetch, hold or compute (limits.ts). */
+  limits: Limits;
   /** Single sign-on with an OpenID Provider's access tokens (BERTH_OIDC_*); absent when BERTH_OIDC_ISSUER is unset. */
   oidc: OidcSettings | undefined;
   /** How many finished pulls /v1/state/image-registry/pulls keeps listing (BERTH_PULL_HISTORY). */
@@ -78,6 +87,7 @@ const SETTINGS = {
   adminToken: { env: 'BERTH_ADMIN_TOKEN', flag: 'admin-token', fallback: undefined },
   logLevel: { env: 'BERTH_LOG_LEVEL', flag: 'log-level', fallback: 'info' },
   bodyLimit: { env: 'BERTH_BODY_LIMIT', flag: 'body-limit', fallback: '1048576' },
+  requestTimeout: { env: 'BERTH_REQUEST_TIMEOUT', flag: 'request-timeout', fallback: '300' },
   anonymousPull: { env: 'BERTH_REGISTRY_ANONYMOUS_PULL', flag: 'registry-anonymous-pull', fallback: 'false' },
   registryMirrorUrl: { env: 'BERTH_REGISTRY_MIRROR_URL', flag: 'registry-mirror-url', fallback: undefined },
   registryMirrorCa: { env: 'BERTH_REGISTRY_MIRROR_CA', flag: 'registry-mirror-ca', fallback: undefined },
@@ -94,6 +104,19 @@ const SETTINGS = {
   etcdUsername: { env: 'BERTH_ETCD_USERNAME', flag: 'etcd-username', fallback: undefined },
   etcdPassword: { env: 'BERTH_ETCD_PASSWORD', flag: 'etcd-password', fallback: undefined },
   etcdPrefix: { env: 'BERTH_ETCD_PREFIX', flag: 'etcd-prefix', fallback: '/berth/' },
+  fanOutConcurrency: { env: 'BERTH_FANOUT_CONCURRENCY', flag: 'fanout-concurrency', fallback: '32' },
+  fanOutTimeout: { env: 'BERTH_FANOUT_TIMEOUT', flag: 'fanout-timeout', fallback: '30' },
+  siteImagesResolveInterval: { env: 'BERTH_SITE_IMAGES_RESOLVE_INTERVAL', flag: 'site-images-resolve-interval', fallback: '900' },
+  maxManifestBytes: { env: 'BERTH_MAX_MANIFEST_BYTES', flag: 'max-manifest-bytes', fallback: String(DEFAULT_LIMITS.manifestBytes) },
+  maxConfigBytes: { env: 'BERTH_MAX_CONFIG_BYTES', flag: 'max-config-bytes', fallback: String(DEFAULT_LIMITS.configBytes) },
+  maxManifestEntries: { env: 'BERTH_MAX_MANIFEST_ENTRIES', flag: 'max-manifest-entries', fallback: String(DEFAULT_LIMITS.manifestEntries) },
+  maxPullManifestBytes: { env: 'BERTH_MAX_PULL_MANIFEST_BYTES', flag: 'max-pull-manifest-bytes', fallback: String(DEFAULT_LIMITS.pullManifestBytes) },
+  operationFetches: { env: 'BERTH_OPERATION_FETCHES', flag: 'operation-fetches', fallback: String(DEFAULT_LIMITS.operationFetches) },
+  remoteFetches: { env: 'BERTH_REMOTE_FETCHES', flag: 'remote-fetches', fallback: String(DEFAULT_LIMITS.remoteFetches) },
+  maxPatchOperations: { env: 'BERTH_MAX_PATCH_OPERATIONS', flag: 'max-patch-operations', fallback: String(DEFAULT_LIMITS.patchOperations) },
+  uploadSessions: { env: 'BERTH_UPLOAD_SESSIONS', flag: 'upload-sessions', fallback: String(DEFAULT_LIMITS.uploadSessions) },
+  uploadSessionsPerToken: { env: 'BERTH_UPLOAD_SESSIONS_PER_TOKEN', flag: 'upload-sessions-per-token', fallback: String(DEFAULT_LIMITS.uploadSessionsPerToken) },
+  uploadIdleTimeout: { env: 'BERTH_UPLOAD_IDLE_TIMEOUT', flag: 'upload-idle-timeout', fallback: String(DEFAULT_LIMITS.uploadIdleMs / 1000) },
   oidcIssuer: { env: 'BERTH_OIDC_ISSUER', flag: 'oidc-issuer', fallback: undefined },
   oidcAudience: { env: 'BERTH_OIDC_AUDIENCE', flag: 'oidc-audience', fallback: undefined },
   oidcClientId: { env: 'BERTH_OIDC_CLIENT_ID', flag: 'oidc-client-id', fallback: undefined },
@@ -107,6 +130,8 @@ const SETTINGS = {
   metricsSiteSeries: { env: 'BERTH_METRICS_SITE_SERIES', flag: 'metrics-site-series', fallback: '100' },
   metricsRepositoryLabels: { env: 'BERTH_METRICS_REPOSITORY_LABELS', flag: 'metrics-repository-labels', fallback: 'false' },
 } as const;
+
+type Setting = (typeof SETTINGS)[keyof typeof SETTINGS];
 
 export function parseListenAddress(text: string, setting = 'BERTH_LISTEN'): ListenAddress {
   // No whitespace in a host name: 'a b:80' is a typo to report now, not a lookup failure at listen time.
@@ -133,14 +158,39 @@ function parseBodyLimit(text: string): number {
   return Number(text);
 }
 
+/** A whole number in [min, max]; the message names the setting and the range. */
+function parseBound(text: string, setting: Setting, min: number, max: number): number {
+  const n = /^\d{1,15}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= min && n <= max)) throw new SettingsError(`${setting.env}: expected a whole number from ${min} to ${max}, got '${text}'`);
+  return n;
+}
+
+const MiB = 1024 * 1024;
+
+function readLimits(value: (s: Setting) => string | undefined): Limits {
+  const bound = (s: Setting, min: number, max: number) => parseBound(value(s) ?? '', s, min, max);
+  return {
+    manifestBytes: bound(SETTINGS.maxManifestBytes, 4096, 64 * MiB),
+    configBytes: bound(SETTINGS.maxConfigBytes, 4096, 64 * MiB),
+    manifestEntries: bound(SETTINGS.maxManifestEntries, 1, 100_000),
+    pullManifestBytes: bound(SETTINGS.maxPullManifestBytes, 4096, 1024 * MiB),
+    operationFetches: bound(SETTINGS.operationFetches, 1, 64),
+    remoteFetches: bound(SETTINGS.remoteFetches, 1, 256),
+    patchOperations: bound(SETTINGS.maxPatchOperations, 1, 100_000),
+    uploadSessions: bound(SETTINGS.uploadSessions, 1, 100_000),
+    uploadSessionsPerToken: bound(SETTINGS.uploadSessionsPerToken, 1, 100_000),
+    uploadIdleMs: bound(SETTINGS.uploadIdleTimeout, 1, 7 * 24 * 3600) * 1000,
+  };
+}
+
 function parsePullHistory(text: string): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) > 10_000) throw new SettingsError(`BERTH_PULL_HISTORY: expected a number of pulls from 0 to 10000, got '${text}'`);
   return Number(text);
 }
 
-/** A whole number from 0 to `max`. */
-function parseCount(text: string, setting: string, max: number, what: string): number {
-  if (!/^\d{1,10}$/.test(text) || Number(text) > max) throw new SettingsError(`${setting}: expected ${what} from 0 to ${max}, got '${text}'`);
+/** A whole number from `min` (default 0) to `max`. */
+function parseCount(text: string, setting: string, max: number, what: string, min = 0): number {
+  if (!/^\d{1,10}$/.test(text) || Number(text) < min || Number(text) > max) throw new SettingsError(`${setting}: expected ${what} from ${min} to ${max}, got '${text}'`);
   return Number(text);
 }
 
@@ -411,12 +461,21 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
     adminToken,
     logLevel: parseLogLevel(value(SETTINGS.logLevel) ?? ''),
     bodyLimitBytes: parseBodyLimit(value(SETTINGS.bodyLimit) ?? ''),
+    requestTimeoutMs: parseBound(value(SETTINGS.requestTimeout) ?? '', SETTINGS.requestTimeout, 1, 24 * 3600) * 1000,
     registryAnonymousPull: parseBoolean(value(SETTINGS.anonymousPull) ?? '', SETTINGS.anonymousPull.env),
     registryMirror: readRegistryMirror(value),
     secretStore: readSecretStore(env),
     ...readSiteSettings(value, (flags[SETTINGS.siteName.flag] ?? env[SETTINGS.siteName.env]) !== undefined, sitesAllowHttp),
     sitesAllowHttp,
     store: readStoreSettings(value, (s) => (flags[s.flag] ?? env[s.env]) !== undefined),
+    fanOut: {
+      concurrency: parseCount(value(SETTINGS.fanOutConcurrency) ?? '', SETTINGS.fanOutConcurrency.env, 1000, 'a number of sites', 1),
+      timeoutMs: parseCount(value(SETTINGS.fanOutTimeout) ?? '', SETTINGS.fanOutTimeout.env, 3600, 'a number of seconds', 1) * 1000,
+    },
+    siteImages: {
+      resolveIntervalMs: parseCount(value(SETTINGS.siteImagesResolveInterval) ?? '', SETTINGS.siteImagesResolveInterval.env, 604800, 'a number of seconds') * 1000,
+    },
+    limits: readLimits(value),
     oidc: readOidcSettings(value),
     pullHistory: parsePullHistory(value(SETTINGS.pullHistory) ?? ''),
     auditRetention: parseAuditRetention(value(SETTINGS.auditMaxEntries) ?? '', value(SETTINGS.auditMaxAge) ?? ''),

@@ -42,8 +42,9 @@ export interface Action {
   site?: string | undefined;
 }
 
-/** What a site token exists for: following the tower's configuration. */
+/** What a site token exists for: following the tower's configuration, and reporting its desired images. */
 const SITE_FEED: ReadonlySet<string> = new Set(['/v1/state/system/changes', '/v1/state/system/snapshot']);
+const SITE_REPORT = '/v1/state/system/site-report';
 
 /**
  * For admins alone, reads included: system configuration (tokens), and the audit trail, which tells who holds which
@@ -52,13 +53,16 @@ const SITE_FEED: ReadonlySet<string> = new Set(['/v1/state/system/changes', '/v1
 const isAdminOnly = (path: string) => path.startsWith('/v1/config/system/') || path === '/v1/state/system/audit';
 
 /**
- * The role rules: `admin` everything; `operator` reads, invokes operations (POST under /v1/state/) and deletes
- * tags and images of the site registry (DELETE under /v1/state/image-registry/repositories/); `read` only reads;
- * `site` reads the change feed and the snapshot, here only (never through `?site=`). System configuration (tokens)
- * and the audit trail are for admins alone, reads included. A role outside the enum (a corrupt or foreign store
- * entry) may do nothing. `/metrics` (outside /v1) is read by every role that reads: admin, operator, read.
+ * The role rules: `admin` everything but a site's report; `operator` reads, invokes operations (POST under
+ * /v1/state/) and deletes tags and images of the site registry (DELETE under /v1/state/image-registry/repositories/);
+ * `read` only reads; `site` reads the change feed and the snapshot, here only (never through `?site=`), and alone
+ * sends a site's report. System configuration (tokens) and the audit trail are for admins alone, reads included. A
+ * role outside the enum (a corrupt or foreign store entry) may do nothing. `/metrics` (outside /v1) is read by every
+ * role that reads: admin, operator, read.
  */
 export function isAllowed(role: Role, { method, path, site }: Action): boolean {
+  // A site's report is about that site: only its own token sends one, whatever other roles may do.
+  if (path === SITE_REPORT) return role === 'site' && method === 'POST' && site === undefined;
   const reading = method === 'GET' || method === 'HEAD';
   switch (role) {
     case 'admin':

@@ -5,7 +5,8 @@ import { describeAjvErrors, pointerToFieldPath, schemaValidator, type SchemaProb
 import type { ConfigStore, StoreEntry, WriteContext } from '../store/config-store.js';
 import { checkPreconditions, type Preconditions } from '../store/preconditions.js';
 import { mergePatch, type KeyedLists } from '../patch/keyed-merge-patch.js';
-import { applyJsonPatch, type JsonPatchOperation } from '../patch/json-patch.js';
+import { applyJsonPatch, jsonSizeWithin, type JsonPatchOperation } from '../patch/json-patch.js';
+import { DEFAULT_LIMITS } from '../limits.js';
 
 export interface ConfigListSpec<T> {
   /** What one entry is called in messages, e.g. `remote registry`. */
@@ -20,6 +21,8 @@ export interface ConfigListSpec<T> {
   keyedLists: KeyedLists;
   /** Checks the schema cannot express. */
   semanticProblems(entry: T): SchemaProblem[];
+  /** Checks against other configuration (an entry naming another that must exist), once the others pass. */
+  referenceProblems?(entry: T): Promise<SchemaProblem[]>;
 }
 
 export interface Versioned<T> {
@@ -46,6 +49,35 @@ export interface WriteOutcome {
 
 export type Patch = { kind: 'merge'; body: unknown } | { kind: 'json-patch'; operations: JsonPatchOperation[] };
 
+/** One 400 naming every problem, when there are any. */
+function throwProblems(problems: SchemaProblem[]): void {
+  if (problems.length === 0) return;
+  const message = problems.map((p) => `${pointerToFieldPath(p.pointer) || 'body'}: ${p.message}`).join('; ');
+  throw invalidInput(message, { path: problems[0]!.pointer });
+}
+
+/** What a PATCH may make of an entry: no larger than a body could carry, and a JSON Patch of bounded length. */
+export interface DocumentBounds {
+  /** The largest entry a PATCH may produce, in bytes of JSON (BERTH_BODY_LIMIT: what a PUT could write). */
+  documentBytes: number;
+  /** Most operations in one JSON Patch (BERTH_MAX_PATCH_OPERATIONS). */
+  patchOperations: number;
+}
+
+export const DEFAULT_DOCUMENT_BOUNDS: DocumentBounds = { documentBytes: 1024 * 1024, patchOperations: DEFAULT_LIMITS.patchOperations };
+
+/** A document with `patch` applied, within the bounds: a patch never builds what a PUT could not have written. */
+export function patchedWithin(value: unknown, patch: Patch, keyedLists: KeyedLists, bounds: DocumentBounds, noun: string): unknown {
+  const limit = bounds.documentBytes;
+  if (patch.kind === 'json-patch') return applyJsonPatch(value, patch.operations, { operations: bounds.patchOperations, documentBytes: limit });
+  // A merge adds at most the body to the document, both bounded: the sum is checked, never a runaway.
+  const merged = mergePatch(value, patch.body, keyedLists);
+  if (jsonSizeWithin(merged, limit) > limit) {
+    throw new BerthError('payload-too-large', `the patched ${noun} would be larger than ${limit} bytes (BERTH_BODY_LIMIT)`, { limit });
+  }
+  return merged;
+}
+
 /** A PATCH read-modify-write retries this often when another writer gets in between (no If-Match given). */
 const PATCH_ATTEMPTS = 5;
 
@@ -56,6 +88,7 @@ export class ConfigList<T extends object> {
   constructor(
     private readonly store: ConfigStore,
     private readonly spec: ConfigListSpec<T>,
+    private readonly bounds: DocumentBounds = DEFAULT_DOCUMENT_BOUNDS,
   ) {
     this.validateSchema = schemaValidator(spec.schema);
   }
@@ -96,11 +129,15 @@ export class ConfigList<T extends object> {
         problems.push({ pointer: `/${this.spec.keyField}`, message: `'${this.keyOf(entry)}' does not match '${pathKey}' in the path; a key never changes` });
       }
     }
-    if (problems.length > 0) {
-      const message = problems.map((p) => `${pointerToFieldPath(p.pointer) || 'body'}: ${p.message}`).join('; ');
-      throw invalidInput(message, { path: problems[0]!.pointer });
-    }
+    throwProblems(problems);
     return candidate as T;
+  }
+
+  /** check(), then the references to other configuration. */
+  private async checkAll(candidate: unknown, pathKey?: string): Promise<T> {
+    const value = this.check(candidate, pathKey);
+    if (this.spec.referenceProblems) throwProblems(await this.spec.referenceProblems(value));
+    return value;
   }
 
   /**
@@ -123,7 +160,7 @@ export class ConfigList<T extends object> {
   }
 
   async create(candidate: unknown, options: WriteOptions = {}): Promise<WriteOutcome> {
-    const value = this.check(candidate);
+    const value = await this.checkAll(candidate);
     const key = this.keyOf(value);
     if (options.validateOnly) {
       if (await this.store.get(this.storeKey(key))) throw alreadyExists(`${this.describe(key)} already exists`);
@@ -139,7 +176,7 @@ export class ConfigList<T extends object> {
   }
 
   async replace(key: string, candidate: unknown, options: WriteOptions = {}): Promise<WriteOutcome> {
-    const value = this.check(candidate, key);
+    const value = await this.checkAll(candidate, key);
     const current = await this.store.get(this.storeKey(key));
     checkPreconditions(this.describe(key), current?.modRevision, options.preconditions);
     if (options.validateOnly) return { created: !current };
@@ -153,9 +190,7 @@ export class ConfigList<T extends object> {
       const current = await this.store.get(this.storeKey(key));
       if (!current) throw notFound(`${this.describe(key)} does not exist`);
       checkPreconditions(this.describe(key), current?.modRevision, options.preconditions);
-      const patched =
-        patch.kind === 'merge' ? mergePatch(current.value, patch.body, this.spec.keyedLists) : applyJsonPatch(current.value, patch.operations);
-      const value = this.check(patched, key);
+      const value = await this.checkAll(this.patched(current.value, patch), key);
       if (options.validateOnly) return { created: false };
       try {
         const { revision } = await this.store.put(this.storeKey(key), value, { kind: 'mod-revision', revision: current.modRevision }, options.context);
@@ -166,6 +201,10 @@ export class ConfigList<T extends object> {
         if (!lostRace || options.preconditions?.ifMatch || attempt >= PATCH_ATTEMPTS) throw e;
       }
     }
+  }
+
+  private patched(value: unknown, patch: Patch): unknown {
+    return patchedWithin(value, patch, this.spec.keyedLists, this.bounds, this.spec.noun);
   }
 
   async delete(key: string, options: WriteOptions = {}): Promise<void> {

@@ -4,9 +4,8 @@ import { BerthError, invalidInput, notFound } from '../errors.js';
 import { describeAjvErrors, pointerToFieldPath, schemaValidator, type SchemaProblem } from '../contract/openapi.js';
 import type { ConfigStore, WriteContext } from '../store/config-store.js';
 import { checkPreconditions } from '../store/preconditions.js';
-import { mergePatch, type KeyedLists } from '../patch/keyed-merge-patch.js';
-import { applyJsonPatch } from '../patch/json-patch.js';
-import type { Patch, Versioned, WriteOptions, WriteOutcome } from './config-list.js';
+import type { KeyedLists } from '../patch/keyed-merge-patch.js';
+import { DEFAULT_DOCUMENT_BOUNDS, patchedWithin, type DocumentBounds, type Patch, type Versioned, type WriteOptions, type WriteOutcome } from './config-list.js';
 
 export interface ConfigObjectSpec<T> {
   /** What the object is called in messages, e.g. `site retention`. */
@@ -30,6 +29,7 @@ export class ConfigObject<T extends object> {
   constructor(
     private readonly store: ConfigStore,
     readonly spec: ConfigObjectSpec<T>,
+    private readonly bounds: DocumentBounds = DEFAULT_DOCUMENT_BOUNDS,
   ) {
     this.validateSchema = schemaValidator(spec.schema);
   }
@@ -81,8 +81,7 @@ export class ConfigObject<T extends object> {
       const current = await this.store.get(this.spec.key);
       if (!current) throw notFound(`the ${this.spec.noun} is not configured`);
       checkPreconditions(`the ${this.spec.noun}`, current.modRevision, options.preconditions);
-      const patched = patch.kind === 'merge' ? mergePatch(current.value, patch.body, this.spec.keyedLists) : applyJsonPatch(current.value, patch.operations);
-      const value = this.check(patched);
+      const value = this.check(patchedWithin(current.value, patch, this.spec.keyedLists, this.bounds, this.spec.noun));
       if (options.validateOnly) return { created: false };
       try {
         const { revision } = await this.store.put(this.spec.key, value, { kind: 'mod-revision', revision: current.modRevision }, options.context);

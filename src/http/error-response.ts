@@ -1,7 +1,7 @@
 // The one place where errors become HTTP: a status code per error kind and the error body of the API conventions
 // (`errors: [{error-message, error-info}]`), negotiated like any answer. Anything unexpected is a logged 500.
 import type { ErrorRequestHandler, Request, Response } from 'express';
-import { BerthError, type ErrorKind } from '../errors.js';
+import { BerthError, resourceExhaustion, type ErrorKind } from '../errors.js';
 import { plainSchemaMessage, pointerToFieldPath } from '../contract/openapi.js';
 import { answerFormat, serialize } from './answer.js';
 
@@ -20,6 +20,7 @@ const STATUS: Record<ErrorKind, number> = {
   'range-not-satisfiable': 416,
   'upstream-failure': 502,
   unavailable: 503,
+  'insufficient-storage': 507,
   internal: 500,
 };
 
@@ -108,10 +109,29 @@ function writeError(req: Request, res: Response, error: BerthError): void {
   res.status(status).type(`${format.mediaType}; charset=utf-8`).send(serialize(errorBodyOf(error), format));
 }
 
-export const errorResponder: ErrorRequestHandler = (err, req, res, next) => {
-  if (res.headersSent) return next(err);
+/**
+ * What a failed request is told, however its answer goes out (an error answer, or the last line of a stream): the
+ * machine's condition (a full disk, no file descriptors left), the client's or a remote's error, or for a bug only
+ * that it happened. The machine's failure is not the client's: the request's log line carries its cause, at error
+ * level, once; a bug is logged here.
+ */
+export function failureOf(err: unknown, req: Request, res: Response): BerthError {
+  const exhausted = resourceExhaustion(err);
+  if (exhausted) {
+    res.err = err as Error;
+    return exhausted;
+  }
   const known = toBerthError(err, req);
-  if (known) return writeError(req, res, known);
+  if (known) return known;
   req.log?.error({ err }, 'unexpected error');
-  writeError(req, res, internalError());
+  return internalError();
+}
+
+export const errorResponder: ErrorRequestHandler = (err, req, res, next) => {
+  if (res.headersSent) {
+    // Nobody can be told any more, but the machine's failure is still logged with the request.
+    if (resourceExhaustion(err)) res.err = err as Error;
+    return next(err);
+  }
+  writeError(req, res, failureOf(err, req, res));
 };

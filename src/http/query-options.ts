@@ -49,3 +49,9 @@ export function shapeList<T>(entries: T[], options: ReadOptions, keyOf: (entry: 
 export function shapeOne(entry: unknown, options: ReadOptions): unknown {
   return options.fields ? selectFields(entry, options.fields) : entry;
 }
+
+/** A state object filtered by `content`: only its config fields, only the others, or all; its key always stays. */
+export function filterByContent<T extends object>(state: T, content: ContentFilter, key: string, configFields: readonly string[]): Partial<T> {
+  if (content === 'all') return state;
+  return Object.fromEntries(Object.entries(state).filter(([field]) => field === key || (content === 'config') === configFields.includes(field))) as Partial<T>;
+}

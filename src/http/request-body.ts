@@ -2,8 +2,9 @@
 // a sane shape before anything else sees them. Hostile input (aliases that explode, deep nesting) stops here with a 400.
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import express from 'express';
-import yaml from 'js-yaml';
 import { BerthError, invalidInput } from '../errors.js';
+import { jsonSizeWithin } from '../patch/json-patch.js';
+import { parseYamlBody, YamlSyntaxError } from './yaml-parser.js';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -42,17 +43,13 @@ function parseJson(text: string): unknown {
   }
 }
 
-function parseYaml(text: string): unknown {
+async function parseYaml(text: string): Promise<unknown> {
   try {
-    // CORE_SCHEMA: plain JSON-compatible scalars only (no timestamps or binary turning into objects).
-    return yaml.load(text, { schema: yaml.CORE_SCHEMA });
+    return await parseYamlBody(text);
   } catch (e) {
-    if (e instanceof yaml.YAMLException) {
-      const mark = e.mark as { line?: number; column?: number } | undefined;
-      const where = mark?.line !== undefined ? ` at line ${mark.line + 1}, column ${(mark.column ?? 0) + 1}` : '';
-      throw invalidInput(`body: not valid YAML${where}: ${e.reason}`);
-    }
-    throw invalidInput('body: not valid YAML: nested too deeply');
+    if (!(e instanceof YamlSyntaxError)) throw e;
+    const where = e.line !== undefined ? ` at line ${e.line + 1}, column ${(e.column ?? 0) + 1}` : '';
+    throw invalidInput(`body: not valid YAML${where}: ${e.reason}`);
   }
 }
 
@@ -74,34 +71,33 @@ export function requestBody(limitBytes: number): RequestHandler[] {
       next(invalidInput(`body: could not be read: ${(err as Error).message}`));
     });
   };
-  const parse = (req: Request, _res: Response, next: NextFunction) => {
+  /** The parsed body, undefined when there is none. */
+  const parse = async (req: Request): Promise<unknown> => {
     const bytes: unknown = req.body;
-    if (!Buffer.isBuffer(bytes) || bytes.length === 0) {
-      req.body = undefined;
-      return next();
-    }
+    if (!Buffer.isBuffer(bytes) || bytes.length === 0) return undefined;
     const type = mediaTypeOf(req);
     const isJson = JSON_TYPES.has(type);
     if (!isJson && !YAML_TYPES.has(type)) {
-      return next(new BerthError('unsupported-media-type',
-        `body: content type '${type || '(none)'}' is not supported; use application/json or application/yaml`));
+      throw new BerthError('unsupported-media-type', `body: content type '${type || '(none)'}' is not supported; use application/json or application/yaml`);
     }
     const charset = /charset=([^;]+)/i.exec(req.get('content-type') ?? '')?.[1]?.trim().replace(/^"(.*)"$/, '$1').toLowerCase();
     if (charset && charset !== 'utf-8' && charset !== 'utf8') {
-      return next(new BerthError('unsupported-media-type', `body: charset '${charset}' is not supported; use utf-8`));
+      throw new BerthError('unsupported-media-type', `body: charset '${charset}' is not supported; use utf-8`);
     }
     const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
-    const value = isJson ? parseJson(text) : parseYaml(text);
+    const value = isJson ? parseJson(text) : await parseYaml(text);
     checkShape(value);
-    req.rawBody = bytes;
-    req.body = value;
-    next();
-  };
-  return [readRaw, (req, res, next) => {
-    try {
-      parse(req, res, next);
-    } catch (e) {
-      next(e);
+    // YAML aliases repeat a value without repeating its bytes: what the body says must fit the limit too.
+    if (!isJson && jsonSizeWithin(value, limitBytes) > limitBytes) {
+      throw new BerthError('payload-too-large', `body: expands to more than the limit of ${limitBytes} bytes (YAML aliases)`);
     }
+    req.rawBody = bytes;
+    return value;
+  };
+  return [readRaw, (req: Request, _res: Response, next: NextFunction) => {
+    parse(req).then((value) => {
+      req.body = value;
+      next();
+    }, next);
   }];
 }

@@ -5,6 +5,7 @@ import type { SecretStore } from '../secrets/secret-store.js';
 import type { RegistryClients } from './registry-clients.js';
 import type { RemoteRegistry } from './remote-registry.js';
 import type { VerificationLog } from './operations/verification-status.js';
+import type { Limits } from '../limits.js';
 
 export interface OperationDeps {
   registries: ConfigList<RemoteRegistry>;
@@ -14,4 +15,6 @@ export interface OperationDeps {
   siteRegistry: SiteRegistry;
   /** The last verify-credentials outcome per registry, shown in its state. */
   verifications: VerificationLog;
+  /** Bounds on what one operation fetches and holds. */
+  limits: Limits;
 }

@@ -5,6 +5,7 @@ import type { Versioned } from '../config/config-list.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import { registryCredentials } from '../secrets/registry-credentials.js';
 import type { RemoteRegistry } from './remote-registry.js';
+import { DEFAULT_LIMITS, type Limits } from '../limits.js';
 
 interface CachedClient {
   revision: number;
@@ -14,7 +15,11 @@ interface CachedClient {
 export class RegistryClients {
   private readonly clients = new Map<string, CachedClient>();
 
-  constructor(private readonly secrets: SecretStore | undefined) {}
+  constructor(
+    private readonly secrets: SecretStore | undefined,
+    /** Requests in flight to one registry at once (its pool's connections), and the largest manifest read. */
+    private readonly limits: Pick<Limits, 'remoteFetches' | 'manifestBytes'> = DEFAULT_LIMITS,
+  ) {}
 
   /** The client for this version of the registry's configuration. */
   clientFor({ value: registry, revision }: Versioned<RemoteRegistry>): RegistryClient {
@@ -27,7 +32,11 @@ export class RegistryClients {
         ...(registry['override-address'] ? { overrideAddress: registry['override-address'] } : {}),
         ...(registry['ca-cert'] ? { caCertPem: registry['ca-cert'] } : {}),
       },
-      { credentialFor: registryCredentials(registry, this.secrets) },
+      {
+        credentialFor: registryCredentials(registry, this.secrets),
+        connections: this.limits.remoteFetches,
+        maxManifestBytes: this.limits.manifestBytes,
+      },
     );
     this.clients.set(registry.address, { revision, client });
     return client;

@@ -25,8 +25,10 @@ export interface RegistryClientOptions {
   credentialFor?: CredentialResolver;
   timeouts?: Partial<RegistryTimeouts>;
   retry?: Partial<RetryOptions>;
-  /** Connections kept open to the registry. Default 6. */
+  /** Connections kept open to the registry: the most requests in flight to it at once. Default 6. */
   connections?: number;
+  /** Largest manifest read (BERTH_MAX_MANIFEST_BYTES). Default 4 MiB. */
+  maxManifestBytes?: number;
   userAgent?: string;
 }
 
@@ -56,8 +58,8 @@ export interface BlobDownload {
   totalSize?: number;
 }
 
-/** A manifest larger than this is refused: registries themselves cap manifests at 4 MiB. */
-const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/** A manifest larger than this is refused unless configured otherwise: registries themselves cap manifests at 4 MiB. */
+const DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const MAX_LIST_PAGE_BYTES = 16 * 1024 * 1024;
 /** Paging stops with an error past this many pages: a registry looping its Link header must not hang a call. */
 const MAX_PAGES = 10_000;
@@ -69,6 +71,7 @@ export class RegistryClient {
   readonly label: string;
   private readonly origin: string;
   private readonly transport: RegistryTransport;
+  private readonly maxManifestBytes: number;
   private readonly send: Send;
   /** Ping goes without auth and without redirects: it is about what answers at this address. */
   private readonly pingSend: Send;
@@ -78,6 +81,7 @@ export class RegistryClient {
     this.registry = endpoint.address;
     this.label = endpoint.overrideAddress ? `${endpoint.address} (via ${endpoint.overrideAddress})` : endpoint.address;
     this.origin = connection.origin;
+    this.maxManifestBytes = options.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES;
     this.transport = new RegistryTransport({
       connection,
       registry: this.registry,
@@ -134,18 +138,28 @@ export class RegistryClient {
   /**
    * The manifest or index `repository:reference`, asking for all four OCI/Docker types. The digest of the bytes is
    * checked against a digest reference and against `Docker-Content-Digest` (sha256 or sha512, as they name it).
+   * Reading stops past the manifest limit, or past `expectedSize` (the size an index's descriptor gives) when smaller.
    */
-  async getManifest(repository: string, reference: string): Promise<FetchedManifest> {
+  async getManifest(repository: string, reference: string, options: { expectedSize?: number } = {}): Promise<FetchedManifest> {
     requireRepositoryName(repository);
     requireManifestReference(reference);
     const subject = manifestSubject(repository, reference);
+    const declared = options.expectedSize;
+    if (declared !== undefined && declared > this.maxManifestBytes) {
+      throw this.badResponse(`${subject}: its descriptor gives ${declared} bytes, more than the ${this.maxManifestBytes} Berth reads (BERTH_MAX_MANIFEST_BYTES)`);
+    }
     const response = await this.request({
       path: `/v2/${repository}/manifests/${reference}`,
       scope: { type: 'repository', repository },
       subject,
       headers: { accept: ACCEPTED_MANIFEST_TYPES.join(', ') },
     });
-    const bytes = await this.readAll(response, MAX_MANIFEST_BYTES, subject);
+    const bytes = await this.readAll(
+      response,
+      declared ?? this.maxManifestBytes,
+      subject,
+      declared !== undefined ? 'the size its descriptor gives' : 'BERTH_MAX_MANIFEST_BYTES',
+    );
 
     const byReference = parseDigest(reference);
     if (byReference && digestOf(bytes, byReference.algorithm) !== reference) {
@@ -305,11 +319,11 @@ export class RegistryClient {
     });
   }
 
-  private async readAll(response: RegistryResponse, limit: number, subject: string): Promise<Buffer> {
+  private async readAll(response: RegistryResponse, limit: number, subject: string, bound?: string): Promise<Buffer> {
     try {
       return await readBody(response.body, limit);
     } catch (error) {
-      if (error instanceof BodyTooLargeError) throw this.badResponse(`${subject}: larger than ${limit} bytes`, response.statusCode);
+      if (error instanceof BodyTooLargeError) throw this.badResponse(`${subject}: larger than ${limit} bytes${bound ? ` (${bound})` : ''}`, response.statusCode);
       throw transportFailure(error, { ...this.context, host: response.url.host });
     }
   }

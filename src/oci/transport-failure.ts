@@ -1,5 +1,6 @@
 // Network, DNS and TLS errors from Node and undici turned into RegistryErrors: which kind, and a message that
 // names the registry and the host and, for TLS, the certificate problem as Node's code names it.
+import { resourceExhaustion } from '../errors.js';
 import { RegistryError, type RegistryErrorKind } from './registry-error.js';
 
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'EAI_NODATA']);
@@ -74,10 +75,15 @@ export interface FailureContext {
   host: string;
 }
 
-/** The RegistryError for a thrown network/TLS error; aborts and RegistryErrors pass through unchanged. */
+/**
+ * The RegistryError for a thrown network/TLS error; aborts and RegistryErrors pass through unchanged. Running out of
+ * file descriptors is Berth's condition, not the registry's: it becomes the 503 it is, not an upstream failure.
+ */
 export function transportFailure(error: unknown, context: FailureContext): unknown {
   if (error instanceof RegistryError || isAbort(error)) return error;
   const e = primaryError(error);
+  const exhausted = resourceExhaustion(e);
+  if (exhausted) return exhausted;
   const code = codeOf(e) ?? '';
   const detail = e instanceof Error ? e.message : String(e);
   const fail = (kind: RegistryErrorKind, message: string, extra: { certificateProblem?: string } = {}) =>

@@ -7,8 +7,10 @@ export {
   type ImageTagSummary,
   type PutManifestOptions,
   type PutManifestResult,
+  type RetainedImage,
   type ReferrerDescriptor,
   type RepositorySummary,
+  type SiteRegistryLimits,
   type SiteRegistryOptions,
   type UploadProgress,
 } from './site-registry.js';
@@ -30,7 +32,6 @@ export { digestOf, parseDigest, type DigestAlgorithm } from './digest.js';
 export { isRepositoryName, isTag, parseManifestReference } from './repository-name.js';
 export {
   formatPlatform,
-  maxManifestBytes,
   parseManifestDocument,
   platformOfConfig,
   type Descriptor,

@@ -10,9 +10,6 @@ import {
 } from './media-types.js';
 import { RegistryError } from './registry-error.js';
 
-/** The spec asks registries to accept manifests of at least 4 MiB; larger ones are refused with 413. */
-export const maxManifestBytes = 4 * 1024 * 1024;
-
 export interface Platform {
   os: string;
   architecture: string;
@@ -94,8 +91,15 @@ function parseDescriptor(value: unknown, where: string): Descriptor {
   };
 }
 
-function parseDescriptorList(value: unknown, where: string): Descriptor[] {
+/**
+ * A list of descriptors, at most `maxEntries` long: counted before any is read, since storing one means a database row
+ * per entry and reading it back a lookup per entry (BERTH_MAX_MANIFEST_ENTRIES).
+ */
+function parseDescriptorList(value: unknown, where: string, maxEntries: number): Descriptor[] {
   if (!Array.isArray(value)) throw invalid(`${where} must be an array`);
+  if (value.length > maxEntries) {
+    throw invalid(`manifest lists ${value.length} ${where}, more than the ${maxEntries} Berth stores (BERTH_MAX_MANIFEST_ENTRIES)`, { entries: value.length, limit: maxEntries });
+  }
   return value.map((d, i) => parseDescriptor(d, `${where}[${i}]`));
 }
 
@@ -115,11 +119,12 @@ function resolveMediaType(contentType: string | undefined, doc: Record<string, u
   return mediaType;
 }
 
-/** Parses manifest bytes or throws MANIFEST_INVALID. `contentType` is the request's (or the pull's) media type. */
-export function parseManifestDocument(bytes: Uint8Array, contentType: string | undefined): ManifestDocument {
-  if (bytes.length > maxManifestBytes) {
-    throw new RegistryError('MANIFEST_INVALID', `manifest larger than ${maxManifestBytes} bytes`, { size: bytes.length }, 413);
-  }
+/**
+ * Parses manifest bytes or throws MANIFEST_INVALID. `contentType` is the request's (or the pull's) media type.
+ * Callers bound the bytes before (BERTH_MAX_MANIFEST_BYTES): whoever read them knows where they came from.
+ * `maxEntries` bounds the entries of an index and the layers of an image.
+ */
+export function parseManifestDocument(bytes: Uint8Array, contentType: string | undefined, maxEntries = Number.POSITIVE_INFINITY): ManifestDocument {
   let doc: unknown;
   try {
     doc = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
@@ -140,12 +145,12 @@ export function parseManifestDocument(bytes: Uint8Array, contentType: string | u
   if (indexManifestTypes.has(mediaType)) {
     return {
       kind: 'index', ...common, layers: [],
-      manifests: parseDescriptorList(doc.manifests, 'manifests'),
+      manifests: parseDescriptorList(doc.manifests, 'manifests', maxEntries),
       ...(declaredArtifactType ? { artifactType: declaredArtifactType } : {}),
     };
   }
   const config = parseDescriptor(doc.config, 'config');
-  const layers = doc.layers === undefined ? [] : parseDescriptorList(doc.layers, 'layers');
+  const layers = doc.layers === undefined ? [] : parseDescriptorList(doc.layers, 'layers', maxEntries);
   return { kind: 'image', ...common, config, layers, manifests: [], artifactType: declaredArtifactType ?? config.mediaType };
 }
 

@@ -2,7 +2,10 @@
 // the OCI distribution error code and status, so the /v2 router can answer in the spec's own error format.
 import { BerthError, type ErrorKind } from '../errors.js';
 
-/** The error codes of the OCI distribution spec, plus UNAVAILABLE (CNCF distribution's code for a 503). */
+/**
+ * The error codes of the OCI distribution spec, plus CNCF distribution's UNAVAILABLE (503) and UNKNOWN (500, and
+ * 507 when the disk is full).
+ */
 export type OciErrorCode =
   | 'BLOB_UNKNOWN'
   | 'BLOB_UPLOAD_INVALID'
@@ -18,7 +21,8 @@ export type OciErrorCode =
   | 'DENIED'
   | 'UNSUPPORTED'
   | 'TOOMANYREQUESTS'
-  | 'UNAVAILABLE';
+  | 'UNAVAILABLE'
+  | 'UNKNOWN';
 
 const defaultStatus: Record<OciErrorCode, number> = {
   BLOB_UNKNOWN: 404,
@@ -36,6 +40,7 @@ const defaultStatus: Record<OciErrorCode, number> = {
   UNSUPPORTED: 405,
   TOOMANYREQUESTS: 429,
   UNAVAILABLE: 503,
+  UNKNOWN: 500,
 };
 
 const kindOfStatus = (status: number): ErrorKind => {
@@ -48,6 +53,8 @@ const kindOfStatus = (status: number): ErrorKind => {
     case 416: return 'range-not-satisfiable';
     case 429:
     case 503: return 'unavailable';
+    case 507: return 'insufficient-storage';
+    case 500: return 'internal';
     default: return 'invalid-input';
   }
 };
@@ -61,9 +68,11 @@ export class RegistryError extends BerthError {
     /** Goes to the client as the OCI `detail` (and as `error-info` on /v1). Never a secret. */
     readonly detail?: Record<string, unknown>,
     status?: number,
+    /** For 429 and 503: when the client may try again, sent as `Retry-After`. */
+    retryAfterSeconds?: number,
   ) {
     const httpStatus = status ?? defaultStatus[code];
-    super(kindOfStatus(httpStatus), message, { code, ...(detail ?? {}) });
+    super(kindOfStatus(httpStatus), message, { code, ...(detail ?? {}) }, retryAfterSeconds);
     this.name = 'RegistryError';
     this.status = httpStatus;
   }

@@ -76,8 +76,7 @@ export function siteRepositoryRoutes(registry: SiteRegistry): Router {
 
   router.delete('/state/image-registry/repositories/:name/images/:digest', async (req, res) => {
     const digest = String(req.params.digest);
-    if (readOptions(req).validateOnly) await registry.statManifest(nameOf(req), digest);
-    else await registry.deleteImage(nameOf(req), digest);
+    await registry.deleteImage(nameOf(req), digest, { validateOnly: readOptions(req).validateOnly });
     sendEmpty(res, 204);
   });
 

@@ -1,14 +1,14 @@
 // The site registry's domain API: the blob store and the index composed into repositories, manifests, tags,
 // uploads, referrers and garbage collection. The /v2 handlers, the /v1 state routes and the pull operation call it.
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { DEFAULT_LIMITS, type Limits } from '../limits.js';
+import { makeDirectoryDurably } from '../store/durable-files.js';
 import { digestOf, parseDigest, type DigestAlgorithm } from './digest.js';
 import { sweepUnreferencedBlobs, type GarbageCollectionResult } from './garbage-collector.js';
 import { evictOverBudget, type EvictionPolicy, type EvictionResult } from './eviction.js';
 import {
   formatPlatform,
-  maxManifestBytes,
   parseManifestDocument,
   platformOfConfig,
   type Descriptor,
@@ -30,9 +30,11 @@ export interface SiteRegistryOptions {
   dataDir: string;
   /** How long an unreferenced blob is kept after its last commit/mount (see garbage-collector.ts). Default 1 hour. */
   gcGracePeriodMs?: number;
-  /** Upload sessions that receive nothing for this long are aborted. Default 1 hour. */
-  uploadIdleTimeoutMs?: number;
+  /** Manifest and config sizes, and upload sessions (in all, per token, idle timeout); defaults in limits.ts. */
+  limits?: Partial<SiteRegistryLimits>;
 }
+
+export type SiteRegistryLimits = Pick<Limits, 'manifestBytes' | 'manifestEntries' | 'configBytes' | 'uploadSessions' | 'uploadSessionsPerToken' | 'uploadIdleMs'>;
 
 export interface PutManifestOptions {
   /** The remote index a single-platform pull picked this manifest from. */
@@ -105,12 +107,21 @@ export class UploadRangeError extends RegistryError {
   }
 }
 
+/**
+ * An image that must not be deleted while its owner wants it (a desired image of this site): its tag, or its digest
+ * when it has none. Deleting it is refused (409); garbage collection never takes what a manifest references.
+ */
+export interface RetainedImage {
+  repository: string;
+  tag?: string;
+  digest?: string;
+  /** Who wants it, for the refusal's message (e.g. `site-images 'kettle'`). */
+  by: string;
+}
+
 const defaultGracePeriodMs = 60 * 60 * 1000;
 /** A pull of a pull-through manifest is written to the index at most this often; memory has the exact time. */
 const pullRecordIntervalMs = 60 * 1000;
-const defaultUploadIdleTimeoutMs = 60 * 60 * 1000;
-/** Configs are read to learn an image's platform; real ones are a few KiB. */
-const maxConfigBytes = 4 * 1024 * 1024;
 
 const manifestUnknown = (repository: string, reference: string) =>
   new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} unknown to repository ${repository}`, { repository, reference });
@@ -118,6 +129,8 @@ const manifestUnknown = (repository: string, reference: string) =>
 export class SiteRegistry implements RegistryContent {
   /** When each pull-through manifest (`repository@digest`) was last pulled since start: exact, unlike the index. */
   private readonly lastPulled = new Map<string, number>();
+  /** Retained images by repository (retain()). */
+  private retained = new Map<string, RetainedImage[]>();
 
   private constructor(
     readonly blobs: BlobStore,
@@ -125,15 +138,20 @@ export class SiteRegistry implements RegistryContent {
     private readonly commitLock: SharedExclusiveLock,
     private readonly uploads: UploadSessions,
     private readonly gcGracePeriodMs: number,
+    /** The largest manifest /v2 accepts (and the pull stores); its handler reads the body with this bound. */
+    readonly maxManifestBytes: number,
+    private readonly maxManifestEntries: number,
+    private readonly maxConfigBytes: number,
   ) {}
 
   static async open(options: SiteRegistryOptions): Promise<SiteRegistry> {
-    await mkdir(options.dataDir, { recursive: true });
+    const limits = { ...DEFAULT_LIMITS, ...options.limits };
+    makeDirectoryDurably(options.dataDir);
     const commitLock = new SharedExclusiveLock();
     const blobs = await FilesystemBlobStore.open(options.dataDir, { commitLock });
     const index = new RegistryIndex(join(options.dataDir, 'index.db'));
-    const uploads = new UploadSessions(blobs, options.uploadIdleTimeoutMs ?? defaultUploadIdleTimeoutMs);
-    const registry = new SiteRegistry(blobs, index, commitLock, uploads, options.gcGracePeriodMs ?? defaultGracePeriodMs);
+    const uploads = new UploadSessions(blobs, { total: limits.uploadSessions, perClient: limits.uploadSessionsPerToken, idleMs: limits.uploadIdleMs });
+    const registry = new SiteRegistry(blobs, index, commitLock, uploads, options.gcGracePeriodMs ?? defaultGracePeriodMs, limits.manifestBytes, limits.manifestEntries, limits.configBytes);
     observeSiteRegistry(registry);
     return registry;
   }
@@ -169,17 +187,72 @@ export class SiteRegistry implements RegistryContent {
     return this.summarise(name);
   }
 
+  /** The images that must not be deleted, replacing those given before (one owner: the desired images of this site). */
+  retain(images: readonly RetainedImage[]): void {
+    const retained = new Map<string, RetainedImage[]>();
+    for (const image of images) retained.set(image.repository, [...(retained.get(image.repository) ?? []), image]);
+    this.retained = retained;
+  }
+
+  /** Refuses (409) to delete the tag or digest `reference` of `repository` while a retained image is it or points at it. */
+  private refuseIfRetained(repository: string, reference: { tag: string } | { digest: string }): void {
+    for (const image of this.retained.get(repository) ?? []) {
+      const held = 'tag' in reference
+        ? image.tag === reference.tag
+        : image.digest === reference.digest || (image.tag !== undefined && this.index.resolveTag(repository, image.tag) === reference.digest);
+      if (held) {
+        const name = image.tag !== undefined ? `${repository}:${image.tag}` : `${repository}@${image.digest}`;
+        throw new RegistryError('DENIED', `${name} is kept: it is desired at this site by ${image.by}; it can be deleted once no longer desired`, { repository, 'desired-by': image.by }, 409);
+      }
+    }
+  }
+
   async deleteTag(repository: string, tag: string): Promise<void> {
     this.requireRepository(repository);
     assertTag(tag);
+    this.refuseIfRetained(repository, { tag });
     if (!this.index.deleteTag(repository, tag)) throw manifestUnknown(repository, tag);
   }
 
-  /** Deletes a manifest, the tags on it and, for an index, its platform manifests that nothing else uses. */
-  async deleteImage(repository: string, digest: string): Promise<void> {
+  /**
+   * Deletes a manifest, the tags on it and, for an index, its platform manifests that nothing else uses. A manifest
+   * an index still lists is refused (409): deleting it would leave the index naming a platform that is gone.
+   */
+  async deleteImage(repository: string, digest: string, options: { validateOnly?: boolean } = {}): Promise<void> {
     this.requireRepository(repository);
     parseDigest(digest);
+    this.refuseIfRetained(repository, { digest });
+    this.refuseIfListed(repository, digest);
+    if (options.validateOnly) {
+      if (!this.index.hasManifest(repository, digest)) throw manifestUnknown(repository, digest);
+      return;
+    }
     if (this.index.deleteManifest(repository, digest, true).length === 0) throw manifestUnknown(repository, digest);
+  }
+
+  /** What `reference` (a tag or digest) of `repository` holds: its digest, the bytes it reaches, its platforms; undefined when absent. */
+  imageSummary(repository: string, reference: string): { digest: string; size: number; platforms: string[]; sourceIndexDigest?: string } | undefined {
+    const digest = isTag(reference) ? this.index.resolveTag(repository, reference) : reference;
+    const manifest = digest === undefined ? undefined : this.index.getManifest(repository, digest);
+    if (!manifest) return undefined;
+    return {
+      digest: manifest.digest,
+      size: this.totalSize(manifest),
+      platforms: this.platformsOf(manifest),
+      ...(manifest.sourceIndexDigest ? { sourceIndexDigest: manifest.sourceIndexDigest } : {}),
+    };
+  }
+
+  /** Checked with no await before the delete that follows it, so no index can be recorded in between. */
+  private refuseIfListed(repository: string, digest: string): void {
+    const indexes = this.index.indexesListing(repository, digest);
+    if (indexes.length === 0) return;
+    throw new RegistryError(
+      'DENIED',
+      `manifest ${digest} is listed by the image index ${indexes[0]}${indexes.length > 1 ? ` (and ${indexes.length - 1} more)` : ''} in repository ${repository}; delete the index first, or delete it with the index`,
+      { digest, index: indexes[0], indexes: indexes.slice(0, 10) },
+      409,
+    );
   }
 
   async collectGarbage(options: { gracePeriodMs?: number } = {}): Promise<GarbageCollectionResult> {
@@ -246,7 +319,7 @@ export class SiteRegistry implements RegistryContent {
 
   private summarise(name: string): RepositorySummary {
     const tags = this.index.tags(name).flatMap((t): ImageTagSummary[] => {
-      const manifest = this.index.getManifest(name, t.digest);
+      const manifest = this.index.manifestSummary(name, t.digest);
       if (!manifest) return [];
       return [{
         tag: t.tag,
@@ -261,23 +334,32 @@ export class SiteRegistry implements RegistryContent {
     return { name, tags };
   }
 
-  private platformsOf(manifest: ManifestRecord): string[] {
+  private platformsOf(manifest: Pick<ManifestRecord, 'repository' | 'digest' | 'platform'>): string[] {
     const references = this.index.references(manifest.repository, manifest.digest).filter((r) => r.kind === 'manifest');
     if (references.length === 0) return manifest.platform ? [manifest.platform] : [];
+    // Only platforms whose manifest is here: an index may never list one that is gone, but state must not claim it.
+    const children = new Map<string, ReturnType<RegistryIndex['manifestSummary']>>();
+    const childOf = (digest: string) => {
+      if (!children.has(digest)) children.set(digest, this.index.manifestSummary(manifest.repository, digest));
+      return children.get(digest);
+    };
     const platforms = references
-      .map((r) => r.platform ?? this.index.getManifest(manifest.repository, r.digest)?.platform)
+      .map((r) => {
+        const child = childOf(r.digest);
+        return child && (r.platform ?? child.platform);
+      })
       .filter((p): p is string => p !== undefined && p !== 'unknown/unknown');
     return [...new Set(platforms)];
   }
 
-  private totalSize(root: ManifestRecord): number {
+  private totalSize(root: Pick<ManifestRecord, 'repository' | 'digest' | 'size'>): number {
     const sizes = new Map<string, number>([[root.digest, root.size]]);
     const pending = [root.digest];
     while (pending.length > 0) {
       for (const r of this.index.references(root.repository, pending.pop()!)) {
         if (sizes.has(r.digest)) continue;
         sizes.set(r.digest, r.size);
-        if (r.kind === 'manifest' && this.index.getManifest(root.repository, r.digest)) pending.push(r.digest);
+        if (r.kind === 'manifest' && this.index.hasManifest(root.repository, r.digest)) pending.push(r.digest);
       }
     }
     return [...sizes.values()].reduce((a, b) => a + b, 0);
@@ -299,7 +381,10 @@ export class SiteRegistry implements RegistryContent {
     assertRepositoryName(repository);
     const ref = parseManifestReference(reference);
     const extraTags = (options.tags ?? []).map(assertTag);
-    const document = parseManifestDocument(bytes, mediaType);
+    if (bytes.byteLength > this.maxManifestBytes) {
+      throw new RegistryError('MANIFEST_INVALID', `manifest larger than ${this.maxManifestBytes} bytes (BERTH_MAX_MANIFEST_BYTES)`, { size: bytes.byteLength, limit: this.maxManifestBytes }, 413);
+    }
+    const document = parseManifestDocument(bytes, mediaType, this.maxManifestEntries);
     if (options.sourceIndexDigest !== undefined) parseDigest(options.sourceIndexDigest);
     const algorithm: DigestAlgorithm = ref.digest ? parseDigest(ref.digest).algorithm : 'sha256';
     const digest = digestOf(bytes, algorithm);
@@ -355,11 +440,11 @@ export class SiteRegistry implements RegistryContent {
 
   private async requirePresent(repository: string, document: ManifestDocument, blobReferences: Descriptor[]): Promise<void> {
     const missing: string[] = [];
-    for (const d of blobReferences) {
-      if (!(await this.blobs.has(d.digest))) missing.push(d.digest);
+    for (const digest of new Set(blobReferences.map((d) => d.digest))) {
+      if (!(await this.blobs.has(digest))) missing.push(digest);
     }
-    for (const m of document.manifests) {
-      if (!this.index.getManifest(repository, m.digest)) missing.push(m.digest);
+    for (const digest of new Set(document.manifests.map((m) => m.digest))) {
+      if (!this.index.hasManifest(repository, digest)) missing.push(digest);
     }
     if (missing.length > 0) throw new ManifestBlobUnknownError([...new Set(missing)]);
   }
@@ -367,8 +452,8 @@ export class SiteRegistry implements RegistryContent {
   private async platformOfImage(document: ManifestDocument): Promise<string | undefined> {
     const config = document.config;
     // A pull-through manifest may come before its config: its platform is then not known.
-    if (!config || !platformConfigTypes.has(config.mediaType) || config.size > maxConfigBytes || !(await this.blobs.has(config.digest))) return undefined;
-    const platform = platformOfConfig(await this.blobs.read(config.digest, maxConfigBytes));
+    if (!config || !platformConfigTypes.has(config.mediaType) || config.size > this.maxConfigBytes || !(await this.blobs.has(config.digest))) return undefined;
+    const platform = platformOfConfig(await this.blobs.read(config.digest, this.maxConfigBytes));
     return platform ? formatPlatform(platform) : undefined;
   }
 
@@ -394,7 +479,7 @@ export class SiteRegistry implements RegistryContent {
     assertRepositoryName(repository);
     const ref = reference.includes(':') || isTag(reference) ? parseManifestReference(reference) : undefined;
     const digest = ref && (ref.digest ?? this.index.resolveTag(repository, ref.tag));
-    const record = digest === undefined ? undefined : this.index.getManifest(repository, digest);
+    const record = digest === undefined ? undefined : this.index.manifestSummary(repository, digest);
     if (!record) {
       if (!this.index.repositoryExists(repository)) throw new RegistryError('NAME_UNKNOWN', `repository ${repository} not known to registry`, { name: repository });
       throw manifestUnknown(repository, reference);
@@ -409,7 +494,8 @@ export class SiteRegistry implements RegistryContent {
 
   async getManifest(repository: string, reference: string): Promise<StoredManifest & { bytes: Buffer }> {
     const manifest = await this.statManifest(repository, reference);
-    return { ...manifest, bytes: await this.blobs.read(manifest.digest, maxManifestBytes) };
+    // Bounded by its recorded size: a manifest stored under a larger limit stays readable when the limit is lowered.
+    return { ...manifest, bytes: await this.blobs.read(manifest.digest, manifest.size) };
   }
 
   /** /v2 DELETE of a manifest: a tag removes just the tag; a digest removes that manifest and its tags. */
@@ -417,6 +503,8 @@ export class SiteRegistry implements RegistryContent {
     assertRepositoryName(repository);
     const ref = parseManifestReference(reference);
     if (!this.index.repositoryExists(repository)) throw new RegistryError('NAME_UNKNOWN', `repository ${repository} not known to registry`, { name: repository });
+    this.refuseIfRetained(repository, ref.digest !== undefined ? { digest: ref.digest } : { tag: ref.tag });
+    if (ref.digest !== undefined) this.refuseIfListed(repository, ref.digest);
     const deleted = ref.digest !== undefined
       ? this.index.deleteManifest(repository, ref.digest, false).length > 0
       : this.index.deleteTag(repository, ref.tag);
@@ -508,9 +596,10 @@ export class SiteRegistry implements RegistryContent {
     return info;
   }
 
-  async startUpload(repository: string, algorithm?: DigestAlgorithm): Promise<UploadProgress> {
+  /** Opens an upload session for `client` (the token's name), within the bounds on sessions (429 past them). */
+  async startUpload(repository: string, algorithm?: DigestAlgorithm, client = ''): Promise<UploadProgress> {
     assertRepositoryName(repository);
-    const session = await this.uploads.start(repository, algorithm);
+    const session = await this.uploads.start(repository, client, algorithm);
     return { id: session.id, offset: session.writer.offset };
   }
 

@@ -4,6 +4,11 @@ import type { SealState, SecretStore } from './secret-store.js';
 import { observeSealState } from './secret-metrics.js';
 
 export const SEAL_POLL_INTERVAL_MS = 2_000;
+/**
+ * A look that has not settled by then counts as `unreachable`: one request hung on a dead socket (seen with 10,000
+ * sites' connections arriving at once) must never stop the polling and leave /v1 answering 503 for good.
+ */
+export const SEAL_POLL_DEADLINE_MS = 10_000;
 
 export class SealMonitor {
   private current: SealState = 'unsealed';
@@ -14,6 +19,7 @@ export class SealMonitor {
     private readonly store: SecretStore,
     private readonly onChange: (state: SealState, previous: SealState) => void = () => {},
     private readonly intervalMs = SEAL_POLL_INTERVAL_MS,
+    private readonly deadlineMs = SEAL_POLL_DEADLINE_MS,
   ) {
     observeSealState(this);
     store.onTrouble = (state) => {
@@ -34,12 +40,29 @@ export class SealMonitor {
     this.onChange(state, previous);
   }
 
-  /** One look at sys/seal-status; concurrent callers share it. */
+  /** One look at sys/seal-status, `unreachable` when it has not settled by the deadline. */
+  private async look(): Promise<SealState> {
+    let deadline: NodeJS.Timeout | undefined;
+    const overdue = new Promise<SealState>((resolve) => {
+      deadline = setTimeout(() => resolve('unreachable'), this.deadlineMs);
+    });
+    try {
+      return await Promise.race([this.store.sealState(), overdue]);
+    } finally {
+      clearTimeout(deadline);
+    }
+  }
+
+  /**
+   * Looks at sys/seal-status; concurrent callers share it. A store that served until now is taken for unreachable
+   * only when a second look, made at once, fails too: one keep-alive connection the store had just closed
+   * (ECONNRESET) must not turn the whole API into 503s, which thousands of sites then retry at once.
+   */
   poll(): Promise<void> {
-    this.polling ??= this.store
-      .sealState()
-      .then((state) => this.set(state))
-      .finally(() => (this.polling = undefined));
+    this.polling ??= (async () => {
+      const state = await this.look();
+      this.set(state === 'unreachable' && this.current === 'unsealed' ? await this.look() : state);
+    })().finally(() => (this.polling = undefined));
     return this.polling;
   }
 

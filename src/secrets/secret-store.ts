@@ -50,6 +50,8 @@ interface VaultFailure {
 
 export class VaultSecretStore implements SecretStore {
   readonly address: string;
+  /** Why the last look at the seal status failed. */
+  lastProblem: string | undefined;
   onTrouble?: (state: Exclude<SealState, 'unsealed'>) => void;
   private readonly client: vault.client;
 
@@ -100,7 +102,10 @@ export class VaultSecretStore implements SecretStore {
       const status = (await this.client.status()) as { sealed?: boolean };
       return status.sealed ? 'sealed' : 'unsealed';
     } catch (e) {
-      return (e as VaultFailure).response?.statusCode === 503 ? 'sealed' : 'unreachable';
+      const failure = e as VaultFailure;
+      // Why it could not be reached, for the log line that says so (a code or a timeout; never a secret).
+      this.lastProblem = failure.response?.statusCode !== undefined ? `status ${failure.response.statusCode}` : (failure.code ?? failure.message ?? 'unknown');
+      return failure.response?.statusCode === 503 ? 'sealed' : 'unreachable';
     }
   }
 }

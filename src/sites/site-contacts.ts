@@ -39,6 +39,20 @@ export class SiteContacts {
     };
   }
 
+  /** A streaming call of `site` got the pages up to `revision`. */
+  progress(site: string, revision: number): void {
+    const record = this.records.get(site);
+    if (!record) return;
+    record.lastContact = new Date(this.now());
+    record.replicatedRevision = revision;
+  }
+
+  /** Records a call of `site` that says nothing of its revision (a report). */
+  touch(site: string): void {
+    const record = this.records.get(site);
+    if (record) record.lastContact = new Date(this.now());
+  }
+
   get(site: string): SiteContact | undefined {
     const record = this.records.get(site);
     if (!record) return undefined;

@@ -5,7 +5,7 @@
 // as if it were served here; the site gets the very bytes of the body that were validated. No route below ever sees
 // a `site` parameter.
 import { pipeline } from 'node:stream/promises';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { rewriteQuery } from '../http/raw-query.js';
 import { isBerthError } from '../errors.js';
 import type { SiteConnections } from './site-connections.js';
@@ -23,8 +23,34 @@ const LONG_OPERATIONS: ReadonlySet<string> = new Set([
   '/v1/state/image-registry/garbage-collect',
 ]);
 
-/** `url` without any `site=` query parameter; every other parameter keeps its exact spelling and order. */
-export const withoutSiteParameter = (url: string): string => rewriteQuery(url, ({ pair, name }) => (name === 'site' ? undefined : pair));
+/** `url` without any `site=` (or `sites=`) query parameter; every other parameter keeps its exact spelling and order. */
+export const withoutSiteParameter = (url: string): string => rewriteQuery(url, ({ pair, name }) => (name === 'site' || name === 'sites' ? undefined : pair));
+
+/** What the tower sends a site with a request it carries out there: the headers that mean the same at the site. */
+export function siteRequestHeaders(req: Request, ownName: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name of FORWARDED_REQUEST_HEADERS) {
+    const value = req.get(name);
+    if (value !== undefined) headers[name] = value;
+  }
+  headers['x-request-id'] = String(req.id);
+  headers['user-agent'] = `berth-tower/${ownName}`;
+  const body = req.rawBody;
+  if (body) headers['content-length'] = String(body.length);
+  return headers;
+}
+
+/** Whether the request is an operation that answers only when its work is done. */
+export const isLongOperation = (req: Request): boolean => req.method === 'POST' && LONG_OPERATIONS.has(req.operation!.template);
+
+/** Aborts when the client goes away before its answer is out: the work at the site stops too (a pull there stops when nobody waits for it). */
+export function untilClientLeaves(res: Response): AbortSignal {
+  const abort = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) abort.abort();
+  });
+  return abort.signal;
+}
 
 /** A Location the site answers names a resource there: through the tower it is read with `site=` (a 202 pull's entry). */
 export function towerLocation(location: string, site: string): string {
@@ -40,7 +66,6 @@ export function siteForwarding(ownName: string, connections: SiteConnections): R
     // The contract has checked `site` (a site name, given once, on an operation that takes it).
     const site = req.query.site;
     if (typeof site !== 'string') return next();
-    const operation = req.operation!;
     if (site === ownName) {
       // The routes read the query from url, logs and Location headers from originalUrl: both lose the parameter.
       req.url = withoutSiteParameter(req.url);
@@ -48,20 +73,8 @@ export function siteForwarding(ownName: string, connections: SiteConnections): R
       return next();
     }
 
-    const headers: Record<string, string> = {};
-    for (const name of FORWARDED_REQUEST_HEADERS) {
-      const value = req.get(name);
-      if (value !== undefined) headers[name] = value;
-    }
-    headers['x-request-id'] = String(req.id);
-    headers['user-agent'] = `berth-tower/${ownName}`;
-    // The client going away ends the request at the site too (a pull there stops when nobody waits for it).
-    const abort = new AbortController();
-    res.once('close', () => {
-      if (!res.writableFinished) abort.abort();
-    });
+    const headers = siteRequestHeaders(req, ownName);
     const body = req.rawBody;
-    if (body) headers['content-length'] = String(body.length);
     let answer;
     try {
       answer = await connections.send(site, {
@@ -69,8 +82,8 @@ export function siteForwarding(ownName: string, connections: SiteConnections): R
         pathAndQuery: withoutSiteParameter(req.originalUrl),
         headers,
         ...(body ? { body } : {}),
-        long: req.method === 'POST' && LONG_OPERATIONS.has(operation.template),
-        signal: abort.signal,
+        long: isLongOperation(req),
+        signal: untilClientLeaves(res),
       });
     } catch (e) {
       // A configured site that did not answer (an unknown site is no forwarded request: its 404 is the tower's).

@@ -2,9 +2,10 @@
 // connected, last-contact, replicated-revision and lag (the tower's revision minus the site's).
 import type { ConfigList } from '../config/config-list.js';
 import type { ConfigStore } from '../store/config-store.js';
-import type { ContentFilter } from '../http/query-options.js';
+import { filterByContent, type ContentFilter } from '../http/query-options.js';
 import type { Site } from './site.js';
 import type { SiteContacts } from './site-contacts.js';
+import { matches, type Selector } from './selector.js';
 
 export interface SiteNonConfig {
   connected: boolean;
@@ -15,15 +16,16 @@ export interface SiteNonConfig {
 
 export type SiteState = Site & SiteNonConfig;
 
-const CONFIG_FIELDS: readonly string[] = ['name', 'api-url', 'ca-cert', 'vault', 'secret'];
+export interface SiteStateQuery {
+  selector?: Selector | undefined;
+  after?: string | undefined;
+  limit?: number | undefined;
+}
+
+const CONFIG_FIELDS: readonly string[] = ['name', 'api-url', 'ca-cert', 'vault', 'secret', 'labels'];
 
 /** `content=config|nonconfig|all`; the key (`name`) is always kept. */
-export function filterSiteContent(state: SiteState, content: ContentFilter): Partial<SiteState> {
-  if (content === 'all') return state;
-  return Object.fromEntries(
-    Object.entries(state).filter(([field]) => field === 'name' || (content === 'config') === CONFIG_FIELDS.includes(field)),
-  ) as Partial<SiteState>;
-}
+export const filterSiteContent = (state: SiteState, content: ContentFilter): Partial<SiteState> => filterByContent(state, content, 'name', CONFIG_FIELDS);
 
 export class SiteStates {
   constructor(
@@ -44,10 +46,19 @@ export class SiteStates {
     };
   }
 
-  async list(): Promise<SiteState[]> {
+  /** The sites `selector` picks (all without one) in name order, after `after`, at most `limit` of them. */
+  async list(query: SiteStateQuery = {}): Promise<{ states: SiteState[]; more: boolean }> {
     const [entries, revision] = await Promise.all([this.sites.list(), this.store.revision()]);
     this.contacts.retain(new Set(entries.map((e) => e.value.name)));
-    return entries.map((e) => this.toState(e.value, revision));
+    const { selector, after, limit } = query;
+    const states: SiteState[] = [];
+    for (const { value: site } of entries) {
+      if (after !== undefined && site.name <= after) continue;
+      if (selector && !matches(selector, site)) continue;
+      if (limit !== undefined && states.length === limit) return { states, more: true };
+      states.push(this.toState(site, revision));
+    }
+    return { states, more: false };
   }
 
   async get(name: string): Promise<SiteState> {

@@ -3,6 +3,8 @@
 import type { SchemaProblem } from '../contract/openapi.js';
 import type { ConfigListSpec } from '../config/config-list.js';
 import { caCertProblem } from '../image-registry/ca-cert.js';
+import { labelKeyProblem, type Labels } from './selector.js';
+import { SITE_ENTRY_PREFIX } from './replicated-keys.js';
 
 export interface Site {
   name: string;
@@ -12,10 +14,12 @@ export interface Site {
   vault: string;
   /** A secret in that mount whose field `token` is the bearer token for the site. */
   secret: string;
+  /** What selectors match (selector.ts); the contract has checked their form. */
+  labels?: Labels;
 }
 
-/** Outside `config/image-registry/`, so the sites list never replicates to the sites themselves. */
-export const SITES_PREFIX = 'config/sites/';
+/** Outside `config/image-registry/`, so the sites list never replicates as a whole (replicated-keys.ts). */
+export const SITES_PREFIX = SITE_ENTRY_PREFIX;
 
 /**
  * Why `text` is not a usable site API URL, or undefined. The contract's pattern has checked its rough shape.
@@ -42,6 +46,11 @@ function siteProblems(ownName: string, allowHttp: boolean): (site: Site) => Sche
     if (site.name === ownName) problems.push({ pointer: '/name', message: `'${ownName}' is the name of this Berth itself (BERTH_SITE_NAME)` });
     const urlProblem = apiUrlProblem(site['api-url'], allowHttp);
     if (urlProblem) problems.push({ pointer: '/api-url', message: urlProblem });
+    for (const key of Object.keys(site.labels ?? {})) {
+      // The contract checks the form of keys; what it cannot say is that `name` is taken and how long a prefix is.
+      const problem = labelKeyProblem(key);
+      if (problem) problems.push({ pointer: `/labels/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`, message: `label '${key}': ${problem}` });
+    }
     const caCert = site['ca-cert'];
     if (caCert !== undefined) {
       const caProblem = caCertProblem(caCert);

@@ -1,8 +1,9 @@
-// Sites, wired together for the app: at every Berth the sites list and states, `?site=` forwarding and the
-// change feed; at a site (BERTH_TOWER_URL) also the replicator following the tower and the 403 on config writes.
+// Sites, wired together for the app: at every Berth the sites list and states, desired images and their readiness,
+// `?sites=` fan-out, `?site=` forwarding and the change feed; at a site (BERTH_TOWER_URL) also the replicator following
+// the tower, the reconciler pulling the desired images and reporting them, and the 403 on config writes.
 import type { RequestHandler, Router } from 'express';
 import type { Logger } from 'pino';
-import { ConfigList } from '../config/config-list.js';
+import { ConfigList, type DocumentBounds } from '../config/config-list.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import type { ConfigStore } from '../store/config-store.js';
 import { ChangeFeed } from './change-feed.js';
@@ -15,6 +16,16 @@ import { SiteStates } from './site-states.js';
 import { TowerClient, type TowerSettings } from './tower-client.js';
 import { towerManagedConfig } from './tower-managed-config.js';
 import { DEFAULT_REPLICATOR_OPTIONS, TowerReplicator, type ReplicatorOptions } from './tower-replicator.js';
+import { FanOut, type FanOutOptions } from './fan-out.js';
+import { fanOutRoute } from './fan-out-route.js';
+import type { RemoteRegistry } from '../image-registry/remote-registry.js';
+import type { PullByReference } from '../image-registry/pull/pull-by-reference.js';
+import type { SiteRegistry } from '../registry/index.js';
+import { siteImagesSpec, type SiteImages } from './site-images.js';
+import { DEFAULT_RECONCILER_OPTIONS, SiteImageReconciler, type ReconcilerOptions } from './site-image-reconciler.js';
+import { SiteReporter } from './site-reporter.js';
+import { SiteReports } from './site-reports.js';
+import { LocalSiteImagesStates, TowerSiteImagesStates } from './site-images-states.js';
 import { observeSites } from './site-metrics.js';
 
 export interface SitesOptions {
@@ -29,15 +40,28 @@ export interface SitesOptions {
   /** BERTH_SITES_ALLOW_HTTP: sites' api-urls may be http:// (the tower's token for a site then travels in clear). */
   allowHttp: boolean;
   replicator?: ReplicatorOptions;
+  /** `?sites=`: sites called at once and each one's time limit (BERTH_FANOUT_CONCURRENCY, BERTH_FANOUT_TIMEOUT). */
+  fanOut?: FanOutOptions;
+  /** What desired images need: the remote registries they name, and at a site the pull machinery and its registry. */
+  siteImages: {
+    registries: ConfigList<RemoteRegistry>;
+    pull: PullByReference;
+    siteRegistry: SiteRegistry;
+    reconciler?: Partial<ReconcilerOptions>;
+  };
+  /** How large a site entry may grow, and how many operations a JSON Patch of one may have. */
+  documentBounds?: DocumentBounds;
   /** BERTH_METRICS_SITE_SERIES: with more sites than this, metrics show only aggregates of them. */
   metricsSiteSeries: number;
 }
 
+export const DEFAULT_FAN_OUT_OPTIONS: FanOutOptions = { concurrency: 32, timeoutMs: 30_000 };
+
 export interface Sites {
   /** For /v1 after access control and before body parsing: (at a site) the 403 on config writes. */
   beforeBody: RequestHandler[];
-  /** For /v1 after contract validation, before the routes: `?site=` forwarding. */
-  forwarding: RequestHandler;
+  /** For /v1 after contract validation, before the routes: `?sites=` fan-out, then `?site=` forwarding. */
+  forwarding: RequestHandler[];
   routes: Router;
   /** Ends the change feed's long-polls at once: the server is shutting down. */
   drain(): void;
@@ -46,19 +70,39 @@ export interface Sites {
 
 export function createSites(options: SitesOptions): Sites {
   const { store, siteName, tower } = options;
-  const sites = new ConfigList<Site>(store, siteSpec(siteName, options.allowHttp));
+  const sites = new ConfigList<Site>(store, siteSpec(siteName, options.allowHttp), options.documentBounds);
   const connections = new SiteConnections(sites, options.secrets, options.allowHttp);
   const contacts = new SiteContacts();
   const feed = new ChangeFeed(store);
   const replicatorOptions = options.replicator ?? DEFAULT_REPLICATOR_OPTIONS;
-  const replicator = tower
-    ? new TowerReplicator(store, new TowerClient(tower, siteName, replicatorOptions.waitSeconds), options.logger.child({ component: 'replication' }), replicatorOptions)
+  const siteImages = new ConfigList<SiteImages>(store, siteImagesSpec(options.siteImages.registries), options.documentBounds);
+  const reports = new SiteReports();
+
+  // At a site: the desired images meant for it are pulled here, and their state reported to the tower.
+  const towerClient = tower ? new TowerClient(tower, siteName, replicatorOptions.waitSeconds) : undefined;
+  let reconciler: SiteImageReconciler | undefined;
+  let reporter: SiteReporter | undefined;
+  if (towerClient) {
+    const logger = options.logger.child({ component: 'site-images' });
+    reconciler = new SiteImageReconciler(store, siteName, options.siteImages.pull, options.siteImages.siteRegistry, logger, {
+      ...DEFAULT_RECONCILER_OPTIONS,
+      ...options.siteImages.reconciler,
+    }, () => reporter?.changed());
+    const selected = reconciler;
+    reporter = new SiteReporter(towerClient, () => selected.report(), logger);
+    reconciler.start().catch((e: unknown) => logger.error({ err: e }, 'cannot follow the desired images of this site'));
+  }
+  const replicator = towerClient
+    ? new TowerReplicator(store, towerClient, options.logger.child({ component: 'replication' }), replicatorOptions, () => reporter?.towerWants())
     : undefined;
   replicator?.start();
+  const siteImagesStates = reconciler
+    ? new LocalSiteImagesStates(siteImages, siteName, () => reconciler.report())
+    : new TowerSiteImagesStates(siteImages, sites, contacts, reports);
   const states = new SiteStates(sites, contacts, store);
   observeSites({
     siteSeries: options.metricsSiteSeries,
-    states: () => states.list(),
+    states: async () => (await states.list()).states,
     ...(replicator ? { replication: () => replicator.state() } : {}),
   });
 
@@ -85,11 +129,13 @@ export function createSites(options: SitesOptions): Sites {
 
   return {
     beforeBody: tower ? [towerManagedConfig(siteName, tower.url)] : [],
-    forwarding: siteForwarding(siteName, connections),
-    routes: siteRoutes({ sites, states, contacts, feed, replicationState }),
+    forwarding: [fanOutRoute(sites, new FanOut(connections, options.fanOut ?? DEFAULT_FAN_OUT_OPTIONS), siteName), siteForwarding(siteName, connections)],
+    routes: siteRoutes({ sites, states, contacts, feed, replicationState, siteImages, siteImagesStates, reports }),
     drain: () => feed.drain(),
     async close() {
       feed.drain();
+      reconciler?.stop();
+      reporter?.stop();
       await Promise.all([replicator?.stop(), connections.close(), feed.close()]);
     },
   };

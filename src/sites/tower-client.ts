@@ -1,5 +1,6 @@
-// A site's client for its control tower: reads the change feed (long-polled) and the snapshot with the site's
-// token, over one keep-alive connection pool (TLS checked against BERTH_TOWER_CACERT when given).
+// A site's client for its control tower: follows the change feed (streamed, or long-polled from a tower that does not
+// stream), reads the snapshot and sends its report with the site's token, over one keep-alive connection pool (TLS
+// checked against BERTH_TOWER_CACERT when given).
 import { Pool } from 'undici';
 import { schemaValidator, describeAjvErrors } from '../contract/openapi.js';
 import type { StoreChange, StoredValue } from '../store/config-store.js';
@@ -17,11 +18,14 @@ export interface TowerFeedPage {
   revision: number;
   'current-revision': number;
   changes: StoreChange[];
+  /** The tower holds no report from this site on its desired images. */
+  'report-wanted'?: boolean;
 }
 
 export interface TowerSnapshot {
   revision: number;
   entries: { key: string; value: StoredValue }[];
+  'report-wanted'?: boolean;
 }
 
 const CONNECT_TIMEOUT_MS = 5_000;
@@ -31,6 +35,23 @@ const ANSWER_MARGIN_MS = 15_000;
 /** A tower answer that is not what the contract says; the site applies nothing of it. */
 export class TowerAnswerError extends Error {}
 
+/** The message of an error body of ours, or the start of whatever else came. */
+function errorMessageOf(text: string): string {
+  try {
+    return String((JSON.parse(text) as { errors?: { 'error-message'?: string }[] }).errors?.[0]?.['error-message'] ?? text.slice(0, 300));
+  } catch {
+    return text.slice(0, 300);
+  }
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new TowerAnswerError(`the tower's answer to ${what} is not JSON`);
+  }
+}
+
 export class TowerClient {
   private readonly pool: Pool;
   private readonly basePath: string;
@@ -39,7 +60,8 @@ export class TowerClient {
 
   constructor(
     private readonly settings: TowerSettings,
-    private readonly siteName: string,
+    /** This site's name, as it reads the feed. */
+    readonly siteName: string,
     /** The longest long-poll wait this client asks for. */
     maxWaitSeconds: number,
   ) {
@@ -59,32 +81,59 @@ export class TowerClient {
   }
 
   private async get(path: string, signal: AbortSignal | undefined): Promise<unknown> {
+    return this.call('GET', path, undefined, signal);
+  }
+
+  private async call(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal | undefined): Promise<unknown> {
     const response = await this.pool.request({
       path: `${this.basePath}${path}`,
-      method: 'GET',
-      headers: { authorization: `Bearer ${this.settings.token}`, accept: 'application/json', 'user-agent': `berth-site/${this.siteName}` },
+      method,
+      headers: {
+        authorization: `Bearer ${this.settings.token}`,
+        accept: 'application/json',
+        'user-agent': `berth-site/${this.siteName}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       ...(signal ? { signal } : {}),
     });
     const text = await response.body.text();
-    if (response.statusCode !== 200) {
-      let message = text.slice(0, 300);
-      try {
-        message = String((JSON.parse(text) as { errors?: { 'error-message'?: string }[] }).errors?.[0]?.['error-message'] ?? message);
-      } catch {
-        // Not an error body of ours: show its start.
-      }
-      throw new TowerAnswerError(`the tower answered ${response.statusCode} to GET ${path.split('?')[0]}: ${message}`);
+    if (response.statusCode === 204) return undefined;
+    if (response.statusCode !== 200) throw new TowerAnswerError(`the tower answered ${response.statusCode} to ${method} ${path.split('?')[0]}: ${errorMessageOf(text)}`);
+    return parseJson(text, `${method} ${path.split('?')[0]}`);
+  }
+
+  /**
+   * Follows the change feed from `after` as a stream: `onPage` gets each page as the tower sends it (a change as soon
+   * as it is committed, an empty page every `waitSeconds`). Resolves when the tower ends the stream. A tower that
+   * answers one page (no stream) is answered the same way, one page.
+   */
+  async follow(after: number, waitSeconds: number, onPage: (page: TowerFeedPage) => Promise<void>, signal?: AbortSignal): Promise<void> {
+    const query = new URLSearchParams({ after: String(after), wait: String(waitSeconds), 'site-name': this.siteName });
+    const path = `/v1/state/system/changes?${query}`;
+    const response = await this.pool.request({
+      path: `${this.basePath}${path}`,
+      method: 'GET',
+      headers: { authorization: `Bearer ${this.settings.token}`, accept: 'application/x-ndjson, application/json;q=0.5', 'user-agent': `berth-site/${this.siteName}` },
+      ...(signal ? { signal } : {}),
+    });
+    if (response.statusCode !== 200 || !String(response.headers['content-type'] ?? '').startsWith('application/x-ndjson')) {
+      const text = await response.body.text();
+      if (response.statusCode !== 200) throw new TowerAnswerError(`the tower answered ${response.statusCode} to GET /v1/state/system/changes: ${errorMessageOf(text)}`);
+      return onPage(this.feedPage(parseJson(text, 'GET /v1/state/system/changes')));
     }
-    try {
-      return JSON.parse(text);
-    } catch {
-      throw new TowerAnswerError(`the tower's answer to GET ${path.split('?')[0]} is not JSON`);
+    let pending = '';
+    for await (const chunk of response.body) {
+      pending += (chunk as Buffer).toString('utf8');
+      for (let end = pending.indexOf('\n'); end !== -1; end = pending.indexOf('\n')) {
+        const line = pending.slice(0, end);
+        pending = pending.slice(end + 1);
+        if (line.trim() !== '') await onPage(this.feedPage(parseJson(line, 'GET /v1/state/system/changes')));
+      }
     }
   }
 
-  async changes(after: number, waitSeconds: number, signal?: AbortSignal): Promise<TowerFeedPage> {
-    const query = new URLSearchParams({ after: String(after), wait: String(waitSeconds), 'site-name': this.siteName });
-    const page = await this.get(`/v1/state/system/changes?${query}`, signal);
+  private feedPage(page: unknown): TowerFeedPage {
     if (!this.isFeedPage(page)) throw new TowerAnswerError(`the tower's change feed answer does not match the contract: ${JSON.stringify(describeAjvErrors(this.isFeedPage.errors))}`);
     return page as TowerFeedPage;
   }
@@ -94,6 +143,12 @@ export class TowerClient {
     const snapshot = await this.get(`/v1/state/system/snapshot?${query}`, signal);
     if (!this.isSnapshot(snapshot)) throw new TowerAnswerError(`the tower's snapshot does not match the contract: ${JSON.stringify(describeAjvErrors(this.isSnapshot.errors))}`);
     return snapshot as TowerSnapshot;
+  }
+
+  /** Sends this site's report on its desired images. */
+  async report(report: unknown): Promise<void> {
+    const query = new URLSearchParams({ 'site-name': this.siteName });
+    await this.call('POST', `/v1/state/system/site-report?${query}`, report, undefined);
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { isBerthError } from '../errors.js';
 import type { ConfigStore, StoreChange, StoredValue, WriteContext } from '../store/config-store.js';
-import { isReplicated, REPLICATED_PREFIXES, TOWER_REVISION_KEY } from './replicated-keys.js';
+import { isReplicated, OWN_SITE_KEY, REPLICATED_PREFIXES, siteEntryKey, TOWER_REVISION_KEY } from './replicated-keys.js';
 import { TowerAnswerError, type TowerClient } from './tower-client.js';
 
 export interface ReplicationStatus {
@@ -55,6 +55,8 @@ export class TowerReplicator {
     private readonly tower: TowerClient,
     private readonly logger: Logger,
     private readonly options: ReplicatorOptions = DEFAULT_REPLICATOR_OPTIONS,
+    /** Called when the tower's feed says it holds no report from this site. */
+    private readonly reportWanted: () => void = () => {},
   ) {}
 
   /** Starts following the tower in the background; Berth serves from its own store meanwhile and after. */
@@ -106,7 +108,8 @@ export class TowerReplicator {
         if (this.status.connected || failures === 1) this.logger.warn({ tower: this.tower.url, error: message }, 'cannot follow the control tower; serving from this site\'s own configuration');
         this.status.connected = false;
         this.status.lastError = message;
-        await this.pause(Math.min(this.options.retryMaxMs, this.options.retryMinMs * 2 ** (failures - 1)));
+        // Jittered: after a tower restart, thousands of sites must not come back in the same instant.
+        await this.pause(Math.min(this.options.retryMaxMs, this.options.retryMinMs * 2 ** (failures - 1)) * (0.5 + Math.random()));
       }
     }
   }
@@ -124,27 +127,54 @@ export class TowerReplicator {
     });
   }
 
+  /** Follows the feed's stream until the tower ends it; each page is applied before the next is read. */
   private async step(): Promise<void> {
     if (this.revision === undefined) return this.resync('this site has no tower revision yet');
-    const page = await this.tower.changes(this.revision, this.options.waitSeconds, this.abort.signal);
-    this.contact(page['current-revision']);
-    if (page['current-revision'] < this.revision) {
-      return this.resync(`the tower is at revision ${page['current-revision']}, below this site's ${this.revision}`);
+    let behind: number | undefined;
+    const following = new AbortController();
+    const stop = () => following.abort();
+    this.abort.signal.addEventListener('abort', stop, { once: true });
+    try {
+      await this.tower.follow(this.revision, this.options.waitSeconds, async (page) => {
+        this.contact(page['current-revision']);
+        if (page['current-revision'] < this.revision!) {
+          behind = page['current-revision'];
+          return following.abort();
+        }
+        for (const change of page.changes) await this.apply(change);
+        if (page.revision !== this.revision) await this.writeRevision(page.revision);
+        if (page['report-wanted']) this.reportWanted();
+      }, following.signal);
+    } catch (e) {
+      if (behind === undefined) throw e;
+    } finally {
+      this.abort.signal.removeEventListener('abort', stop);
     }
-    for (const change of page.changes) await this.apply(change);
-    if (page.revision !== this.revision) await this.writeRevision(page.revision);
+    if (behind !== undefined) return this.resync(`the tower is at revision ${behind}, below this site's ${this.revision}`);
+  }
+
+  /** Where a key the tower sends is kept here: replicated keys as they are, this site's own entry apart; else nowhere. */
+  private localKey(key: string): string | undefined {
+    if (isReplicated(key)) return key;
+    if (key === siteEntryKey(this.tower.siteName)) return OWN_SITE_KEY;
+    return undefined;
   }
 
   private async apply(change: StoreChange): Promise<void> {
-    // The tower sends only replicated keys; a site never lets its feed write anything else.
-    if (!isReplicated(change.key)) return;
+    // The tower sends only replicated keys and this site's own entry; a site never lets its feed write anything else.
+    const key = this.localKey(change.key);
+    if (key === undefined) return;
     if (change.type === 'put') {
       if (change.value === undefined) throw new TowerAnswerError(`the tower sent a put of ${change.key} without a value`);
-      await this.store.put(change.key, change.value, undefined, REPLICATION);
+      await this.store.put(key, change.value, undefined, REPLICATION);
       return;
     }
+    await this.delete(key);
+  }
+
+  private async delete(key: string): Promise<void> {
     try {
-      await this.store.delete(change.key, undefined, REPLICATION);
+      await this.store.delete(key, undefined, REPLICATION);
     } catch (e) {
       // Already gone: a change applied before a crash and applied again now.
       if (!isBerthError(e) || e.kind !== 'not-found') throw e;
@@ -156,10 +186,13 @@ export class TowerReplicator {
     this.logger.info({ tower: this.tower.url, why }, 'reading the configuration snapshot of the control tower');
     const snapshot = await this.tower.snapshot(this.abort.signal);
     this.contact(snapshot.revision);
-    const wanted = new Map(snapshot.entries.filter((e) => isReplicated(e.key)).map((e) => [e.key, e.value]));
-    for (const prefix of REPLICATED_PREFIXES) {
+    const wanted = new Map(snapshot.entries.flatMap((e) => {
+      const key = this.localKey(e.key);
+      return key === undefined ? [] : [[key, e.value] as const];
+    }));
+    for (const prefix of [...REPLICATED_PREFIXES, OWN_SITE_KEY]) {
       for (const entry of await this.store.list(prefix)) {
-        if (!wanted.has(entry.key)) await this.apply({ revision: snapshot.revision, key: entry.key, type: 'delete', at: entry.updatedAt });
+        if (!wanted.has(entry.key)) await this.delete(entry.key);
       }
     }
     for (const [key, value] of wanted) {
@@ -168,6 +201,7 @@ export class TowerReplicator {
       if (!current || !sameValue(current.value, value)) await this.store.put(key, value, undefined, REPLICATION);
     }
     await this.writeRevision(snapshot.revision);
+    if (snapshot['report-wanted']) this.reportWanted();
   }
 
   async stop(): Promise<void> {

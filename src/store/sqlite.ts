@@ -1,8 +1,8 @@
 // The embedded ConfigStore engine: one SQLite file (better-sqlite3) in the data directory.
 // WAL with synchronous=FULL fsyncs the log on every commit, so an acknowledged write survives kill -9 and power loss.
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeDirectoryDurably } from './durable-files.js';
 import { notFound } from '../errors.js';
 import { checkWriteCondition } from './write-condition.js';
 import type { AuditRecord, AuditTrim, ConfigStore, StoreChange, StoreEntry, StoredValue, WriteCondition, WriteContext, WriteResult } from './config-store.js';
@@ -73,7 +73,7 @@ export class SqliteConfigStore implements ConfigStore {
   private readonly statements;
 
   constructor(dataDir: string) {
-    mkdirSync(dataDir, { recursive: true });
+    makeDirectoryDurably(dataDir);
     this.db = new Database(join(dataDir, 'config.db'));
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');

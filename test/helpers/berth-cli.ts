@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from './berth.js';
+import { assertNoSecretIn } from './secret-values.js';
 
 const MAIN = join(PROJECT_ROOT, 'src', 'cli', 'main.ts');
 /** tsx by its own address: the CLI runs in other working directories than the project's. */
@@ -31,7 +32,7 @@ export interface CliRunOptions {
   onStderr?: (textSoFar: string) => void;
 }
 
-/** `berth ARGS` as a script runs it. */
+/** `berth ARGS` as a script runs it; fails if its output holds a secret the leak watch knows (secret-values.ts). */
 export function runBerthCli(args: string[], options: CliRunOptions): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], { env: options.env, cwd: options.cwd });
@@ -43,7 +44,15 @@ export function runBerthCli(args: string[], options: CliRunOptions): Promise<Cli
       options.onStderr?.(stderr);
     });
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.on('close', (code) => {
+      try {
+        assertNoSecretIn(stdout, `the standard output of berth ${args[0] ?? ''} (process ${child.pid})`);
+        assertNoSecretIn(stderr, `the standard error of berth ${args[0] ?? ''} (process ${child.pid})`);
+      } catch (leak) {
+        return reject(leak as Error);
+      }
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
     child.stdin.end(options.stdin ?? '');
   });
 }

@@ -91,9 +91,11 @@ export async function startTower(options: TowerOptions = {}): Promise<RunningTow
       tower.berth = berth;
     },
     async close() {
-      await berth.stop();
-      await vault.stop();
-      rmSync(dataDir, { recursive: true, force: true });
+      try {
+        await closeAll([() => berth.stop(), () => vault.stop()]);
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
     },
   };
   return tower;
@@ -154,9 +156,11 @@ export async function startSite(tower: RunningTower, name: string, options: Site
       site.berth = berth;
     },
     async close() {
-      await berth.stop();
-      await vault?.stop();
-      rmSync(dataDir, { recursive: true, force: true });
+      try {
+        await closeAll([() => berth.stop(), () => vault?.stop()]);
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
     },
   };
   return site;
@@ -189,4 +193,21 @@ export async function converged(tower: RunningTower, site: { api: Api; name: str
     },
     limitMs,
   );
+}
+
+/**
+ * Runs every closer, in order, even when one fails (so no process is left running), then fails with the first
+ * failure: a leak found in a process's output when it stops must fail the test, not be printed and forgotten.
+ */
+export async function closeAll(closers: Array<() => Promise<unknown> | undefined>): Promise<void> {
+  const failures: unknown[] = [];
+  for (const close of closers) {
+    try {
+      await close();
+    } catch (e) {
+      failures.push(e);
+    }
+  }
+  if (failures.length === 1) throw failures[0];
+  if (failures.length > 1) throw new AggregateError(failures, `${failures.length} closers failed: ${failures.map(String).join('; ')}`);
 }

@@ -12,6 +12,7 @@ import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK, type JWTPaylo
 import { Agent, fetch } from 'undici';
 import { createCertificateAuthority, issueServerCertificate, type CertificateAuthority } from './tls.js';
 import { exitOf, PROJECT_ROOT } from './berth.js';
+import { assertNoSecretIn } from './secret-values.js';
 import type { ProviderProgramConfig, TestUser } from './oidc-provider-server.js';
 
 const PROGRAM = join(PROJECT_ROOT, 'test', 'helpers', 'oidc-provider-server.ts');
@@ -130,6 +131,8 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
       await agent.close();
       rmSync(dir, { recursive: true, force: true });
       rmSync(ca.dir, { recursive: true, force: true });
+      // Like every process the tests run, the provider may have printed no secret the leak watch knows.
+      assertNoSecretIn(output, `the output of the test identity provider ${child.pid}`);
     },
   };
 }

@@ -3,6 +3,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { eventually } from './eventually.js';
+import { assertNoSecretIn } from './secret-values.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -11,7 +12,10 @@ export interface Terminal {
   run(command: string, limitMs?: number): Promise<{ exitCode: number; screen: string }>;
   /** Types `command` and Enter, and returns at once (for a command to watch or interrupt). */
   type(command: string): Promise<number>;
-  /** Waits for the command `type` started (by its number) to end; its exit code and the screen then. */
+  /**
+   * Waits for the command `type` started (by its number) to end; its exit code and the screen then. The screen may
+   * hold no secret the leak watch knows (secret-values.ts).
+   */
   ended(which: number, limitMs?: number): Promise<{ exitCode: number; screen: string }>;
   /** Presses keys, in tmux's names (`C-c`, `Enter`). */
   press(...keys: string[]): Promise<void>;
@@ -51,6 +55,7 @@ export async function startTerminal(options: TerminalOptions): Promise<Terminal>
     async ended(which, limitMs = 120_000) {
       const match = await terminal.waitFor(new RegExp(`__ended_${which}__(\\d+)`), `the end of command ${which}`, limitMs);
       const screen = await terminal.screen();
+      assertNoSecretIn(screen, `the terminal after command ${which}`);
       return { exitCode: Number(match[1]), screen: screen.slice(0, screen.indexOf(`__ended_${which}__`)) };
     },
     async run(command, limitMs) {

@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { assertNoSecretIn } from './secret-values.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const MAIN = path.join(REPO_ROOT, 'vault-dev', 'src', 'main.ts');
@@ -41,7 +42,10 @@ export interface VaultDevInstance {
   dataDir: string;
   /** Everything the process wrote to stdout and stderr so far. */
   output(): string;
-  /** SIGTERM, then waits for exit (SIGKILL if it hangs); removes a temp dataDir the helper created. */
+  /**
+   * SIGTERM, then waits for exit (SIGKILL if it hangs); removes a temp dataDir the helper created. Fails if its whole
+   * output holds a registered secret value (see secret-values.ts): the store holds secrets, it must never log one.
+   */
   stop(): Promise<void>;
   /** Sends a signal (default SIGKILL) without waiting. */
   kill(signal?: NodeJS.Signals): void;
@@ -116,6 +120,10 @@ export async function startVaultDev(opts: VaultDevOptions = {}): Promise<VaultDe
         clearTimeout(timer);
       }
       if (ownsDataDir) await rm(dataDir, { recursive: true, force: true });
+      // In dev mode vault-dev announces its own root token once, as `vault server -dev` does: that line is by design
+      // (a test may watch the token, e.g. to catch Berth logging its VAULT_TOKEN); every other byte is checked.
+      const announced = rootToken === '' ? output : output.replace(`\nRoot Token: ${rootToken}\n`, '\n');
+      assertNoSecretIn(announced, `the output of vault-dev ${child.pid}`);
     },
   };
 }

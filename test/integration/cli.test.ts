@@ -19,6 +19,7 @@ import { freePort } from '../helpers/free-port.js';
 import { buildSinglePlatformImage, pushImage, type BuiltImage } from '../helpers/oci-images.js';
 import { startRegistryProxy, type RegistryProxy } from '../helpers/registry-proxy.js';
 import { createCertificateAuthority, issueServerCertificate, type CertificateAuthority } from '../helpers/tls.js';
+import { registerSecretValue } from '../helpers/secret-values.js';
 import { startTerminal, type Terminal } from '../helpers/tmux.js';
 
 const MiB = 1024 * 1024;
@@ -64,6 +65,8 @@ before(async () => {
     pushImage(big, { address: registry.address, caCertPem: registry.caCertPem }, 'big/app', 'v1'),
     pushImage(small, { address: registry.address, caCertPem: registry.caCertPem }, 'small/app', 'v1'),
   ]);
+  // The tokens the CLI is given: never on a screen, in a CLI's output or in Berth's log (secret-values.ts).
+  registerSecretValue(tower.berth.adminToken);
   writeFileSync(join(home, 'tower-token'), tower.berth.adminToken, { mode: 0o600 });
   writeFileSync(join(home, 'edge-token'), edge.berth.adminToken, { mode: 0o600 });
   writeFileSync(join(home, 'proxied.yaml'), yaml.dump({ address: PROXIED, 'override-address': proxy.address, 'ca-cert': ca.certPem }));
@@ -286,7 +289,7 @@ describe('in a script', () => {
     assert.match(flag.stderr, /Usage: berth show \[options\] <path\.\.\.>/);
     const path = await berth(['show', 'image-registry', 'remote-registreis']);
     assert.equal(path.code, 2);
-    assert.match(path.stderr, /^berth: no such path in the API: 'config image-registry remote-registreis'; after 'config image-registry' come: remote-registries\n$/);
+    assert.match(path.stderr, /^berth: no such path in the API: 'config image-registry remote-registreis'; after 'config image-registry' come: remote-registries, site-images, site-retention\n$/);
     const notHere = await berth(['show', 'image-registry', 'remote-registries', '--site', 'edge']);
     assert.equal(notHere.code, 2);
     assert.match(notHere.stderr, /--site: GET \/v1\/config\/image-registry\/remote-registries does not take 'site'/);
@@ -345,7 +348,7 @@ describe('in a script', () => {
 
     const complete = async (...words: string[]) => lines((await berth(['__complete', ...words])).stdout);
     assert.deepEqual(await complete('sh'), ['show']);
-    assert.deepEqual(await complete('show', 'image-registry', ''), ['remote-registries']);
+    assert.deepEqual(await complete('show', 'image-registry', ''), ['remote-registries', 'site-images', 'site-retention']);
     assert.deepEqual(await complete('do', 'image-registry', 'remote-registries', PROXIED, 'p'), ['pull']);
     assert.deepEqual(await complete('do', 'image-registry', 'remote-registries', ''), [PROXIED], 'keys listed by Berth');
     assert.ok((await complete('show', '--k')).includes('--keys'));

@@ -11,6 +11,7 @@ import { startBerth, type BerthProcess } from '../helpers/berth.js';
 import { Api } from '../helpers/api.js';
 import { assertMatchesContract } from '../helpers/contract.js';
 import { createCertificateAuthority } from '../helpers/tls.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 const LIST = '/v1/config/image-registry/remote-registries';
 const STATE = '/v1/state/image-registry/remote-registries';
@@ -27,17 +28,6 @@ interface Registry {
   credentials?: { repository: string; vault: string; secret: string }[];
 }
 
-/** mulberry32: a small seeded generator, so a failing run can be repeated with BERTH_CRASH_SEED. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const dataDir = mkdtempSync(join(tmpdir(), 'berth-crash-'));
 const adminToken = `crash-admin-${Math.random().toString(36).slice(2)}-token`;

@@ -131,8 +131,12 @@ const errorMessageOf = (answer: Answer): string => {
 // ---------------------------------------------------------------------------------------------------------------
 // The role rules, written out on their own (not imported): the oracle the implementation is held to.
 
+/** A site's report: sent by that site's own token alone. */
+const REPORT = '/v1/state/system/site-report';
+
 function mayCall(caller: Caller, method: string, template: string, viaSite: boolean): boolean {
   const reading = method === 'GET';
+  if (template === REPORT && caller !== 'site' && caller !== 'other-site') return false;
   // Tokens and the audit trail are for admins alone, reads included.
   const system = template.startsWith('/v1/config/system/') || template === '/v1/state/system/audit';
   switch (caller) {
@@ -144,7 +148,7 @@ function mayCall(caller: Caller, method: string, template: string, viaSite: bool
       return reading && !system;
     case 'site':
     case 'other-site':
-      return reading && !viaSite && ['/v1/state/system/changes', '/v1/state/system/snapshot'].includes(template);
+      return (reading && !viaSite && ['/v1/state/system/changes', '/v1/state/system/snapshot'].includes(template)) || (method === 'POST' && !viaSite && template === REPORT);
     default:
       return false;
   }
@@ -176,6 +180,7 @@ const PATH_VALUES: Record<string, string> = {
   'remote-registry-address': TARGET,
   'site-name': 'edge',
   'token-name': 'hostile-read',
+  'site-images-name': 'edge-images',
   'repository-name': 'team%2Fapp',
   tag: 'v1',
   digest: DIGEST,
@@ -198,6 +203,10 @@ const BODIES: Record<string, unknown> = {
   TokenRequest: { name: 'new-token', role: 'read' },
   SiteRetention: { 'budget-bytes': 1_000_000, sites: [{ name: 'edge', 'budget-bytes': 500_000 }] },
   SiteRetentionPatch: { 'interval-seconds': 60 },
+  SiteImages: { name: 'new-images', sites: 'region=eu', images: [{ image: `${TARGET}/team/app:v1` }] },
+  'SiteImages PUT': { name: 'edge-images', sites: 'name=edge', images: [{ image: `${TARGET}/team/app:v1`, to: 'team/app:edge' }] },
+  SiteImagesPatch: { sites: 'name=edge' },
+  SiteReport: { 'site-images': [] },
 };
 
 interface Operation {

@@ -7,7 +7,7 @@ import { startVaultDev, type VaultDevInstance } from '../helpers/vault-dev.js';
 import { startBerth, type BerthProcess } from '../helpers/berth.js';
 import { Api, errorMessage, type ApiResponse } from '../helpers/api.js';
 import { assertMatchesContract } from '../helpers/contract.js';
-import { assertNoSecretIn, randomSecret, registerSecretValue, vaultClient, writeRegistrySecret } from '../helpers/secret-values.js';
+import { assertNoSecretIn, randomSecret, registerBasicCredential, registerSecretValue, vaultClient, writeRegistrySecret } from '../helpers/secret-values.js';
 import { VaultSecretStore } from '../../src/secrets/secret-store.js';
 import { registryCredentials } from '../../src/secrets/registry-credentials.js';
 import { BerthError } from '../../src/errors.js';
@@ -180,18 +180,33 @@ describe('Berth while the secret store is sealed', () => {
 });
 
 describe('the leak watch itself', () => {
-  it('catches a registered secret value in a text, plain or base64', () => {
+  it('catches a registered secret value in a text, as is and in every encoding, inside longer texts too', () => {
     const value = randomSecret('watch');
+    registerSecretValue(value);
     assert.doesNotThrow(() => assertNoSecretIn('nothing to see', 'a text'));
-    assert.throws(() => {
-      const text = `... ${value} ...`;
-      registerAndCheck(value, text);
-    }, /leaked/);
-    assert.throws(() => registerAndCheck(value, Buffer.from(value).toString('base64')), /leaked/);
+    const bytes = Buffer.from(value);
+    const leaks = {
+      'as is': `... ${value} ...`,
+      base64: bytes.toString('base64'),
+      // Inside a longer encoded text, at each of the three byte alignments base64 has.
+      'base64 at offset 1': Buffer.concat([Buffer.from('x'), bytes, Buffer.from('yz')]).toString('base64'),
+      'base64 at offset 2': Buffer.from(`{"p":"${value}"}`).toString('base64'),
+      base64url: Buffer.concat([Buffer.from('?~'), bytes]).toString('base64url'),
+      hex: `0x${bytes.toString('hex')}`,
+    };
+    for (const [form, text] of Object.entries(leaks)) assert.throws(() => assertNoSecretIn(text, 'a text'), /leaked/, form);
+    // Characters that encodings change: percent-encoding (a URL, a form body) and JSON escapes.
+    const special = `p@ss w/rd "q" ${randomSecret('special')}`;
+    registerSecretValue(special);
+    assert.throws(() => assertNoSecretIn(`?password=${encodeURIComponent(special)}&x=1`, 'a URL'), /leaked/);
+    assert.throws(() => assertNoSecretIn(JSON.stringify({ password: special }), 'a JSON body'), /leaked/);
+  });
+
+  it('catches a user name and password as HTTP Basic credentials (base64 of user:password)', () => {
+    const password = randomSecret('basic');
+    registerBasicCredential('puller', password);
+    assert.throws(() => assertNoSecretIn(`authorization: Basic ${Buffer.from(`puller:${password}`).toString('base64')}`, 'a log line'), /leaked/);
+    // The user name alone is no secret.
+    assert.doesNotThrow(() => assertNoSecretIn(`user puller, Basic ${Buffer.from('puller:').toString('base64')}`, 'a log line'));
   });
 });
-
-function registerAndCheck(value: string, text: string): void {
-  registerSecretValue(value);
-  assertNoSecretIn(text, 'a text');
-}

@@ -177,6 +177,24 @@ describe('deleting and collecting garbage', () => {
     assert.equal(readOciLayoutTag(layout, 'v2').digest, multi.digest);
   });
 
+  it('a platform manifest a stored index lists cannot be deleted alone, through /v1 or /v2 (409 naming the index)', async () => {
+    const child = multi.manifests[0]!.digest;
+    for (const path of [`${REPOSITORIES}/edge%2Fdemo%2Fapp/images/${child}`, `${REPOSITORIES}/edge%2Fdemo%2Fapp/images/${child}?validate=true`]) {
+      const refused = await roles.operator.delete(path);
+      assert.equal(refused.status, 409, refused.text);
+      assert.match(errorMessage(refused), new RegExp(`listed by the image index ${multi.digest} in repository edge/demo/app`));
+    }
+    const v2 = await fetch(`${berth.url}/v2/edge/demo/app/manifests/${child}`, { method: 'DELETE', headers: { authorization: `Bearer ${roles.operator.token}` } });
+    assert.equal(v2.status, 409);
+    const body = (await v2.json()) as { errors: Array<{ code: string; message: string; detail: { index: string } }> };
+    assert.equal(body.errors[0]!.code, 'DENIED');
+    assert.equal(body.errors[0]!.detail.index, multi.digest);
+    // Nothing was lost: the tag still reaches every platform, and state lists them all.
+    assert.equal((await fetch(`${berth.url}/v2/edge/demo/app/manifests/${child}`, { headers: { authorization: `Bearer ${roles.operator.token}` } })).status, 200);
+    const state = (await api.get(`${REPOSITORIES}/edge%2Fdemo%2Fapp`)).body as { tags: Array<{ platforms: string[] }> };
+    assert.deepEqual(state.tags[0]!.platforms, ['linux/amd64', 'linux/arm64/v8']);
+  });
+
   it('deleting an index deletes its platform manifests and every tag on it', async () => {
     assert.equal((await api.delete(`${REPOSITORIES}/edge%2Fdemo%2Fapp/images/${multi.digest}`)).status, 204);
     assert.deepEqual((await api.get(`${REPOSITORIES}?count=true`)).body, { count: 0 });

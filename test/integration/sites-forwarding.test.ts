@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Api, errorMessage, type ApiResponse } from '../helpers/api.js';
 import { startBerth } from '../helpers/berth.js';
-import { converged, startSite, startTower, type RunningSite, type RunningTower } from '../helpers/berth-site.js';
+import { closeAll, converged, startSite, startTower, type RunningSite, type RunningTower } from '../helpers/berth-site.js';
 import { assertMatchesContract } from '../helpers/contract.js';
 import { freePort } from '../helpers/free-port.js';
 import { createCertificateAuthority, issueServerCertificate, type CertificateAuthority } from '../helpers/tls.js';
@@ -65,8 +65,11 @@ after(async () => {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
-  for (const close of [() => edge?.close(), () => secure?.close(), () => tower?.close()]) await close()?.catch((e: unknown) => console.error(e));
-  for (const authority of [ca, otherCa]) if (authority) rmSync(authority.dir, { recursive: true, force: true });
+  try {
+    await closeAll([() => edge?.close(), () => secure?.close(), () => tower?.close()]);
+  } finally {
+    for (const authority of [ca, otherCa]) if (authority) rmSync(authority.dir, { recursive: true, force: true });
+  }
 });
 
 describe('sites over TLS', () => {

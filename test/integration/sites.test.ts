@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { errorMessage, type Api, type ApiResponse } from '../helpers/api.js';
-import { converged, replicationState, startSite, startTower, SITE_TOKENS_MOUNT, type RunningSite, type RunningTower } from '../helpers/berth-site.js';
+import { closeAll, converged, replicationState, startSite, startTower, SITE_TOKENS_MOUNT, type RunningSite, type RunningTower } from '../helpers/berth-site.js';
 import { eventually } from '../helpers/eventually.js';
 import { assertMatchesContract } from '../helpers/contract.js';
 import { startDockerRegistry, type RunningRegistry } from '../helpers/docker-registry.js';
@@ -79,11 +79,12 @@ before(async () => {
 });
 
 after(async () => {
-  for (const close of [() => siteA?.close(), () => siteB?.close(), () => tower?.close(), () => registry?.stop()]) {
-    await close()?.catch((e: unknown) => console.error(e));
+  try {
+    await closeAll([() => siteA?.close(), () => siteB?.close(), () => tower?.close(), () => registry?.stop()]);
+  } finally {
+    image?.remove();
+    if (ca) rmSync(ca.dir, { recursive: true, force: true });
   }
-  image?.remove();
-  if (ca) rmSync(ca.dir, { recursive: true, force: true });
 });
 
 describe('sites', () => {

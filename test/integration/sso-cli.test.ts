@@ -71,6 +71,7 @@ before(async () => {
   home = mkdtempSync(join(tmpdir(), 'berth-sso-cli-home-'));
   installBerthCommand(home);
   copyFileSync(provider.ca.certPath, join(home, 'idp-ca.pem'));
+  registerSecretValue(berth.adminToken);
   writeFileSync(join(home, 'admin-token'), berth.adminToken, { mode: 0o600 });
   writeFileSync(join(home, 'registry.yaml'), `address: ${REGISTRY}\n`);
   writeFileSync(join(home, 'other.yaml'), 'address: other.example.com\n');

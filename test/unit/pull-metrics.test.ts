@@ -25,5 +25,8 @@ describe('pull metric labels', () => {
     assert.equal(errorKindOf(upstreamFailure('odd', { kind: 'made-up-by-someone-<script>' })), 'other');
     assert.equal(errorKindOf(new BerthError('upstream-failure', 'no info')), 'upstream-failure');
     assert.equal(errorKindOf(new Error('a bug')), 'internal');
+    // The machine's conditions, as the errors of the file system come: not bugs.
+    assert.equal(errorKindOf(Object.assign(new Error('write failed'), { code: 'ENOSPC' })), 'insufficient-storage');
+    assert.equal(errorKindOf(Object.assign(new Error('open failed'), { code: 'EMFILE' })), 'unavailable');
   });
 });

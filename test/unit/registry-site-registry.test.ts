@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { BerthError } from '../../src/errors.js';
 import { ManifestBlobUnknownError, RegistryError, createSiteRegistry, type SiteRegistry } from '../../src/registry/index.js';
 import { buildPlatformImage, sha256Digest, type TestPlatformImage } from '../helpers/skopeo.js';
+import { RegistryIndex } from '../../src/registry/storage/registry-index.js';
 
 const ociManifest = 'application/vnd.oci.image.manifest.v1+json';
 const ociIndex = 'application/vnd.oci.image.index.v1+json';
@@ -124,6 +125,37 @@ describe('SiteRegistry domain API', () => {
     await assert.rejects(registry.statManifest('pulled/cascade', amd64.manifest.digest), (e: unknown) => e instanceof RegistryError && e.code === 'MANIFEST_UNKNOWN');
     assert.equal((await registry.statManifest('pulled/cascade', 'arm64-only')).digest, arm64.manifest.digest);
     await assert.rejects(registry.deleteImage('pulled/cascade', sha256Digest(index)), (e: unknown) => e instanceof BerthError && e.kind === 'not-found');
+  });
+
+  it('refuses to delete a manifest an index lists (either API), even when it is tagged itself; the index may go, and then it may', async () => {
+    const amd64 = await buildPlatformImage({ os: 'linux', architecture: 'amd64' }, { listed: 'amd64' });
+    await ingestBlobs(amd64);
+    await registry.putManifest('pulled/listed', 'amd64', ociManifest, amd64.manifest.bytes);
+    const index = indexOf(amd64);
+    await registry.putManifest('pulled/listed', 'v1', ociIndex, index);
+    const listed = (e: unknown) => e instanceof RegistryError && e.status === 409 && e.detail?.index === sha256Digest(index);
+    await assert.rejects(registry.deleteImage('pulled/listed', amd64.manifest.digest), listed);
+    await assert.rejects(registry.deleteImage('pulled/listed', amd64.manifest.digest, { validateOnly: true }), listed);
+    await assert.rejects(registry.deleteManifest('pulled/listed', amd64.manifest.digest), listed);
+    assert.deepEqual((await registry.getRepository('pulled/listed')).tags.map((t) => t.platforms), [['linux/amd64'], ['linux/amd64']]);
+    // A tag is no manifest: deleting the child's own tag is fine.
+    await registry.deleteManifest('pulled/listed', 'amd64');
+    await registry.deleteManifest('pulled/listed', sha256Digest(index));
+    await registry.deleteImage('pulled/listed', amd64.manifest.digest);
+    await assert.rejects(registry.statManifest('pulled/listed', amd64.manifest.digest), (e: unknown) => e instanceof RegistryError && e.code === 'MANIFEST_UNKNOWN');
+  });
+
+  it('records an index only while every manifest it lists is there, checked in the same transaction as the write', async () => {
+    const amd64 = await buildPlatformImage({ os: 'linux', architecture: 'amd64' }, { race: 'amd64' });
+    const index = new RegistryIndex(join(dataDir, 'index.db'));
+    try {
+      const record = { repository: 'pulled/race', digest: sha256Digest(indexOf(amd64)), mediaType: ociIndex, size: 1, createdAt: new Date().toISOString() };
+      const reference = { kind: 'manifest' as const, digest: amd64.manifest.digest, mediaType: ociManifest, size: amd64.manifest.bytes.length };
+      assert.throws(() => index.recordManifest(record, [reference], ['v1'], record.createdAt), (e: unknown) => e instanceof ManifestBlobUnknownError);
+      assert.equal(index.getManifest('pulled/race', record.digest), undefined);
+    } finally {
+      index.close();
+    }
   });
 
   it('rejects invalid names, tags and manifests as invalid input', async () => {

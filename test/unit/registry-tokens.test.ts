@@ -30,9 +30,9 @@ describe('registry tokens', () => {
     const tokens = new RegistryTokens(() => now);
     const { token, expiresIn } = tokens.issue(grants);
     assert.equal(expiresIn, TOKEN_LIFETIME_SECONDS);
-    assert.deepEqual(tokens.verify(token), grants);
+    assert.deepEqual(tokens.verify(token), { grants });
     now += (TOKEN_LIFETIME_SECONDS - 1) * 1000;
-    assert.deepEqual(tokens.verify(token), grants);
+    assert.deepEqual(tokens.verify(token), { grants });
     now += 1000;
     assert.equal(tokens.verify(token), undefined);
   });
@@ -45,14 +45,25 @@ describe('registry tokens', () => {
     assert.equal(tokens.verify(token.replace('berth-registry.', 'berth-registry.e')), undefined);
     assert.equal(tokens.verify('berth_someapitoken'), undefined);
     const entry = { type: 'repository' as const, name: 'team/app' };
-    assert.ok(grantsAllow(tokens.verify(token)!, entry, 'pull'));
-    assert.ok(!grantsAllow(tokens.verify(token)!, entry, 'push'));
-    assert.ok(!grantsAllow(tokens.verify(token)!, { type: 'repository', name: 'team/app2' }, 'pull'));
+    assert.ok(grantsAllow(tokens.verify(token)!.grants, entry, 'pull'));
+    assert.ok(!grantsAllow(tokens.verify(token)!.grants, entry, 'push'));
+    assert.ok(!grantsAllow(tokens.verify(token)!.grants, { type: 'repository', name: 'team/app2' }, 'pull'));
   });
 
   it('leave out grants with no action', () => {
     const tokens = new RegistryTokens();
     const { token } = tokens.issue([{ type: 'repository', name: 'x', actions: [] }, ...grants]);
-    assert.deepEqual(tokens.verify(token), grants);
+    assert.deepEqual(tokens.verify(token), { grants });
+  });
+
+  it('name whom they were issued to, and that name cannot be changed', () => {
+    const tokens = new RegistryTokens();
+    const { token } = tokens.issue(grants, 'pusher-a');
+    assert.deepEqual(tokens.verify(token), { grants, holder: 'pusher-a' });
+    // The same claims naming someone else, under the original signature: not a token of this process.
+    const [payload, signature] = token.slice('berth-registry.'.length).split('.');
+    const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString('utf8')) as Record<string, unknown>;
+    const renamed = Buffer.from(JSON.stringify({ ...claims, sub: 'pusher-b' })).toString('base64url');
+    assert.equal(tokens.verify(`berth-registry.${renamed}.${signature}`), undefined);
   });
 });

@@ -23,6 +23,7 @@ const FEED = '/v1/state/system/changes';
 const TOKENS = '/v1/config/system/tokens';
 const REGISTRIES = '/v1/config/image-registry/remote-registries';
 const PULL = '/v1/state/image-registry/pull';
+const REPORT = '/v1/state/system/site-report';
 const AUDIT = '/v1/state/system/audit';
 
 describe('one enum of roles', () => {
@@ -53,6 +54,16 @@ describe('one enum of roles', () => {
       ['site', 'GET', REGISTRIES, undefined, false],
       ['site', 'GET', '/v1/state/sites', undefined, false],
       ['site', 'POST', PULL, undefined, false],
+      // A site's report: its own token alone sends one, never through ?site=, never anyone else.
+      ['site', 'POST', REPORT, undefined, true],
+      ['site', 'POST', REPORT, 'other-site', false],
+      ['site', 'GET', REPORT, undefined, false],
+      ['admin', 'POST', REPORT, undefined, false],
+      ['operator', 'POST', REPORT, undefined, false],
+      ['read', 'POST', REPORT, undefined, false],
+      ['site', 'GET', '/v1/state/image-registry/site-images', undefined, false],
+      ['operator', 'PUT', '/v1/config/image-registry/site-images/{site-images-name}', undefined, false],
+      ['admin', 'PUT', '/v1/config/image-registry/site-images/{site-images-name}', undefined, true],
     ];
     for (const [role, method, path, site, allowed] of cases) assert.equal(isAllowed(role, { method, path, site }), allowed, `${role} ${method} ${path} ${site ?? ''}`);
     for (const unknown of ['root', 'Admin', '', 'operator ']) {

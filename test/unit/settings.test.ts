@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseListenAddress, readSettings, SettingsError } from '../../src/settings.js';
+import { DEFAULT_LIMITS } from '../../src/limits.js';
 
 /** Asserts that reading these settings fails with a SettingsError whose message matches `pattern`. */
 function fails(argv: string[], env: NodeJS.ProcessEnv, pattern: RegExp): SettingsError {
@@ -28,6 +29,7 @@ describe('defaults', () => {
       adminToken: undefined,
       logLevel: 'info',
       bodyLimitBytes: 1_048_576,
+      requestTimeoutMs: 300_000,
       registryAnonymousPull: false,
       registryMirror: {},
       secretStore: undefined,
@@ -35,6 +37,9 @@ describe('defaults', () => {
       tower: undefined,
       sitesAllowHttp: false,
       store: { engine: 'sqlite' },
+      fanOut: { concurrency: 32, timeoutMs: 30_000 },
+      siteImages: { resolveIntervalMs: 900_000 },
+      limits: DEFAULT_LIMITS,
       oidc: undefined,
       pullHistory: 100,
       auditRetention: { maxEntries: 100_000, maxAgeMs: 365 * 86_400_000 },
@@ -184,9 +189,52 @@ describe('malformed settings', () => {
     }
   });
 
+  it('fan-out and desired images: whole numbers in range', () => {
+    const read = readSettings(['--fanout-concurrency', '5'], { BERTH_FANOUT_TIMEOUT: '120', BERTH_SITE_IMAGES_RESOLVE_INTERVAL: '0' });
+    assert.deepEqual([read.fanOut, read.siteImages], [{ concurrency: 5, timeoutMs: 120_000 }, { resolveIntervalMs: 0 }]);
+    for (const bad of ['0', '1001', '-1', '1.5', 'many', ' 4', '']) fails([], { BERTH_FANOUT_CONCURRENCY: bad }, /^BERTH_FANOUT_CONCURRENCY: expected a number of sites from 1 to 1000/);
+    for (const bad of ['0', '3601', '30s', '']) fails([], { BERTH_FANOUT_TIMEOUT: bad }, /^BERTH_FANOUT_TIMEOUT: expected a number of seconds from 1 to 3600/);
+    for (const bad of ['604801', '-5', '15m']) fails([], { BERTH_SITE_IMAGES_RESOLVE_INTERVAL: bad }, /^BERTH_SITE_IMAGES_RESOLVE_INTERVAL: expected a number of seconds from 0 to 604800/);
+  });
+
   it('data dir: anything but empty or blank', () => {
     assert.equal(readSettings([], { BERTH_DATA_DIR: 'relative/dir with spaces' }).dataDir, 'relative/dir with spaces');
     for (const bad of ['', '   ', '\t']) fails([], { BERTH_DATA_DIR: bad }, /^BERTH_DATA_DIR: must not be empty/);
+  });
+});
+
+describe('the bounds (limits.ts)', () => {
+  const bounds = {
+    BERTH_MAX_MANIFEST_BYTES: ['manifestBytes', '8388608', 8_388_608],
+    BERTH_MAX_CONFIG_BYTES: ['configBytes', '65536', 65_536],
+    BERTH_MAX_MANIFEST_ENTRIES: ['manifestEntries', '64', 64],
+    BERTH_MAX_PULL_MANIFEST_BYTES: ['pullManifestBytes', '1048576', 1_048_576],
+    BERTH_OPERATION_FETCHES: ['operationFetches', '2', 2],
+    BERTH_REMOTE_FETCHES: ['remoteFetches', '12', 12],
+    BERTH_MAX_PATCH_OPERATIONS: ['patchOperations', '50', 50],
+    BERTH_UPLOAD_SESSIONS: ['uploadSessions', '10', 10],
+    BERTH_UPLOAD_SESSIONS_PER_TOKEN: ['uploadSessionsPerToken', '3', 3],
+    BERTH_UPLOAD_IDLE_TIMEOUT: ['uploadIdleMs', '90', 90_000],
+  } as const;
+
+  it('the request timeout is read in seconds, from 1 s to a day', () => {
+    assert.equal(readSettings([], { BERTH_REQUEST_TIMEOUT: '2' }).requestTimeoutMs, 2000);
+    assert.equal(readSettings(['--request-timeout=3600'], {}).requestTimeoutMs, 3_600_000);
+    for (const bad of ['0', '86401', 'soon']) fails([], { BERTH_REQUEST_TIMEOUT: bad }, /^BERTH_REQUEST_TIMEOUT: expected a whole number from 1 to 86400/);
+  });
+
+  it('each bound is read from its variable (the idle timeout in seconds) and from its flag', () => {
+    for (const [variable, [field, text, value]] of Object.entries(bounds)) {
+      assert.equal(readSettings([], { [variable]: text }).limits[field], value, variable);
+      const flag = `--${variable.slice('BERTH_'.length).toLowerCase().replace(/_/g, '-')}=${text}`;
+      assert.equal(readSettings([flag], {}).limits[field], value, flag);
+    }
+  });
+
+  it('a bound that is not a whole number in its range is an error naming the variable and the range', () => {
+    for (const variable of Object.keys(bounds)) {
+      for (const bad of ['', '0', '-1', '1.5', 'ten', '99999999999999999']) fails([], { [variable]: bad }, new RegExp(`^${variable}: expected a whole number from \\d+ to \\d+, got '${bad.replace('.', '\\.')}'$`));
+    }
   });
 });
 

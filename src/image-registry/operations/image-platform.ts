@@ -12,8 +12,6 @@ import {
 
 /** Config media types that hold a platform; anything else (an artifact's config) has none to read. */
 const IMAGE_CONFIG_TYPES = new Set(['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json']);
-/** Image configs are kilobytes; a long history makes them tens of kilobytes. More than this is not a config. */
-const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 const UNKNOWN_PLATFORM = 'unknown/unknown';
 
 const stringField = (value: Record<string, unknown>, name: string): string | undefined =>
@@ -25,6 +23,8 @@ export class ImagePlatforms {
   constructor(
     private readonly client: RegistryClient,
     private readonly repository: string,
+    /** Image configs are kilobytes; more than this (BERTH_MAX_CONFIG_BYTES) is not read. */
+    private readonly maxConfigBytes: number,
   ) {}
 
   /** `os/arch[/variant]` from the config `config` describes, or `unknown/unknown` when it names none. */
@@ -46,16 +46,18 @@ export class ImagePlatforms {
     const subject = `config ${this.repository}@${config.digest}`;
     const digest = parseDigest(config.digest);
     if (!digest) throw this.fail(`${subject}: not a sha256/sha512 digest`);
-    if (config.size > MAX_CONFIG_BYTES) throw this.fail(`${subject}: ${config.size} bytes is too large for an image config`);
+    if (config.size > this.maxConfigBytes) {
+      throw this.fail(`${subject}: ${config.size} bytes, more than the ${this.maxConfigBytes} Berth reads of an image config (BERTH_MAX_CONFIG_BYTES)`);
+    }
     const download = await this.client.getBlob(this.repository, config.digest);
     const digester = new Digester(digest.algorithm);
     const chunks: Buffer[] = [];
     for await (const chunk of download.body) {
       const bytes = chunk as Buffer;
       digester.update(bytes);
-      if (digester.bytes > MAX_CONFIG_BYTES) {
+      if (digester.bytes > Math.min(config.size, this.maxConfigBytes)) {
         download.body.destroy();
-        throw this.fail(`${subject}: larger than ${MAX_CONFIG_BYTES} bytes`);
+        throw this.fail(`${subject}: more bytes sent than the ${config.size} its descriptor gives`);
       }
       chunks.push(bytes);
     }

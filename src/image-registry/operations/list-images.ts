@@ -1,6 +1,8 @@
 // list-images: the tags of one repository (all, or those asked for) as image names, each with its manifest or
-// index described: digests, media types, platforms and annotations. Manifests are fetched side by side, bounded.
-import { invalidInput } from '../../errors.js';
+// index described: digests, media types, platforms and annotations. Manifests are fetched side by side, bounded
+// (BERTH_OPERATION_FETCHES); an index listing more entries than a pull would take is the remote's bad answer.
+import { invalidInput, upstreamFailure } from '../../errors.js';
+import type { Limits } from '../../limits.js';
 import {
   RegistryError,
   platformString,
@@ -49,8 +51,6 @@ export interface ListImagesAnswer {
   images: ListedImage[];
 }
 
-/** Manifest requests in flight at once for one call: enough to hide round trips, few enough for rate limits. */
-export const MANIFEST_FETCH_CONCURRENCY = 8;
 const SHORT_DIGEST_HEX_DIGITS = 12;
 
 /** Cuts `algorithm:hex` to the requested number of hex digits; the algorithm stays, so the value still says what it is. */
@@ -80,6 +80,7 @@ async function describe(
   repository: string,
   tag: string,
   shorten: (digest: string) => string,
+  limits: Pick<Limits, 'manifestEntries'>,
 ): Promise<Omit<ListedImage, 'name'> | undefined> {
   let fetched: FetchedManifest;
   try {
@@ -92,6 +93,12 @@ async function describe(
   const digest = shorten(fetched.digest);
   if (fetched.kind === 'index') {
     const index = fetched.parsed;
+    if (index.manifests.length > limits.manifestEntries) {
+      throw upstreamFailure(
+        `registry ${client.label}: image index ${repository}:${tag} lists ${index.manifests.length} manifests, more than the ${limits.manifestEntries} Berth takes (BERTH_MAX_MANIFEST_ENTRIES)`,
+        { kind: 'bad-response', registry: client.registry, digest: fetched.digest, limit: limits.manifestEntries },
+      );
+    }
     return {
       digest,
       'image-index': {
@@ -119,9 +126,9 @@ export async function listImages(deps: OperationDeps, address: string, request: 
   const nameOf = (tag: string) => `${registry.value.address}/${repository}:${tag}`;
   if (request.brief) return { images: tags.map((tag) => ({ name: nameOf(tag) })) };
 
-  const platforms = new ImagePlatforms(client, repository);
+  const platforms = new ImagePlatforms(client, repository, deps.limits.configBytes);
   const shorten = digestShortener(request['digest-length']);
-  const described = await mapBounded(tags, MANIFEST_FETCH_CONCURRENCY, (tag) => describe(client, platforms, repository, tag, shorten));
+  const described = await mapBounded(tags, deps.limits.operationFetches, (tag) => describe(client, platforms, repository, tag, shorten, deps.limits));
   const images: ListedImage[] = [];
   described.forEach((image, i) => {
     if (image) images.push({ name: nameOf(tags[i]!), ...image });

@@ -105,6 +105,10 @@ class ReportingWriter implements BlobWriter {
     return this.inner.lastActivity;
   }
 
+  get usable(): boolean {
+    return this.inner.usable;
+  }
+
   async write(chunk: Uint8Array): Promise<void> {
     await this.inner.write(chunk);
     this.report({ kind: 'bytes', offset: this.inner.offset });

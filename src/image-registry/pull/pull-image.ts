@@ -1,8 +1,14 @@
 // The pull operation: fetch an image's manifests from a remote registry (digests verified), pick the platform(s),
 // bring every blob into the site registry's store, then store the manifests and tag -- the tag last, so a pull that
 // fails anywhere tags nothing. Identical pulls running at once are one pull: pull-operations.ts sees to that.
+//
+// What a remote serves is not trusted to be small: an index's entries are bounded in number and in the bytes their
+// descriptors give (checked before anything is fetched), each manifest is read no further than its descriptor's
+// size, duplicates are fetched once, and a pull has a bounded number of fetches in flight.
 import { notFound, upstreamFailure } from '../../errors.js';
 import type { RegistryClient } from '../../oci/index.js';
+import { DEFAULT_LIMITS, type Limits } from '../../limits.js';
+import { mapBounded } from '../operations/bounded-map.js';
 import {
   formatPlatform,
   isRegistryError as isSiteRegistryError,
@@ -13,7 +19,7 @@ import {
   type ManifestDocument,
   type SiteRegistry,
 } from '../../registry/index.js';
-import type { BlobSource, BlobTransfers } from './blob-transfer.js';
+import type { BlobSource, BlobTransfers, TransferLease } from './blob-transfer.js';
 import { availablePlatforms, describePlatform, matchesPlatform, selectPlatform, type PlatformChoice } from './platform.js';
 import type { PullSpec } from './pull-request.js';
 
@@ -53,13 +59,44 @@ interface PullPlan {
 
 /** An index of indexes of images is as deep as real registries go. */
 const MAX_INDEX_DEPTH = 2;
-/** Image configs are a few KiB; one larger is not read for its platform. */
-const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+export type PullLimits = Pick<Limits, 'configBytes' | 'manifestEntries' | 'pullManifestBytes' | 'operationFetches'>;
+
+/** What one pull has taken on so far: the manifests below the top, and the bytes of all its manifests. */
+class ManifestBudget {
+  private entries = 0;
+  private bytes: number;
+
+  constructor(private readonly limits: PullLimits, top: PulledManifest) {
+    this.bytes = top.bytes.byteLength;
+  }
+
+  /** Takes on an index's entries before any is fetched, or fails naming the bound they would pass. */
+  admit(source: BlobSource, index: PulledManifest, entries: readonly Descriptor[], fresh: readonly Descriptor[]): void {
+    this.entries += entries.length;
+    const { manifestEntries, pullManifestBytes } = this.limits;
+    if (this.entries > manifestEntries) {
+      throw upstreamFailure(
+        `registry ${source.registry}: image index ${index.digest} of ${source.repository} lists ${entries.length} manifests${this.entries > entries.length ? ` (${this.entries} in this pull)` : ''}, more than the ${manifestEntries} a pull takes (BERTH_MAX_MANIFEST_ENTRIES)`,
+        { kind: 'bad-response', registry: source.registry, digest: index.digest, limit: manifestEntries },
+      );
+    }
+    // Sizes as the descriptors give them: a manifest is never read past its descriptor's size.
+    this.bytes += fresh.reduce((sum, entry) => sum + entry.size, 0);
+    if (this.bytes > pullManifestBytes) {
+      throw upstreamFailure(
+        `registry ${source.registry}: the manifests of ${source.repository} below image index ${index.digest} come to ${this.bytes} bytes, more than the ${pullManifestBytes} a pull holds (BERTH_MAX_PULL_MANIFEST_BYTES)`,
+        { kind: 'bad-response', registry: source.registry, digest: index.digest, limit: pullManifestBytes },
+      );
+    }
+  }
+}
 
 export class ImagePuller {
   constructor(
     private readonly site: SiteRegistry,
     private readonly transfers: BlobTransfers,
+    private readonly limits: PullLimits = DEFAULT_LIMITS,
   ) {}
 
   /** `transfers` decides how blobs arrive; a view whose leases fail once the pull is stopped stops the pull. */
@@ -84,13 +121,18 @@ export class ImagePuller {
     }
   }
 
-  /** Fetches and checks a manifest; one the site registry could not store is the remote's bad response. */
-  private async fetchManifest(source: BlobSource, reference: string): Promise<PulledManifest> {
-    const fetched = await source.client.getManifest(source.repository, reference);
+  /**
+   * Fetches and checks a manifest (no further than `expectedSize` when an index gave it); one the site registry could
+   * not store is the remote's bad response.
+   */
+  private async fetchManifest(source: BlobSource, reference: string, expectedSize?: number): Promise<PulledManifest> {
+    const fetched = await source.client.getManifest(source.repository, reference, expectedSize === undefined ? {} : { expectedSize });
     const declared = fetched.parsed.mediaType;
     const mediaType = typeof declared === 'string' && declared !== '' ? declared : fetched.mediaType;
     try {
-      return { digest: fetched.digest, bytes: fetched.bytes, mediaType, document: parseManifestDocument(fetched.bytes, mediaType) };
+      // Too many entries are refused here, before any blob is fetched, rather than by the store after.
+      const document = parseManifestDocument(fetched.bytes, mediaType, this.limits.manifestEntries);
+      return { digest: fetched.digest, bytes: fetched.bytes, mediaType, document };
     } catch (error) {
       if (!isSiteRegistryError(error)) throw error;
       throw upstreamFailure(`registry ${source.registry}: manifest ${source.repository}@${fetched.digest} cannot be stored: ${error.message}`, {
@@ -103,11 +145,12 @@ export class ImagePuller {
 
   private async plan(source: BlobSource, spec: PullSpec, top: PulledManifest): Promise<PullPlan> {
     if (top.document.kind !== 'index') return { manifests: [top] };
-    if (spec.platforms.kind === 'all') return { manifests: await this.withChildren(source, top, 1) };
+    if (spec.platforms.kind === 'all') return { manifests: await this.withChildren(source, top) };
     const choice = spec.platforms.choice;
     const entry = selectPlatform(top.document.manifests, choice);
     if (!entry) throw missingPlatform(spec.source.repository, spec.source.reference, choice, availablePlatforms(top.document.manifests));
-    const child = await this.fetchManifest(source, entry.digest);
+    new ManifestBudget(this.limits, top).admit(source, top, [entry], [entry]);
+    const child = await this.fetchManifest(source, entry.digest, entry.size);
     if (child.document.kind === 'index') throw nestedIndex(source, entry.digest);
     return {
       manifests: [child],
@@ -115,24 +158,47 @@ export class ImagePuller {
     };
   }
 
-  /** The index and everything it lists (attestation manifests too), children first. */
-  private async withChildren(source: BlobSource, index: PulledManifest, depth: number): Promise<PulledManifest[]> {
-    const children = await Promise.all(index.document.manifests.map((entry) => this.fetchManifest(source, entry.digest)));
-    const ordered: PulledManifest[] = [];
-    for (const child of children) {
-      if (child.document.kind === 'index') {
-        if (depth >= MAX_INDEX_DEPTH) throw nestedIndex(source, child.digest);
-        ordered.push(...(await this.withChildren(source, child, depth + 1)));
-      } else ordered.push(child);
+  /**
+   * The index and everything it lists (attestation manifests too), each manifest once: image manifests first, then
+   * the indexes nested in it, then the index itself, so every index is stored after what it lists.
+   */
+  private async withChildren(source: BlobSource, top: PulledManifest): Promise<PulledManifest[]> {
+    const budget = new ManifestBudget(this.limits, top);
+    const fetched = new Map<string, PulledManifest>([[top.digest, top]]);
+    const images: PulledManifest[] = [];
+    const nested: PulledManifest[] = [];
+    for (let level = [top], depth = 1; level.length > 0; depth++) {
+      const next: PulledManifest[] = [];
+      for (const index of level) {
+        const entries = index.document.manifests;
+        const fresh = [...new Map(entries.filter((e) => !fetched.has(e.digest)).map((e) => [e.digest, e])).values()];
+        budget.admit(source, index, entries, fresh);
+        const children = await mapBounded(fresh, this.limits.operationFetches, (entry) => this.fetchManifest(source, entry.digest, entry.size));
+        for (const child of children) {
+          fetched.set(child.digest, child);
+          if (child.document.kind !== 'index') images.push(child);
+          else if (depth >= MAX_INDEX_DEPTH) throw nestedIndex(source, child.digest);
+          else next.push(child);
+        }
+      }
+      nested.unshift(...next);
+      level = next;
     }
-    return [...ordered, index];
+    return [...images, ...nested, top];
   }
 
-  /** Every blob present in the store, or the first failure; a failed pull stops the transfers only it needed. */
+  /**
+   * Every blob present in the store, or the first failure; at most `operationFetches` at once for this pull (and the
+   * per-registry limit across pulls). A failed pull stops the transfers only it needed.
+   */
   private async transferAll(transfers: BlobFetcher, source: BlobSource, blobs: readonly Descriptor[]): Promise<void> {
-    const leases = blobs.map((blob) => transfers.fetch(source, blob));
+    const leases: TransferLease[] = [];
     try {
-      await Promise.all(leases.map((lease) => lease.done));
+      await mapBounded(blobs, this.limits.operationFetches, async (blob) => {
+        const lease = transfers.fetch(source, blob);
+        leases.push(lease);
+        await lease.done;
+      });
     } finally {
       for (const lease of leases) lease.leave();
     }
@@ -140,8 +206,8 @@ export class ImagePuller {
 
   /** A single-platform image pulled for a named platform must be for that platform, when its config says. */
   private async checkImagePlatform(source: BlobSource, reference: string, config: Descriptor, choice: PlatformChoice): Promise<void> {
-    if (!mediaTypes.platformConfigTypes.has(config.mediaType) || config.size > MAX_CONFIG_BYTES) return;
-    const platform = platformOfConfig(await this.site.blobs.read(config.digest, MAX_CONFIG_BYTES));
+    if (!mediaTypes.platformConfigTypes.has(config.mediaType) || config.size > this.limits.configBytes) return;
+    const platform = platformOfConfig(await this.site.blobs.read(config.digest, this.limits.configBytes));
     if (!platform || matchesPlatform(platform, choice)) return;
     throw missingPlatform(source.repository, reference, choice, [formatPlatform(platform)]);
   }

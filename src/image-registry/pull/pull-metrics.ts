@@ -3,7 +3,7 @@
 // found already in the site registry's store, and how long each blob transfer took. Labelled by the configured
 // registry address; by repository too only with BERTH_METRICS_REPOSITORY_LABELS (repository names are unbounded).
 import { Counter, Histogram } from 'prom-client';
-import { BerthError } from '../../errors.js';
+import { BerthError, resourceExhaustion } from '../../errors.js';
 import { componentSchema } from '../../contract/openapi.js';
 import { bounded, secondsSince } from '../../metrics/metrics.js';
 
@@ -23,14 +23,16 @@ const ERROR_KINDS: ReadonlySet<string> = new Set([
   'not-found',
   'upstream-failure',
   'unavailable',
+  'insufficient-storage',
   'internal',
 ]);
 
 /** What went wrong, as a bounded label: an upstream failure's kind (error-info), else the error's own kind. */
 export function errorKindOf(error: unknown): string {
-  if (!(error instanceof BerthError)) return 'internal';
-  const upstream = error.info?.kind;
-  return bounded(typeof upstream === 'string' ? upstream : error.kind, ERROR_KINDS);
+  const known = error instanceof BerthError ? error : resourceExhaustion(error);
+  if (!known) return 'internal';
+  const upstream = known.info?.kind;
+  return bounded(typeof upstream === 'string' ? upstream : known.kind, ERROR_KINDS);
 }
 
 const started = new Counter({

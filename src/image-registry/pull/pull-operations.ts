@@ -3,7 +3,7 @@
 // that every caller joins; once the last caller leaves (and none asked it to run to the end) it is stopped.
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { BerthError, notFound, type ErrorInfo } from '../../errors.js';
+import { BerthError, notFound, resourceExhaustion, type ErrorInfo } from '../../errors.js';
 import { formatImageReference } from '../../oci/index.js';
 import type { BlobProgress } from './blob-progress.js';
 import type { BlobFetcher, ImagePuller, PullOutcome, RemoteRegistrySource } from './pull-image.js';
@@ -92,9 +92,11 @@ export class PullOperation {
       },
       (error: unknown) => {
         const stopped = this.controller.signal.aborted;
-        this.failure = stopped || !(error instanceof BerthError)
+        // A full disk or no file descriptors left is the machine's condition, said as such (not as a bug).
+        const known = error instanceof BerthError ? error : resourceExhaustion(error);
+        this.failure = stopped || !known
           ? { message: stopped ? (this.controller.signal.reason as Error).message : 'internal error: a bug in Berth; the log has the details' }
-          : { message: error.message, ...(error.info ? { info: error.info } : {}) };
+          : { message: known.message, ...(known.info ? { info: known.info } : {}) };
         this.progress.ended(stopped ? 'stopped' : 'failed');
         this.settle(stopped ? 'stopped' : 'failed');
         throw error;

@@ -3,22 +3,21 @@
 // body, find the registry and its client, start (or join) the pull operation, and answer as the client asked: once
 // the image is in, as a stream of progress (NDJSON), or at once with 202 and the pull's Location (`wait=false`).
 import type { Request, Response, Router } from 'express';
-import { isBerthError, notFound } from '../../errors.js';
 import { answerFormat, OFFERED, sendAnswer } from '../../http/answer.js';
-import { errorBodyOf, internalError, toBerthError } from '../../http/error-response.js';
+import { errorBodyOf, failureOf } from '../../http/error-response.js';
 import { readOptions, shapeList, shapeOne } from '../../http/query-options.js';
 import { componentSchema } from '../../contract/openapi.js';
 import type { Versioned } from '../../config/config-list.js';
 import type { OperationDeps } from '../operation-deps.js';
 import type { RemoteRegistry } from '../remote-registry.js';
 import { BlobProgress } from './blob-progress.js';
-import { BlobTransfers } from './blob-transfer.js';
+import { BlobTransfers, DEFAULT_TRANSFER_POLICY } from './blob-transfer.js';
 import { ImagePuller, type PullOutcome } from './pull-image.js';
 import { PullOperations, PullStoppedError, type PullOperation } from './pull-operations.js';
 import { followProgress } from './pull-progress.js';
 import { readPullRequest, splitFullReference, type PullRequestBody } from './pull-request.js';
+import { registryOfImage } from './pull-by-reference.js';
 import { strictRouter } from '../../http/path-grammar.js';
-import type { SiteRegistry } from '../../registry/index.js';
 
 const NDJSON = 'application/x-ndjson';
 const PULLS = '/state/image-registry/pulls';
@@ -58,9 +57,7 @@ async function streamProgress(req: Request, res: Response, operation: PullOperat
   } catch (error) {
     // Stopped because this client, the last one, went away: nobody to tell.
     if (error instanceof PullStoppedError) return feed.close();
-    const known = toBerthError(error, req);
-    if (!known) req.log.error({ err: error }, 'unexpected error');
-    last = errorBodyOf(known ?? internalError());
+    last = errorBodyOf(failureOf(error, req, res));
   }
   feed.close();
   send(last);
@@ -75,13 +72,14 @@ export interface PullMachinery {
 }
 
 /**
- * One of each for the whole process: the per-registry download limits, the single flights and the progress of
- * every blob being written span every pull, and every pull-through request (image-registry/mirror/) too.
+ * The pull machinery of the process, one of each: the per-registry download limits, the single flights and the
+ * progress of every blob being written span every pull, whether a route, a site's desired images or a pull-through
+ * request (image-registry/mirror/) started it.
  */
-export function createPullMachinery(siteRegistry: SiteRegistry, options: PullRoutesOptions): PullMachinery {
+export function createPullMachinery(deps: Pick<OperationDeps, 'siteRegistry' | 'limits'>, options: PullRoutesOptions): PullMachinery {
   const progress = new BlobProgress();
-  const transfers = new BlobTransfers(progress.reporting(siteRegistry.blobs));
-  const operations = new PullOperations(new ImagePuller(siteRegistry, transfers), transfers, progress, options);
+  const transfers = new BlobTransfers(progress.reporting(deps.siteRegistry.blobs), { ...DEFAULT_TRANSFER_POLICY, perRegistry: deps.limits.remoteFetches });
+  const operations = new PullOperations(new ImagePuller(deps.siteRegistry, transfers, deps.limits), transfers, progress, options);
   return { operations, transfers, progress };
 }
 
@@ -125,12 +123,7 @@ export function pullRoutes(deps: OperationDeps, operations: PullOperations): Rou
   router.post('/state/image-registry/pull', async (req, res) => {
     const body = req.body as PullRequestBody;
     const { registryAddress, image } = splitFullReference(body.image);
-    const registry = await deps.registries.get(registryAddress).catch((error: unknown) => {
-      if (!isBerthError(error) || error.kind !== 'not-found') throw error;
-      throw notFound(`image '${body.image}' names registry '${registryAddress}', which is not a configured remote registry`, {
-        registry: registryAddress,
-      });
-    });
+    const registry = await registryOfImage(deps, body.image, registryAddress);
     await pull(req, res, registry, { ...body, image });
   });
 

@@ -16,6 +16,8 @@ export type RegistryRole = Role;
 
 export interface RegistryIdentity {
   role: Role;
+  /** Who is calling, one name per API token or single sign-on user: whose upload sessions are whose. */
+  name?: string;
 }
 
 export interface RegistryAccess {
@@ -49,7 +51,11 @@ export function registryActionsOf(role: Role): readonly RegistryAction[] {
   }
 }
 
-export type Caller = { kind: 'anonymous' } | { kind: 'role'; role: Role } | { kind: 'token'; grants: Grant[] };
+/**
+ * The caller of a request. `name` is who holds the credential (an API token or a single sign-on user; a token from
+ * /v2/token carries the name of whoever it was issued to): upload sessions are bounded per name.
+ */
+export type Caller = { kind: 'anonymous' } | { kind: 'role'; role: Role; name?: string } | { kind: 'token'; grants: Grant[]; name?: string };
 
 /** What a request needs: nothing but a known caller (the ping), or an action on a resource. */
 export type Requirement = { resource?: undefined } | { resource: Resource; action: RegistryAction };
@@ -77,13 +83,16 @@ export async function identify(req: Request, access: RegistryAccess, tokens: Reg
   if (req.headers.authorization === undefined) return { kind: 'anonymous' };
   const credential = bearerCredential(req.headers.authorization);
   const bearer = credential?.slice('Bearer '.length);
-  const grants = bearer !== undefined && RegistryTokens.isToken(bearer) ? tokens.verify(bearer) : undefined;
-  if (grants) return { kind: 'token', grants };
+  const granted = bearer !== undefined && RegistryTokens.isToken(bearer) ? tokens.verify(bearer) : undefined;
+  if (granted) return { kind: 'token', grants: granted.grants, ...(granted.holder !== undefined ? { name: granted.holder } : {}) };
   const identity = credential === undefined ? undefined : await access.authenticate(credential);
   // Deliberately the same answer for "malformed", "unknown" and "expired": it tells a guesser nothing.
   if (!identity) throw unauthorized(challenge());
-  return { kind: 'role', role: identity.role };
+  return { kind: 'role', role: identity.role, ...(identity.name !== undefined ? { name: identity.name } : {}) };
 }
+
+/** Whose upload sessions a request's would be: the name behind its credential; none for an anonymous caller. */
+export const callerName = (caller: Caller): string | undefined => (caller.kind === 'anonymous' ? undefined : caller.name);
 
 /** The challenge that makes skopeo, docker and containerd answer with Basic credentials. */
 export const authenticateChallenge = 'Basic realm="berth"';

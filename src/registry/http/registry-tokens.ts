@@ -21,6 +21,12 @@ export interface Grant extends Resource {
   actions: RegistryAction[];
 }
 
+/** What a valid token says: the grants, and whom it was issued to (none for an anonymous caller). */
+export interface VerifiedToken {
+  grants: Grant[];
+  holder?: string;
+}
+
 /** Seconds a token is good for: long enough for a pull or push, short enough that a revoked API token stops soon. */
 export const TOKEN_LIFETIME_SECONDS = 300;
 
@@ -60,11 +66,15 @@ export class RegistryTokens {
     return createHmac('sha256', this.key).update(`${PREFIX}${payload}`).digest();
   }
 
-  /** A token granting `grants` (those with no action left out) for TOKEN_LIFETIME_SECONDS. */
-  issue(grants: Grant[]): { token: string; expiresIn: number; issuedAt: string } {
+  /**
+   * A token granting `grants` (those with no action left out) for TOKEN_LIFETIME_SECONDS, to `holder` (who asked
+   * for it: requests made with it count as theirs, e.g. against the upload sessions one caller may keep open).
+   */
+  issue(grants: Grant[], holder?: string): { token: string; expiresIn: number; issuedAt: string } {
     const issuedAt = this.now();
     const access = grants.filter((g) => g.actions.length > 0);
-    const payload = base64url(JSON.stringify({ exp: Math.floor(issuedAt / 1000) + TOKEN_LIFETIME_SECONDS, access }));
+    const claims = { exp: Math.floor(issuedAt / 1000) + TOKEN_LIFETIME_SECONDS, access, ...(holder !== undefined ? { sub: holder } : {}) };
+    const payload = base64url(JSON.stringify(claims));
     return { token: `${PREFIX}${payload}.${base64url(this.sign(payload))}`, expiresIn: TOKEN_LIFETIME_SECONDS, issuedAt: new Date(issuedAt).toISOString() };
   }
 
@@ -73,16 +83,17 @@ export class RegistryTokens {
     return credential.startsWith(PREFIX);
   }
 
-  /** The grants of a token this process signed and that has not expired; undefined for anything else. */
-  verify(token: string): Grant[] | undefined {
+  /** The grants and holder of a token this process signed and that has not expired; undefined for anything else. */
+  verify(token: string): VerifiedToken | undefined {
     if (!RegistryTokens.isToken(token)) return undefined;
     const [payload, signature, ...rest] = token.slice(PREFIX.length).split('.');
     if (payload === undefined || signature === undefined || rest.length > 0) return undefined;
     const expected = this.sign(payload);
     const given = Buffer.from(signature, 'base64url');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
-    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { exp: number; access: Grant[] };
-    return claims.exp * 1000 > this.now() ? claims.access : undefined;
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { exp: number; access: Grant[]; sub?: string };
+    if (claims.exp * 1000 <= this.now()) return undefined;
+    return { grants: claims.access, ...(claims.sub !== undefined ? { holder: claims.sub } : {}) };
   }
 }
 

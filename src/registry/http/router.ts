@@ -7,12 +7,12 @@
 // name it captures is then validated against the spec's grammar. Access is judged on that validated name.
 // Pull-through requests (containerd's `?ns=`, or a path starting with a mirrored registry) are read by the same
 // handlers from the mirror's content; they are reads only, and access is judged on the name as sent.
-import { Router, type NextFunction, type Request, type Response } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { spellingProblem } from '../../http/path-grammar.js';
 import { RegistryError } from '../registry-error.js';
 import { assertRepositoryName } from '../repository-name.js';
 import type { SiteRegistry } from '../site-registry.js';
-import { authorize, challengeFor, identify, type RegistryAccess, type Requirement } from './access.js';
+import { authorize, callerName, challengeFor, identify, type RegistryAccess, type Requirement } from './access.js';
 import { respondWithError } from './error-response.js';
 import { RegistryTokens, type RegistryAction } from './registry-tokens.js';
 import { tokenHandler } from './handlers/token.js';
@@ -109,9 +109,9 @@ function decodeSegment(segment: string): string {
   }
 }
 
-function routeParams(match: RegExpExecArray): RouteParams {
+function routeParams(match: RegExpExecArray, client: string | undefined): RouteParams {
   const name = match[1] === undefined ? '' : assertRepositoryName(match[1]);
-  return { name, reference: match[2] === undefined ? '' : decodeSegment(match[2]) };
+  return { name, reference: match[2] === undefined ? '' : decodeSegment(match[2]), ...(client !== undefined ? { client } : {}) };
 }
 
 /** What `method` on `route` needs of the caller. */
@@ -146,7 +146,7 @@ export function createRegistryRouter(registry: SiteRegistry, access: RegistryAcc
   const tokens = new RegistryTokens();
   const issueToken = tokenHandler(access, tokens);
   const router = Router({ caseSensitive: true, strict: true });
-  router.use(async (req: Request, res: Response, next: NextFunction) => {
+  router.use(async (req: Request, res: Response) => {
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
     try {
       const problem = spellingProblem(req.baseUrl + req.path, { trailingSlash: true });
@@ -171,14 +171,14 @@ export function createRegistryRouter(registry: SiteRegistry, access: RegistryAcc
         if (!handler) throw unsupported(res, req.method, Object.keys(route.methods));
         const mirrored = match[1] !== undefined && pullThrough ? await pullThrough.route(match[1], namespaceOf(req)) : undefined;
         if (mirrored) return await servePullThrough(req, res, route, match, mirrored, (requirement) => authorize(req, caller, requirement, access));
-        const params = routeParams(match);
+        const params = routeParams(match, callerName(caller));
         authorize(req, caller, requirementOf(route, method, params), access);
         await handler(req, res, params);
         return;
       }
       throw new RegistryError('UNSUPPORTED', 'no such endpoint', undefined, 404);
     } catch (error) {
-      if (!respondWithError(req, res, error)) next(error);
+      respondWithError(req, res, error);
     }
   });
   return router;

@@ -38,16 +38,22 @@ export interface BlobWriter {
   readonly expectedDigest: string | undefined;
   /** When the writer last received bytes (or was opened); idle upload sessions expire from here. */
   readonly lastActivity: Date;
+  /** False once committed, aborted, or broken by a failed disk write (its bytes are then discarded). */
+  readonly usable: boolean;
   write(chunk: Uint8Array): Promise<void>;
   /**
    * Appends everything `source` yields and returns how many bytes that was. If the source fails part way, the
    * bytes already appended stay (see `offset`) and the error is rethrown, so the caller can resume or abort.
-   * `maxBytes` bounds the total blob size; going past it throws SIZE_INVALID.
+   * `maxBytes` bounds the total blob size; going past it throws SIZE_INVALID. A stream `source` is never
+   * destroyed here, even when reading stops early: its owner decides (a request must stay open to be answered).
    */
   writeFrom(source: ByteSource, options?: { maxBytes?: number }): Promise<number>;
   /** Verifies, persists and publishes the blob. On a mismatch it throws (DigestMismatchError/SizeMismatchError) and discards the bytes. */
   commit(options?: CommitOptions): Promise<BlobInfo>;
-  /** Discards the staging bytes. Safe to call more than once, and after a failed commit. */
+  /**
+   * Discards the staging bytes. Safe to call more than once, and after a failed commit. While a write is running,
+   * that write stops with BLOB_UPLOAD_UNKNOWN at its next chunk and discards them.
+   */
   abort(): Promise<void>;
   /**
    * Reads the bytes as they are written, for a client that is sent a blob while it arrives (pull-through). Bytes

@@ -10,24 +10,15 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Hash } from 'node:crypto';
 import { createDigestHash, digestOf, parseDigest, type DigestAlgorithm, type ParsedDigest } from '../digest.js';
 import { DigestMismatchError, RegistryError, SizeMismatchError } from '../registry-error.js';
 import type { BlobInfo, BlobStore, BlobWriter, BlobWriterOptions, ByteRange, ByteSource, CommitOptions, StagedBytes } from './blob-store.js';
 import type { SharedExclusiveLock } from './shared-exclusive-lock.js';
+import { syncDirectory } from '../../store/durable-files.js';
 
 const isMissing = (e: unknown): boolean => (e as NodeJS.ErrnoException | null)?.code === 'ENOENT';
-
-/** fsync a directory so a rename or unlink inside it survives a crash, not just the file's bytes. */
-async function syncDirectory(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 const blobUnknown = (digest: string) => new RegistryError('BLOB_UNKNOWN', `blob ${digest} unknown to registry`, { digest });
 
@@ -71,10 +62,10 @@ export class FilesystemBlobStore implements BlobStore {
     }
     const id = randomUUID();
     const path = join(this.uploadsDir, id);
-    // 'wx': a fresh file that nobody else can be writing to.
-    const handle = await open(path, 'wx', 0o644);
+    // 'wx': a fresh file that nobody else can be writing to. Closed at once: writers open it per operation.
+    await (await open(path, 'wx', 0o644)).close();
     const release = expected ? this.hold([expected.digest]) : () => {};
-    const writer = new FilesystemBlobWriter(id, path, handle, expected?.algorithm ?? options.algorithm ?? 'sha256', {
+    const writer = new FilesystemBlobWriter(id, path, expected?.algorithm ?? options.algorithm ?? 'sha256', {
       expected,
       expectedSize: options.expectedSize,
       publish: (source, digest) => this.publish(source, digest),
@@ -264,16 +255,27 @@ interface WriterContext {
   done(): void;
 }
 
+const uploadCancelled = () => new RegistryError('BLOB_UPLOAD_UNKNOWN', 'the upload was cancelled while this request was sending it');
+
+/** Chunks of `source`; a stream is read without being destroyed when the reading stops early (its owner decides). */
+const chunksOf = (source: ByteSource): AsyncIterable<Uint8Array> | Iterable<Uint8Array> =>
+  source instanceof Readable ? source.iterator({ destroyOnReturn: false }) : source;
+
+/**
+ * Writes one staging file. The file is open only while an operation runs (a write, a commit): an upload session
+ * waiting for its next chunk holds no file descriptor, so idle sessions cannot exhaust them.
+ */
 class FilesystemBlobWriter implements BlobWriter {
   private written = 0;
   private hash: Hash;
   private state: 'open' | 'busy' | 'failed' | 'finished' = 'open';
+  /** abort() arrived while an operation ran: that operation stops at its next chunk and discards the bytes. */
+  private cancelled = false;
   private activity = new Date();
 
   constructor(
     readonly id: string,
     private readonly path: string,
-    private readonly handle: FileHandle,
     private readonly algorithm: DigestAlgorithm,
     private readonly context: WriterContext,
   ) {
@@ -292,16 +294,20 @@ class FilesystemBlobWriter implements BlobWriter {
     return this.activity;
   }
 
+  get usable(): boolean {
+    return (this.state === 'open' || this.state === 'busy') && !this.cancelled;
+  }
+
   private begin(): void {
     if (this.state === 'busy') throw new RegistryError('BLOB_UPLOAD_INVALID', 'another write to this upload is in progress', undefined, 409);
-    if (this.state !== 'open') throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'upload is no longer open');
+    if (this.state !== 'open' || this.cancelled) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'upload is no longer open');
     this.state = 'busy';
   }
 
-  private async append(chunk: Uint8Array): Promise<void> {
+  private async append(handle: FileHandle, chunk: Uint8Array): Promise<void> {
     let done = 0;
     while (done < chunk.byteLength) {
-      const { bytesWritten } = await this.handle.write(chunk, done, chunk.byteLength - done, this.written + done);
+      const { bytesWritten } = await handle.write(chunk, done, chunk.byteLength - done, this.written + done);
       done += bytesWritten;
     }
     // Hash only what reached the file, so `offset` and the hash state always agree and a resume is exact.
@@ -310,48 +316,48 @@ class FilesystemBlobWriter implements BlobWriter {
     this.activity = new Date();
   }
 
-  /** A disk write failed: the file and the hash may disagree now, so the writer can only be aborted. */
-  private markFailed(): void {
-    if (this.state === 'busy') this.state = 'failed';
-  }
-
-  private async guarded<T>(fn: () => Promise<T>): Promise<T> {
-    this.begin();
+  /** Appends a chunk; a failed disk write leaves file and hash disagreeing, so the writer then only discards. */
+  private async appendOrFail(handle: FileHandle, chunk: Uint8Array): Promise<void> {
+    if (this.cancelled) throw uploadCancelled();
     try {
-      const result = await fn();
-      this.state = 'open';
-      return result;
+      await this.append(handle, chunk);
     } catch (e) {
-      // A failed source leaves the writer usable (resume); a failed disk write does not.
-      if (this.state === 'busy') this.state = 'open';
+      this.state = 'failed';
       throw e;
     }
   }
 
+  /**
+   * Runs one operation with the staging file open and closes it after. A failed source leaves the writer usable
+   * (resume); a failed disk write or a cancellation discards the bytes, freeing the space they took.
+   */
+  private async guarded<T>(fn: (handle: FileHandle) => Promise<T>): Promise<T> {
+    this.begin();
+    let handle: FileHandle | undefined;
+    try {
+      handle = await open(this.path, 'r+');
+      const result = await fn(handle);
+      if (this.cancelled) throw uploadCancelled();
+      return result;
+    } finally {
+      await handle?.close().catch(() => {});
+      if (this.state === 'busy') this.state = 'open';
+      if (this.cancelled || this.state === 'failed') await this.discard();
+    }
+  }
+
   write(chunk: Uint8Array): Promise<void> {
-    return this.guarded(async () => {
-      try {
-        await this.append(chunk);
-      } catch (e) {
-        this.markFailed();
-        throw e;
-      }
-    });
+    return this.guarded((handle) => this.appendOrFail(handle, chunk));
   }
 
   writeFrom(source: ByteSource, options: { maxBytes?: number } = {}): Promise<number> {
-    return this.guarded(async () => {
+    return this.guarded(async (handle) => {
       const start = this.written;
-      for await (const chunk of source) {
+      for await (const chunk of chunksOf(source)) {
         if (options.maxBytes !== undefined && this.written + chunk.byteLength > options.maxBytes) {
           throw new RegistryError('SIZE_INVALID', `content exceeds ${options.maxBytes} bytes`, { limit: options.maxBytes });
         }
-        try {
-          await this.append(chunk);
-        } catch (e) {
-          this.markFailed();
-          throw e;
-        }
+        await this.appendOrFail(handle, chunk);
       }
       return this.written - start;
     });
@@ -365,11 +371,15 @@ class FilesystemBlobWriter implements BlobWriter {
       if (expectedSize !== undefined && expectedSize !== this.written) throw new SizeMismatchError(expectedSize, this.written);
       const actual = expected.algorithm === this.algorithm ? this.hash.digest('hex') : await this.rehash(expected.algorithm);
       if (actual !== expected.hex) throw new DigestMismatchError(expected.digest, `${expected.algorithm}:${actual}`);
-      // Fresh mtime: the garbage-collection grace period starts at publication, not at the first byte.
-      const now = new Date();
-      await this.handle.utimes(now, now);
-      await this.handle.sync();
-      await this.handle.close();
+      const handle = await open(this.path, 'r+');
+      try {
+        // Fresh mtime: the garbage-collection grace period starts at publication, not at the first byte.
+        const now = new Date();
+        await handle.utimes(now, now);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
       this.state = 'finished';
       const info = await this.context.publish(this.path, expected);
       this.context.done();
@@ -399,15 +409,18 @@ class FilesystemBlobWriter implements BlobWriter {
   }
 
   private async discard(): Promise<void> {
-    const wasFinished = this.state === 'finished';
     this.state = 'finished';
-    if (!wasFinished) await this.handle.close().catch(() => {});
     await rm(this.path, { force: true });
     this.context.done();
   }
 
   async abort(): Promise<void> {
     if (this.state === 'finished') return;
+    if (this.state === 'busy') {
+      // The running operation owns the file until it ends; it discards the bytes then (see guarded).
+      this.cancelled = true;
+      return;
+    }
     await this.discard();
   }
 

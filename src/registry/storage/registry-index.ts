@@ -1,6 +1,7 @@
 // The registry's index in SQLite (better-sqlite3, WAL, synchronous=FULL): repositories' manifests, their
 // references, tags, subjects for referrers, and which repository links which blob. Blob bytes live in the BlobStore.
 import Database from 'better-sqlite3';
+import { ManifestBlobUnknownError } from '../registry-error.js';
 
 export type ReferenceKind = 'config' | 'layer' | 'manifest';
 
@@ -197,6 +198,22 @@ export class RegistryIndex {
     return row ? toManifestRecord(row) : undefined;
   }
 
+  /**
+   * The manifest without its annotations, which can be megabytes (a manifest may be all annotations): what presence
+   * checks, /v2 HEAD and GET, and state summaries need, at the cost of a row lookup rather than a JSON parse.
+   */
+  manifestSummary(repository: string, digest: string): Omit<ManifestRecord, 'annotations' | 'sourceAnnotations'> | undefined {
+    const row = this.db
+      .prepare(`SELECT repository, digest, media_type, size, artifact_type, subject_digest, NULL AS annotations, platform, source_index_digest,
+                       NULL AS source_annotations, created_at FROM manifests WHERE repository = ? AND digest = ?`)
+      .get(repository, digest) as ManifestRow | undefined;
+    return row ? toManifestRecord(row) : undefined;
+  }
+
+  hasManifest(repository: string, digest: string): boolean {
+    return this.db.prepare('SELECT 1 FROM manifests WHERE repository = ? AND digest = ?').get(repository, digest) !== undefined;
+  }
+
   references(repository: string, manifestDigest: string): ReferenceRecord[] {
     const rows = this.db
       .prepare('SELECT kind, digest, media_type, size, platform, annotations FROM manifest_references WHERE repository = ? AND manifest_digest = ? ORDER BY position')
@@ -220,7 +237,9 @@ export class RegistryIndex {
   /**
    * Records a manifest, its references and tags, and links its blobs to the repository, in one transaction.
    * A manifest already present keeps its creation time; source details are updated when given.
-   * Returns the tags that moved (new, or pointing at another digest before).
+   * Returns the tags that moved (new, or pointing at another digest before). The child manifests an index lists
+   * must be in the repository, checked in the same transaction (MANIFEST_BLOB_UNKNOWN otherwise), so no delete can
+   * slip in between a check and the write.
    */
   recordManifest(record: ManifestRecord, references: ReferenceRecord[], tags: string[], now: string, pullThroughAt?: number): string[] {
     return this.db.transaction((): string[] => {
@@ -229,6 +248,10 @@ export class RegistryIndex {
       if (pullThroughAt === undefined) {
         this.db.prepare('DELETE FROM pull_through_manifests WHERE repository = ? AND digest = ?').run(record.repository, record.digest);
       }
+      // A pull-through index comes before its platform manifests (clients fetch them after it); any other needs them.
+      const children = new Set(references.filter((r) => r.kind === 'manifest').map((r) => r.digest));
+      const missing = pullThroughAt === undefined ? [...children].filter((digest) => !this.hasManifest(record.repository, digest)) : [];
+      if (missing.length > 0) throw new ManifestBlobUnknownError(missing);
       this.db.prepare(`
         INSERT INTO manifests (repository, digest, media_type, size, artifact_type, subject_digest, annotations, platform,
                                source_index_digest, source_annotations, created_at)
@@ -278,6 +301,14 @@ export class RegistryIndex {
       }
       return moved;
     })();
+  }
+
+  /** Indexes in `repository` that list the manifest `digest`, in digest order. */
+  indexesListing(repository: string, digest: string): string[] {
+    const rows = this.db
+      .prepare("SELECT DISTINCT manifest_digest FROM manifest_references WHERE repository = ? AND digest = ? AND kind = 'manifest' ORDER BY manifest_digest")
+      .all(repository, digest) as Array<{ manifest_digest: string }>;
+    return rows.map((r) => r.manifest_digest);
   }
 
   deleteTag(repository: string, tag: string): boolean {

@@ -51,7 +51,7 @@ async function chunkPosition(registry: SiteRegistry, req: Request, name: string,
 
 export function blobUploadHandlers(registry: SiteRegistry): BlobUploadHandlers {
   return {
-    start: async (req, res, { name }) => {
+    start: async (req, res, { name, client }) => {
       const query = queryOf(req);
       const mount = query.get('mount');
       const from = query.get('from');
@@ -68,7 +68,7 @@ export function blobUploadHandlers(registry: SiteRegistry): BlobUploadHandlers {
       }
       const algorithm = query.get('digest-algorithm') ?? 'sha256';
       if (!isDigestAlgorithm(algorithm)) throw new RegistryError('DIGEST_INVALID', `unsupported digest algorithm ${algorithm.slice(0, 50)}`);
-      const session = await registry.startUpload(name, algorithm);
+      const session = await registry.startUpload(name, algorithm, client);
       sessionHeaders(req, res, name, session.id, session.offset);
       endEmpty(res, 202);
     },

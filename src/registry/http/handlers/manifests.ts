@@ -1,6 +1,5 @@
 // /v2/<name>/manifests/<tag-or-digest>: GET and HEAD (stored bytes and media type), PUT (bounded body,
 // validated, `?tag=` extra tags, OCI-Subject), DELETE (a tag, or a manifest by digest).
-import { maxManifestBytes } from '../../manifest-document.js';
 import type { RegistryContent, StoredManifest } from '../../registry-content.js';
 import type { SiteRegistry } from '../../site-registry.js';
 import { readBoundedBody } from '../request-body.js';
@@ -37,7 +36,7 @@ export function manifestHandlers(registry: SiteRegistry): { get: RouteHandler; h
     ...manifestReadHandlers(registry),
 
     put: async (req, res, { name, reference }) => {
-      const bytes = await readBoundedBody(req, maxManifestBytes);
+      const bytes = await readBoundedBody(req, registry.maxManifestBytes);
       const tags = queryOf(req).getAll('tag');
       const result = await registry.putManifest(name, reference, req.headers['content-type'], bytes, { tags });
       res.setHeader('Location', `${repositoryPath(req, name)}/manifests/${result.digest}`);

@@ -7,6 +7,8 @@ export interface RouteParams {
   name: string;
   /** The last path segment, decoded: a tag or digest, a blob digest, or an upload session id. */
   reference: string;
+  /** Who is calling: the token's name; absent for an anonymous pull. */
+  client?: string;
 }
 
 export type RouteHandler = (req: Request, res: Response, params: RouteParams) => Promise<void>;
