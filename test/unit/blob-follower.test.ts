@@ -78,6 +78,24 @@ describe('following a blob while it is written', () => {
     assert.equal(closed, 1);
   });
 
+  it('sends bytes short of a read chunk when the upstream stalls: nothing that is in waits for more', async () => {
+    const bytes = randomBytes(2 * 1024 * 1024);
+    const digest = digestOf(bytes);
+    const done = deferred();
+    const writer = await store.openWriter({ expectedDigest: digest, expectedSize: bytes.length });
+    const following = followBlob(progress, registry.blobs, { digest, size: bytes.length, done: done.promise }, () => {});
+    await writer.write(bytes.subarray(0, 1000));
+    const seen = collect(await following);
+    // Then 10 KiB more, far less than a read chunk (256 KiB), and nothing after it for as long as the client waits.
+    await writer.write(bytes.subarray(1000, 11_240));
+    await eventually('the 10 KiB after the first bytes reach the client while the writer stalls', async () => seen.bytes === 11_240);
+    await writer.write(bytes.subarray(11_240));
+    await eventually('the stream ends', async () => seen.ended);
+    assert.equal(digestOf(Buffer.concat(seen.chunks)), digest);
+    await writer.commit();
+    done.resolve();
+  });
+
   it('holds the last byte of a range that ends with the blob until the transfer verified and stored it', async () => {
     const bytes = randomBytes(600_000);
     const digest = digestOf(bytes);

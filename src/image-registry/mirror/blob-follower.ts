@@ -13,6 +13,8 @@ import { createDigestHash } from '../../registry/digest.js';
 
 /** Read from the staging file at most this much at a time. */
 const CHUNK_BYTES = 256 * 1024;
+/** How long bytes short of a chunk wait for more before they are sent anyway: a stalled upstream stalls nothing here. */
+const LINGER_MS = 20;
 
 export interface FollowedBlob {
   digest: string;
@@ -72,8 +74,25 @@ class BlobFollower {
     return new Promise((resolve) => (this.wake = resolve));
   }
 
+  /** As changed(), but no longer than `ms`: true when an event came, false when the time ran out. */
+  private changedWithin(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        if (this.wake === wake) this.wake = undefined;
+        resolve(false);
+      }, ms);
+      this.wake = wake;
+    });
+  }
+
   /** The next bytes to send, or undefined at the end. */
   async next(): Promise<Buffer | undefined> {
+    /** Bytes short of a chunk waited LINGER_MS and nothing more came: they go as they are. */
+    let quiet = false;
     for (;;) {
       if (this.outcome === 'stopped') return undefined;
       if (this.outcome === 'failed') throw this.failure;
@@ -107,14 +126,17 @@ class BlobFollower {
       // Never the blob's last byte unverified: hashed here for the whole blob, else once the transfer verified it.
       const readable = this.reader ? Math.min(this.reader.writer.offset, this.hash ? this.blob.size : this.blob.size - 1, this.end + 1) : 0;
       // Bytes land a network packet at a time: past the first bytes, reads wait for a chunk's worth (or the end of
-      // what the writer will write), so a client keeping up costs a read per chunk, not one per packet.
+      // what the writer will write, or LINGER_MS without more), so a client keeping up costs a read per chunk, not
+      // one per packet, and a client of a slow or stalled upstream still gets every byte that is in.
       const wanted = this.position === (this.blob.range?.start ?? 0) ? 1 : Math.min(CHUNK_BYTES, this.end + 1 - this.position);
       const writerDone = this.reader !== undefined && this.reader.writer.offset >= this.blob.size;
-      if (this.reader && this.position < readable && (readable - this.position >= wanted || writerDone)) {
+      const some = this.reader !== undefined && this.position < readable;
+      if (this.reader && some && (readable - this.position >= wanted || writerDone || quiet)) {
         const chunk = await this.reader.bytes.read(this.position, Math.min(CHUNK_BYTES, readable - this.position));
         if (chunk.length > 0) return this.sent(chunk);
       }
-      await this.changed();
+      if (some) quiet = !(await this.changedWithin(LINGER_MS));
+      else await this.changed();
     }
   }
 
