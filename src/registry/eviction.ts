@@ -3,9 +3,11 @@
 // then every blob it referenced that nothing else references and nothing holds.
 //
 // What is never evicted: anything that did not arrive by pull-through (a pull operation's images, a site's desired
-// images, /v2 pushes: the index marks only what pull-through stored), a blob a kept manifest references (the check
-// is on every manifest of every repository), an image whose manifests or blobs a transfer, a pull or a client
-// being served holds (BlobStore.hold), and repositories the policy keeps. It runs under the commit lock held
+// images, /v2 pushes: the index marks only what pull-through stored), an image desired at this site even when
+// pull-through stored it first (SiteRegistry.retain: the site-images reconciler then finds it held and pulls
+// nothing), a blob a kept manifest references (the check is on every manifest of every repository), an image whose
+// manifests or blobs a transfer, a pull or a client being served holds (BlobStore.hold), and repositories the
+// policy keeps. It runs under the commit lock held
 // exclusive, as garbage collection does (garbage-collector.ts): no manifest can be recorded, and no blob published,
 // between the decision that a blob is unreferenced and its removal.
 import type { BlobStore } from './storage/blob-store.js';
@@ -42,6 +44,8 @@ export interface EvictionParts {
   commitLock: SharedExclusiveLock;
   /** When a pull-through manifest was last pulled: the index's time, or a later one known in memory. */
   lastPulled(record: PullThroughRecord): number;
+  /** Whether the manifest `digest` of `repository` is (or a retained tag points at) a retained image: a desired image. */
+  retained(repository: string, digest: string): boolean;
 }
 
 /** Evicts pull-through images, least recently pulled first, until the store is within `policy.budgetBytes`. */
@@ -55,7 +59,7 @@ export async function evictOverBudget(parts: EvictionParts, policy: EvictionPoli
     const evicted: EvictedImage[] = [];
     for (const image of leastRecentlyPulledFirst(parts, policy)) {
       if (used <= policy.budgetBytes) break;
-      if (inUse(parts, image.repository, image.members)) continue;
+      if (inUse(parts, image.repository, image.members) || image.members.some((digest) => parts.retained(image.repository, digest))) continue;
       const records = parts.index.evictPullThrough(image.repository, image.digest);
       const removedBlobs: RemovedBlob[] = [];
       for (const digest of records.blobs) {

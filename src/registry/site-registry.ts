@@ -196,15 +196,20 @@ export class SiteRegistry implements RegistryContent {
 
   /** Refuses (409) to delete the tag or digest `reference` of `repository` while a retained image is it or points at it. */
   private refuseIfRetained(repository: string, reference: { tag: string } | { digest: string }): void {
-    for (const image of this.retained.get(repository) ?? []) {
-      const held = 'tag' in reference
-        ? image.tag === reference.tag
-        : image.digest === reference.digest || (image.tag !== undefined && this.index.resolveTag(repository, image.tag) === reference.digest);
-      if (held) {
-        const name = image.tag !== undefined ? `${repository}:${image.tag}` : `${repository}@${image.digest}`;
-        throw new RegistryError('DENIED', `${name} is kept: it is desired at this site by ${image.by}; it can be deleted once no longer desired`, { repository, 'desired-by': image.by }, 409);
-      }
+    const image = this.retainedAs(repository, reference);
+    if (image) {
+      const name = image.tag !== undefined ? `${repository}:${image.tag}` : `${repository}@${image.digest}`;
+      throw new RegistryError('DENIED', `${name} is kept: it is desired at this site by ${image.by}; it can be deleted once no longer desired`, { repository, 'desired-by': image.by }, 409);
     }
+  }
+
+  /** The retained image that is the tag or digest `reference` of `repository`, or points at it. */
+  private retainedAs(repository: string, reference: { tag: string } | { digest: string }): RetainedImage | undefined {
+    return (this.retained.get(repository) ?? []).find((image) =>
+      'tag' in reference
+        ? image.tag === reference.tag
+        : image.digest === reference.digest || (image.tag !== undefined && this.index.resolveTag(repository, image.tag) === reference.digest),
+    );
   }
 
   async deleteTag(repository: string, tag: string): Promise<void> {
@@ -291,7 +296,14 @@ export class SiteRegistry implements RegistryContent {
   /** Evicts pull-through images, least recently pulled first, while the store holds more than the budget. */
   async evictPullThrough(policy: EvictionPolicy): Promise<EvictionResult> {
     const result = await evictOverBudget(
-      { blobs: this.blobs, index: this.index, commitLock: this.commitLock, lastPulled: (record) => this.lastPulledAt(record) },
+      {
+        blobs: this.blobs,
+        index: this.index,
+        commitLock: this.commitLock,
+        lastPulled: (record) => this.lastPulledAt(record),
+        // A desired image of this site stays, even when pull-through brought it in before the site asked for it.
+        retained: (repository, digest) => this.retainedAs(repository, { digest }) !== undefined,
+      },
       policy,
     );
     for (const image of result.evicted) this.lastPulled.delete(`${image.repository}@${image.digest}`);

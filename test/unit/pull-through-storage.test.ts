@@ -134,6 +134,34 @@ describe('pull-through content in the site registry', () => {
     assert.equal((await registry.statManifest('base.example/e', 'v1')).digest, e.manifest.digest);
   });
 
+  it('never evicts an image desired at this site, by tag or by digest, even when pull-through stored it first', async () => {
+    const byTag = imageOf('desired-tag', [layerOf(20_000)]);
+    const byDigest = imageOf('desired-digest', [layerOf(20_000)]);
+    const other = imageOf('undesired', [layerOf(20_000)]);
+    await pullThrough('mirror.example/wanted', 'v1', byTag);
+    await pullThrough('mirror.example/pinned', 'v1', byDigest);
+    await pullThrough('mirror.example/other', 'v1', other);
+    // Only these three are candidates here: what earlier cases left stays out of it.
+    const mine = new Set(['mirror.example/wanted', 'mirror.example/pinned', 'mirror.example/other']);
+    const keeps = (repository: string) => !mine.has(repository);
+    registry.retain([
+      { repository: 'mirror.example/wanted', tag: 'v1', by: "site-images 'edge'" },
+      { repository: 'mirror.example/pinned', digest: byDigest.manifest.digest, by: "site-images 'edge'" },
+    ]);
+    try {
+      const result = await registry.evictPullThrough({ budgetBytes: 0, keeps });
+      assert.deepEqual(result.evicted.map((x) => x.repository), ['mirror.example/other'], 'only what no site wants');
+      assert.equal((await registry.statManifest('mirror.example/wanted', 'v1')).digest, byTag.manifest.digest);
+      assert.equal((await registry.statManifest('mirror.example/pinned', 'v1')).digest, byDigest.manifest.digest);
+      for (const b of [...byTag.blobs, ...byDigest.blobs]) assert.ok(await has(b), `blob ${b.digest} of a desired image kept`);
+    } finally {
+      registry.retain([]);
+    }
+    // No longer desired: pull-through content like any other.
+    const released = await registry.evictPullThrough({ budgetBytes: 0, keeps });
+    assert.deepEqual(released.evicted.map((x) => x.repository).sort(), ['mirror.example/pinned', 'mirror.example/wanted']);
+  });
+
   it('evicts an index with the platform manifests it brought, and keeps a platform manifest a kept tag points at', async () => {
     const before = registry.pullThroughImageCount();
     const amd = imageOf('amd', [layerOf(10_000)]);
