@@ -280,6 +280,7 @@ describe('the hosts.toml Berth generates', () => {
 describe('containerd pulling through Berth', () => {
   it('first pull: containerd gets the upstream digests; Berth stored the image under registry.example.com/team/app', async () => {
     const image = images.app!;
+    const fetchedBefore = await metric('berth_pull_blob_bytes_total', { registry: UPSTREAM, source: 'fetched' });
     const pulled = await ctrPull('first', `${UPSTREAM}/team/app:v1`);
     assert.equal(pulled.code, 0, `${pulled.stdout}\n${pulled.stderr}`);
     assert.equal(await ctrImageDigest('first', `${UPSTREAM}/team/app:v1`), image.digest);
@@ -291,12 +292,18 @@ describe('containerd pulling through Berth', () => {
     assert.deepEqual((stored.body as { tags: Array<{ tag: string; digest: string }> }).tags.map((t) => [t.tag, t.digest]), [['v1', image.digest]]);
     const state = (await remoteState())['pull-through'] as { misses: number };
     assert.ok(state.misses >= 4, JSON.stringify(state));
+    const fetched = (await metric('berth_pull_blob_bytes_total', { registry: UPSTREAM, source: 'fetched' })) - fetchedBefore;
+    assert.equal(fetched, blobsOf(amd64Of(image)).reduce((n, b) => n + b.size, 0), 'pull bytes fetched count what pull-through fetched');
   });
 
   it('a second pull (another namespace) is served from the site registry: nothing asked upstream but a tag check, none within the interval', async () => {
     const before = { blobs: proxy.blobRequests.length, requests: proxy.requests.length };
+    const fromStore = () => metric('berth_pull_blob_bytes_total', { registry: UPSTREAM, source: 'store' });
+    const fromStoreBefore = await fromStore();
     const pulled = await ctrPull('second', `${UPSTREAM}/team/app:v1`);
     assert.equal(pulled.code, 0, pulled.stderr);
+    const blobBytes = blobsOf(amd64Of(images.app!)).reduce((n, b) => n + b.size, 0);
+    assert.equal((await fromStore()) - fromStoreBefore, blobBytes, 'pull bytes served from the store count pull-through hits');
     assert.equal(proxy.blobRequests.length, before.blobs);
     assert.equal(proxy.requests.length, before.requests, 'tag-recheck-seconds is 3600: no upstream request at all');
   });

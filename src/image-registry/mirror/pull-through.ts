@@ -31,6 +31,7 @@ import {
 import type { Readable } from 'node:stream';
 import type { BlobProgress } from '../pull/blob-progress.js';
 import type { BlobFetcher } from '../pull/pull-image.js';
+import { pullMetrics } from '../pull/pull-metrics.js';
 import type { RegistryClients } from '../registry-clients.js';
 import { DEFAULT_TAG_RECHECK_SECONDS, type RemoteRegistry } from '../remote-registry.js';
 import { anyCovers } from '../repository-pattern.js';
@@ -236,6 +237,8 @@ export class PullThrough implements PullThroughRouting {
     try {
       const stream = await this.parts.site.openBlob(m.local, digest, range);
       this.parts.log.hit(address, 'blob');
+      // Bytes a pull needed that the store had, as a pull operation counts them (a miss counts as fetched there).
+      pullMetrics.blobFromStore(address, m.repository, range ? range.end - range.start + 1 : (await this.parts.site.blobs.stat(digest))?.size ?? 0);
       return stream;
     } catch (error) {
       if (!isRegistryError(error) || error.code !== 'BLOB_UNKNOWN') throw error;
