@@ -124,13 +124,19 @@ export class RegistryClient {
     return repositories;
   }
 
-  /** Every tag of `repository`, following `Link` pages when the registry pages them. */
-  async listTags(repository: string, options: { pageSize?: number } = {}): Promise<string[]> {
+  /**
+   * Every tag of `repository`, following `Link` pages when the registry pages them; more than `maxTags` is a bad
+   * response (what a caller holds in memory for a registry it does not control stays bounded).
+   */
+  async listTags(repository: string, options: { pageSize?: number; maxTags?: number } = {}): Promise<string[]> {
     requireRepositoryName(repository);
     const first = `/v2/${repository}/tags/list${options.pageSize ? `?n=${options.pageSize}` : ''}`;
     const tags: string[] = [];
     for await (const page of this.pages(first, { type: 'repository', repository }, `tags of ${repository}`, 'not-found', 'tags')) {
       tags.push(...page);
+      if (options.maxTags !== undefined && tags.length > options.maxTags) {
+        throw this.badResponse(`tags of ${repository}: more than the ${options.maxTags} tags Berth lists of a repository`);
+      }
     }
     return tags;
   }

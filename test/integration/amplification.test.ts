@@ -14,6 +14,7 @@ import { eventually } from '../helpers/eventually.js';
 import { parseSamples, valueOf } from '../helpers/prometheus.js';
 import { startHostileRegistry, type HostileRegistry, OCI_MANIFEST } from '../helpers/hostile-registry.js';
 import { createCertificateAuthority, type CertificateAuthority } from '../helpers/tls.js';
+import { MAX_LISTED_TAGS } from '../../src/image-registry/mirror/pull-through.js';
 
 const REGISTRIES = '/v1/config/image-registry/remote-registries';
 const BODY_LIMIT = 64 * 1024;
@@ -115,6 +116,22 @@ describe('an image index through the mirror (pull-through)', () => {
     assert.equal(childRequests(children.map((c) => c.digest)), 0);
     const stored = await api.get(`/v1/state/image-registry/repositories/127.0.0.1__${remote.address.split(':')[1]}%2Fmirror%2Fwide`);
     assert.equal(stored.status, 404, stored.text);
+  });
+});
+
+describe('tags through the mirror (pull-through)', () => {
+  it('a remote repository with more than the 100,000 tags pull-through lists is a 503 naming it; a small one lists', async () => {
+    const image = remote.addImage('mirror/listed', 'listed', { tag: 'v1' });
+    const listed = await throughMirror('mirror/listed/tags/list');
+    assert.equal(listed.status, 200);
+    assert.deepEqual(((await listed.json()) as { tags: string[] }).tags, ['v1']);
+    const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: image, layers: [] }));
+    for (let i = 0; i <= MAX_LISTED_TAGS; i++) remote.addManifest('mirror/crowded', bytes, OCI_MANIFEST, `t${i}`);
+    const res = await throughMirror('mirror/crowded/tags/list');
+    const body = (await res.json()) as { errors: Array<{ code: string; message: string }> };
+    assert.equal(res.status, 503, JSON.stringify(body));
+    assert.match(body.errors[0]!.message, /more than the 100000 tags/);
+    assert.ok(body.errors[0]!.message.includes(remote.address), 'names the remote registry');
   });
 });
 
