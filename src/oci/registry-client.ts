@@ -133,10 +133,11 @@ export class RegistryClient {
     const first = `/v2/${repository}/tags/list${options.pageSize ? `?n=${options.pageSize}` : ''}`;
     const tags: string[] = [];
     for await (const page of this.pages(first, { type: 'repository', repository }, `tags of ${repository}`, 'not-found', 'tags')) {
-      tags.push(...page);
-      if (options.maxTags !== undefined && tags.length > options.maxTags) {
+      if (options.maxTags !== undefined && tags.length + page.length > options.maxTags) {
         throw this.badResponse(`tags of ${repository}: more than the ${options.maxTags} tags Berth lists of a repository`);
       }
+      // One by one: a page of a million tags spread into push() would overflow the call stack.
+      for (const tag of page) tags.push(tag);
     }
     return tags;
   }
