@@ -1,5 +1,6 @@
 // Pull-through speed: containerd pulling a 100 MB, 4-layer image through Berth's site registry (the hosts.toml Berth
-// generates) against pulling it directly from the docker-registry (TLS, loopback), in the same run. Three cases,
+// generates) against pulling it directly from the docker-registry (TLS, loopback), in the same run; then the same
+// pull with the registry behind a slow link (a throttling proxy), as an edge site meets a registry far away. Three cases,
 // alternated, each with a fresh containerd (so it has nothing): direct; through Berth with nothing cached (Berth fetches
 // and streams as it stores; its cache is emptied before each run); through Berth with everything cached. Each for
 // `ctr content fetch` (the transfer alone) and `ctr images pull` (with the unpack a runtime does). Prints medians and
@@ -14,11 +15,15 @@ import { startBerth } from '../test/helpers/berth.js';
 import { startContainerd, type RunningContainerd } from '../test/helpers/containerd.js';
 import { startDockerRegistry } from '../test/helpers/docker-registry.js';
 import { buildSinglePlatformImage, pushImage } from '../test/helpers/oci-images.js';
+import { startRegistryProxy } from '../test/helpers/registry-proxy.js';
+import { createCertificateAuthority } from '../test/helpers/tls.js';
 import { Agent, request } from 'undici';
 
 const MiB = 1024 * 1024;
 // ctr reports on a 100 ms progress tick, so each time is rounded up to one: five runs make the median worth more.
 const RUNS = 5;
+/** The slow link: each blob response from the registry at most this fast (80 Mbit/s per connection: an edge uplink). */
+const LINK_BYTES_PER_SECOND = 10 * MiB;
 const UPSTREAM = 'registry.example.com';
 const REFERENCE = `${UPSTREAM}/bench/app:v1`;
 
@@ -95,6 +100,45 @@ try {
     console.log(`  direct from docker-registry   ${d.toFixed(2)} s   (runs: ${times.direct.map((t) => t.toFixed(2)).join(', ')})`);
     console.log(`  through Berth, first pull     ${f.toFixed(2)} s   ratio ${(f / d).toFixed(2)}x (goal <= 1.2x)   (runs: ${times.first.map((t) => t.toFixed(2)).join(', ')})`);
     console.log(`  through Berth, cached         ${c.toFixed(2)} s   ratio ${(c / d).toFixed(2)}x (goal <= 0.5x)   (runs: ${times.cached.map((t) => t.toFixed(2)).join(', ')})`);
+  }
+
+  // Over a slow link: the same registry behind a proxy that sends each blob at LINK_BYTES_PER_SECOND, for containerd
+  // directly and for Berth alike; the goals are about a registry that is far away, which loopback is not.
+  const linkCa = createCertificateAuthority('Berth bench link CA');
+  const link = await startRegistryProxy({ port: registry.port, caCertPem: registry.caCertPem }, linkCa);
+  link.behaviour = { kind: 'throttle', bytesPerSecond: LINK_BYTES_PER_SECOND };
+  try {
+    await call('PUT', `/v1/config/image-registry/remote-registries/${UPSTREAM}`, {
+      address: UPSTREAM,
+      'override-address': link.address,
+      'ca-cert': linkCa.certPem,
+      mirror: { enabled: true },
+    });
+    const directLink = join(work, 'direct-link', UPSTREAM);
+    mkdirSync(directLink, { recursive: true });
+    writeFileSync(join(directLink, 'ca.crt'), linkCa.certPem);
+    writeFileSync(join(directLink, 'hosts.toml'), `server = "https://${UPSTREAM}"\n\n[host."https://${link.address}"]\n  capabilities = ["pull", "resolve"]\n  ca = "${join(directLink, 'ca.crt')}"\n`);
+    const times = { direct: [] as number[], first: [] as number[], cached: [] as number[] };
+    for (let run = 0; run < RUNS; run++) {
+      times.direct.push(await timed('pull', join(work, 'direct-link')));
+      await emptyBerth();
+      times.first.push(await timed('pull', through));
+      times.cached.push(await timed('pull', through));
+    }
+    const [d, f, c] = [median(times.direct), median(times.first), median(times.cached)];
+    console.log(`ctr images pull (native unpack) over a ${LINK_BYTES_PER_SECOND / MiB} MiB/s-per-blob link, 100 MB / 4 layers, median of ${RUNS}:`);
+    console.log(`  direct from docker-registry   ${d.toFixed(2)} s   (runs: ${times.direct.map((t) => t.toFixed(2)).join(', ')})`);
+    console.log(`  through Berth, first pull     ${f.toFixed(2)} s   ratio ${(f / d).toFixed(2)}x (goal <= 1.2x)   (runs: ${times.first.map((t) => t.toFixed(2)).join(', ')})`);
+    console.log(`  through Berth, cached         ${c.toFixed(2)} s   ratio ${(c / d).toFixed(2)}x (goal <= 0.5x)   (runs: ${times.cached.map((t) => t.toFixed(2)).join(', ')})`);
+  } finally {
+    await call('PUT', `/v1/config/image-registry/remote-registries/${UPSTREAM}`, {
+      address: UPSTREAM,
+      'override-address': registry.address,
+      'ca-cert': registry.caCertPem,
+      mirror: { enabled: true },
+    });
+    await link.stop();
+    rmSync(linkCa.dir, { recursive: true, force: true });
   }
 
   // The registries alone: the four layers, three at a time, to an HTTP client that reads and drops them.
