@@ -1,6 +1,18 @@
 # Berth: `make run` starts the service on its embedded defaults; `make test` installs what the tests need and runs them.
 SHELL := /bin/bash
 RUN_DIR := .run
+
+# Every target runs on one node: the machine's when it is Node >= 22.18, else Node 24 LTS fetched from the npm
+# registry into .tools/ (scripts/node-toolchain.sh). Its bin/ goes first on PATH, so npm, tsc, the tests, the
+# benchmarks and `make run` all use it, and node-gyp would build any native addon against its headers.
+NODE_BIN := $(shell bash scripts/node-toolchain.sh)
+ifeq ($(NODE_BIN),)
+$(error no usable Node.js (see the message above))
+endif
+export PATH := $(NODE_BIN):$(PATH)
+ifneq ($(wildcard $(NODE_BIN)/../include/node/node.h),)
+export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
+endif
 TEST_FILES = $(shell find test vault-dev/test -name '*.test.ts' 2>/dev/null | sort)
 
 .PHONY: install build run vault-dev test typecheck test-deps bench clean
@@ -32,11 +44,14 @@ vault-dev: build
 test-deps:
 	@bash scripts/install-test-deps.sh
 
-test: install test-deps typecheck
+# Tests start Berth and vault-dev from dist/ (test/helpers/built.ts), so the build comes first.
+test: install test-deps typecheck build
+	@echo "node $$(node --version) from $(NODE_BIN)"
 	node --import tsx --test --test-concurrency=2 --test-timeout=300000 $(TEST_FILES)
 
+# Every benchmark in turn, then one table of every figure beside its goal (bench/summary.ts). About 10 minutes.
 bench: build test-deps
-	@for b in bench/*.bench.ts; do echo "== $$b"; node --import tsx $$b || exit 1; done
+	node --import tsx bench/summary.ts
 
 clean:
 	rm -rf dist node_modules/.install-stamp

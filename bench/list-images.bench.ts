@@ -10,6 +10,7 @@ import { startBerth } from '../test/helpers/berth.js';
 import { startDockerRegistry } from '../test/helpers/docker-registry.js';
 import { pushManyTags } from '../test/helpers/oci-images.js';
 import { runSkopeo } from '../test/helpers/skopeo.js';
+import { reportFigure } from './figures.js';
 
 const TAGS = 100;
 const REPOSITORY = 'bench/list-images';
@@ -119,6 +120,12 @@ try {
       '',
     ].join('\n'),
   );
+  reportFigure({
+    name: `list-images over ${TAGS} tags: Berth time / skopeo ${SKOPEO_CONCURRENCY} at a time`,
+    value: berthMs / concurrentMs,
+    unit: 'x',
+    detail: `Berth ${fmt(berthMs)}, skopeo ${fmt(concurrentMs)} (${fmt(sequentialMs)} one after another)`,
+  });
 } finally {
   await berth.stop();
   await registry.stop();

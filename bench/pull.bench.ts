@@ -1,15 +1,17 @@
 // Pull throughput and memory: Berth pulling from a local docker-registry (TLS, loopback) into its site registry,
-// against skopeo copying the same image to an OCI layout in the same run. Prints the time ratio Berth/skopeo, Berth's
-// peak RSS (VmHWM) per image, and the time of a repeated pull of an image already present.
-// Run: node --import tsx bench/pull.bench.ts   (about 1-2 minutes; needs docker-registry and skopeo)
+// against skopeo copying the same image to an OCI layout in the same run. Prints the time ratio Berth/skopeo (the
+// median of each run's ratio), Berth's peak RSS (VmHWM) during a pull above its idle RSS just before it, and the time
+// of a repeated pull of an image already present. Berth fsyncs every blob before it answers; skopeo is the peer as is.
+// Run: node --import tsx bench/pull.bench.ts   (about 3-5 minutes; needs docker-registry and skopeo)
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startBerth, type BerthProcess } from '../test/helpers/berth.js';
 import { startDockerRegistry, type RunningRegistry } from '../test/helpers/docker-registry.js';
 import { buildSinglePlatformImage, pushImage, type BuiltImage } from '../test/helpers/oci-images.js';
+import { machineLoad, median, reportFigure, rssMiB } from './figures.js';
 
 const execFileAsync = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -19,26 +21,18 @@ interface Case {
   layerSizes: number[];
   /** Each run pulls a new image (new content: Berth would otherwise find every blob present); medians are printed. */
   runs: number;
+  /** Let Berth go idle (and give memory back) before each pull, so the peak is measured above its idle RSS. */
+  fromIdle?: boolean;
 }
+
+/** Berth gives memory back after 10 s without work (src/idle-memory.ts, checked every 2 s). */
+const IDLE_SETTLE_MS = 13_000;
 
 const CASES: Case[] = [
   { label: '10 MB, 1 layer', layerSizes: [10 * MiB], runs: 5 },
   { label: '100 MB, 4 layers', layerSizes: Array(4).fill(25 * MiB), runs: 3 },
-  { label: '1 GB, 4 layers', layerSizes: Array(4).fill(256 * MiB), runs: 1 },
+  { label: '1 GB, 4 layers', layerSizes: Array(4).fill(256 * MiB), runs: 3, fromIdle: true },
 ];
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
-
-/** Peak resident set size of a process, from /proc (kB there). */
-function peakRssMiB(pid: number): number {
-  const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!match) throw new Error(`no VmHWM in /proc/${pid}/status`);
-  return Number(match[1]) / 1024;
-}
 
 /** Resets the peak (Linux: `5` to clear_refs) so each image's peak is its own; false where that is not allowed. */
 function resetPeakRss(pid: number): boolean {
@@ -94,38 +88,63 @@ async function main(): Promise<void> {
 
     const pid = berth.process.pid!;
     const canReset = resetPeakRss(pid);
-    process.stdout.write(`berth pid ${pid}; peak RSS ${canReset ? 'reset before each pull' : 'cumulative (clear_refs not writable)'}\n`);
-    process.stdout.write(`idle berth RSS peak: ${fmt(peakRssMiB(pid), 1)} MiB\n\n`);
-    process.stdout.write('image (runs; medians)   skopeo s   berth s   berth/skopeo   berth max peak RSS MiB   repeat pull s\n');
+    process.stdout.write(`node ${process.version}; berth pid ${pid}; peak RSS ${canReset ? 'reset before each pull' : 'cumulative (clear_refs not writable)'}; load ${machineLoad()}\n`);
+    process.stdout.write(`berth RSS now: ${fmt(rssMiB(pid), 1)} MiB\n\n`);
+    process.stdout.write('image (runs; medians)   skopeo s   berth s   berth/skopeo   idle RSS MiB   max peak over idle MiB   repeat pull s\n');
 
     for (const [i, c] of CASES.entries()) {
-      const runs: Array<{ skopeo: number; berth: number; peak: number; repeat: number }> = [];
+      const runs: Array<{ skopeo: number; berth: number; idle: number; peak: number; repeat: number }> = [];
       for (let run = 0; run < c.runs; run++) {
         const image = await buildSinglePlatformImage({ seed: `pull-bench-${i}-${run}`, layerSizes: c.layerSizes });
         images.push(image);
         const repository = `bench/image${i}-${run}`;
         await pushImage(image, { address: registry.address, caCertPem: registry.caCertPem }, repository, 'v1');
 
-        // skopeo first, then Berth: both read the same registry files, warm in the page cache after the push.
+        // skopeo first, then Berth: both read the same registry files, warm in the page cache after the push. Where
+        // Berth is to start idle, both start after the same quiet wait (the disk's write-back settles in it too).
+        if (c.fromIdle) await new Promise((resolve) => setTimeout(resolve, IDLE_SETTLE_MS));
         const layout = join(workDir, `skopeo-${i}-${run}`);
         const skopeo = await timed(() => copyWithSkopeo(registry, certDir, `${repository}:v1`, layout));
         rmSync(layout, { recursive: true, force: true });
 
+        // Berth has been idle while the image was built and pushed (and for long enough, where the peak is a goal):
+        // this is the RSS the pull starts from.
+        if (c.fromIdle) await new Promise((resolve) => setTimeout(resolve, IDLE_SETTLE_MS));
+        const idle = rssMiB(pid);
         resetPeakRss(pid);
         const berthPull = await timed(() => pullWithBerth(berth, registry.address, `${repository}:v1`, `${repository}:v1`));
         if (berthPull.value.digest !== image.digest) throw new Error(`berth stored ${berthPull.value.digest}, expected ${image.digest}`);
-        const peak = peakRssMiB(pid);
+        const peak = rssMiB(pid, 'VmHWM');
         const repeat = await timed(() => pullWithBerth(berth, registry.address, `${repository}:v1`, `${repository}:again`));
-        runs.push({ skopeo: skopeo.seconds, berth: berthPull.seconds, peak, repeat: repeat.seconds });
+        runs.push({ skopeo: skopeo.seconds, berth: berthPull.seconds, idle, peak, repeat: repeat.seconds });
         image.remove();
       }
       const skopeo = median(runs.map((r) => r.skopeo));
       const berthSeconds = median(runs.map((r) => r.berth));
+      const ratio = median(runs.map((r) => r.berth / r.skopeo));
+      const overIdle = Math.max(...runs.map((r) => r.peak - r.idle));
       process.stdout.write(
         `${`${c.label} (x${c.runs})`.padEnd(22)}  ${fmt(skopeo).padStart(8)}  ${fmt(berthSeconds).padStart(8)}` +
-          `  ${fmt(median(runs.map((r) => r.berth / r.skopeo))).padStart(13)}  ${fmt(Math.max(...runs.map((r) => r.peak)), 1).padStart(23)}` +
+          `  ${fmt(ratio).padStart(13)}  ${fmt(median(runs.map((r) => r.idle)), 1).padStart(13)}  ${fmt(overIdle, 1).padStart(23)}` +
           `  ${fmt(median(runs.map((r) => r.repeat)), 3).padStart(14)}\n`,
       );
+      process.stdout.write(`    each run berth/skopeo: ${runs.map((r) => `${fmt(r.berth)}/${fmt(r.skopeo)}`).join(', ')} s\n`);
+      reportFigure({
+        name: `pull ${c.label}: Berth / skopeo time`,
+        value: ratio,
+        unit: 'x',
+        goal: { op: '<=', target: 0.9 },
+        detail: `median of ${c.runs}: Berth ${fmt(berthSeconds)} s, skopeo ${fmt(skopeo)} s`,
+      });
+      if (c === CASES.at(-1)) {
+        reportFigure({
+          name: `pull ${c.label}: peak RSS above idle`,
+          value: overIdle,
+          unit: 'MiB',
+          goal: { op: '<=', target: 32 },
+          detail: `worst of ${c.runs} runs; idle ${fmt(median(runs.map((r) => r.idle)), 1)} MiB`,
+        });
+      }
     }
   } finally {
     await berth.stop();

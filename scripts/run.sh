@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: vault-dev in dev mode beside Berth (both from dist/), wired together, and how to reach them.
 set -euo pipefail
+# The node make uses (the machine's if new enough, else the one in .tools/), also when this script runs on its own.
+PATH="$(bash scripts/node-toolchain.sh):$PATH"
 token=$(cat .run/admin-token)
 root=$(cat .run/vault-root-token)
 listen=${BERTH_LISTEN:-127.0.0.1:4646}

@@ -4,10 +4,9 @@
 // authentication, the role check, seal gate, (at a site) the 403 on config writes, body, contract validation,
 // `?sites=` fan-out and `?site=` forwarding, routes; unknown paths; errors last.
 import express, { type Express } from 'express';
-import * as OpenApiValidator from 'express-openapi-validator';
 import type { Logger } from 'pino';
 import { contract, contractJson, contractYaml } from './contract/openapi.js';
-import { validatorDocument } from './contract/validator-document.js';
+import { contractRequestValidator } from './contract/request-validator.js';
 import type { ConfigStore } from './store/config-store.js';
 import type { Authenticator } from './auth/principal.js';
 import type { TokenRegistry } from './auth/tokens.js';
@@ -19,6 +18,7 @@ import { requestLog } from './http/request-log.js';
 import { authenticate, authorize, bearerToken } from './http/access.js';
 import { refuseOtherSpellings, resolveOperation } from './http/path-grammar.js';
 import { requestBody } from './http/request-body.js';
+import { inSequence } from './http/in-sequence.js';
 import { errorResponder } from './http/error-response.js';
 import { sendAnswer } from './http/answer.js';
 import { notFound } from './errors.js';
@@ -182,22 +182,20 @@ export function createApp(parts: AppParts): BerthApp {
   });
   // Every /v1 request is one operation of the contract, checked as that operation whatever else it carries;
   // authentication comes first, so callers without a token learn nothing (not even whether a secret store is up).
+  // One middleware running them in turn (inSequence), not one router layer each with its own path match.
   app.use(
     '/v1',
-    resolveOperation(contract),
-    authenticate(parts.authenticator),
-    authorize,
-    ...(parts.secrets ? [sealGate(parts.secrets.monitor)] : []),
-    ...sites.beforeBody,
-    ...requestBody(parts.bodyLimitBytes),
-    ...OpenApiValidator.middleware({
-      apiSpec: validatorDocument() as never,
-      validateRequests: { allowUnknownQueryParameters: false },
-      validateResponses: false,
-      validateSecurity: false,
-    }),
-    // `?sites=` and `?site=` are carried out at the sites only once the request passed every check it would pass here.
-    ...sites.forwarding,
+    inSequence([
+      resolveOperation(contract),
+      authenticate(parts.authenticator),
+      authorize,
+      ...(parts.secrets ? [sealGate(parts.secrets.monitor)] : []),
+      ...sites.beforeBody,
+      ...requestBody(parts.bodyLimitBytes),
+      contractRequestValidator(),
+      // `?sites=` and `?site=` are carried out at the sites only once the request passed every check it would pass here.
+      ...sites.forwarding,
+    ]),
   );
 
   const audit = new AuditTrail(parts.store, {

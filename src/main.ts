@@ -1,6 +1,7 @@
 // Process entry: settings -> store -> tokens -> secret store -> site registry -> app -> listen.
 // SIGTERM/SIGINT drain in-flight requests, then close the stores. Start-up problems end the process with one line on stderr, never a stack trace.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { readSettings, SettingsError, type Settings } from './settings.js';
@@ -14,6 +15,11 @@ import { createApp } from './app.js';
 import { VaultSecretStore } from './secrets/secret-store.js';
 import { SealMonitor } from './secrets/seal-monitor.js';
 import { createSiteRegistry } from './registry/index.js';
+import { releaseMemoryWhenIdle } from './idle-memory.js';
+
+// Required, not imported: an ES import of node:http reads every export, and its WebSocket getter loads Node's
+// bundled undici (about 13 MiB that Berth never uses).
+const { createServer } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
 
 /** How long SIGTERM waits for in-flight requests before closing their connections. */
 const DRAIN_TIMEOUT_MS = 10_000;
@@ -81,10 +87,12 @@ async function start(settings: Settings): Promise<void> {
     server.once('error', reject);
     server.listen(settings.listen.port, settings.listen.host, () => resolve());
   });
+  const stopReleasingMemory = releaseMemoryWhenIdle();
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    stopReleasingMemory();
     logger.info({ signal }, 'draining in-flight requests');
     drainApp();
     const force = setTimeout(() => server.closeAllConnections(), DRAIN_TIMEOUT_MS).unref();

@@ -32,6 +32,19 @@ export const hashToken = (token: string) => createHash('sha256').update(token).d
 /** `berth_` + 256 random bits; the prefix lets secret scanners recognise a leaked token. */
 export const generateToken = () => `berth_${randomBytes(32).toString('base64url')}`;
 
+/**
+ * The hashes of tokens presented lately that were known: hashing is a fixed cost on every request, and clients send
+ * the same token again and again. Only token -> hash is kept (a pure function), so revoking a token, which drops its
+ * hash, works at once. Unknown tokens are not kept, so nobody can push the known ones out. The oldest entry goes
+ * when it is full.
+ */
+const RECENT_HASHES = 256;
+const recentHashes = new Map<string, string>();
+function rememberHash(token: string, hash: string): void {
+  if (recentHashes.size >= RECENT_HASHES) recentHashes.delete(recentHashes.keys().next().value!);
+  recentHashes.set(token, hash);
+}
+
 const info = ({ name, role, site, created }: StoredToken): TokenInfo => ({ name, role, ...(site !== undefined ? { site } : {}), created });
 
 /** Whether a stored value is a token this Berth can honour: a known role, its site exactly when the role is `site`. */
@@ -92,7 +105,12 @@ export class TokenRegistry implements Authenticator {
   }
 
   async authenticate(bearer: string): Promise<Principal | undefined> {
-    return this.byHash.get(hashToken(bearer));
+    const recent = recentHashes.get(bearer);
+    if (recent !== undefined) return this.byHash.get(recent);
+    const hash = hashToken(bearer);
+    const principal = this.byHash.get(hash);
+    if (principal) rememberHash(bearer, hash);
+    return principal;
   }
 
   async list(): Promise<TokenInfo[]> {

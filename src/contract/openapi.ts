@@ -1,11 +1,12 @@
 // The OpenAPI document (openapi/berth.yaml) loaded once: served as-is, handed to the request validator,
 // and compiled with Ajv so domain modules can validate whole objects (e.g. a patched registry) against it.
+// Ajv itself loads, and each schema compiles, when a validator is first used: not at start-up (about 10 MiB, 40 ms).
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
+import type { Ajv2020, ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 
 export type OpenApiDocument = Record<string, unknown> & { components: { schemas: Record<string, JsonSchema> } };
 export type JsonSchema = Record<string, unknown>;
@@ -24,20 +25,45 @@ export const contractYaml = readFileSync(contractPath, 'utf8');
 export const contract = yaml.load(contractYaml) as OpenApiDocument;
 export const contractJson = JSON.stringify(contract);
 
-const ajv = new Ajv2020({ strict: false, allErrors: true });
-(addFormats as unknown as (a: Ajv2020) => void)(ajv);
-ajv.addSchema(contract, 'berth');
+let ajv: Ajv2020 | undefined;
+function contractAjv(): Ajv2020 {
+  if (!ajv) {
+    // Required (Ajv is CommonJS) so a validator can stay synchronous while Ajv loads only when first needed.
+    const require = createRequire(import.meta.url);
+    const { Ajv2020: Ajv } = require('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
+    const addFormats = require('ajv-formats') as { default: (a: Ajv2020) => void };
+    ajv = new Ajv({ strict: false, allErrors: true });
+    addFormats.default(ajv);
+    // Not checked against the JSON Schema meta-schema at every start (~50 ms, and only the document's root, which
+    // holds no schema keywords): test/unit/contract-document.test.ts checks every component schema.
+    ajv.addSchema(contract, 'berth', undefined, false);
+  }
+  return ajv;
+}
 
 const compiled = new Map<string, ValidateFunction>();
 
-/** A validator for a JSON pointer into the document, e.g. `#/components/schemas/RemoteRegistry`. */
-export function validatorFor(pointer: string): ValidateFunction {
+function compile(pointer: string): ValidateFunction {
   let validate = compiled.get(pointer);
   if (!validate) {
-    validate = ajv.getSchema(`berth${pointer}`);
+    validate = contractAjv().getSchema(`berth${pointer}`);
     if (!validate) throw new Error(`no schema at ${pointer} in the contract`);
     compiled.set(pointer, validate);
   }
+  return validate;
+}
+
+/** Checks a value against one schema; after a call, `errors` says what failed (Ajv's errors), or is null. */
+export type Validator = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
+
+/** A validator for a JSON pointer into the document, e.g. `#/components/schemas/RemoteRegistry`; compiled at its first call. */
+export function validatorFor(pointer: string): Validator {
+  const validate: Validator = (data) => {
+    const compiledValidate = compile(pointer);
+    const valid = compiledValidate(data) as boolean;
+    validate.errors = compiledValidate.errors;
+    return valid;
+  };
   return validate;
 }
 

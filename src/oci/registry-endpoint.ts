@@ -1,7 +1,7 @@
 // Where and how to reach one remote registry: its address, an optional override address to connect to instead,
 // and extra CA certificates trusted on top of the system roots. Always HTTPS; verification is never switched off.
 import { X509Certificate } from 'node:crypto';
-import { rootCertificates } from 'node:tls';
+import { createRequire } from 'node:module';
 import { invalidInput } from '../errors.js';
 import { isValidRegistryAddress } from './image-reference.js';
 
@@ -25,6 +25,9 @@ export interface EndpointConnection {
   /** The `ca` for TLS: system roots plus the endpoint's certificates; undefined means system roots only. */
   ca?: string[];
 }
+
+/** Node's root CAs. node:tls loads here, at the first connection that needs them, not at start (about 6 MiB). */
+const systemRoots = (): readonly string[] => (createRequire(import.meta.url)('node:tls') as typeof import('node:tls')).rootCertificates;
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
@@ -52,7 +55,7 @@ export function endpointConnection(endpoint: RegistryEndpoint): EndpointConnecti
   }
   const connectAddress = endpoint.overrideAddress ?? endpoint.address;
   // Node replaces its default roots when `ca` is given, so "in addition to" means passing both.
-  const ca = endpoint.caCertPem ? [...rootCertificates, ...parseCertificates(endpoint.caCertPem)] : undefined;
+  const ca = endpoint.caCertPem ? [...systemRoots(), ...parseCertificates(endpoint.caCertPem)] : undefined;
   return { origin: `https://${connectAddress}`, connectAddress, ...(ca ? { ca } : {}) };
 }
 

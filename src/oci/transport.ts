@@ -1,6 +1,7 @@
 // The bottom of the stack: one keep-alive undici Pool for the registry endpoint and one Agent for other hosts
 // (token realms, blob redirects), both trusting the endpoint's CAs, with connect/headers/body timeouts.
-import { Agent, Pool, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher, Pool } from 'undici';
+import { loadUndici } from '../http/undici.js';
 import type { RegistryRequest, RegistryResponse } from './dispatch.js';
 import type { EndpointConnection } from './registry-endpoint.js';
 import { transportFailure } from './transport-failure.js';
@@ -27,22 +28,27 @@ export interface TransportOptions {
 }
 
 export class RegistryTransport {
-  private readonly pool: Pool;
-  private readonly agent: Agent;
+  /** Made at the first request (undici loads then). */
+  private dispatchers: Promise<{ pool: Pool; agent: Agent }> | undefined;
 
-  constructor(private readonly options: TransportOptions) {
-    const { connection, timeouts } = options;
-    // `ca` replaces Node's default roots, so endpointConnection() already prepended them; undefined keeps the defaults.
-    const connect = { timeout: timeouts.connectMs, ...(connection.ca ? { ca: connection.ca } : {}) };
-    const common = { connect, headersTimeout: timeouts.headersMs, bodyTimeout: timeouts.bodyMs, keepAliveTimeout: 30_000 };
-    this.pool = new Pool(connection.origin, { ...common, connections: options.connections });
-    this.agent = new Agent({ ...common, connections: options.connections });
+  constructor(private readonly options: TransportOptions) {}
+
+  private open(): Promise<{ pool: Pool; agent: Agent }> {
+    this.dispatchers ??= loadUndici().then(({ Agent, Pool }) => {
+      const { connection, timeouts } = this.options;
+      // `ca` replaces Node's default roots, so endpointConnection() already prepended them; undefined keeps the defaults.
+      const connect = { timeout: timeouts.connectMs, ...(connection.ca ? { ca: connection.ca } : {}) };
+      const common = { connect, headersTimeout: timeouts.headersMs, bodyTimeout: timeouts.bodyMs, keepAliveTimeout: 30_000 };
+      return { pool: new Pool(connection.origin, { ...common, connections: this.options.connections }), agent: new Agent({ ...common, connections: this.options.connections }) };
+    });
+    return this.dispatchers;
   }
 
   /** Sends one request, as is: no auth, no redirects, no retries. Network/TLS failures become RegistryErrors. */
   readonly send = async (request: RegistryRequest): Promise<RegistryResponse> => {
     const url = new URL(request.path, request.origin ?? this.options.connection.origin);
-    const dispatcher: Dispatcher = url.origin === this.options.connection.origin ? this.pool : this.agent;
+    const { pool, agent } = await this.open();
+    const dispatcher: Dispatcher = url.origin === this.options.connection.origin ? pool : agent;
     try {
       const response = await dispatcher.request({
         origin: url.origin,
@@ -58,11 +64,13 @@ export class RegistryTransport {
   };
 
   async close(): Promise<void> {
-    await Promise.all([this.pool.close(), this.agent.close()]);
+    const opened = await this.dispatchers;
+    if (opened) await Promise.all([opened.pool.close(), opened.agent.close()]);
   }
 
   /** Closes at once, aborting requests still running (streams being read fail). */
   async destroy(): Promise<void> {
-    await Promise.all([this.pool.destroy(), this.agent.destroy()]);
+    const opened = await this.dispatchers;
+    if (opened) await Promise.all([opened.pool.destroy(), opened.agent.destroy()]);
   }
 }

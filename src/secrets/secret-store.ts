@@ -1,6 +1,7 @@
 // The secret store: anything that speaks the HashiCorp Vault HTTP API (Vault, OpenBao, Berth's vault-dev),
 // reached through node-vault. Reads KV version 2 secrets and the seal status; failures become typed errors.
-import vault from 'node-vault';
+// node-vault (with axios under it) loads when the first call is made: only a Berth given VAULT_ADDR pays for it.
+import type vault from 'node-vault';
 import { BerthError, unavailable, upstreamFailure } from '../errors.js';
 import { secretMetrics } from './secret-metrics.js';
 
@@ -53,18 +54,24 @@ export class VaultSecretStore implements SecretStore {
   /** Why the last look at the seal status failed. */
   lastProblem: string | undefined;
   onTrouble?: (state: Exclude<SealState, 'unsealed'>) => void;
-  private readonly client: vault.client;
+  private client: Promise<vault.client> | undefined;
 
-  constructor(settings: SecretStoreSettings) {
+  constructor(private readonly settings: SecretStoreSettings) {
     this.address = settings.address;
-    this.client = vault({
-      apiVersion: 'v1',
-      endpoint: settings.address,
-      token: settings.token,
-      // Node's HTTP parser (vault-dev's) rejects the LIST verb; GET ?list=true is what real Vault accepts too.
-      noCustomHTTPVerbs: true,
-      requestOptions: { timeout: REQUEST_TIMEOUT_MS, ...(settings.caCertPem ? { ca: settings.caCertPem } : {}) },
-    } as vault.VaultOptions);
+  }
+
+  private open(): Promise<vault.client> {
+    this.client ??= import('node-vault').then(({ default: vault }) =>
+      vault({
+        apiVersion: 'v1',
+        endpoint: this.settings.address,
+        token: this.settings.token,
+        // Node's HTTP parser (vault-dev's) rejects the LIST verb; GET ?list=true is what real Vault accepts too.
+        noCustomHTTPVerbs: true,
+        requestOptions: { timeout: REQUEST_TIMEOUT_MS, ...(this.settings.caCertPem ? { ca: this.settings.caCertPem } : {}) },
+      } as vault.VaultOptions),
+    );
+    return this.client;
   }
 
   private translate(e: unknown, what: string): BerthError {
@@ -87,7 +94,7 @@ export class VaultSecretStore implements SecretStore {
     const what = `secret '${path}' in vault '${mount}'`;
     return secretMetrics.reading(async () => {
       try {
-        const answer = (await this.client.read(`${mount}/data/${path}`)) as { data?: { data?: unknown } };
+        const answer = (await (await this.open()).read(`${mount}/data/${path}`)) as { data?: { data?: unknown } };
         const data = answer.data?.data;
         if (!data || typeof data !== 'object') throw upstreamFailure(`${what} has no data (deleted or destroyed)`, { kind: 'secret-missing' });
         return data as Record<string, unknown>;
@@ -99,7 +106,7 @@ export class VaultSecretStore implements SecretStore {
 
   async sealState(): Promise<SealState> {
     try {
-      const status = (await this.client.status()) as { sealed?: boolean };
+      const status = (await (await this.open()).status()) as { sealed?: boolean };
       return status.sealed ? 'sealed' : 'unsealed';
     } catch (e) {
       const failure = e as VaultFailure;

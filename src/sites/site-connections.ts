@@ -2,11 +2,12 @@
 // the site's bearer token read from the tower's secret store, bounded timeouts. Every failure to get an answer
 // is a 503 naming the site; an answer, whatever its status, is handed back as it is.
 import type { Readable } from 'node:stream';
-import { Agent } from 'undici';
+import type { Agent } from 'undici';
 import type { ConfigList, Versioned } from '../config/config-list.js';
 import { BerthError, isBerthError, notFound, unavailable } from '../errors.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import { cachedSecretReads, type SecretReader } from '../secrets/cached-secret-reads.js';
+import { loadUndici, type Undici } from '../http/undici.js';
 import type { Site } from './site.js';
 
 /** TCP (and TLS) handshake with a site. */
@@ -102,7 +103,7 @@ export class SiteConnections {
   }
 
   /** The connection for this version of the site's configuration; a changed site gets a new one. */
-  private connectionFor({ value: site, revision }: Versioned<Site>): Connection {
+  private connectionFor({ value: site, revision }: Versioned<Site>, { Agent }: Undici): Connection {
     const cached = this.connections.get(site.name);
     if (cached?.revision === revision) return cached;
     cached?.agent.close().catch(() => {});
@@ -150,7 +151,7 @@ export class SiteConnections {
     if (!this.allowHttp && new URL(site['api-url']).protocol !== 'https:') {
       throw this.unreachable(site, "its api-url is http:// and the tower's token for it would travel in clear (set BERTH_SITES_ALLOW_HTTP=true to allow it)", 'cleartext');
     }
-    const connection = this.connectionFor(entry);
+    const connection = this.connectionFor(entry, await loadUndici());
     const token = await this.token(site);
     const timeoutMs = request.long ? LONG_ANSWER_TIMEOUT_MS : ANSWER_TIMEOUT_MS;
     const attempt = () =>

@@ -4,7 +4,6 @@
 // resolved to a contract operation and passed authentication, the role check and contract validation here, exactly
 // as if it were served here; the site gets the very bytes of the body that were validated. No route below ever sees
 // a `site` parameter.
-import { pipeline } from 'node:stream/promises';
 import type { Request, RequestHandler, Response } from 'express';
 import { rewriteQuery } from '../http/raw-query.js';
 import { isBerthError } from '../errors.js';
@@ -99,12 +98,14 @@ export function siteForwarding(ownName: string, connections: SiteConnections): R
       else if (typeof value === 'string' && name === 'link') res.set(name, towerLink(value, site));
       else res.set(name, value);
     }
-    try {
-      await pipeline(answer.body, res);
-    } catch (e) {
+    // Piped by hand rather than with stream.pipeline(), which builds an AbortError with a stack trace for its own
+    // AbortController at the end of every answer (about 15 µs a request here). A client going away aborts the request
+    // to the site (above), which ends the body with an error.
+    answer.body.once('error', (e: unknown) => {
       // The status line is out: all that is left is to cut the answer short, which the client sees.
       req.log?.warn({ site, err: e }, 'the answer from the site broke off');
       res.destroy();
-    }
+    });
+    answer.body.pipe(res);
   };
 }

@@ -1,7 +1,8 @@
 // A site's client for its control tower: follows the change feed (streamed, or long-polled from a tower that does not
 // stream), reads the snapshot and sends its report with the site's token, over one keep-alive connection pool (TLS
 // checked against BERTH_TOWER_CACERT when given).
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
+import { loadUndici } from '../http/undici.js';
 import { schemaValidator, describeAjvErrors } from '../contract/openapi.js';
 import type { StoreChange, StoredValue } from '../store/config-store.js';
 
@@ -53,7 +54,9 @@ function parseJson(text: string, what: string): unknown {
 }
 
 export class TowerClient {
-  private readonly pool: Pool;
+  /** Made at the first request (undici loads then). */
+  private pool: Promise<Pool> | undefined;
+  private readonly origin: string;
   private readonly basePath: string;
   private readonly isFeedPage = schemaValidator('ChangeFeedAnswer');
   private readonly isSnapshot = schemaValidator('ConfigSnapshotAnswer');
@@ -63,17 +66,25 @@ export class TowerClient {
     /** This site's name, as it reads the feed. */
     readonly siteName: string,
     /** The longest long-poll wait this client asks for. */
-    maxWaitSeconds: number,
+    private readonly maxWaitSeconds: number,
   ) {
     const url = new URL(settings.url);
+    this.origin = url.origin;
     this.basePath = url.pathname.replace(/\/+$/, '');
-    this.pool = new Pool(url.origin, {
-      connect: { timeout: CONNECT_TIMEOUT_MS, ...(settings.caCertPem ? { ca: settings.caCertPem } : {}) },
-      headersTimeout: maxWaitSeconds * 1000 + ANSWER_MARGIN_MS,
-      bodyTimeout: maxWaitSeconds * 1000 + ANSWER_MARGIN_MS,
-      keepAliveTimeout: 60_000,
-      connections: 2,
-    });
+  }
+
+  private open(): Promise<Pool> {
+    this.pool ??= loadUndici().then(
+      ({ Pool }) =>
+        new Pool(this.origin, {
+          connect: { timeout: CONNECT_TIMEOUT_MS, ...(this.settings.caCertPem ? { ca: this.settings.caCertPem } : {}) },
+          headersTimeout: this.maxWaitSeconds * 1000 + ANSWER_MARGIN_MS,
+          bodyTimeout: this.maxWaitSeconds * 1000 + ANSWER_MARGIN_MS,
+          keepAliveTimeout: 60_000,
+          connections: 2,
+        }),
+    );
+    return this.pool;
   }
 
   get url(): string {
@@ -85,7 +96,7 @@ export class TowerClient {
   }
 
   private async call(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal | undefined): Promise<unknown> {
-    const response = await this.pool.request({
+    const response = await (await this.open()).request({
       path: `${this.basePath}${path}`,
       method,
       headers: {
@@ -111,7 +122,7 @@ export class TowerClient {
   async follow(after: number, waitSeconds: number, onPage: (page: TowerFeedPage) => Promise<void>, signal?: AbortSignal): Promise<void> {
     const query = new URLSearchParams({ after: String(after), wait: String(waitSeconds), 'site-name': this.siteName });
     const path = `/v1/state/system/changes?${query}`;
-    const response = await this.pool.request({
+    const response = await (await this.open()).request({
       path: `${this.basePath}${path}`,
       method: 'GET',
       headers: { authorization: `Bearer ${this.settings.token}`, accept: 'application/x-ndjson, application/json;q=0.5', 'user-agent': `berth-site/${this.siteName}` },
@@ -152,6 +163,6 @@ export class TowerClient {
   }
 
   async close(): Promise<void> {
-    await this.pool.destroy().catch(() => {});
+    await (await this.pool)?.destroy().catch(() => {});
   }
 }

@@ -1,14 +1,14 @@
-// The berth CLI as the tests run it, from its sources through tsx: a `berth` command on a private PATH for a shell in
-// tmux (test/helpers/tmux.ts), and a subprocess whose exit code, stdout and stderr come apart (what a script sees).
+// The berth CLI as the tests run it, from the build (dist/src/cli/main.js, what package.json's `bin` names): a `berth`
+// command on a private PATH for a shell in tmux (test/helpers/tmux.ts), and a subprocess whose exit code, stdout and
+// stderr come apart (what a script sees).
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PROJECT_ROOT } from './berth.js';
+import { builtEntry } from './built.js';
 import { assertNoSecretIn } from './secret-values.js';
 
-const MAIN = join(PROJECT_ROOT, 'src', 'cli', 'main.ts');
-/** tsx by its own address: the CLI runs in other working directories than the project's. */
-const TSX = import.meta.resolve('tsx');
+/** The CLI's compiled entry, by its full path: the CLI runs in other working directories than the project's. */
+const MAIN = builtEntry('src', 'cli/main');
 
 export interface CliResult {
   code: number;
@@ -16,10 +16,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Writes `<home>/bin/berth`, running the sources; put `<home>/bin` first on the shell's PATH. */
+/** Writes `<home>/bin/berth`, running the built CLI; put `<home>/bin` first on the shell's PATH. */
 export function installBerthCommand(home: string): void {
   mkdirSync(join(home, 'bin'), { recursive: true });
-  writeFileSync(join(home, 'bin', 'berth'), `#!/bin/sh\nexec "${process.execPath}" --import "${TSX}" "${MAIN}" "$@"\n`);
+  writeFileSync(join(home, 'bin', 'berth'), `#!/bin/sh\nexec "${process.execPath}" "${MAIN}" "$@"\n`);
   chmodSync(join(home, 'bin', 'berth'), 0o755);
 }
 
@@ -35,7 +35,7 @@ export interface CliRunOptions {
 /** `berth ARGS` as a script runs it; fails if its output holds a secret the leak watch knows (secret-values.ts). */
 export function runBerthCli(args: string[], options: CliRunOptions): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], { env: options.env, cwd: options.cwd });
+    const child = spawn(process.execPath, [MAIN, ...args], { env: options.env, cwd: options.cwd });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

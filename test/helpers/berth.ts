@@ -1,13 +1,18 @@
-// Starts a real Berth process (src/main.ts through tsx) on a free loopback port, as tests and benchmarks need it.
+// Starts a real Berth process (the built dist/src/main.js) on a free loopback port, as tests and benchmarks need it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { assertNoSecretIn } from './secret-values.js';
+import { builtEntry, PROJECT_ROOT } from './built.js';
 
-export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = join(PROJECT_ROOT, 'src', 'main.ts');
+export { PROJECT_ROOT };
+
+/**
+ * A safety net, never a pacing device: Berth answers in well under a second on an idle machine; this covers a 2-core
+ * machine running another whole suite beside this one.
+ */
+const START_TIMEOUT_MS = 60_000;
 
 export interface BerthProcess {
   url: string;
@@ -36,9 +41,9 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, ...extra };
 }
 
-/** Spawns `src/main.ts` with `args` and `env`, and collects its output; for start-up error tests. */
+/** Spawns Berth (`dist/src/main.js`) with `args` and `env`; for start-up error tests. */
 export function spawnBerth(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { env, cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [builtEntry('src', 'main'), ...args], { env, cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 export function exitOf(child: ChildProcess): Promise<number | null> {
@@ -62,7 +67,7 @@ export async function startBerth(options: BerthOptions = {}): Promise<BerthProce
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
 
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`berth did not start within 30 s:\n${output}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`berth did not start within ${START_TIMEOUT_MS / 1000} s:\n${output}`)), START_TIMEOUT_MS);
     const check = () => {
       const match = /berth listening on (http:\/\/\S+)/.exec(output);
       if (match) {

@@ -15,6 +15,7 @@ import { exitOf, PROJECT_ROOT } from './berth.js';
 import { assertNoSecretIn } from './secret-values.js';
 import type { ProviderProgramConfig, TestUser } from './oidc-provider-server.js';
 
+/** Run by Node's type stripping (it imports only packages), not through a TypeScript loader. */
 const PROGRAM = join(PROJECT_ROOT, 'test', 'helpers', 'oidc-provider-server.ts');
 
 export interface OidcProviderOptions {
@@ -83,7 +84,7 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
   };
   const configPath = join(dir, 'provider.json');
   writeFileSync(configPath, JSON.stringify(config), { mode: 0o600 });
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', PROGRAM, configPath], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, [PROGRAM, configPath], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -6,12 +6,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { builtEntry, PROJECT_ROOT as REPO_ROOT } from './built.js';
 import { assertNoSecretIn } from './secret-values.js';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const MAIN = path.join(REPO_ROOT, 'vault-dev', 'src', 'main.ts');
-/** Generous: a cold tsx start on a loaded 2-core machine. Only a safety net, never a pacing device. */
+/** Generous: a start on a loaded 2-core machine. Only a safety net, never a pacing device. */
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 15_000;
 
@@ -63,7 +61,7 @@ export async function startVaultDev(opts: VaultDevOptions = {}): Promise<VaultDe
     ownsDataDir = opts.dataDir === undefined;
   }
 
-  const args = ['--import', 'tsx', MAIN, 'server', `--listen=${opts.listen ?? '127.0.0.1:0'}`];
+  const args = [builtEntry('vault-dev/src', 'main'), 'server', `--listen=${opts.listen ?? '127.0.0.1:0'}`];
   if (dev) args.push('--dev');
   if (dev && opts.rootToken) args.push(`--dev-root-token-id=${opts.rootToken}`);
   if (!dev) args.push(`--data-dir=${dataDir}`);

@@ -36,7 +36,7 @@ let home: string;
 let big: BuiltImage;
 let small: BuiltImage;
 
-/** The shell's environment: a private HOME, `berth` on PATH (the sources through tsx), nothing of Berth's own. */
+/** The shell's environment: a private HOME, `berth` on PATH (the built CLI), nothing of Berth's own. */
 const shellEnv = () => ({ HOME: home, PATH: `${join(home, 'bin')}:${process.env.PATH}`, PS1: '$ ', HISTFILE: '/dev/null', LANG: 'C.UTF-8' });
 
 /** `berth ARGS` as a script runs it: exit code, stdout and stderr apart. */

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { DatabaseSync } from 'node:sqlite';
 import { SqliteConfigStore } from '../../src/store/sqlite.js';
 import { BerthError, type ErrorKind } from '../../src/errors.js';
 
@@ -93,7 +93,7 @@ describe('files from before writes carried their context', () => {
   it('open with their entries and history intact, and take contexts from then on', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'berth-store-'));
     dirs.push(dir);
-    const old = new Database(join(dir, 'config.db'));
+    const old = new DatabaseSync(join(dir, 'config.db'));
     old.exec(`CREATE TABLE entries (key TEXT PRIMARY KEY, value TEXT NOT NULL, create_rev INTEGER NOT NULL, mod_rev INTEGER NOT NULL, updated_at TEXT NOT NULL) WITHOUT ROWID;
       CREATE TABLE changes (rev INTEGER PRIMARY KEY, key TEXT NOT NULL, type TEXT NOT NULL, value TEXT, at TEXT NOT NULL);
       INSERT INTO entries VALUES ('k', '1', 1, 1, '2026-01-01T00:00:00.000Z');

@@ -16,8 +16,8 @@
 // acknowledged. --dev keeps everything in memory, initialised with one unseal key and unsealed,
 // and prints the unseal key and root token the way `vault server -dev` does.
 //
-// Usage: node --import tsx vault-dev/src/main.ts server --dev
-//        node --import tsx vault-dev/src/main.ts server --data-dir=/var/lib/vault-dev --listen=127.0.0.1:8200
+// Usage: node dist/vault-dev/src/main.js server --dev   (after `make build`; or `make vault-dev`)
+//        node dist/vault-dev/src/main.js server --data-dir=/var/lib/vault-dev --listen=127.0.0.1:8200
 
 import { VaultCore } from './core.js';
 import { parseServerOptions, USAGE, UsageError, type ServerOptions } from './options.js';

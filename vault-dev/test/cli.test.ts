@@ -4,19 +4,17 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
+import { builtEntry, PROJECT_ROOT as REPO_ROOT } from '../../test/helpers/built.js';
 import { startVaultDev, type VaultDevInstance } from '../../test/helpers/vault-dev.js';
 import { vaultClient } from './support.js';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const MAIN = path.join(REPO_ROOT, 'vault-dev', 'src', 'main.ts');
+const MAIN = builtEntry('vault-dev/src', 'main');
 
 /** Runs vault-dev with `args` to completion (for invocations that must not start a server). */
 function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    const child = spawn(process.execPath, [MAIN, ...args], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -27,10 +27,10 @@ function sendOciError(req: Request, res: Response, error: RegistryError): void {
   const body = Buffer.from(JSON.stringify(bodyOf(error)));
   res.status(error.status).setHeader('Content-Type', 'application/json');
   res.setHeader('Content-Length', body.byteLength);
-  res.end(body);
   // The answer may come before the client finished sending (a refused size, a failed disk write, a cancelled
   // upload): read and drop the rest for a while so the client can see it, then close the connection.
-  discardUnreadBody(req);
+  discardUnreadBody(req, res);
+  res.end(body);
 }
 
 /** The OCI error for a typed error of another module (the /v1 kinds also reach /v2 through the token check). */

@@ -3,7 +3,7 @@
 import type { Readable } from 'node:stream';
 import type { DigestAlgorithm } from '../digest.js';
 
-/** Bytes to store: a Readable, an async generator, or chunks already in memory. */
+/** Bytes to store: a Readable, an async generator, or chunks already in memory. A chunk must not change once yielded (writers gather several before writing). */
 export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
 export interface BlobInfo {

@@ -1,6 +1,7 @@
-// The registry's index in SQLite (better-sqlite3, WAL, synchronous=FULL): repositories' manifests, their
-// references, tags, subjects for referrers, and which repository links which blob. Blob bytes live in the BlobStore.
-import Database from 'better-sqlite3';
+// The registry's index in SQLite (node:sqlite, WAL, synchronous=FULL: see store/sqlite-file.ts): repositories'
+// manifests, their references, tags, subjects for referrers, and which repository links which blob. Blob bytes live
+// in the BlobStore.
+import { SqliteFile } from '../../store/sqlite-file.js';
 import { ManifestBlobUnknownError } from '../registry-error.js';
 
 export type ReferenceKind = 'config' | 'layer' | 'manifest';
@@ -63,7 +64,7 @@ export interface PageOptions {
   after?: string;
 }
 
-interface ManifestRow {
+type ManifestRow = {
   repository: string;
   digest: string;
   media_type: string;
@@ -75,16 +76,16 @@ interface ManifestRow {
   source_index_digest: string | null;
   source_annotations: string | null;
   created_at: string;
-}
+};
 
-interface ReferenceRow {
+type ReferenceRow = {
   kind: ReferenceKind;
   digest: string;
   media_type: string;
   size: number;
   platform: string | null;
   annotations: string | null;
-}
+};
 
 const schema = `
 CREATE TABLE IF NOT EXISTS manifests (
@@ -177,16 +178,13 @@ function toReferenceRecord(row: ReferenceRow): ReferenceRecord {
 }
 
 export class RegistryIndex {
-  private readonly db: Database.Database;
+  private readonly db: SqliteFile;
 
   constructor(path: string) {
-    this.db = new Database(path);
     // WAL + FULL: a commit returns only once its WAL frame is fsync'd, so anything a client saw acknowledged survives kill -9.
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(schema);
+    this.db = new SqliteFile(path);
+    // One transaction: a new file gets its tables with one fsync rather than one per statement.
+    this.db.transaction(() => this.db.exec(schema));
   }
 
   close(): void {
@@ -194,7 +192,7 @@ export class RegistryIndex {
   }
 
   getManifest(repository: string, digest: string): ManifestRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM manifests WHERE repository = ? AND digest = ?').get(repository, digest) as ManifestRow | undefined;
+    const row = this.db.get<ManifestRow>('SELECT * FROM manifests WHERE repository = ? AND digest = ?', repository, digest);
     return row ? toManifestRecord(row) : undefined;
   }
 
@@ -203,34 +201,38 @@ export class RegistryIndex {
    * checks, /v2 HEAD and GET, and state summaries need, at the cost of a row lookup rather than a JSON parse.
    */
   manifestSummary(repository: string, digest: string): Omit<ManifestRecord, 'annotations' | 'sourceAnnotations'> | undefined {
-    const row = this.db
-      .prepare(`SELECT repository, digest, media_type, size, artifact_type, subject_digest, NULL AS annotations, platform, source_index_digest,
-                       NULL AS source_annotations, created_at FROM manifests WHERE repository = ? AND digest = ?`)
-      .get(repository, digest) as ManifestRow | undefined;
+    const row = this.db.get<ManifestRow>(
+      `SELECT repository, digest, media_type, size, artifact_type, subject_digest, NULL AS annotations, platform, source_index_digest,
+              NULL AS source_annotations, created_at FROM manifests WHERE repository = ? AND digest = ?`,
+      repository,
+      digest,
+    );
     return row ? toManifestRecord(row) : undefined;
   }
 
   hasManifest(repository: string, digest: string): boolean {
-    return this.db.prepare('SELECT 1 FROM manifests WHERE repository = ? AND digest = ?').get(repository, digest) !== undefined;
+    return this.db.getValues('SELECT 1 FROM manifests WHERE repository = ? AND digest = ?', repository, digest) !== undefined;
   }
 
   references(repository: string, manifestDigest: string): ReferenceRecord[] {
-    const rows = this.db
-      .prepare('SELECT kind, digest, media_type, size, platform, annotations FROM manifest_references WHERE repository = ? AND manifest_digest = ? ORDER BY position')
-      .all(repository, manifestDigest) as ReferenceRow[];
-    return rows.map(toReferenceRecord);
+    return this.db
+      .all<ReferenceRow>(
+        'SELECT kind, digest, media_type, size, platform, annotations FROM manifest_references WHERE repository = ? AND manifest_digest = ? ORDER BY position',
+        repository,
+        manifestDigest,
+      )
+      .map(toReferenceRecord);
   }
 
   resolveTag(repository: string, tag: string): string | undefined {
-    const row = this.db.prepare('SELECT digest FROM tags WHERE repository = ? AND tag = ?').get(repository, tag) as { digest: string } | undefined;
-    return row?.digest;
+    return this.db.get<{ digest: string }>('SELECT digest FROM tags WHERE repository = ? AND tag = ?', repository, tag)?.digest;
   }
 
   /** A repository is known once it has a manifest or a linked blob. */
   repositoryExists(repository: string): boolean {
     return (
-      this.db.prepare('SELECT 1 FROM manifests WHERE repository = ? LIMIT 1').get(repository) !== undefined ||
-      this.db.prepare('SELECT 1 FROM repository_blobs WHERE repository = ? LIMIT 1').get(repository) !== undefined
+      this.db.get('SELECT 1 FROM manifests WHERE repository = ? LIMIT 1', repository) !== undefined ||
+      this.db.get('SELECT 1 FROM repository_blobs WHERE repository = ? LIMIT 1', repository) !== undefined
     );
   }
 
@@ -246,73 +248,77 @@ export class RegistryIndex {
       const existed = this.getManifest(record.repository, record.digest) !== undefined;
       // Pull-through marks only what it brought in; any other store (a pull, a push) makes the manifest kept.
       if (pullThroughAt === undefined) {
-        this.db.prepare('DELETE FROM pull_through_manifests WHERE repository = ? AND digest = ?').run(record.repository, record.digest);
+        this.db.run('DELETE FROM pull_through_manifests WHERE repository = ? AND digest = ?', record.repository, record.digest);
       }
       // A pull-through index comes before its platform manifests (clients fetch them after it); any other needs them.
       const children = new Set(references.filter((r) => r.kind === 'manifest').map((r) => r.digest));
       const missing = pullThroughAt === undefined ? [...children].filter((digest) => !this.hasManifest(record.repository, digest)) : [];
       if (missing.length > 0) throw new ManifestBlobUnknownError(missing);
-      this.db.prepare(`
-        INSERT INTO manifests (repository, digest, media_type, size, artifact_type, subject_digest, annotations, platform,
-                               source_index_digest, source_annotations, created_at)
-        VALUES (@repository, @digest, @mediaType, @size, @artifactType, @subjectDigest, @annotations, @platform,
-                @sourceIndexDigest, @sourceAnnotations, @createdAt)
-        ON CONFLICT (repository, digest) DO UPDATE SET
-          platform = COALESCE(excluded.platform, platform),
-          source_index_digest = COALESCE(excluded.source_index_digest, source_index_digest),
-          source_annotations = COALESCE(excluded.source_annotations, source_annotations)
-      `).run({
-        repository: record.repository,
-        digest: record.digest,
-        mediaType: record.mediaType,
-        size: record.size,
-        artifactType: record.artifactType ?? null,
-        subjectDigest: record.subjectDigest ?? null,
-        annotations: json(record.annotations),
-        platform: record.platform ?? null,
-        sourceIndexDigest: record.sourceIndexDigest ?? null,
-        sourceAnnotations: json(record.sourceAnnotations),
-        createdAt: record.createdAt,
-      });
+      this.db.run(
+        `INSERT INTO manifests (repository, digest, media_type, size, artifact_type, subject_digest, annotations, platform,
+                                source_index_digest, source_annotations, created_at)
+         VALUES (@repository, @digest, @mediaType, @size, @artifactType, @subjectDigest, @annotations, @platform,
+                 @sourceIndexDigest, @sourceAnnotations, @createdAt)
+         ON CONFLICT (repository, digest) DO UPDATE SET
+           platform = COALESCE(excluded.platform, platform),
+           source_index_digest = COALESCE(excluded.source_index_digest, source_index_digest),
+           source_annotations = COALESCE(excluded.source_annotations, source_annotations)`,
+        {
+          repository: record.repository,
+          digest: record.digest,
+          mediaType: record.mediaType,
+          size: record.size,
+          artifactType: record.artifactType ?? null,
+          subjectDigest: record.subjectDigest ?? null,
+          annotations: json(record.annotations),
+          platform: record.platform ?? null,
+          sourceIndexDigest: record.sourceIndexDigest ?? null,
+          sourceAnnotations: json(record.sourceAnnotations),
+          createdAt: record.createdAt,
+        },
+      );
       // The same digest is the same bytes, so its references never change; replacing them is idempotent.
-      this.db.prepare('DELETE FROM manifest_references WHERE repository = ? AND manifest_digest = ?').run(record.repository, record.digest);
-      const insertReference = this.db.prepare(`
-        INSERT INTO manifest_references (repository, manifest_digest, position, kind, digest, media_type, size, platform, annotations)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-      `);
-      const link = this.db.prepare('INSERT OR IGNORE INTO repository_blobs (repository, digest) VALUES (?, ?)');
-      link.run(record.repository, record.digest);
+      this.db.run('DELETE FROM manifest_references WHERE repository = ? AND manifest_digest = ?', record.repository, record.digest);
+      const link = (digest: string) => this.db.run('INSERT OR IGNORE INTO repository_blobs (repository, digest) VALUES (?, ?)', record.repository, digest);
+      link(record.digest);
       references.forEach((r, position) => {
-        insertReference.run(record.repository, record.digest, position, r.kind, r.digest, r.mediaType, r.size, r.platform ?? null, json(r.annotations));
-        if (r.kind !== 'manifest') link.run(record.repository, r.digest);
+        this.db.run(
+          `INSERT INTO manifest_references (repository, manifest_digest, position, kind, digest, media_type, size, platform, annotations)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          record.repository, record.digest, position, r.kind, r.digest, r.mediaType, r.size, r.platform ?? null, json(r.annotations),
+        );
+        if (r.kind !== 'manifest') link(r.digest);
       });
       if (pullThroughAt !== undefined && !existed) {
-        this.db.prepare('INSERT INTO pull_through_manifests (repository, digest, last_pulled_at) VALUES (?, ?, ?)').run(record.repository, record.digest, pullThroughAt);
+        this.db.run('INSERT INTO pull_through_manifests (repository, digest, last_pulled_at) VALUES (?, ?, ?)', record.repository, record.digest, pullThroughAt);
       }
       const moved: string[] = [];
-      const setTag = this.db.prepare(`
-        INSERT INTO tags (repository, tag, digest, updated_at) VALUES (?, ?, ?, ?)
-        ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at
-      `);
       for (const tag of tags) {
         if (this.resolveTag(record.repository, tag) === record.digest) continue;
-        setTag.run(record.repository, tag, record.digest, now);
+        this.db.run(
+          `INSERT INTO tags (repository, tag, digest, updated_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at`,
+          record.repository, tag, record.digest, now,
+        );
         moved.push(tag);
       }
       return moved;
-    })();
+    });
   }
 
   /** Indexes in `repository` that list the manifest `digest`, in digest order. */
   indexesListing(repository: string, digest: string): string[] {
-    const rows = this.db
-      .prepare("SELECT DISTINCT manifest_digest FROM manifest_references WHERE repository = ? AND digest = ? AND kind = 'manifest' ORDER BY manifest_digest")
-      .all(repository, digest) as Array<{ manifest_digest: string }>;
-    return rows.map((r) => r.manifest_digest);
+    return this.db
+      .allValues(
+        "SELECT DISTINCT manifest_digest FROM manifest_references WHERE repository = ? AND digest = ? AND kind = 'manifest' ORDER BY manifest_digest",
+        repository,
+        digest,
+      )
+      .map(([manifestDigest]) => manifestDigest as string);
   }
 
   deleteTag(repository: string, tag: string): boolean {
-    return this.db.prepare('DELETE FROM tags WHERE repository = ? AND tag = ?').run(repository, tag).changes > 0;
+    return this.db.run('DELETE FROM tags WHERE repository = ? AND tag = ?', repository, tag) > 0;
   }
 
   /**
@@ -327,118 +333,113 @@ export class RegistryIndex {
       while (pending.length > 0) {
         const current = pending.pop()!;
         const children = cascade ? this.references(repository, current).filter((r) => r.kind === 'manifest').map((r) => r.digest) : [];
-        if (this.db.prepare('DELETE FROM manifests WHERE repository = ? AND digest = ?').run(repository, current).changes === 0) continue;
+        if (this.db.run('DELETE FROM manifests WHERE repository = ? AND digest = ?', repository, current) === 0) continue;
         deleted.push(current);
         for (const child of children) {
-          const stillReferenced = this.db
-            .prepare("SELECT 1 FROM manifest_references WHERE repository = ? AND digest = ? AND kind = 'manifest' LIMIT 1")
-            .get(repository, child);
-          const tagged = this.db.prepare('SELECT 1 FROM tags WHERE repository = ? AND digest = ? LIMIT 1').get(repository, child);
+          const stillReferenced = this.db.get(
+            "SELECT 1 FROM manifest_references WHERE repository = ? AND digest = ? AND kind = 'manifest' LIMIT 1",
+            repository,
+            child,
+          );
+          const tagged = this.db.get('SELECT 1 FROM tags WHERE repository = ? AND digest = ? LIMIT 1', repository, child);
           if (!stillReferenced && !tagged) pending.push(child);
         }
       }
       return deleted;
-    })();
+    });
   }
 
   tags(repository: string): TagRecord[] {
-    const rows = this.db
-      .prepare('SELECT tag, digest, updated_at FROM tags WHERE repository = ? ORDER BY tag')
-      .all(repository) as Array<{ tag: string; digest: string; updated_at: string }>;
-    return rows.map((r) => ({ tag: r.tag, digest: r.digest, updatedAt: r.updated_at }));
+    return this.db
+      .all<{ tag: string; digest: string; updated_at: string }>('SELECT tag, digest, updated_at FROM tags WHERE repository = ? ORDER BY tag', repository)
+      .map((r) => ({ tag: r.tag, digest: r.digest, updatedAt: r.updated_at }));
   }
 
   /** Tag names in byte ("ASCIIbetical") order, which is SQLite's default BINARY collation. */
   tagNames(repository: string, page: PageOptions): string[] {
-    const rows = this.db
-      .prepare('SELECT tag FROM tags WHERE repository = ? AND tag > ? ORDER BY tag LIMIT ?')
-      .all(repository, page.after ?? '', page.limit) as Array<{ tag: string }>;
-    return rows.map((r) => r.tag);
+    return this.db
+      .all<{ tag: string }>('SELECT tag FROM tags WHERE repository = ? AND tag > ? ORDER BY tag LIMIT ?', repository, page.after ?? '', page.limit)
+      .map((r) => r.tag);
   }
 
   /** Repositories that hold at least one manifest, in byte order. */
   repositoryNames(page: PageOptions): string[] {
-    const rows = this.db
-      .prepare('SELECT DISTINCT repository FROM manifests WHERE repository > ? ORDER BY repository LIMIT ?')
-      .all(page.after ?? '', page.limit) as Array<{ repository: string }>;
-    return rows.map((r) => r.repository);
+    return this.db
+      .all<{ repository: string }>('SELECT DISTINCT repository FROM manifests WHERE repository > ? ORDER BY repository LIMIT ?', page.after ?? '', page.limit)
+      .map((r) => r.repository);
   }
 
   referrers(repository: string, subjectDigest: string): ManifestRecord[] {
-    const rows = this.db
-      .prepare('SELECT * FROM manifests WHERE repository = ? AND subject_digest = ? ORDER BY created_at, digest')
-      .all(repository, subjectDigest) as ManifestRow[];
-    return rows.map(toManifestRecord);
+    return this.db
+      .all<ManifestRow>('SELECT * FROM manifests WHERE repository = ? AND subject_digest = ? ORDER BY created_at, digest', repository, subjectDigest)
+      .map(toManifestRecord);
   }
 
   linkBlob(repository: string, digest: string): void {
-    this.db.prepare('INSERT OR IGNORE INTO repository_blobs (repository, digest) VALUES (?, ?)').run(repository, digest);
+    this.db.run('INSERT OR IGNORE INTO repository_blobs (repository, digest) VALUES (?, ?)', repository, digest);
   }
 
   unlinkBlob(repository: string, digest: string): boolean {
-    return this.db.prepare('DELETE FROM repository_blobs WHERE repository = ? AND digest = ?').run(repository, digest).changes > 0;
+    return this.db.run('DELETE FROM repository_blobs WHERE repository = ? AND digest = ?', repository, digest) > 0;
   }
 
   isBlobLinked(repository: string, digest: string): boolean {
-    return this.db.prepare('SELECT 1 FROM repository_blobs WHERE repository = ? AND digest = ?').get(repository, digest) !== undefined;
+    return this.db.get('SELECT 1 FROM repository_blobs WHERE repository = ? AND digest = ?', repository, digest) !== undefined;
   }
 
   /** Every blob some manifest needs: the manifests' own bytes, their configs and layers. */
   referencedBlobs(): Set<string> {
-    const rows = this.db
-      .prepare("SELECT digest FROM manifests UNION SELECT digest FROM manifest_references WHERE kind IN ('config', 'layer')")
-      .all() as Array<{ digest: string }>;
+    const rows = this.db.all<{ digest: string }>("SELECT digest FROM manifests UNION SELECT digest FROM manifest_references WHERE kind IN ('config', 'layer')");
     return new Set(rows.map((r) => r.digest));
   }
 
   /** Forgets every repository's link to a blob that garbage collection removed. */
   dropBlobLinks(digest: string): void {
-    this.db.prepare('DELETE FROM repository_blobs WHERE digest = ?').run(digest);
+    this.db.run('DELETE FROM repository_blobs WHERE digest = ?', digest);
   }
 
   /** Whether some manifest needs the blob: as its own bytes, its config or a layer. */
   isBlobReferenced(digest: string): boolean {
     return (
-      this.db.prepare('SELECT 1 FROM manifests WHERE digest = ? LIMIT 1').get(digest) !== undefined ||
-      this.db.prepare("SELECT 1 FROM manifest_references WHERE digest = ? AND kind IN ('config', 'layer') LIMIT 1").get(digest) !== undefined
+      this.db.getValues('SELECT 1 FROM manifests WHERE digest = ? LIMIT 1', digest) !== undefined ||
+      this.db.getValues("SELECT 1 FROM manifest_references WHERE digest = ? AND kind IN ('config', 'layer') LIMIT 1", digest) !== undefined
     );
   }
 
   /** The size a manifest of `repository` gives the blob, when one references it. */
   referencedBlobSize(repository: string, digest: string): number | undefined {
-    const row = this.db
-      .prepare("SELECT size FROM manifest_references WHERE digest = ? AND repository = ? AND kind IN ('config', 'layer') LIMIT 1")
-      .get(digest, repository) as { size: number } | undefined;
-    return row?.size;
+    return this.db.get<{ size: number }>(
+      "SELECT size FROM manifest_references WHERE digest = ? AND repository = ? AND kind IN ('config', 'layer') LIMIT 1",
+      digest,
+      repository,
+    )?.size;
   }
 
   /** Records a pull of a pull-through manifest, when the time stored is older than `staleBefore`. */
   touchPullThrough(repository: string, digest: string, at: number, staleBefore: number): void {
-    this.db
-      .prepare('UPDATE pull_through_manifests SET last_pulled_at = ? WHERE repository = ? AND digest = ? AND last_pulled_at < ?')
-      .run(at, repository, digest, staleBefore);
+    this.db.run('UPDATE pull_through_manifests SET last_pulled_at = ? WHERE repository = ? AND digest = ? AND last_pulled_at < ?', at, repository, digest, staleBefore);
   }
 
   /** Pull-through manifests no other manifest of their repository lists: the images eviction takes whole. */
   pullThroughRoots(): PullThroughRecord[] {
-    const rows = this.db
-      .prepare(`
-        SELECT p.repository, p.digest, p.last_pulled_at FROM pull_through_manifests p
-        WHERE NOT EXISTS (SELECT 1 FROM manifest_references r WHERE r.digest = p.digest AND r.repository = p.repository AND r.kind = 'manifest')
-      `)
-      .all() as Array<{ repository: string; digest: string; last_pulled_at: number }>;
+    const rows = this.db.all<{ repository: string; digest: string; last_pulled_at: number }>(`
+      SELECT p.repository, p.digest, p.last_pulled_at FROM pull_through_manifests p
+      WHERE NOT EXISTS (SELECT 1 FROM manifest_references r WHERE r.digest = p.digest AND r.repository = p.repository AND r.kind = 'manifest')
+    `);
     return rows.map((r) => ({ repository: r.repository, digest: r.digest, lastPulledAt: r.last_pulled_at }));
   }
 
   /** The pull-through manifests an image holds: itself and the platform manifests it lists that arrived likewise. */
   pullThroughMembers(repository: string, digest: string): PullThroughRecord[] {
-    const rows = this.db
-      .prepare(`
-        SELECT p.repository, p.digest, p.last_pulled_at FROM pull_through_manifests p
-        WHERE p.repository = ? AND (p.digest = ? OR p.digest IN (
-          SELECT r.digest FROM manifest_references r WHERE r.repository = ? AND r.manifest_digest = ? AND r.kind = 'manifest'))
-      `)
-      .all(repository, digest, repository, digest) as Array<{ repository: string; digest: string; last_pulled_at: number }>;
+    const rows = this.db.all<{ repository: string; digest: string; last_pulled_at: number }>(
+      `SELECT p.repository, p.digest, p.last_pulled_at FROM pull_through_manifests p
+       WHERE p.repository = ? AND (p.digest = ? OR p.digest IN (
+         SELECT r.digest FROM manifest_references r WHERE r.repository = ? AND r.manifest_digest = ? AND r.kind = 'manifest'))`,
+      repository,
+      digest,
+      repository,
+      digest,
+    );
     return rows.map((r) => ({ repository: r.repository, digest: r.digest, lastPulledAt: r.last_pulled_at }));
   }
 
@@ -449,27 +450,24 @@ export class RegistryIndex {
   evictPullThrough(repository: string, digest: string): EvictedRecords {
     return this.db.transaction((): EvictedRecords => {
       const evicted: EvictedRecords = { manifests: [], tags: [], blobs: [] };
-      const isPullThrough = this.db.prepare('SELECT 1 FROM pull_through_manifests WHERE repository = ? AND digest = ?');
       const pending = [digest];
       while (pending.length > 0) {
         const current = pending.pop()!;
-        if (isPullThrough.get(repository, current) === undefined) continue;
+        if (this.db.getValues('SELECT 1 FROM pull_through_manifests WHERE repository = ? AND digest = ?', repository, current) === undefined) continue;
         const references = this.references(repository, current);
-        const tags = (this.db.prepare('SELECT tag FROM tags WHERE repository = ? AND digest = ? ORDER BY tag').all(repository, current) as Array<{ tag: string }>).map((t) => t.tag);
-        if (this.db.prepare('DELETE FROM manifests WHERE repository = ? AND digest = ?').run(repository, current).changes === 0) continue;
+        const tags = this.db.all<{ tag: string }>('SELECT tag FROM tags WHERE repository = ? AND digest = ? ORDER BY tag', repository, current).map((t) => t.tag);
+        if (this.db.run('DELETE FROM manifests WHERE repository = ? AND digest = ?', repository, current) === 0) continue;
         evicted.manifests.push(current);
         evicted.tags.push(...tags);
         evicted.blobs.push(current, ...references.filter((r) => r.kind !== 'manifest').map((r) => r.digest));
         for (const child of references.filter((r) => r.kind === 'manifest')) {
-          const listed = this.db
-            .prepare("SELECT 1 FROM manifest_references WHERE repository = ? AND digest = ? AND kind = 'manifest' LIMIT 1")
-            .get(repository, child.digest);
-          const tagged = this.db.prepare('SELECT 1 FROM tags WHERE repository = ? AND digest = ? LIMIT 1').get(repository, child.digest);
+          const listed = this.db.getValues("SELECT 1 FROM manifest_references WHERE repository = ? AND digest = ? AND kind = 'manifest' LIMIT 1", repository, child.digest);
+          const tagged = this.db.getValues('SELECT 1 FROM tags WHERE repository = ? AND digest = ? LIMIT 1', repository, child.digest);
           if (!listed && !tagged) pending.push(child.digest);
         }
       }
       evicted.blobs = [...new Set(evicted.blobs)];
       return evicted;
-    })();
+    });
   }
 }

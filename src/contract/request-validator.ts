@@ -1,0 +1,55 @@
+// Request validation from the contract (express-openapi-validator): mounted at /v1, it checks every request against
+// openapi/berth.yaml before a route sees it. The validator is built at the first request that reaches it, not at
+// start-up: loading it and compiling the document's schemas is most of a start (~250 ms, ~10 MiB), and a Berth that
+// only serves /v2 or /healthz never needs it. A failure to build it fails those requests (500), never skips the check.
+// The document's own validity (OpenAPI 3.1, JSON Schema 2020-12) is checked by test/unit/contract-document.test.ts:
+// it cannot change while Berth runs, so it is not checked again at every start.
+import { parse as legacyUrlParse } from 'node:url';
+import type { RequestHandler } from 'express';
+import { validatorDocument } from './validator-document.js';
+import { cacheValidatorRouteMatchers } from './route-matcher-cache.js';
+import { inSequence } from '../http/in-sequence.js';
+
+/**
+ * The validator calls url.parse() on every request. Until url.parse() has printed its deprecation warning once, Node
+ * checks on every call whether the caller is inside node_modules, by capturing the stack (about 10 µs on a loaded
+ * machine); and it never prints the warning for a caller inside node_modules, so for the validator it checks forever
+ * (nodejs/node pull request #60991). One call from here, with deprecation warnings muted just for it, settles it.
+ */
+function latchUrlParseDeprecation(): void {
+  const muted = process.noDeprecation;
+  process.noDeprecation = true;
+  try {
+    legacyUrlParse('/');
+  } finally {
+    process.noDeprecation = muted;
+  }
+}
+
+export function contractRequestValidator(): RequestHandler {
+  const build = async (): Promise<RequestHandler> => {
+    const OpenApiValidator = await import('express-openapi-validator');
+    cacheValidatorRouteMatchers();
+    latchUrlParseDeprecation();
+    const handlers = OpenApiValidator.middleware({
+      apiSpec: validatorDocument() as never,
+      validateApiSpec: false,
+      validateRequests: { allowUnknownQueryParameters: false },
+      validateResponses: false,
+      validateSecurity: false,
+      // The contract takes no multipart bodies: no multer, and one middleware less on every request.
+      fileUploader: false,
+    });
+    // Run one after the other, as a router would run them, without a router's bookkeeping.
+    return inSequence(handlers);
+  };
+  let validate: RequestHandler | undefined;
+  let building: Promise<void> | undefined;
+  return (req, res, next) => {
+    if (validate) return validate(req, res, next);
+    building ??= build().then((built) => {
+      validate = built;
+    });
+    building.then(() => validate!(req, res, next), next);
+  };
+}

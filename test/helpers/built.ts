@@ -1,0 +1,31 @@
+// The compiled entry points (dist/, from `make build`; `make test` and `make bench` build first) that tests and
+// benchmarks start as child processes: plain `node dist/...js`, as Berth runs in production, without a TypeScript
+// loader compiling the sources again in every child (that took seconds per start on a loaded machine).
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+const checked = new Set<string>();
+
+/**
+ * `dist/<sourceDir>/<entry>.js`, after checking that every `.ts` under `sourceDir` has a compiled `.js` at least as
+ * new: a test must never run yesterday's build of today's sources.
+ */
+export function builtEntry(sourceDir: string, entry: string): string {
+  if (!checked.has(sourceDir)) {
+    const stale = readdirSync(join(PROJECT_ROOT, sourceDir), { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile() && e.name.endsWith('.ts'))
+      .map((e) => join(e.parentPath, e.name))
+      .filter((source) => {
+        const built = join(PROJECT_ROOT, 'dist', relative(PROJECT_ROOT, source)).replace(/\.ts$/, '.js');
+        return !existsSync(built) || statSync(built).mtimeMs < statSync(source).mtimeMs;
+      });
+    if (stale.length > 0) {
+      throw new Error(`dist/ is older than ${relative(PROJECT_ROOT, stale[0]!)}${stale.length > 1 ? ` and ${stale.length - 1} more` : ''}: run \`make build\` (make test builds first)`);
+    }
+    checked.add(sourceDir);
+  }
+  return join(PROJECT_ROOT, 'dist', sourceDir, `${entry}.js`);
+}
