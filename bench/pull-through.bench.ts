@@ -18,6 +18,7 @@ import { buildSinglePlatformImage, pushImage } from '../test/helpers/oci-images.
 import { startRegistryProxy } from '../test/helpers/registry-proxy.js';
 import { createCertificateAuthority } from '../test/helpers/tls.js';
 import { Agent, request } from 'undici';
+import { median, reportFigure } from './figures.js';
 
 const MiB = 1024 * 1024;
 // ctr reports on a 100 ms progress tick, so each time is rounded up to one: five runs make the median worth more.
@@ -27,11 +28,20 @@ const LINK_BYTES_PER_SECOND = 10 * MiB;
 const UPSTREAM = 'registry.example.com';
 const REFERENCE = `${UPSTREAM}/bench/app:v1`;
 
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
+type Times = { direct: number[]; first: number[]; cached: number[] };
+
+/** Prints one case (medians, ratios to direct, every run) and reports its ratios to `make bench`'s summary. */
+function report(label: string, name: string, times: Times): void {
+  const [d, f, c] = [median(times.direct), median(times.first), median(times.cached)];
+  const runs = (values: number[]) => values.map((t) => t.toFixed(2)).join(', ');
+  console.log(`${label}, 100 MB / 4 layers, median of ${RUNS}:`);
+  console.log(`  direct from docker-registry   ${d.toFixed(2)} s   (runs: ${runs(times.direct)})`);
+  console.log(`  through Berth, first pull     ${f.toFixed(2)} s   ratio ${(f / d).toFixed(2)}x (goal <= 1.2x)   (runs: ${runs(times.first)})`);
+  console.log(`  through Berth, cached         ${c.toFixed(2)} s   ratio ${(c / d).toFixed(2)}x (goal <= 0.5x)   (runs: ${runs(times.cached)})`);
+  const detail = (berth: number) => `Berth ${berth.toFixed(2)} s, direct from docker-registry ${d.toFixed(2)} s`;
+  reportFigure({ name: `${name}: first pull, Berth / direct`, value: f / d, unit: 'x', goal: { op: '<=', target: 1.2 }, detail: detail(f) });
+  reportFigure({ name: `${name}: cached pull, Berth / direct`, value: c / d, unit: 'x', goal: { op: '<=', target: 0.5 }, detail: detail(c) });
+}
 
 const work = mkdtempSync(join(tmpdir(), 'berth-pull-through-bench-'));
 const registry = await startDockerRegistry({ auth: { kind: 'none' } });
@@ -87,19 +97,18 @@ try {
   };
 
   for (const command of ['fetch', 'pull'] as const) {
-    const times = { direct: [] as number[], first: [] as number[], cached: [] as number[] };
+    const times: Times = { direct: [], first: [], cached: [] };
     for (let run = 0; run < RUNS; run++) {
       times.direct.push(await timed(command, join(work, 'direct')));
       await emptyBerth();
       times.first.push(await timed(command, through));
       times.cached.push(await timed(command, through));
     }
-    const [d, f, c] = [median(times.direct), median(times.first), median(times.cached)];
-    const label = command === 'fetch' ? 'ctr content fetch' : 'ctr images pull (native unpack)';
-    console.log(`${label}, 100 MB / 4 layers, median of ${RUNS}:`);
-    console.log(`  direct from docker-registry   ${d.toFixed(2)} s   (runs: ${times.direct.map((t) => t.toFixed(2)).join(', ')})`);
-    console.log(`  through Berth, first pull     ${f.toFixed(2)} s   ratio ${(f / d).toFixed(2)}x (goal <= 1.2x)   (runs: ${times.first.map((t) => t.toFixed(2)).join(', ')})`);
-    console.log(`  through Berth, cached         ${c.toFixed(2)} s   ratio ${(c / d).toFixed(2)}x (goal <= 0.5x)   (runs: ${times.cached.map((t) => t.toFixed(2)).join(', ')})`);
+    report(
+      command === 'fetch' ? 'ctr content fetch' : 'ctr images pull (native unpack)',
+      command === 'fetch' ? 'pull-through, ctr content fetch, loopback' : 'pull-through, ctr images pull, loopback',
+      times,
+    );
   }
 
   // Over a slow link: the same registry behind a proxy that sends each blob at LINK_BYTES_PER_SECOND, for containerd
@@ -118,18 +127,14 @@ try {
     mkdirSync(directLink, { recursive: true });
     writeFileSync(join(directLink, 'ca.crt'), linkCa.certPem);
     writeFileSync(join(directLink, 'hosts.toml'), `server = "https://${UPSTREAM}"\n\n[host."https://${link.address}"]\n  capabilities = ["pull", "resolve"]\n  ca = "${join(directLink, 'ca.crt')}"\n`);
-    const times = { direct: [] as number[], first: [] as number[], cached: [] as number[] };
+    const times: Times = { direct: [], first: [], cached: [] };
     for (let run = 0; run < RUNS; run++) {
       times.direct.push(await timed('pull', join(work, 'direct-link')));
       await emptyBerth();
       times.first.push(await timed('pull', through));
       times.cached.push(await timed('pull', through));
     }
-    const [d, f, c] = [median(times.direct), median(times.first), median(times.cached)];
-    console.log(`ctr images pull (native unpack) over a ${LINK_BYTES_PER_SECOND / MiB} MiB/s-per-blob link, 100 MB / 4 layers, median of ${RUNS}:`);
-    console.log(`  direct from docker-registry   ${d.toFixed(2)} s   (runs: ${times.direct.map((t) => t.toFixed(2)).join(', ')})`);
-    console.log(`  through Berth, first pull     ${f.toFixed(2)} s   ratio ${(f / d).toFixed(2)}x (goal <= 1.2x)   (runs: ${times.first.map((t) => t.toFixed(2)).join(', ')})`);
-    console.log(`  through Berth, cached         ${c.toFixed(2)} s   ratio ${(c / d).toFixed(2)}x (goal <= 0.5x)   (runs: ${times.cached.map((t) => t.toFixed(2)).join(', ')})`);
+    report(`ctr images pull (native unpack) over a ${LINK_BYTES_PER_SECOND / MiB} MiB/s-per-blob link`, 'pull-through, ctr images pull, slow link', times);
   } finally {
     await call('PUT', `/v1/config/image-registry/remote-registries/${UPSTREAM}`, {
       address: UPSTREAM,
@@ -173,6 +178,8 @@ try {
   console.log(`  docker-registry (https)       ${rd.toFixed(3)} s`);
   console.log(`  Berth, nothing cached (http)  ${rf.toFixed(3)} s   ratio ${(rf / rd).toFixed(2)}x`);
   console.log(`  Berth's cache (http)          ${rc.toFixed(3)} s   ratio ${(rc / rd).toFixed(2)}x`);
+  reportFigure({ name: 'pull-through, layers to HTTP, nothing cached: Berth / docker-registry', value: rf / rd, unit: 'x', detail: `Berth ${rf.toFixed(3)} s, docker-registry ${rd.toFixed(3)} s` });
+  reportFigure({ name: "pull-through, layers to HTTP, Berth's cache / docker-registry", value: rc / rd, unit: 'x', detail: `Berth ${rc.toFixed(3)} s, docker-registry ${rd.toFixed(3)} s` });
   await Promise.all([tls.close(), plain.close()]);
 } finally {
   await berth.stop();
