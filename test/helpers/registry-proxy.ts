@@ -159,15 +159,17 @@ export async function startRegistryProxy(upstream: { port: number; caCertPem: st
 
   const forward = (req: IncomingMessage, res: ServerResponse) => {
     const path = req.url ?? '/';
-    const blob = req.method === 'GET' ? BLOB_PATH.exec(path) : null;
+    // Told apart by the path alone: containerd adds `?ns=<registry>` when it asks a host other than the registry's own.
+    const pathOnly = path.split('?')[0]!;
+    const blob = req.method === 'GET' ? BLOB_PATH.exec(pathOnly) : null;
     if (blob) {
       blobRequests.push({ digest: blob[1]!, ...(req.headers.range ? { range: String(req.headers.range) } : {}) });
       proxy.maxBlobsInFlight = Math.max(proxy.maxBlobsInFlight, ++blobsInFlight);
       res.once('close', () => blobsInFlight--);
       for (const waiter of waiters.splice(0)) waiter();
     }
-    if (req.method === 'GET' && MANIFEST_PATH.test(path)) manifestRequests.push(path);
-    if (req.method === 'HEAD' && MANIFEST_PATH.test(path)) manifestHeads.push(path);
+    if (req.method === 'GET' && MANIFEST_PATH.test(pathOnly)) manifestRequests.push(path);
+    if (req.method === 'HEAD' && MANIFEST_PATH.test(pathOnly)) manifestHeads.push(path);
     requests.push(`${req.method} ${path}`);
     const headers = { ...req.headers, host: `127.0.0.1:${upstream.port}` };
     const outgoing = request({ host: '127.0.0.1', port: upstream.port, method: req.method, path, headers, ca: upstream.caCertPem }, async (answer) => {
