@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { machineLoad, meetsGoal, readFigures, type Figure } from './figures.js';
 
 /** In this order: the footprint first, on a machine the other benchmarks have not warmed yet. */
-const BENCHMARKS = ['startup', 'config-api', 'sites', 'pull', 'list-images'];
+const BENCHMARKS = ['startup', 'config-api', 'sites', 'pull', 'pull-through', 'list-images'];
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const workDir = mkdtempSync(join(tmpdir(), 'berth-bench-summary-'));

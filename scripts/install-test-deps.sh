@@ -16,6 +16,8 @@ command -v fusermount3 >/dev/null || need+=(fuse3)
 command -v eatmydata >/dev/null || need+=(eatmydata)
 command -v prlimit >/dev/null || need+=(util-linux)
 command -v tmux >/dev/null || need+=(tmux)
+# The pull-through tests pull with a real container runtime (started by the test, root, dirs of its own).
+command -v containerd >/dev/null || need+=(containerd)
 # The docs page test drives Debian's chromium (playwright-core never downloads a browser); promtool checks /metrics.
 command -v chromium >/dev/null || need+=(chromium)
 command -v promtool >/dev/null || need+=(prometheus)

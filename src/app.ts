@@ -1,5 +1,5 @@
 // Builds the Express app. Middleware order, top to bottom: request log and request metrics; the site registry (/v2,
-// streaming bodies, its own path grammar and access); the path grammar for every other path; endpoints outside /v1
+// streaming bodies, its own path grammar and access, pull-through for mirrored registries); the path grammar for every other path; endpoints outside /v1
 // (health, contract, metrics, the docs page, SSO metadata); then /v1: the contract operation the path resolves to,
 // authentication, the role check, seal gate, (at a site) the 403 on config writes, body, contract validation,
 // `?sites=` fan-out and `?site=` forwarding, routes; unknown paths; errors last.
@@ -31,7 +31,7 @@ import type { FanOutOptions } from './sites/fan-out.js';
 import type { ReconcilerOptions } from './sites/site-image-reconciler.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { PROTECTED_RESOURCE_METADATA_PATH, type ProtectedResourceMetadata } from './auth/oidc/resource-metadata.js';
-import type { MetricsSettings } from './settings.js';
+import type { MetricsSettings, RegistryMirrorSettings } from './settings.js';
 import { httpMetrics } from './http/http-metrics.js';
 import { collectProcessMetrics } from './metrics/metrics.js';
 import { METRICS_PATH, metricsRoute } from './metrics/routes.js';
@@ -66,6 +66,8 @@ export interface AppParts {
   auditRetention: AuditRetention;
   /** Who may scrape /metrics, and how far its labels go (sites, repositories). */
   metrics: MetricsSettings;
+  /** How runtimes reach this site registry, for the hosts.toml of pull-through (URL, CA). */
+  registryMirror?: RegistryMirrorSettings;
 }
 
 export interface BerthApp {
@@ -90,20 +92,40 @@ export function createApp(parts: AppParts): BerthApp {
   const openPaths = ['/healthz', '/readyz', '/openapi.yaml', '/openapi.json', METRICS_PATH, DOCS_PATH, PROTECTED_RESOURCE_METADATA_PATH];
   app.use(httpMetrics(openPaths));
 
+  const siteName = parts.sites?.siteName ?? 'control-tower';
+  const limits = parts.limits ?? DEFAULT_LIMITS;
+  // What a config document may grow to by any write: a PUT's body limit, and a JSON Patch's operations.
+  const documentBounds = { documentBytes: parts.bodyLimitBytes, patchOperations: limits.patchOperations };
+  const imageRegistry = createImageRegistry({
+    store: parts.store,
+    secrets: parts.secrets?.store,
+    siteRegistry: parts.siteRegistry,
+    limits,
+    documentBounds,
+    pullHistory: parts.pullHistory,
+    siteName,
+    logger: parts.logger,
+    containerdHosts: { ...parts.registryMirror, anonymousPull: parts.registryAnonymousPull },
+  });
+
   // The site registry's protocol: Berth's API tokens, as a bearer token or a Basic password, or the short-lived tokens
-  // of the Docker token flow it hands out at /v2/token (registry/http/access.ts).
+  // of the Docker token flow it hands out at /v2/token (registry/http/access.ts); pull-through for mirrored registries.
   app.use(
     '/v2',
-    createRegistryRouter(parts.siteRegistry, {
-      async authenticate(authorization) {
-        const token = bearerToken(authorization);
-        const principal = token ? await parts.authenticator.authenticate(token) : undefined;
-        // One name per caller for its upload sessions: a single sign-on user by issuer and subject, which cannot
-        // pass for an API token's name (a username is the user's to choose at some providers).
-        return principal && { role: principal.role, name: principal.sso ? `sso:${principal.sso.issuer}#${principal.sso.subject}` : principal.name };
+    createRegistryRouter(
+      parts.siteRegistry,
+      {
+        async authenticate(authorization) {
+          const token = bearerToken(authorization);
+          const principal = token ? await parts.authenticator.authenticate(token) : undefined;
+          // One name per caller for its upload sessions: a single sign-on user by issuer and subject, which cannot
+          // pass for an API token's name (a username is the user's to choose at some providers).
+          return principal && { role: principal.role, name: principal.sso ? `sso:${principal.sso.issuer}#${principal.sso.subject}` : principal.name };
+        },
+        anonymousPull: parts.registryAnonymousPull,
       },
-      anonymousPull: parts.registryAnonymousPull,
-    }),
+      imageRegistry.pullThrough,
+    ),
   );
 
   app.use(refuseOtherSpellings);
@@ -123,18 +145,6 @@ export function createApp(parts: AppParts): BerthApp {
 
   // Repository names written with plain slashes take the contract's one-segment form before /v1 resolves the path.
   app.use(canonicalRepositoryPaths);
-  const siteName = parts.sites?.siteName ?? 'control-tower';
-  const limits = parts.limits ?? DEFAULT_LIMITS;
-  // What a config document may grow to by any write: a PUT's body limit, and a JSON Patch's operations.
-  const documentBounds = { documentBytes: parts.bodyLimitBytes, patchOperations: limits.patchOperations };
-  const imageRegistry = createImageRegistry({
-    store: parts.store,
-    secrets: parts.secrets?.store,
-    siteRegistry: parts.siteRegistry,
-    limits,
-    documentBounds,
-    pullHistory: parts.pullHistory,
-  });
   const sites = createSites({
     store: parts.store,
     secrets: parts.secrets?.store,

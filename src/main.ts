@@ -63,6 +63,7 @@ async function start(settings: Settings): Promise<void> {
     limits: settings.limits,
     siteRegistry,
     registryAnonymousPull: settings.registryAnonymousPull,
+    registryMirror: settings.registryMirror,
     sites: { siteName: settings.siteName, tower: settings.tower, allowHttp: settings.sitesAllowHttp, fanOut: settings.fanOut, siteImages: settings.siteImages },
     pullHistory: settings.pullHistory,
     auditRetention: settings.auditRetention,

@@ -35,6 +35,8 @@ export interface Settings {
   requestTimeoutMs: number;
   /** Whether the site registry (/v2) serves GET and HEAD without credentials, for site-local runtimes. */
   registryAnonymousPull: boolean;
+  /** How the site's runtimes reach this site registry, for the hosts.toml of pull-through (BERTH_REGISTRY_MIRROR_*). */
+  registryMirror: RegistryMirrorSettings;
   /** The Vault-compatible secret store (VAULT_ADDR, VAULT_TOKEN, VAULT_CACERT); absent when VAULT_ADDR is unset. */
   secretStore: SecretStoreSettings | undefined;
   /** This Berth's name among sites (BERTH_SITE_NAME); a `?site=` naming it is served here. */
@@ -63,6 +65,13 @@ export interface Settings {
   metrics: MetricsSettings;
 }
 
+export interface RegistryMirrorSettings {
+  /** BERTH_REGISTRY_MIRROR_URL: the site registry's URL as runtimes reach it; default the origin a request reached. */
+  url?: string;
+  /** BERTH_REGISTRY_MIRROR_CA: the CA (PEM) of its https certificate, which runtimes are told to trust. */
+  caCertPem?: string;
+}
+
 export interface MetricsSettings {
   /** BERTH_METRICS_ANONYMOUS: /metrics without a token (for a scraper on a trusted network). */
   anonymous: boolean;
@@ -81,6 +90,8 @@ const SETTINGS = {
   bodyLimit: { env: 'BERTH_BODY_LIMIT', flag: 'body-limit', fallback: '1048576' },
   requestTimeout: { env: 'BERTH_REQUEST_TIMEOUT', flag: 'request-timeout', fallback: '300' },
   anonymousPull: { env: 'BERTH_REGISTRY_ANONYMOUS_PULL', flag: 'registry-anonymous-pull', fallback: 'false' },
+  registryMirrorUrl: { env: 'BERTH_REGISTRY_MIRROR_URL', flag: 'registry-mirror-url', fallback: undefined },
+  registryMirrorCa: { env: 'BERTH_REGISTRY_MIRROR_CA', flag: 'registry-mirror-ca', fallback: undefined },
   siteName: { env: 'BERTH_SITE_NAME', flag: 'site-name', fallback: 'control-tower' },
   towerUrl: { env: 'BERTH_TOWER_URL', flag: 'tower-url', fallback: undefined },
   towerToken: { env: 'BERTH_TOWER_TOKEN', flag: 'tower-token', fallback: undefined },
@@ -286,6 +297,29 @@ function readStoreSettings(value: (s: (typeof SETTINGS)[keyof typeof SETTINGS]) 
   };
 }
 
+/** BERTH_REGISTRY_MIRROR_URL and _CA: an http(s) URL with an optional path prefix; a CA only for an https one. */
+function readRegistryMirror(value: (s: (typeof SETTINGS)[keyof typeof SETTINGS]) => string | undefined): RegistryMirrorSettings {
+  const url = value(SETTINGS.registryMirrorUrl);
+  const caFile = value(SETTINGS.registryMirrorCa);
+  let parsed: URL | undefined;
+  if (url !== undefined) {
+    if (url.includes('@')) throw new SettingsError('BERTH_REGISTRY_MIRROR_URL: no user info in the URL; runtimes authenticate with a token');
+    try {
+      parsed = new URL(url);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.search || parsed.hash || /\s|"/.test(url)) {
+      throw new SettingsError(`BERTH_REGISTRY_MIRROR_URL: expected an http:// or https:// URL (with an optional path prefix, no query), got '${url}'`);
+    }
+  }
+  if (caFile !== undefined && parsed?.protocol !== 'https:') throw new SettingsError('BERTH_REGISTRY_MIRROR_CA: only meaningful with an https:// BERTH_REGISTRY_MIRROR_URL');
+  return {
+    ...(parsed ? { url: `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}` } : {}),
+    ...(caFile !== undefined ? { caCertPem: readPemFile('BERTH_REGISTRY_MIRROR_CA', caFile, /-----BEGIN CERTIFICATE-----/) } : {}),
+  };
+}
+
 /** BERTH_OIDC_*: off without an issuer (then every other OIDC setting is a mistake to report, not to ignore). */
 function readOidcSettings(value: (s: (typeof SETTINGS)[keyof typeof SETTINGS]) => string | undefined): OidcSettings | undefined {
   const issuer = value(SETTINGS.oidcIssuer);
@@ -363,6 +397,7 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
     bodyLimitBytes: parseBodyLimit(value(SETTINGS.bodyLimit) ?? ''),
     requestTimeoutMs: parseBound(value(SETTINGS.requestTimeout) ?? '', SETTINGS.requestTimeout, 1, 24 * 3600) * 1000,
     registryAnonymousPull: parseBoolean(value(SETTINGS.anonymousPull) ?? '', SETTINGS.anonymousPull.env),
+    registryMirror: readRegistryMirror(value),
     secretStore: readSecretStore(env),
     ...readSiteSettings(value, (flags[SETTINGS.siteName.flag] ?? env[SETTINGS.siteName.env]) !== undefined, sitesAllowHttp),
     sitesAllowHttp,

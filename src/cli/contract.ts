@@ -26,6 +26,8 @@ export interface Operation {
   bodyProperties: Record<string, Json>;
   /** Media types its 200 answer is offered in. */
   answerTypes: Set<string>;
+  /** `x-berth-files`: the field of its answer listing files (`path`, `content`) a client may write to a directory. */
+  files?: string;
 }
 
 export interface PathTemplate {
@@ -109,6 +111,7 @@ export class Contract {
         query,
         bodyProperties: (bodySchema.properties ?? {}) as Record<string, Json>,
         answerTypes: new Set(Object.keys((ok.content ?? {}) as Json)),
+        ...(typeof operation['x-berth-files'] === 'string' ? { files: operation['x-berth-files'] } : {}),
       });
     }
     return { path, tree, segments, operations };

@@ -114,12 +114,14 @@ export function buildProgram(io: Io): Command {
     .option('--count', 'only the number of entries of a list')
     .addOption(new Option('--content <which>', 'state only: config leaves, non-config leaves, or all').choices(['config', 'nonconfig', 'all']))
     .option('--validate', 'check the request and answer nothing (validate=true)')
+    .option('--write-dir <dir>', "write the files the answer lists under DIR (answers that hold files), ${NAME} placeholders filled in from the environment")
     .addHelpText('after', `
 Examples:
   berth show image-registry remote-registries
   berth show image-registry remote-registries registry.example.com --fields 'address;credentials(repository)'
   berth show state image-registry remote-registries --keys --site store-42
-  berth show state image-registry pulls`)
+  berth show state image-registry pulls
+  BERTH_RUNTIME_TOKEN=... berth show state image-registry containerd-hosts --site store-42 --write-dir /etc/containerd/certs.d`)
     .action(async (words: string[], _flags, command: Command) => show(context, words, options<ShowOptions>(command)));
 
   const writes: Array<[WriteVerb, string, string, string]> = [

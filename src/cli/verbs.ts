@@ -9,6 +9,7 @@ import { plainProgress, terminalProgress, type ProgressEvent, type ProgressView 
 import { render, type OutputFormat } from './render.js';
 import { operationBody, readBodyFile } from './request-body.js';
 import { resolvePath, type ResolvedPath } from './resource-path.js';
+import { writeAnswerFiles } from './answer-files.js';
 
 /** Options every verb takes. */
 export interface VerbOptions {
@@ -24,6 +25,8 @@ export interface ShowOptions extends VerbOptions {
   count?: boolean;
   content?: string;
   validate?: boolean;
+  /** Write the files the answer lists (operations with `x-berth-files`) under this directory. */
+  writeDir?: string;
 }
 
 export interface WriteOptions extends VerbOptions {
@@ -79,6 +82,11 @@ function describeWrite(context: VerbContext, options: VerbOptions, status: numbe
 
 export async function show(context: VerbContext, words: string[], options: ShowOptions): Promise<void> {
   const resolved = resolvePath(context.contract, words, 'config', 'get');
+  const files = resolved.operation.files;
+  if (options.writeDir !== undefined) {
+    if (files === undefined) throw new UsageError(`--write-dir: GET ${resolved.template.path} answers no files to write`);
+    if (options.fields || options.keys || options.count || options.validate) throw new UsageError('--write-dir takes the whole answer: not with --fields, --keys, --count or --validate');
+  }
   const query = queryOf(resolved, [
     ['--fields', 'fields', options.fields],
     ['--keys', 'keys', options.keys ? 'true' : undefined],
@@ -89,6 +97,11 @@ export async function show(context: VerbContext, words: string[], options: ShowO
   ]);
   const answer = await context.client().call('GET', resolved.path, { query });
   if (options.verbose && answer.headers.etag) context.stderr.write(`ETag: ${String(answer.headers.etag)}\n`);
+  if (options.writeDir !== undefined && files !== undefined) {
+    const written = writeAnswerFiles(answer.body, files, options.writeDir, process.env);
+    if (!options.quiet) context.stdout.write(written.map((path) => `wrote ${path}\n`).join(''));
+    return;
+  }
   print(context, options, answer.body);
 }
 

@@ -64,7 +64,19 @@ export interface DocumentBounds {
   patchOperations: number;
 }
 
-const DEFAULT_DOCUMENT_BOUNDS: DocumentBounds = { documentBytes: 1024 * 1024, patchOperations: DEFAULT_LIMITS.patchOperations };
+export const DEFAULT_DOCUMENT_BOUNDS: DocumentBounds = { documentBytes: 1024 * 1024, patchOperations: DEFAULT_LIMITS.patchOperations };
+
+/** A document with `patch` applied, within the bounds: a patch never builds what a PUT could not have written. */
+export function patchedWithin(value: unknown, patch: Patch, keyedLists: KeyedLists, bounds: DocumentBounds, noun: string): unknown {
+  const limit = bounds.documentBytes;
+  if (patch.kind === 'json-patch') return applyJsonPatch(value, patch.operations, { operations: bounds.patchOperations, documentBytes: limit });
+  // A merge adds at most the body to the document, both bounded: the sum is checked, never a runaway.
+  const merged = mergePatch(value, patch.body, keyedLists);
+  if (jsonSizeWithin(merged, limit) > limit) {
+    throw new BerthError('payload-too-large', `the patched ${noun} would be larger than ${limit} bytes (BERTH_BODY_LIMIT)`, { limit });
+  }
+  return merged;
+}
 
 /** A PATCH read-modify-write retries this often when another writer gets in between (no If-Match given). */
 const PATCH_ATTEMPTS = 5;
@@ -191,16 +203,8 @@ export class ConfigList<T extends object> {
     }
   }
 
-  /** The entry with `patch` applied, within the bounds: a patch never builds what a PUT could not have written. */
   private patched(value: unknown, patch: Patch): unknown {
-    const limit = this.bounds.documentBytes;
-    if (patch.kind === 'json-patch') return applyJsonPatch(value, patch.operations, { operations: this.bounds.patchOperations, documentBytes: limit });
-    // A merge adds at most the body to the entry, both bounded: the sum is checked, never a runaway.
-    const merged = mergePatch(value, patch.body, this.spec.keyedLists);
-    if (jsonSizeWithin(merged, limit) > limit) {
-      throw new BerthError('payload-too-large', `the patched ${this.spec.noun} would be larger than ${limit} bytes (BERTH_BODY_LIMIT)`, { limit });
-    }
-    return merged;
+    return patchedWithin(value, patch, this.spec.keyedLists, this.bounds, this.spec.noun);
   }
 
   async delete(key: string, options: WriteOptions = {}): Promise<void> {

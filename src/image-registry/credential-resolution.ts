@@ -2,6 +2,7 @@
 // prefix of it on a path-segment boundary (`avassa-public` covers `avassa-public/x`, not `avassa-publicity/x`);
 // `*` covers everything and loses to any other match. No match: anonymous access.
 import type { RegistryCredentialRef } from './remote-registry.js';
+import { coversRepository } from './repository-pattern.js';
 
 /** `'*'` asks for the registry-wide entry (the catalog, a plain login check). */
 export function resolveCredentialEntry(entries: readonly RegistryCredentialRef[], repository: string): RegistryCredentialRef | undefined {
@@ -12,8 +13,7 @@ export function resolveCredentialEntry(entries: readonly RegistryCredentialRef[]
       continue;
     }
     if (repository === '*') continue;
-    const covers = repository === entry.repository || repository.startsWith(`${entry.repository}/`);
-    if (covers && (best === undefined || best.repository === '*' || entry.repository.length > best.repository.length)) best = entry;
+    if (coversRepository(entry.repository, repository) && (best === undefined || best.repository === '*' || entry.repository.length > best.repository.length)) best = entry;
   }
   return best;
 }

@@ -3,6 +3,7 @@ import type { SchemaProblem } from '../contract/openapi.js';
 import type { ConfigListSpec } from '../config/config-list.js';
 import { caCertProblem } from '../ca-cert.js';
 import { registryAddressProblem } from './registry-address.js';
+import { mirrorAddressProblem } from './mirror/mirror-names.js';
 
 export interface RegistryCredentialRef {
   /** `*` or a repository path; the longest matching prefix wins. */
@@ -13,11 +14,23 @@ export interface RegistryCredentialRef {
   secret: string;
 }
 
+/** Pull-through of this registry for the site's container runtimes (image-registry/mirror/). */
+export interface RemoteRegistryMirror {
+  enabled: boolean;
+  /** Repository patterns that may be fetched on demand; absent: every repository. */
+  repositories?: string[];
+  /** A manifest by tag is checked upstream at most this often; default DEFAULT_TAG_RECHECK_SECONDS. */
+  'tag-recheck-seconds'?: number;
+}
+
+export const DEFAULT_TAG_RECHECK_SECONDS = 60;
+
 export interface RemoteRegistry {
   address: string;
   'override-address'?: string;
   'ca-cert'?: string;
   credentials?: RegistryCredentialRef[];
+  mirror?: RemoteRegistryMirror;
 }
 
 export const REMOTE_REGISTRIES_PREFIX = 'config/image-registry/remote-registries/';
@@ -32,6 +45,8 @@ function remoteRegistryProblems(registry: RemoteRegistry): SchemaProblem[] {
   const caCert = registry['ca-cert'];
   const caProblem = caCert === undefined ? undefined : caCertProblem(caCert);
   if (caProblem) problems.push({ pointer: '/ca-cert', message: caProblem });
+  const mirrorProblem = registry.mirror?.enabled ? mirrorAddressProblem(registry.address) : undefined;
+  if (mirrorProblem) problems.push({ pointer: '/mirror/enabled', message: mirrorProblem });
   return problems;
 }
 

@@ -139,13 +139,20 @@ export class RegistryClient {
     return repositories;
   }
 
-  /** Every tag of `repository`, following `Link` pages when the registry pages them. */
-  async listTags(repository: string, options: { pageSize?: number } = {}): Promise<string[]> {
+  /**
+   * Every tag of `repository`, following `Link` pages when the registry pages them; more than `maxTags` is a bad
+   * response (what a caller holds in memory for a registry it does not control stays bounded).
+   */
+  async listTags(repository: string, options: { pageSize?: number; maxTags?: number } = {}): Promise<string[]> {
     requireRepositoryName(repository);
     const first = `/v2/${repository}/tags/list${options.pageSize ? `?n=${options.pageSize}` : ''}`;
     const tags: string[] = [];
     for await (const page of listPages(this.listEndpoint, first, { type: 'repository', repository }, `tags of ${repository}`, 'not-found', 'tags')) {
-      tags.push(...page);
+      if (options.maxTags !== undefined && tags.length + page.length > options.maxTags) {
+        throw this.badResponse(`tags of ${repository}: more than the ${options.maxTags} tags Berth lists of a repository`);
+      }
+      // One by one: a page of a million tags spread into push() would overflow the call stack.
+      for (const tag of page) tags.push(tag);
     }
     return tags;
   }
@@ -266,14 +273,27 @@ export class RegistryClient {
 
   /** `HEAD` of a blob: true when the registry has it, false on 404. */
   async blobExists(repository: string, digest: string): Promise<boolean> {
+    return (await this.headBlob(repository, digest)) !== undefined;
+  }
+
+  /** `HEAD` of a blob: its size (Content-Length) when the registry has it, undefined on 404. */
+  async blobSize(repository: string, digest: string): Promise<number | undefined> {
+    const response = await this.headBlob(repository, digest);
+    if (response === undefined) return undefined;
+    const size = optionalSize(headerValue(response, 'content-length'));
+    if (size === undefined) throw this.badResponse(`blob ${repository}@${digest}: HEAD answered without a Content-Length`, 200);
+    return size;
+  }
+
+  /** The answer to `HEAD` of a blob when it is 200, undefined on 404, the failure otherwise. */
+  private async headBlob(repository: string, digest: string): Promise<RegistryResponse | undefined> {
     requireRepositoryName(repository);
     requireDigest(digest, 'blob digest');
-    const subject = `blob ${repository}@${digest}`;
     const response = await this.send({ method: 'HEAD', path: `/v2/${repository}/blobs/${digest}`, scope: { type: 'repository', repository } });
     await discard(response);
-    if (response.statusCode === 200) return true;
-    if (response.statusCode === 404) return false;
-    throw await responseFailure(response, { ...this.context, subject });
+    if (response.statusCode === 200) return response;
+    if (response.statusCode === 404) return undefined;
+    throw await responseFailure(response, { ...this.context, subject: `blob ${repository}@${digest}` });
   }
 
   /** Closes the connections once running requests are done. */

@@ -30,15 +30,20 @@ export class KeptImages {
 
   /** Refuses (409) to delete the tag or digest `reference` of `repository` while a retained image is it or points at it. */
   refuseIfRetained(repository: string, reference: { tag: string } | { digest: string }): void {
-    for (const image of this.retained.get(repository) ?? []) {
-      const held = 'tag' in reference
-        ? image.tag === reference.tag
-        : image.digest === reference.digest || (image.tag !== undefined && this.index.resolveTag(repository, image.tag) === reference.digest);
-      if (held) {
-        const name = image.tag !== undefined ? `${repository}:${image.tag}` : `${repository}@${image.digest}`;
-        throw new RegistryError('DENIED', `${name} is kept: it is desired at this site by ${image.by}; it can be deleted once no longer desired`, { repository, 'desired-by': image.by }, 409);
-      }
+    const image = this.retainedAs(repository, reference);
+    if (image) {
+      const name = image.tag !== undefined ? `${repository}:${image.tag}` : `${repository}@${image.digest}`;
+      throw new RegistryError('DENIED', `${name} is kept: it is desired at this site by ${image.by}; it can be deleted once no longer desired`, { repository, 'desired-by': image.by }, 409);
     }
+  }
+
+  /** The retained image that is the tag or digest `reference` of `repository`, or points at it. */
+  retainedAs(repository: string, reference: { tag: string } | { digest: string }): RetainedImage | undefined {
+    return (this.retained.get(repository) ?? []).find((image) =>
+      'tag' in reference
+        ? image.tag === reference.tag
+        : image.digest === reference.digest || (image.tag !== undefined && this.index.resolveTag(repository, image.tag) === reference.digest),
+    );
   }
 
   /** Checked with no await before the delete that follows it, so no index can be recorded in between. */

@@ -15,6 +15,7 @@ import {
 } from '../image-spec/index.js';
 import { requireDigest } from './digest.js';
 import type { KeptImages } from './kept-images.js';
+import type { Page, StoredManifest } from './registry-content.js';
 import { parseManifestDocument } from './manifest-document.js';
 import { ManifestBlobUnknownError, RegistryError } from './registry-error.js';
 import { assertRepositoryName, assertTag, isTag, nameUnknown, parseManifestReference, requireRepository } from './repository-name.js';
@@ -30,6 +31,11 @@ export interface PutManifestOptions {
   sourceAnnotations?: Record<string, string>;
   /** More tags to point at the manifest (the /v2 `?tag=` parameters). */
   tags?: string[];
+  /**
+   * Stored by pull-through: what it references may arrive later (clients fetch blobs after the manifest), and the
+   * manifest may be evicted under the disk budget unless something else stores it too.
+   */
+  pullThrough?: boolean;
 }
 
 export interface PutManifestResult {
@@ -42,25 +48,12 @@ export interface PutManifestResult {
   subjectDigest?: string;
 }
 
-export interface StoredManifest {
-  digest: string;
-  mediaType: string;
-  size: number;
-  subjectDigest?: string;
-}
-
 export interface ReferrerDescriptor {
   mediaType: string;
   digest: string;
   size: number;
   artifactType?: string;
   annotations?: Record<string, string>;
-}
-
-export interface Page<T> {
-  items: T[];
-  /** The last item returned, when more remain after it. */
-  next?: string;
 }
 
 const manifestUnknown = (repository: string, reference: string) =>
@@ -123,15 +116,17 @@ export class ManifestStore {
       throw new RegistryError('DIGEST_INVALID', `manifest digest ${digest} does not match the reference ${ref.digest}`, { expected: ref.digest, actual: digest });
     }
     const blobReferences = this.blobReferences(document);
+    // Pull-through stores a manifest before its clients fetch what it references; everything else must have it all.
+    const requirePresent = options.pullThrough ? async () => {} : () => this.requirePresent(repository, document, blobReferences);
     // Held from before the manifest's own blob is written until it is indexed, so GC cannot take it in between.
     const release = this.blobs.hold([digest, ...blobReferences.map((d) => d.digest)]);
     try {
       // Checked before writing too, so a refused push leaves no stray manifest blob; and again under the lock,
       // which is what makes the check hold against a concurrent garbage collection.
-      await this.requirePresent(repository, document, blobReferences);
+      await requirePresent();
       await this.blobs.put(bytes, digest);
       return await this.commitLock.runShared(async () => {
-        await this.requirePresent(repository, document, blobReferences);
+        await requirePresent();
         const platform = await this.platformOfImage(document);
         const record: ManifestRecord = {
           repository,
@@ -147,7 +142,7 @@ export class ManifestStore {
           createdAt: new Date().toISOString(),
         };
         const tags = [...(ref.tag ? [ref.tag] : []), ...extraTags];
-        const moved = this.index.recordManifest(record, this.referenceRecords(document), tags, new Date().toISOString());
+        const moved = this.index.recordManifest(record, this.referenceRecords(document), tags, new Date().toISOString(), options.pullThrough ? Date.now() : undefined);
         return {
           digest,
           mediaType: document.mediaType,
@@ -185,10 +180,11 @@ export class ManifestStore {
 
   /**
    * The platform the stored image config `config` names; undefined when it names none, is no image config, is
-   * larger than BERTH_MAX_CONFIG_BYTES or is not JSON (it is stored as any blob; it just has no platform to show).
+   * larger than BERTH_MAX_CONFIG_BYTES or is not JSON (it is stored as any blob; it just has no platform to show), or
+   * is not here yet (a pull-through manifest may come before its config).
    */
   async platformOfConfig(config: Descriptor): Promise<Platform | undefined> {
-    if (!platformConfigTypes.has(config.mediaType) || config.size > this.limits.configBytes) return undefined;
+    if (!platformConfigTypes.has(config.mediaType) || config.size > this.limits.configBytes || !(await this.blobs.has(config.digest))) return undefined;
     try {
       return platformOfConfig(await this.blobs.read(config.digest, this.limits.configBytes));
     } catch (error) {

@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import type { DigestAlgorithm } from '../image-spec/index.js';
 import { requireDigest } from './digest.js';
 import { RegistryError } from './registry-error.js';
+import { BlobUnknownError } from './storage/storage-errors.js';
 import { assertRepositoryName } from './repository-name.js';
 import type { BlobInfo, BlobStore, ByteRange, ByteSource } from './storage/blob-store.js';
 import type { RegistryIndex } from './storage/registry-index.js';
@@ -30,6 +31,10 @@ export class UploadRangeError extends RegistryError {
     this.name = 'UploadRangeError';
   }
 }
+
+/** No such blob for the repository: unlinked or absent (BLOB_UNKNOWN), or gone from the store meanwhile. */
+export const isBlobUnknown = (error: unknown): boolean =>
+  (error instanceof RegistryError && error.code === 'BLOB_UNKNOWN') || error instanceof BlobUnknownError;
 
 export class RepositoryBlobs {
   constructor(

@@ -1,7 +1,8 @@
 // The site registry's domain API: the blob store and the index composed into its sections -- repository summaries
 // (repository-summaries.ts), manifests and tags (manifest-store.ts), blobs and uploads of a repository
-// (repository-blobs.ts), what may not be deleted (kept-images.ts) -- plus garbage collection and what a pull brings
-// in (ingest). The /v2 handlers, the /v1 state routes and the pull operation call it; this file only composes.
+// (repository-blobs.ts), what may not be deleted (kept-images.ts), pull-through's content and eviction
+// (pull-through-content.ts) -- plus garbage collection and what a pull brings in (ingest). The /v2 handlers, the
+// /v1 state routes, pull and pull-through call it; this file only composes.
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Descriptor, DigestAlgorithm, Platform } from '../image-spec/index.js';
@@ -9,14 +10,10 @@ import { DEFAULT_LIMITS, type Limits } from '../limits.js';
 import { makeDirectoryDurably } from '../store/durable-files.js';
 import { sweepUnreferencedBlobs, type GarbageCollectionResult } from './garbage-collector.js';
 import { KeptImages, type RetainedImage } from './kept-images.js';
-import {
-  ManifestStore,
-  type Page,
-  type PutManifestOptions,
-  type PutManifestResult,
-  type ReferrerDescriptor,
-  type StoredManifest,
-} from './manifest-store.js';
+import type { EvictionPolicy, EvictionResult } from './eviction.js';
+import { ManifestStore, type PutManifestOptions, type PutManifestResult, type ReferrerDescriptor } from './manifest-store.js';
+import { PullThroughContent } from './pull-through-content.js';
+import type { Page, RegistryContent, StoredManifest } from './registry-content.js';
 import { RepositoryBlobs, type ChunkPosition, type UploadProgress } from './repository-blobs.js';
 import { RepositorySummaries, type RepositorySummary } from './repository-summaries.js';
 import type { BlobInfo, BlobStore, ByteRange, ByteSource } from './storage/blob-store.js';
@@ -45,11 +42,12 @@ export type BlobIngest = Pick<BlobStore, 'stat' | 'has' | 'openWriter' | 'hold'>
 
 const defaultGracePeriodMs = 60 * 60 * 1000;
 
-export class SiteRegistry {
+export class SiteRegistry implements RegistryContent {
   private readonly summaries: RepositorySummaries;
   private readonly kept: KeptImages;
   private readonly manifests: ManifestStore;
   private readonly repositoryBlobs: RepositoryBlobs;
+  private readonly pullThrough: PullThroughContent;
 
   private constructor(
     /** The store itself: garbage collection and tests reach it here; a pull goes through `ingest`. */
@@ -65,6 +63,7 @@ export class SiteRegistry {
     this.kept = new KeptImages(index);
     this.manifests = new ManifestStore(blobs, index, commitLock, this.kept, limits);
     this.repositoryBlobs = new RepositoryBlobs(blobs, index, commitLock, uploads);
+    this.pullThrough = new PullThroughContent(blobs, index, commitLock, this.kept);
   }
 
   /** The largest manifest /v2 accepts (and the pull stores); its handler reads the body with this bound. */
@@ -131,6 +130,28 @@ export class SiteRegistry {
   /** The images that must not be deleted, replacing those given before (one owner: the desired images of this site). */
   retain(images: readonly RetainedImage[]): void {
     this.kept.retain(images);
+  }
+
+  // ---- pull-through content and its eviction: pull-through-content.ts ----
+
+  touchPullThrough(repository: string, digest: string): void {
+    this.pullThrough.touch(repository, digest);
+  }
+
+  pullThroughImageCount(): number {
+    return this.pullThrough.imageCount();
+  }
+
+  evictPullThrough(policy: EvictionPolicy): Promise<EvictionResult> {
+    return this.pullThrough.evict(policy);
+  }
+
+  linkBlob(repository: string, digest: string): void {
+    this.pullThrough.linkBlob(repository, digest);
+  }
+
+  referencedBlobSize(repository: string, digest: string): number | undefined {
+    return this.pullThrough.referencedBlobSize(repository, digest);
   }
 
   // ---- manifests and tags: manifest-store.ts ----

@@ -17,7 +17,9 @@ export type BlobBehaviour =
   /** Hold each blob response (headers included) until `release()`. */
   | { kind: 'gate' }
   /** Forward each blob body at no more than `bytesPerSecond` (a slow link, so a person can watch a pull). */
-  | { kind: 'throttle'; bytesPerSecond: number };
+  | { kind: 'throttle'; bytesPerSecond: number }
+  /** Forward each blob body but its last `bytes`, which wait for `release()` (a transfer caught mid-way). */
+  | { kind: 'hold-tail'; bytes: number };
 
 export interface BlobRequest {
   digest: string;
@@ -31,6 +33,10 @@ export interface RegistryProxy {
   readonly blobRequests: BlobRequest[];
   /** GETs of manifests forwarded, by path. */
   readonly manifestRequests: string[];
+  /** HEADs of manifests forwarded, by path. */
+  readonly manifestHeads: string[];
+  /** Requests of any kind forwarded, by method and path. */
+  readonly requests: string[];
   behaviour: BlobBehaviour;
   /** How many blob GETs asked for `digest`. */
   blobGets(digest: string): number;
@@ -42,6 +48,10 @@ export interface RegistryProxy {
   waitForStall(): Promise<void>;
   /** Lets the responses the current `gate` behaviour holds through, and every later one. */
   release(): void;
+  /** Stops listening (connections are refused, as when the registry is down); open connections are cut. */
+  stopListening(): Promise<void>;
+  /** Listens again on the same address. */
+  listenAgain(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -65,10 +75,31 @@ function throttle(from: IncomingMessage, to: ServerResponse, bytesPerSecond: num
   to.once('close', () => from.destroy());
 }
 
+/** Pipes the first `head` bytes of `from` into `to`, the rest once `released` settles. */
+function holdTail(from: IncomingMessage, to: ServerResponse, head: number, released: Promise<void>): void {
+  let forwarded = 0;
+  const held: Buffer[] = [];
+  from.on('data', (chunk: Buffer) => {
+    const room = Math.max(head - forwarded, 0);
+    if (room > 0) to.write(chunk.subarray(0, room));
+    if (chunk.length > room) held.push(chunk.subarray(room));
+    forwarded += chunk.length;
+  });
+  from.on('end', () => {
+    void released.then(() => {
+      for (const chunk of held) to.write(chunk);
+      to.end();
+    });
+  });
+  to.once('close', () => from.destroy());
+}
+
 export async function startRegistryProxy(upstream: { port: number; caCertPem: string }, ca: CertificateAuthority): Promise<RegistryProxy> {
   const certificate = issueServerCertificate(ca, `proxy-${process.pid}-${Math.random().toString(36).slice(2)}`);
   const blobRequests: BlobRequest[] = [];
   const manifestRequests: string[] = [];
+  const manifestHeads: string[] = [];
+  const requests: string[] = [];
   const sockets = new Set<Socket>();
   const waiters: Array<() => void> = [];
   // One gate per `gate` behaviour object: release() opens it for good; assigning a new one closes it again.
@@ -94,6 +125,8 @@ export async function startRegistryProxy(upstream: { port: number; caCertPem: st
     address: '',
     blobRequests,
     manifestRequests,
+    manifestHeads,
+    requests,
     behaviour: { kind: 'pass' },
     blobGets: (digest) => blobRequests.filter((r) => r.digest === digest).length,
     waitForBlobRequests: (count) =>
@@ -108,6 +141,15 @@ export async function startRegistryProxy(upstream: { port: number; caCertPem: st
     waitForStall: () => stall,
     maxBlobsInFlight: 0,
     release: () => gateOf(proxy.behaviour).open(),
+    stopListening: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+    listenAgain: async () => {
+      server.listen(port, '127.0.0.1');
+      await once(server, 'listening');
+    },
     stop: async () => {
       gateOf(proxy.behaviour).open();
       for (const socket of sockets) socket.destroy();
@@ -117,14 +159,18 @@ export async function startRegistryProxy(upstream: { port: number; caCertPem: st
 
   const forward = (req: IncomingMessage, res: ServerResponse) => {
     const path = req.url ?? '/';
-    const blob = req.method === 'GET' ? BLOB_PATH.exec(path) : null;
+    // Told apart by the path alone: containerd adds `?ns=<registry>` when it asks a host other than the registry's own.
+    const pathOnly = path.split('?')[0]!;
+    const blob = req.method === 'GET' ? BLOB_PATH.exec(pathOnly) : null;
     if (blob) {
       blobRequests.push({ digest: blob[1]!, ...(req.headers.range ? { range: String(req.headers.range) } : {}) });
       proxy.maxBlobsInFlight = Math.max(proxy.maxBlobsInFlight, ++blobsInFlight);
       res.once('close', () => blobsInFlight--);
       for (const waiter of waiters.splice(0)) waiter();
     }
-    if (req.method === 'GET' && MANIFEST_PATH.test(path)) manifestRequests.push(path);
+    if (req.method === 'GET' && MANIFEST_PATH.test(pathOnly)) manifestRequests.push(path);
+    if (req.method === 'HEAD' && MANIFEST_PATH.test(pathOnly)) manifestHeads.push(path);
+    requests.push(`${req.method} ${path}`);
     const headers = { ...req.headers, host: `127.0.0.1:${upstream.port}` };
     const outgoing = request({ host: '127.0.0.1', port: upstream.port, method: req.method, path, headers, ca: upstream.caCertPem }, async (answer) => {
       const behaviour = proxy.behaviour;
@@ -133,6 +179,7 @@ export async function startRegistryProxy(upstream: { port: number; caCertPem: st
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       if (!misbehave || behaviour.kind === 'pass' || behaviour.kind === 'gate') return void answer.pipe(res);
       if (behaviour.kind === 'throttle') return throttle(answer, res, behaviour.bytesPerSecond);
+      if (behaviour.kind === 'hold-tail') return holdTail(answer, res, Number(answer.headers['content-length'] ?? 0) - behaviour.bytes, gateOf(behaviour).opened);
       if (behaviour !== cutBehaviour) {
         cutBehaviour = behaviour;
         cutsDone = 0;
@@ -186,6 +233,7 @@ export async function startRegistryProxy(upstream: { port: number; caCertPem: st
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  proxy.address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const port = (server.address() as AddressInfo).port;
+  proxy.address = `127.0.0.1:${port}`;
   return proxy;
 }

@@ -1,7 +1,8 @@
 // Small inputs that would make Berth fetch, hold or build far more, each met with a clear 4xx or 502 naming its bound
 // (the setting an operator tunes) before the work is done: an image index that lists a manifest a thousand times or
 // manifests too large in all, fetches in flight per pull and per remote registry, /v2 upload sessions (in all, per
-// token, idle ones ending on a timer, none holding a file open), and a JSON Patch that doubles the document.
+// token, idle ones ending on a timer, none holding a file open), and a JSON Patch that doubles the document; the
+// same bounds for what pull-through (the mirror, /v2 with ?ns=) fetches.
 import assert from 'node:assert/strict';
 import { readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { eventually } from '../helpers/eventually.js';
 import { parseSamples, valueOf } from '../helpers/prometheus.js';
 import { startHostileRegistry, type HostileRegistry, OCI_MANIFEST } from '../helpers/hostile-registry.js';
 import { createCertificateAuthority, type CertificateAuthority } from '../helpers/tls.js';
+import { MAX_LISTED_TAGS } from '../../src/image-registry/mirror/pull-through.js';
 
 const REGISTRIES = '/v1/config/image-registry/remote-registries';
 const BODY_LIMIT = 64 * 1024;
@@ -34,6 +36,9 @@ let api: Api;
 
 const pull = (body: unknown) => api.post(`/v1/state/image-registry/remote-registries/${remote.address}/pull`, body);
 const listImages = (body: unknown) => api.post(`/v1/state/image-registry/remote-registries/${remote.address}/list-images`, body);
+/** A runtime's GET through the mirror: containerd's `?ns=` naming the hostile registry. */
+const throughMirror = (path: string) =>
+  fetch(`${berth.url}/v2/${path}?ns=${remote.address}`, { headers: { authorization: `Bearer ${berth.adminToken}`, accept: OCI_MANIFEST } });
 const childRequests = (digests: string[]) => remote.requests.filter((p) => digests.some((d) => p.endsWith(`/manifests/${d}`))).length;
 
 before(async () => {
@@ -41,7 +46,8 @@ before(async () => {
   remote = await startHostileRegistry(ca);
   berth = await startBerth({ env: LIMITS });
   api = new Api(berth.url, berth.adminToken, assertMatchesContract);
-  const created = await api.post(REGISTRIES, { address: remote.address, 'ca-cert': ca.certPem });
+  // Mirrored too: pull-through (/v2 with ?ns=) meets the same bounds as a pull.
+  const created = await api.post(REGISTRIES, { address: remote.address, 'ca-cert': ca.certPem, mirror: { enabled: true } });
   assert.equal(created.status, 201, created.text);
 });
 
@@ -94,6 +100,38 @@ describe('image indexes from a remote registry', () => {
     const res = await pull({ image: 'liar/app:v1', 'all-platforms': true });
     assert.equal(res.status, 502, res.text);
     assert.match(errorMessage(res), /larger than \d+ bytes \(the size its descriptor gives\)/);
+  });
+});
+
+describe('an image index through the mirror (pull-through)', () => {
+  it('listing more than BERTH_MAX_MANIFEST_ENTRIES (16) is a 503 naming the bound and the registry; nothing of it is fetched or stored', async () => {
+    const children = Array.from({ length: 17 }, (_, i) => remote.addImage('mirror/wide', `wide-${i}`));
+    remote.addIndex('mirror/wide', children, 'v1');
+    const res = await throughMirror('mirror/wide/manifests/v1');
+    const body = (await res.json()) as { errors: Array<{ code: string; message: string }> };
+    assert.equal(res.status, 503, JSON.stringify(body));
+    assert.equal(body.errors[0]!.code, 'UNAVAILABLE');
+    assert.match(body.errors[0]!.message, /BERTH_MAX_MANIFEST_ENTRIES/);
+    assert.ok(body.errors[0]!.message.includes(remote.address), 'names the remote registry');
+    assert.equal(childRequests(children.map((c) => c.digest)), 0);
+    const stored = await api.get(`/v1/state/image-registry/repositories/127.0.0.1__${remote.address.split(':')[1]}%2Fmirror%2Fwide`);
+    assert.equal(stored.status, 404, stored.text);
+  });
+});
+
+describe('tags through the mirror (pull-through)', () => {
+  it('a remote repository with more than the 100,000 tags pull-through lists is a 503 naming it; a small one lists', async () => {
+    const image = remote.addImage('mirror/listed', 'listed', { tag: 'v1' });
+    const listed = await throughMirror('mirror/listed/tags/list');
+    assert.equal(listed.status, 200);
+    assert.deepEqual(((await listed.json()) as { tags: string[] }).tags, ['v1']);
+    const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: image, layers: [] }));
+    for (let i = 0; i <= MAX_LISTED_TAGS; i++) remote.addManifest('mirror/crowded', bytes, OCI_MANIFEST, `t${i}`);
+    const res = await throughMirror('mirror/crowded/tags/list');
+    const body = (await res.json()) as { errors: Array<{ code: string; message: string }> };
+    assert.equal(res.status, 503, JSON.stringify(body));
+    assert.match(body.errors[0]!.message, /more than the 100000 tags/);
+    assert.ok(body.errors[0]!.message.includes(remote.address), 'names the remote registry');
   });
 });
 
@@ -156,6 +194,26 @@ describe('fetches in flight', () => {
       // Two pulls of two fetches each would be four: the registry's bound holds them to three.
       await drain(3, 12);
       for (const res of await Promise.all(pulling)) assert.equal(res.status, 200, res.text);
+    } finally {
+      remote.releaseAll();
+    }
+    assert.equal(remote.maxInFlight, 3);
+  });
+});
+
+describe('fetches in flight through the mirror (pull-through)', () => {
+  it('runtimes asking for manifests of one registry have at most BERTH_REMOTE_FETCHES (3) requests in flight to it', async () => {
+    const images = Array.from({ length: 6 }, (_, i) => remote.addImage('mirror/many', `many-${i}`));
+    remote.resetMaxInFlight();
+    remote.hold();
+    try {
+      const gets = images.map((image) => throughMirror(`mirror/many/manifests/${image.digest}`));
+      await remote.waitForHeld(3);
+      for (let answered = 0; answered < images.length; answered++) {
+        await remote.waitForHeld(1);
+        assert.ok(remote.releaseOne());
+      }
+      for (const res of await Promise.all(gets)) assert.equal(res.status, 200, await res.text());
     } finally {
       remote.releaseAll();
     }

@@ -289,7 +289,7 @@ describe('in a script', () => {
     assert.match(flag.stderr, /Usage: berth show \[options\] <path\.\.\.>/);
     const path = await berth(['show', 'image-registry', 'remote-registreis']);
     assert.equal(path.code, 2);
-    assert.match(path.stderr, /^berth: no such path in the API: 'config image-registry remote-registreis'; after 'config image-registry' come: remote-registries, site-images\n$/);
+    assert.match(path.stderr, /^berth: no such path in the API: 'config image-registry remote-registreis'; after 'config image-registry' come: remote-registries, site-images, site-retention\n$/);
     const notHere = await berth(['show', 'image-registry', 'remote-registries', '--site', 'edge']);
     assert.equal(notHere.code, 2);
     assert.match(notHere.stderr, /--site: GET \/v1\/config\/image-registry\/remote-registries does not take 'site'/);
@@ -348,7 +348,7 @@ describe('in a script', () => {
 
     const complete = async (...words: string[]) => lines((await berth(['__complete', ...words])).stdout);
     assert.deepEqual(await complete('sh'), ['show']);
-    assert.deepEqual(await complete('show', 'image-registry', ''), ['remote-registries', 'site-images']);
+    assert.deepEqual(await complete('show', 'image-registry', ''), ['remote-registries', 'site-images', 'site-retention']);
     assert.deepEqual(await complete('do', 'image-registry', 'remote-registries', PROXIED, 'p'), ['pull']);
     assert.deepEqual(await complete('do', 'image-registry', 'remote-registries', ''), [PROXIED], 'keys listed by Berth');
     assert.ok((await complete('show', '--k')).includes('--keys'));

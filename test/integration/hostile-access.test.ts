@@ -201,6 +201,8 @@ const BODIES: Record<string, unknown> = {
   'Site PUT': { name: 'edge', 'api-url': 'https://edge.example.com', vault: 'site-tokens', secret: 'edge' },
   SitePatch: { 'api-url': 'https://edge.example.com' },
   TokenRequest: { name: 'new-token', role: 'read' },
+  SiteRetention: { 'budget-bytes': 1_000_000, sites: [{ name: 'edge', 'budget-bytes': 500_000 }] },
+  SiteRetentionPatch: { 'interval-seconds': 60 },
   SiteImages: { name: 'new-images', sites: 'region=eu', images: [{ image: `${TARGET}/team/app:v1` }] },
   'SiteImages PUT': { name: 'edge-images', sites: 'name=edge', images: [{ image: `${TARGET}/team/app:v1`, to: 'team/app:edge' }] },
   SiteImagesPatch: { sites: 'name=edge' },
@@ -384,6 +386,10 @@ const V2_ROUTES: { method: string; path: string; action?: string; body?: string;
   { method: 'PUT', path: `/v2/team/app/blobs/uploads/no-such-session?digest=${DIGEST}`, action: 'push' },
   { method: 'DELETE', path: '/v2/team/app/blobs/uploads/no-such-session', action: 'push' },
   { method: 'GET', path: `/v2/team/app/referrers/${DIGEST}`, action: 'pull' },
+  // Pull-through's forms: containerd's `ns`, and the registry as the path's first component.
+  { method: 'GET', path: `/v2/team/app/manifests/v1?ns=${TARGET}`, action: 'pull' },
+  { method: 'HEAD', path: `/v2/team/app/blobs/${DIGEST}?ns=${TARGET}`, action: 'pull' },
+  { method: 'GET', path: `/v2/${TARGET}/team/app/manifests/v1`, action: 'pull' },
 ];
 
 function v2Cases(): Case[] {
@@ -499,8 +505,9 @@ before(async () => {
   }
   const port = (site.address() as AddressInfo).port;
   assert.equal((await api.put('/v1/config/sites/edge', { name: 'edge', 'api-url': `http://127.0.0.1:${port}`, vault: 'site-tokens', secret: 'edge' })).status, 201);
-  // Upstream calls fail at once (a closed loopback port): operations answer quickly, with designed outcomes.
-  assert.equal((await api.put(`/v1/config/image-registry/remote-registries/${TARGET}`, { address: TARGET, 'override-address': '127.0.0.1:9' })).status, 201);
+  // Upstream calls fail at once (a closed loopback port): operations answer quickly, with designed outcomes. Mirrored,
+  // so pull-through's /v2 forms are met in every spelling too (a miss is a 503; nothing is stored).
+  assert.equal((await api.put(`/v1/config/image-registry/remote-registries/${TARGET}`, { address: TARGET, 'override-address': '127.0.0.1:9', mirror: { enabled: true } })).status, 201);
   before_ = await snapshot();
 });
 

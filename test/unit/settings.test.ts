@@ -31,6 +31,7 @@ describe('defaults', () => {
       bodyLimitBytes: 1_048_576,
       requestTimeoutMs: 300_000,
       registryAnonymousPull: false,
+      registryMirror: {},
       secretStore: undefined,
       siteName: 'control-tower',
       tower: undefined,
@@ -72,6 +73,17 @@ describe('defaults', () => {
     for (const bad of ['-1', '10001', 'many', '']) {
       assert.throws(() => readSettings([], { BERTH_PULL_HISTORY: bad }), /BERTH_PULL_HISTORY: expected a number of pulls from 0 to 10000/);
     }
+  });
+
+  it('BERTH_REGISTRY_MIRROR_URL and _CA: how runtimes reach the site registry, for the hosts.toml of pull-through', () => {
+    assert.deepEqual(readSettings([], { BERTH_REGISTRY_MIRROR_URL: 'http://10.0.0.5:4646' }).registryMirror, { url: 'http://10.0.0.5:4646' });
+    assert.deepEqual(readSettings(['--registry-mirror-url', 'https://edge.example.com/berth/'], {}).registryMirror, { url: 'https://edge.example.com/berth' });
+    for (const bad of ['ftp://x', 'edge:4646', 'https://edge/x?y=1', 'https://edge/#f', 'not a url']) {
+      assert.throws(() => readSettings([], { BERTH_REGISTRY_MIRROR_URL: bad }), /BERTH_REGISTRY_MIRROR_URL: expected an http:\/\/ or https:\/\/ URL/);
+    }
+    assert.throws(() => readSettings([], { BERTH_REGISTRY_MIRROR_URL: 'https://u:secret-pw@edge' }), (e: Error) => /no user info/.test(e.message) && !e.message.includes('secret-pw'));
+    assert.throws(() => readSettings([], { BERTH_REGISTRY_MIRROR_URL: 'http://edge', BERTH_REGISTRY_MIRROR_CA: '/nonexistent' }), /BERTH_REGISTRY_MIRROR_CA: only meaningful with an https/);
+    assert.throws(() => readSettings([], { BERTH_REGISTRY_MIRROR_URL: 'https://edge', BERTH_REGISTRY_MIRROR_CA: '/nonexistent/ca.pem' }), /BERTH_REGISTRY_MIRROR_CA: cannot read/);
   });
 
   it('variables that are not Berth settings are ignored', () => {

@@ -1,7 +1,7 @@
 // Progress of the blobs being written into the site registry by pulls, by digest: a view of the BlobStore that
 // reports every writer opened for a known digest, each chunk it appends, and its commit or abort. Pulls watch the
 // digests they need, whichever pull's transfer is doing the writing (one transfer per digest serves them all).
-import type { BlobIngest, BlobStore, BlobWriter, ByteSource } from '../../registry/index.js';
+import type { BlobStore, BlobWriter, ByteSource, StagedBytes } from '../../registry/index.js';
 
 export type BlobWriteEvent =
   /** A transfer began writing the blob (again from 0 when a registry ignored `Range`). */
@@ -19,6 +19,8 @@ export class BlobProgress {
   private readonly listeners = new Map<string, Set<BlobWriteListener>>();
   /** Bytes written so far by the writers open now, by digest: what a pull joining a running transfer starts from. */
   private readonly offsets = new Map<string, number>();
+  /** The writer writing each digest now: pull-through reads a blob from it while it arrives. */
+  private readonly writers = new Map<string, BlobWriter>();
 
   /** Calls `listener` with every write event of `digest` until the returned function is called. */
   watch(digest: string, listener: BlobWriteListener): () => void {
@@ -32,6 +34,11 @@ export class BlobProgress {
       set.delete(listener);
       if (set.size === 0 && this.listeners.get(digest) === set) this.listeners.delete(digest);
     };
+  }
+
+  /** The writer open for `digest` now, if one is (its bytes below `offset` are final). */
+  writerOf(digest: string): BlobWriter | undefined {
+    return this.writers.get(digest);
   }
 
   /** Bytes of `digest` written so far by the writer open for it now, if one is. */
@@ -50,11 +57,18 @@ export class BlobProgress {
    * `store` with its writers for a known digest reporting here. A Proxy rather than a class listing every method:
    * everything but `openWriter` is the store's own, whatever the ingest API grows.
    */
-  reporting(store: BlobIngest): BlobIngest {
+  reporting<S extends Pick<BlobStore, 'openWriter'>>(store: S): S {
     const openWriter: BlobStore['openWriter'] = async (options) => {
       const writer = await store.openWriter(options);
       const digest = options?.expectedDigest;
-      return digest === undefined ? writer : new ReportingWriter(writer, (event) => this.report(digest, event));
+      if (digest === undefined) return writer;
+      const reporting: BlobWriter = new ReportingWriter(writer, (event) => {
+        if ((event.kind === 'committed' || event.kind === 'aborted') && this.writers.get(digest) === reporting) this.writers.delete(digest);
+        this.report(digest, event);
+      });
+      // Set in the same turn as the `opened` event its constructor reported: a listener sees it there.
+      this.writers.set(digest, reporting);
+      return reporting;
     };
     return new Proxy(store, {
       get(target, property) {
@@ -127,5 +141,9 @@ class ReportingWriter implements BlobWriter {
   async abort(): Promise<void> {
     await this.inner.abort();
     this.report({ kind: 'aborted' });
+  }
+
+  openReader(): Promise<StagedBytes> {
+    return this.inner.openReader();
   }
 }

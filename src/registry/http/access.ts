@@ -126,13 +126,16 @@ function scopeOf(resource: Resource, action: RegistryAction): string {
 /** Host names, IPv4 and bracketed IPv6 addresses with an optional port; anything else is not echoed into a header. */
 const SAFE_HOST = /^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/;
 
-/** The absolute URL of /v2/token as this client reaches Berth (clients need an absolute realm). */
-function realmOf(req: Request): string {
+/** `scheme://host[:port]` as this client reached Berth: its Host header when that is a plain host, else the socket's address. */
+export function originOf(req: Request): string {
   const host = req.get('host');
   const { localAddress = '127.0.0.1', localPort } = req.socket;
   const origin = host && SAFE_HOST.test(host) ? host : `${localAddress.includes(':') ? `[${localAddress}]` : localAddress}:${localPort}`;
-  return `${req.protocol}://${origin}${req.baseUrl}/token`;
+  return `${req.protocol}://${origin}`;
 }
+
+/** The absolute URL of /v2/token as this client reaches Berth (clients need an absolute realm). */
+const realmOf = (req: Request): string => `${originOf(req)}${req.baseUrl}/token`;
 
 /** Throws UNAUTHORIZED (401, with the challenge that lets the client do better) or DENIED (403) unless allowed. */
 export function authorize(req: Request, caller: Caller, requirement: Requirement, access: RegistryAccess): void {

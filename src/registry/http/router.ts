@@ -5,6 +5,8 @@
 // Paths are matched here rather than with path-to-regexp because repository names span several segments
 // (`a/b/c/manifests/x`): each route is a regular expression on the raw path, tried in a fixed order, and the
 // name it captures is then validated against the spec's grammar. Access is judged on that validated name.
+// Pull-through requests (containerd's `?ns=`, or a path starting with a mirrored registry) are read by the same
+// handlers from the mirror's content; they are reads only, and access is judged on the name as sent.
 import { Router, type Request, type Response } from 'express';
 import { spellingProblem } from '../../http/path-grammar.js';
 import { RegistryError } from '../registry-error.js';
@@ -16,12 +18,13 @@ import { RegistryTokens, type RegistryAction } from './registry-tokens.js';
 import { tokenHandler } from './handlers/token.js';
 import { getBase } from './handlers/base.js';
 import { blobUploadHandlers } from './handlers/blob-uploads.js';
-import { blobHandlers } from './handlers/blobs.js';
+import { blobHandlers, blobReadHandlers } from './handlers/blobs.js';
 import { catalogHandlers } from './handlers/catalog.js';
-import { manifestHandlers } from './handlers/manifests.js';
+import { manifestHandlers, manifestReadHandlers } from './handlers/manifests.js';
 import { referrerHandlers } from './handlers/referrers.js';
-import type { RouteHandler, RouteParams } from './handlers/route.js';
+import { queryOf, type RouteHandler, type RouteParams } from './handlers/route.js';
 import { tagHandlers } from './handlers/tags.js';
+import type { PullThroughRouting, RegistryContent } from '../registry-content.js';
 
 type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
@@ -73,6 +76,31 @@ function routesFor(registry: SiteRegistry): Route[] {
   ];
 }
 
+/** What pull-through serves, by route template: reads of manifests, blobs and tags (a mirror is read-only). */
+function pullThroughHandlers(content: RegistryContent): Record<string, Partial<Record<Method, RouteHandler>>> {
+  const manifests = manifestReadHandlers(content);
+  const blobs = blobReadHandlers(content);
+  return {
+    '/v2/{name}/manifests/{reference}': { GET: manifests.get, HEAD: manifests.head },
+    '/v2/{name}/blobs/{digest}': { GET: blobs.get, HEAD: blobs.head },
+    '/v2/{name}/tags/list': { GET: tagHandlers(content).list },
+  };
+}
+
+const PULL_THROUGH_TEMPLATES = Object.keys(pullThroughHandlers({} as RegistryContent));
+
+/** containerd's `ns`: absent, or exactly one value. */
+function namespaceOf(req: Request): string | undefined {
+  const values = queryOf(req).getAll('ns');
+  if (values.length > 1) throw new RegistryError('NAME_INVALID', 'ns given more than once', undefined, 400);
+  return values[0];
+}
+
+function unsupported(res: Response, method: string, allowed: string[]): RegistryError {
+  res.setHeader('Allow', allowed.join(', '));
+  return new RegistryError('UNSUPPORTED', `${method} is not supported here`, undefined, 405);
+}
+
 function decodeSegment(segment: string): string {
   try {
     return decodeURIComponent(segment);
@@ -93,7 +121,27 @@ function requirementOf(route: Route, method: Method, params: RouteParams): Requi
   return action ? { resource: { type: 'repository', name: params.name }, action } : {};
 }
 
-export function createRegistryRouter(registry: SiteRegistry, access: RegistryAccess): Router {
+/** Serves a pull-through request: reads only, access judged on the name as sent, then the mirror's content. */
+async function servePullThrough(
+  req: Request,
+  res: Response,
+  route: Route,
+  match: RegExpExecArray,
+  mirrored: { name: string; content(): Promise<RegistryContent> },
+  authorized: (requirement: Requirement) => void,
+): Promise<void> {
+  const method = req.method as Method;
+  const allowed = PULL_THROUGH_TEMPLATES.includes(route.template) ? (['GET', 'HEAD'] as const).filter((m) => route.methods[m]) : [];
+  if (!allowed.includes(method as 'GET')) {
+    if (allowed.length === 0) throw new RegistryError('UNSUPPORTED', `${route.template} is not served for mirrored registries`, undefined, 404);
+    throw unsupported(res, req.method, [...allowed]);
+  }
+  authorized({ resource: { type: 'repository', name: match[1]! }, action: 'pull' });
+  const handler = pullThroughHandlers(await mirrored.content())[route.template]![method]!;
+  await handler(req, res, { name: mirrored.name, reference: match[2] === undefined ? '' : decodeSegment(match[2]) });
+}
+
+export function createRegistryRouter(registry: SiteRegistry, access: RegistryAccess, pullThrough?: PullThroughRouting): Router {
   const routes = routesFor(registry);
   const tokens = new RegistryTokens();
   const issueToken = tokenHandler(access, tokens);
@@ -120,10 +168,9 @@ export function createRegistryRouter(registry: SiteRegistry, access: RegistryAcc
         if (!match) continue;
         const method = req.method as Method;
         const handler = route.methods[method];
-        if (!handler) {
-          res.setHeader('Allow', Object.keys(route.methods).join(', '));
-          throw new RegistryError('UNSUPPORTED', `${req.method} is not supported here`, undefined, 405);
-        }
+        if (!handler) throw unsupported(res, req.method, Object.keys(route.methods));
+        const mirrored = match[1] !== undefined && pullThrough ? await pullThrough.route(match[1], namespaceOf(req)) : undefined;
+        if (mirrored) return await servePullThrough(req, res, route, match, mirrored, (requirement) => authorize(req, caller, requirement, access));
         const params = routeParams(match, callerName(caller));
         authorize(req, caller, requirementOf(route, method, params), access);
         await handler(req, res, params);

@@ -55,6 +55,19 @@ export interface BlobWriter {
    * that write stops with BLOB_UPLOAD_UNKNOWN at its next chunk and discards them.
    */
   abort(): Promise<void>;
+  /**
+   * Reads the bytes as they are written, for a client that is sent a blob while it arrives (pull-through). Bytes
+   * below `offset` are final; what the reader has open stays readable after a commit or an abort. Throws once the
+   * writer is finished.
+   */
+  openReader(): Promise<StagedBytes>;
+}
+
+/** A reader of a writer's staging bytes (BlobWriter.openReader). */
+export interface StagedBytes {
+  /** Up to `length` bytes from `position`: fewer at the end of what is written so far. */
+  read(position: number, length: number): Promise<Buffer>;
+  close(): Promise<void>;
 }
 
 export interface ByteRange {

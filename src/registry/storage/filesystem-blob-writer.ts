@@ -9,7 +9,7 @@ import { createDigestHash, type DigestAlgorithm } from '../../image-spec/index.j
 import { requireDigest, type RegistryDigest } from '../digest.js';
 import { DigestMismatchError, RegistryError, SizeMismatchError } from '../registry-error.js';
 import { SizeOutOfBoundsError, UploadBusyError, UploadClosedError } from './storage-errors.js';
-import type { BlobInfo, BlobWriter, ByteSource, CommitOptions } from './blob-store.js';
+import type { BlobInfo, BlobWriter, ByteSource, CommitOptions, StagedBytes } from './blob-store.js';
 import { noteBytesStreamed } from '../../gc.js';
 
 /**
@@ -274,5 +274,19 @@ export class FilesystemBlobWriter implements BlobWriter {
       return;
     }
     await this.discard();
+  }
+
+  async openReader(): Promise<StagedBytes> {
+    if (this.state === 'finished') throw new UploadClosedError('upload is no longer open');
+    // A descriptor of its own: it reads the same file through a commit's rename and an abort's unlink.
+    const handle = await open(this.path, 'r');
+    return {
+      read: async (position, length) => {
+        const buffer = Buffer.allocUnsafe(length);
+        const { bytesRead } = await handle.read(buffer, 0, length, position);
+        return buffer.subarray(0, bytesRead);
+      },
+      close: () => handle.close(),
+    };
   }
 }

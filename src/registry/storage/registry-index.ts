@@ -40,6 +40,23 @@ export interface TagRecord {
   updatedAt: string;
 }
 
+/** A manifest that arrived by pull-through (and may be evicted), with when a client last pulled it. */
+export interface PullThroughRecord {
+  repository: string;
+  digest: string;
+  /** Milliseconds since the epoch, as stored (kept coarse: see SiteRegistry.touchPullThrough). */
+  lastPulledAt: number;
+}
+
+/** What evicting one pull-through image took out of the index. */
+export interface EvictedRecords {
+  /** The manifests deleted: the image and those of its platforms nothing else in the repository uses. */
+  manifests: string[];
+  tags: string[];
+  /** Blobs those manifests referenced (and their own bytes): removable once nothing else references them. */
+  blobs: string[];
+}
+
 export interface PageOptions {
   /** Maximum entries to return. */
   limit: number;
@@ -115,6 +132,14 @@ CREATE TABLE IF NOT EXISTS repository_blobs (
   PRIMARY KEY (repository, digest)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS repository_blobs_by_digest ON repository_blobs (digest);
+CREATE INDEX IF NOT EXISTS manifests_by_digest ON manifests (digest);
+CREATE TABLE IF NOT EXISTS pull_through_manifests (
+  repository TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  last_pulled_at INTEGER NOT NULL,
+  PRIMARY KEY (repository, digest),
+  FOREIGN KEY (repository, digest) REFERENCES manifests (repository, digest) ON DELETE CASCADE
+) WITHOUT ROWID;
 `;
 
 const json = (value: Record<string, string> | undefined): string | null =>
@@ -218,10 +243,16 @@ export class RegistryIndex {
    * must be in the repository, checked in the same transaction (MANIFEST_BLOB_UNKNOWN otherwise), so no delete can
    * slip in between a check and the write.
    */
-  recordManifest(record: ManifestRecord, references: ReferenceRecord[], tags: string[], now: string): string[] {
+  recordManifest(record: ManifestRecord, references: ReferenceRecord[], tags: string[], now: string, pullThroughAt?: number): string[] {
     return this.db.transaction((): string[] => {
+      const existed = this.getManifest(record.repository, record.digest) !== undefined;
+      // Pull-through marks only what it brought in; any other store (a pull, a push) makes the manifest kept.
+      if (pullThroughAt === undefined) {
+        this.db.run('DELETE FROM pull_through_manifests WHERE repository = ? AND digest = ?', record.repository, record.digest);
+      }
+      // A pull-through index comes before its platform manifests (clients fetch them after it); any other needs them.
       const children = new Set(references.filter((r) => r.kind === 'manifest').map((r) => r.digest));
-      const missing = [...children].filter((digest) => !this.hasManifest(record.repository, digest));
+      const missing = pullThroughAt === undefined ? [...children].filter((digest) => !this.hasManifest(record.repository, digest)) : [];
       if (missing.length > 0) throw new ManifestBlobUnknownError(missing);
       this.db.run(
         `INSERT INTO manifests (repository, digest, media_type, size, artifact_type, subject_digest, annotations, platform,
@@ -258,6 +289,9 @@ export class RegistryIndex {
         );
         if (r.kind !== 'manifest') link(r.digest);
       });
+      if (pullThroughAt !== undefined && !existed) {
+        this.db.run('INSERT INTO pull_through_manifests (repository, digest, last_pulled_at) VALUES (?, ?, ?)', record.repository, record.digest, pullThroughAt);
+      }
       const moved: string[] = [];
       for (const tag of tags) {
         if (this.resolveTag(record.repository, tag) === record.digest) continue;
@@ -362,5 +396,78 @@ export class RegistryIndex {
   /** Forgets every repository's link to a blob that garbage collection removed. */
   dropBlobLinks(digest: string): void {
     this.db.run('DELETE FROM repository_blobs WHERE digest = ?', digest);
+  }
+
+  /** Whether some manifest needs the blob: as its own bytes, its config or a layer. */
+  isBlobReferenced(digest: string): boolean {
+    return (
+      this.db.getValues('SELECT 1 FROM manifests WHERE digest = ? LIMIT 1', digest) !== undefined ||
+      this.db.getValues("SELECT 1 FROM manifest_references WHERE digest = ? AND kind IN ('config', 'layer') LIMIT 1", digest) !== undefined
+    );
+  }
+
+  /** The size a manifest of `repository` gives the blob, when one references it. */
+  referencedBlobSize(repository: string, digest: string): number | undefined {
+    return this.db.get<{ size: number }>(
+      "SELECT size FROM manifest_references WHERE digest = ? AND repository = ? AND kind IN ('config', 'layer') LIMIT 1",
+      digest,
+      repository,
+    )?.size;
+  }
+
+  /** Records a pull of a pull-through manifest, when the time stored is older than `staleBefore`. */
+  touchPullThrough(repository: string, digest: string, at: number, staleBefore: number): void {
+    this.db.run('UPDATE pull_through_manifests SET last_pulled_at = ? WHERE repository = ? AND digest = ? AND last_pulled_at < ?', at, repository, digest, staleBefore);
+  }
+
+  /** Pull-through manifests no other manifest of their repository lists: the images eviction takes whole. */
+  pullThroughRoots(): PullThroughRecord[] {
+    const rows = this.db.all<{ repository: string; digest: string; last_pulled_at: number }>(`
+      SELECT p.repository, p.digest, p.last_pulled_at FROM pull_through_manifests p
+      WHERE NOT EXISTS (SELECT 1 FROM manifest_references r WHERE r.digest = p.digest AND r.repository = p.repository AND r.kind = 'manifest')
+    `);
+    return rows.map((r) => ({ repository: r.repository, digest: r.digest, lastPulledAt: r.last_pulled_at }));
+  }
+
+  /** The pull-through manifests an image holds: itself and the platform manifests it lists that arrived likewise. */
+  pullThroughMembers(repository: string, digest: string): PullThroughRecord[] {
+    const rows = this.db.all<{ repository: string; digest: string; last_pulled_at: number }>(
+      `SELECT p.repository, p.digest, p.last_pulled_at FROM pull_through_manifests p
+       WHERE p.repository = ? AND (p.digest = ? OR p.digest IN (
+         SELECT r.digest FROM manifest_references r WHERE r.repository = ? AND r.manifest_digest = ? AND r.kind = 'manifest'))`,
+      repository,
+      digest,
+      repository,
+      digest,
+    );
+    return rows.map((r) => ({ repository: r.repository, digest: r.digest, lastPulledAt: r.last_pulled_at }));
+  }
+
+  /**
+   * Deletes a pull-through image: the manifest, its tags, and the pull-through platform manifests it lists that
+   * nothing else in the repository lists or tags. Kept manifests are never deleted here.
+   */
+  evictPullThrough(repository: string, digest: string): EvictedRecords {
+    return this.db.transaction((): EvictedRecords => {
+      const evicted: EvictedRecords = { manifests: [], tags: [], blobs: [] };
+      const pending = [digest];
+      while (pending.length > 0) {
+        const current = pending.pop()!;
+        if (this.db.getValues('SELECT 1 FROM pull_through_manifests WHERE repository = ? AND digest = ?', repository, current) === undefined) continue;
+        const references = this.references(repository, current);
+        const tags = this.db.all<{ tag: string }>('SELECT tag FROM tags WHERE repository = ? AND digest = ? ORDER BY tag', repository, current).map((t) => t.tag);
+        if (this.db.run('DELETE FROM manifests WHERE repository = ? AND digest = ?', repository, current) === 0) continue;
+        evicted.manifests.push(current);
+        evicted.tags.push(...tags);
+        evicted.blobs.push(current, ...references.filter((r) => r.kind !== 'manifest').map((r) => r.digest));
+        for (const child of references.filter((r) => r.kind === 'manifest')) {
+          const listed = this.db.getValues("SELECT 1 FROM manifest_references WHERE repository = ? AND digest = ? AND kind = 'manifest' LIMIT 1", repository, child.digest);
+          const tagged = this.db.getValues('SELECT 1 FROM tags WHERE repository = ? AND digest = ? LIMIT 1', repository, child.digest);
+          if (!listed && !tagged) pending.push(child.digest);
+        }
+      }
+      evicted.blobs = [...new Set(evicted.blobs)];
+      return evicted;
+    });
   }
 }

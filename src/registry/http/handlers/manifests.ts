@@ -1,6 +1,6 @@
 // /v2/<name>/manifests/<tag-or-digest>: GET and HEAD (stored bytes and media type), PUT (bounded body,
 // validated, `?tag=` extra tags, OCI-Subject), DELETE (a tag, or a manifest by digest).
-import type { StoredManifest } from '../../manifest-store.js';
+import type { RegistryContent, StoredManifest } from '../../registry-content.js';
 import type { SiteRegistry } from '../../site-registry.js';
 import { readBoundedBody } from '../request-body.js';
 import { endEmpty, queryOf, repositoryPath, type RouteHandler } from './route.js';
@@ -12,20 +12,28 @@ function manifestHeaders(res: Response, manifest: StoredManifest): void {
   res.setHeader('Docker-Content-Digest', manifest.digest);
   res.setHeader('Content-Length', String(manifest.size));
   res.setHeader('ETag', `"${manifest.digest}"`);
+  if (manifest.warning !== undefined) res.setHeader('Warning', manifest.warning);
 }
 
-export function manifestHandlers(registry: SiteRegistry): { get: RouteHandler; head: RouteHandler; put: RouteHandler; delete: RouteHandler } {
+/** GET and HEAD, from whatever content the request reads: the site registry, or pull-through. */
+export function manifestReadHandlers(content: RegistryContent): { get: RouteHandler; head: RouteHandler } {
   return {
     get: async (_req, res, { name, reference }) => {
-      const manifest = await registry.getManifest(name, reference);
+      const manifest = await content.getManifest(name, reference);
       manifestHeaders(res, manifest);
       res.status(200).end(manifest.bytes);
     },
 
     head: async (_req, res, { name, reference }) => {
-      manifestHeaders(res, await registry.statManifest(name, reference));
+      manifestHeaders(res, await content.statManifest(name, reference));
       res.status(200).end();
     },
+  };
+}
+
+export function manifestHandlers(registry: SiteRegistry): { get: RouteHandler; head: RouteHandler; put: RouteHandler; delete: RouteHandler } {
+  return {
+    ...manifestReadHandlers(registry),
 
     put: async (req, res, { name, reference }) => {
       const bytes = await readBoundedBody(req, registry.maxManifestBytes);
