@@ -80,3 +80,39 @@ export function readPemFile(setting: string, file: string, marker: RegExp): stri
   if (!marker.test(pem)) throw new SettingsError(`${setting}: ${file} holds no PEM ${setting.endsWith('KEY') ? 'private key' : 'certificate'}`);
   return pem;
 }
+
+/** A whole number in [min, max]; the message names the setting and the range. */
+export function parseBound(text: string, setting: string, min: number, max: number): number {
+  const n = /^\d{1,15}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= min && n <= max)) throw new SettingsError(`${setting}: expected a whole number from ${min} to ${max}, got '${text}'`);
+  return n;
+}
+
+export function parsePullHistory(text: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 10_000) throw new SettingsError(`BERTH_PULL_HISTORY: expected a number of pulls from 0 to 10000, got '${text}'`);
+  return Number(text);
+}
+
+/** BERTH_REGISTRY_MIRROR_URL: an http(s) URL with an optional path prefix, no user info, query or fragment. */
+export function parseMirrorUrl(url: string): URL {
+  if (url.includes('@')) throw new SettingsError('BERTH_REGISTRY_MIRROR_URL: no user info in the URL; runtimes authenticate with a token');
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.search || parsed.hash || /\s|"/.test(url)) {
+    throw new SettingsError(`BERTH_REGISTRY_MIRROR_URL: expected an http:// or https:// URL (with an optional path prefix, no query), got '${url}'`);
+  }
+  return parsed;
+}
+
+const DURATION_UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** An age like `365d`, `12h`, `90m` or `30s`, in milliseconds; `0` is 0 (no limit, to its caller). */
+export function parseAge(text: string, setting: string): number {
+  const match = /^(\d{1,6})([smhd])$/.exec(text);
+  if (text !== '0' && !match) throw new SettingsError(`${setting}: expected an age like 365d, 12h, 90m or 30s (0: no limit), got '${text}'`);
+  return match ? Number(match[1]) * DURATION_UNITS_MS[match[2]!]! : 0;
+}

@@ -10,12 +10,16 @@ import type { OidcSettings } from './auth/oidc/oidc-authenticator.js';
 import { parseRoleMapping, RoleMappingError } from './auth/oidc/role-mapping.js';
 import type { AuditRetention } from './audit/audit-trail.js';
 import {
+  parseAge,
   parseBodyLimit,
   parseBoolean,
   parseCount,
   parseEtcdEndpoints,
+  parseBound,
   parseListenAddress,
   parseLogLevel,
+  parseMirrorUrl,
+  parsePullHistory,
   readPemFile,
   SettingsError,
   type ListenAddress,
@@ -134,17 +138,10 @@ const SETTINGS = {
 
 type Setting = (typeof SETTINGS)[keyof typeof SETTINGS];
 
-/** A whole number in [min, max]; the message names the setting and the range. */
-function parseBound(text: string, setting: Setting, min: number, max: number): number {
-  const n = /^\d{1,15}$/.test(text) ? Number(text) : NaN;
-  if (!(n >= min && n <= max)) throw new SettingsError(`${setting.env}: expected a whole number from ${min} to ${max}, got '${text}'`);
-  return n;
-}
-
 const MiB = 1024 * 1024;
 
 function readLimits(value: (s: Setting) => string | undefined): Limits {
-  const bound = (s: Setting, min: number, max: number) => parseBound(value(s) ?? '', s, min, max);
+  const bound = (s: Setting, min: number, max: number) => parseBound(value(s) ?? '', s.env, min, max);
   return {
     manifestBytes: bound(SETTINGS.maxManifestBytes, 4096, 64 * MiB),
     configBytes: bound(SETTINGS.maxConfigBytes, 4096, 64 * MiB),
@@ -159,19 +156,10 @@ function readLimits(value: (s: Setting) => string | undefined): Limits {
   };
 }
 
-function parsePullHistory(text: string): number {
-  if (!/^\d{1,5}$/.test(text) || Number(text) > 10_000) throw new SettingsError(`BERTH_PULL_HISTORY: expected a number of pulls from 0 to 10000, got '${text}'`);
-  return Number(text);
-}
-
-const DURATION_UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
 /** The audit trail's retention: entries (0 = no count limit) and an age like `365d`, `12h`, `90m` (0 = no age limit). */
 function parseAuditRetention(entries: string, age: string): AuditRetention {
   const maxEntries = parseCount(entries, 'BERTH_AUDIT_MAX_ENTRIES', 100_000_000, 'a number of entries (0: no limit)');
-  const match = /^(\d{1,6})([smhd])$/.exec(age);
-  if (age !== '0' && !match) throw new SettingsError(`BERTH_AUDIT_MAX_AGE: expected an age like 365d, 12h, 90m or 30s (0: no limit), got '${age}'`);
-  const maxAgeMs = match ? Number(match[1]) * DURATION_UNITS_MS[match[2]!]! : 0;
+  const maxAgeMs = parseAge(age, 'BERTH_AUDIT_MAX_AGE');
   return { maxEntries: maxEntries === 0 ? undefined : maxEntries, maxAgeMs: maxAgeMs === 0 ? undefined : maxAgeMs };
 }
 
@@ -301,18 +289,7 @@ function readStoreSettings(value: (s: (typeof SETTINGS)[keyof typeof SETTINGS]) 
 function readRegistryMirror(value: (s: (typeof SETTINGS)[keyof typeof SETTINGS]) => string | undefined): RegistryMirrorSettings {
   const url = value(SETTINGS.registryMirrorUrl);
   const caFile = value(SETTINGS.registryMirrorCa);
-  let parsed: URL | undefined;
-  if (url !== undefined) {
-    if (url.includes('@')) throw new SettingsError('BERTH_REGISTRY_MIRROR_URL: no user info in the URL; runtimes authenticate with a token');
-    try {
-      parsed = new URL(url);
-    } catch {
-      parsed = undefined;
-    }
-    if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.search || parsed.hash || /\s|"/.test(url)) {
-      throw new SettingsError(`BERTH_REGISTRY_MIRROR_URL: expected an http:// or https:// URL (with an optional path prefix, no query), got '${url}'`);
-    }
-  }
+  const parsed = url === undefined ? undefined : parseMirrorUrl(url);
   if (caFile !== undefined && parsed?.protocol !== 'https:') throw new SettingsError('BERTH_REGISTRY_MIRROR_CA: only meaningful with an https:// BERTH_REGISTRY_MIRROR_URL');
   return {
     ...(parsed ? { url: `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}` } : {}),
@@ -395,7 +372,7 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
     adminToken,
     logLevel: parseLogLevel(value(SETTINGS.logLevel) ?? ''),
     bodyLimitBytes: parseBodyLimit(value(SETTINGS.bodyLimit) ?? ''),
-    requestTimeoutMs: parseBound(value(SETTINGS.requestTimeout) ?? '', SETTINGS.requestTimeout, 1, 24 * 3600) * 1000,
+    requestTimeoutMs: parseBound(value(SETTINGS.requestTimeout) ?? '', SETTINGS.requestTimeout.env, 1, 24 * 3600) * 1000,
     registryAnonymousPull: parseBoolean(value(SETTINGS.anonymousPull) ?? '', SETTINGS.anonymousPull.env),
     registryMirror: readRegistryMirror(value),
     secretStore: readSecretStore(env),
