@@ -11,7 +11,8 @@
 // exclusive, as garbage collection does (garbage-collector.ts): no manifest can be recorded, and no blob published,
 // between the decision that a blob is unreferenced and its removal.
 import type { BlobStore } from './storage/blob-store.js';
-import type { PullThroughRecord, RegistryIndex } from './storage/registry-index.js';
+import type { PullThroughRecord } from './storage/index-records.js';
+import type { RegistryIndex } from './storage/registry-index.js';
 import type { SharedExclusiveLock } from './storage/shared-exclusive-lock.js';
 import type { RemovedBlob } from './garbage-collector.js';
 

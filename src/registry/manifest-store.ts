@@ -20,7 +20,8 @@ import { parseManifestDocument } from './manifest-document.js';
 import { ManifestBlobUnknownError, RegistryError } from './registry-error.js';
 import { assertRepositoryName, assertTag, isTag, nameUnknown, parseManifestReference, requireRepository } from './repository-name.js';
 import type { BlobStore } from './storage/blob-store.js';
-import type { ManifestRecord, ReferenceRecord, RegistryIndex } from './storage/registry-index.js';
+import type { ManifestRecord, ReferenceRecord } from './storage/index-records.js';
+import type { RegistryIndex } from './storage/registry-index.js';
 import type { SharedExclusiveLock } from './storage/shared-exclusive-lock.js';
 import type { Limits } from '../limits.js';
 

@@ -6,7 +6,8 @@ import { requireDigest } from './digest.js';
 import type { KeptImages } from './kept-images.js';
 import { assertRepositoryName } from './repository-name.js';
 import type { BlobStore } from './storage/blob-store.js';
-import type { PullThroughRecord, RegistryIndex } from './storage/registry-index.js';
+import type { PullThroughRecord } from './storage/index-records.js';
+import type { RegistryIndex } from './storage/registry-index.js';
 import type { SharedExclusiveLock } from './storage/shared-exclusive-lock.js';
 
 /** A pull of a pull-through manifest is written to the index at most this often; memory has the exact time. */

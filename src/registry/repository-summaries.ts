@@ -1,7 +1,8 @@
 // The repositories of the site registry as /v1 state shows them: each tag with its digest, media type, platforms and
 // the bytes it reaches, and what one tag or digest holds (for a site's desired images).
 import { isTag, requireRepository } from './repository-name.js';
-import type { ManifestRecord, RegistryIndex } from './storage/registry-index.js';
+import type { ManifestRecord } from './storage/index-records.js';
+import type { RegistryIndex } from './storage/registry-index.js';
 
 export interface ImageTagSummary {
   tag: string;
