@@ -15,7 +15,6 @@ import { createApp } from './app.js';
 import { VaultSecretStore } from './secrets/secret-store.js';
 import { SealMonitor } from './secrets/seal-monitor.js';
 import { createSiteRegistry } from './registry/index.js';
-import { releaseMemoryWhenIdle } from './idle-memory.js';
 
 // Required, not imported: an ES import of node:http reads every export, and its WebSocket getter loads Node's
 // bundled undici (about 13 MiB that Berth never uses).
@@ -86,12 +85,10 @@ async function start(settings: Settings): Promise<void> {
     server.once('error', reject);
     server.listen(settings.listen.port, settings.listen.host, () => resolve());
   });
-  const stopReleasingMemory = releaseMemoryWhenIdle();
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    stopReleasingMemory();
     logger.info({ signal }, 'draining in-flight requests');
     drainApp();
     const force = setTimeout(() => server.closeAllConnections(), DRAIN_TIMEOUT_MS).unref();
