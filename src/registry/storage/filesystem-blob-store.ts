@@ -17,7 +17,6 @@ import { DigestMismatchError, RegistryError, SizeMismatchError } from '../regist
 import type { BlobInfo, BlobStore, BlobWriter, BlobWriterOptions, ByteRange, ByteSource, CommitOptions, StagedBytes } from './blob-store.js';
 import type { SharedExclusiveLock } from './shared-exclusive-lock.js';
 import { syncDirectory } from '../../store/durable-files.js';
-import { noteBytesStreamed } from '../../gc.js';
 
 /**
  * A stream's chunks are 16-64 KiB; written one by one, a 1 GB blob is ~20,000 writes, and the event loop's cost per
@@ -394,8 +393,6 @@ class FilesystemBlobWriter implements BlobWriter {
     for (const chunk of chunks) this.hash.update(chunk);
     this.written += bytes;
     this.activity = new Date();
-    // These chunks are garbage now; see gc.ts for why the collector is told.
-    noteBytesStreamed(bytes);
   }
 
   /** Appends chunks; a failed disk write leaves file and hash disagreeing, so the writer then only discards. */
