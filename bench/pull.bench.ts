@@ -21,12 +21,12 @@ interface Case {
   layerSizes: number[];
   /** Each run pulls a new image (new content: Berth would otherwise find every blob present); medians are printed. */
   runs: number;
-  /** Let Berth go idle (and give memory back) before each pull, so the peak is measured above its idle RSS. */
+  /** Let Berth go idle before each pull, so the peak is measured above its idle RSS. */
   fromIdle?: boolean;
 }
 
-/** Berth gives memory back after 10 s without work (src/idle-memory.ts, checked every 2 s). */
-const IDLE_SETTLE_MS = 13_000;
+/** A quiet moment before a pull measured from idle: the previous pull's last writes and timers are over. */
+const IDLE_SETTLE_MS = 3_000;
 
 const CASES: Case[] = [
   { label: '10 MB, 1 layer', layerSizes: [10 * MiB], runs: 5 },

@@ -7,15 +7,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { builtEntry } from '../test/helpers/built.js';
+import { BERTH_NODE_OPTIONS, builtEntry } from '../test/helpers/built.js';
 import { cleanEnv, exitOf } from '../test/helpers/berth.js';
 import { freePort } from '../test/helpers/free-port.js';
 import { machineLoad, median, reportFigure, rssMiB } from './figures.js';
 
 const RUNS = 5;
-/** Long enough for Berth to notice start-up is over (it checks every 2 s) and give memory back. */
+/** Long enough for start-up's last work (timers, first checks) to be over. */
 const SETTLE_MS = 7_000;
-/** After other work Berth waits for 10 s of quiet before it gives memory back (src/idle-memory.ts). */
+/** What Berth holds once the requests are over and it has been quiet for a while. */
 const SETTLE_AFTER_USE_MS = 15_000;
 const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
 const LIST = '/v1/config/image-registry/remote-registries';
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
     try {
       const port = await freePort();
       const env = cleanEnv({ BERTH_LISTEN: `127.0.0.1:${port}`, BERTH_DATA_DIR: dataDir, BERTH_ADMIN_TOKEN: ADMIN_TOKEN, BERTH_LOG_LEVEL: 'warn' });
-      const started = await startAndReach([builtEntry('src', 'main')], env, port, '/healthz');
+      const started = await startAndReach([...BERTH_NODE_OPTIONS, builtEntry('src', 'main')], env, port, '/healthz');
       try {
         berth.start.push(started.seconds);
         await sleep(SETTLE_MS);

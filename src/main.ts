@@ -9,13 +9,12 @@ import { createLogger } from './logger.js';
 import { openConfigStore } from './store/open-store.js';
 import { TokenRegistry } from './auth/tokens.js';
 import { firstOf } from './principal.js';
-import { OidcAuthenticator } from './auth/oidc/oidc-authenticator.js';
+import type { OidcAuthenticator } from './auth/oidc/oidc-authenticator.js';
 import { protectedResourceMetadata } from './auth/oidc/resource-metadata.js';
 import { createApp } from './app.js';
 import { VaultSecretStore } from './secrets/secret-store.js';
 import { SealMonitor } from './secrets/seal-monitor.js';
 import { createSiteRegistry } from './registry/index.js';
-import { releaseMemoryWhenIdle } from './idle-memory.js';
 
 // Required, not imported: an ES import of node:http reads every export, and its WebSocket getter loads Node's
 // bundled undici (about 13 MiB that Berth never uses).
@@ -49,6 +48,8 @@ async function start(settings: Settings): Promise<void> {
   // Single sign-on beside Berth's own tokens: a token Berth issued is looked up first (a hash), then a JWT is checked.
   let sso: OidcAuthenticator | undefined;
   if (settings.oidc) {
+    // Loaded only with single sign-on configured: it brings jose and undici (about 7 MiB of a start without it).
+    const { OidcAuthenticator } = await import('./auth/oidc/oidc-authenticator.js');
     sso = new OidcAuthenticator(settings.oidc, logger);
     logger.info({ issuer: settings.oidc.issuer, audience: settings.oidc.audience }, 'single sign-on: accepting access tokens of the identity provider');
     sso.prefetch();
@@ -87,12 +88,10 @@ async function start(settings: Settings): Promise<void> {
     server.once('error', reject);
     server.listen(settings.listen.port, settings.listen.host, () => resolve());
   });
-  const stopReleasingMemory = releaseMemoryWhenIdle();
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    stopReleasingMemory();
     logger.info({ signal }, 'draining in-flight requests');
     drainApp();
     const force = setTimeout(() => server.closeAllConnections(), DRAIN_TIMEOUT_MS).unref();

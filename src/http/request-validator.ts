@@ -4,11 +4,18 @@
 // only serves /v2 or /healthz never needs it. A failure to build it fails those requests (500), never skips the check.
 // The document's own validity (OpenAPI 3.1, JSON Schema 2020-12) is checked by test/unit/contract-document.test.ts:
 // it cannot change while Berth runs, so it is not checked again at every start.
+import { createRequire } from 'node:module';
 import { parse as legacyUrlParse } from 'node:url';
 import type { RequestHandler } from 'express';
 import { validatorDocument } from '../contract/validator-document.js';
 import { cacheValidatorRouteMatchers } from './route-matcher-cache.js';
 import { inSequence } from './in-sequence.js';
+import { Lazy } from '../lazy.js';
+
+// Required when first needed, not imported: a failed ES import stays failed for the life of the process, a failed
+// require is tried again (see http/undici.ts). Resolved now, while file descriptors are surely free.
+const require = createRequire(import.meta.url);
+const validatorEntry = require.resolve('express-openapi-validator');
 
 /**
  * The validator calls url.parse() on every request. Until url.parse() has printed its deprecation warning once, Node
@@ -28,7 +35,7 @@ function latchUrlParseDeprecation(): void {
 
 export function contractRequestValidator(): RequestHandler {
   const build = async (): Promise<RequestHandler> => {
-    const OpenApiValidator = await import('express-openapi-validator');
+    const OpenApiValidator = require(validatorEntry) as typeof import('express-openapi-validator');
     cacheValidatorRouteMatchers();
     latchUrlParseDeprecation();
     const handlers = OpenApiValidator.middleware({
@@ -43,13 +50,14 @@ export function contractRequestValidator(): RequestHandler {
     // Run one after the other, as a router would run them, without a router's bookkeeping.
     return inSequence(handlers);
   };
+  // A build that failed (no file descriptor left to read the package) is tried again by the next request.
+  const built = new Lazy(build);
   let validate: RequestHandler | undefined;
-  let building: Promise<void> | undefined;
   return (req, res, next) => {
     if (validate) return validate(req, res, next);
-    building ??= build().then((built) => {
-      validate = built;
-    });
-    building.then(() => validate!(req, res, next), next);
+    built.get().then((handler) => {
+      validate = handler;
+      handler(req, res, next);
+    }, next);
   };
 }

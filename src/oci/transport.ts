@@ -2,6 +2,7 @@
 // (token realms, blob redirects), both trusting the endpoint's CAs, with connect/headers/body timeouts.
 import type { Agent, Dispatcher, Pool } from 'undici';
 import { loadUndici } from '../http/undici.js';
+import { Lazy } from '../lazy.js';
 import type { RegistryRequest, RegistryResponse } from './dispatch.js';
 import type { EndpointConnection } from './registry-endpoint.js';
 import { transportFailure } from './transport-failure.js';
@@ -29,27 +30,25 @@ export interface TransportOptions {
 
 export class RegistryTransport {
   /** Made at the first request (undici loads then). */
-  private dispatchers: Promise<{ pool: Pool; agent: Agent }> | undefined;
-
-  constructor(private readonly options: TransportOptions) {}
-
-  private open(): Promise<{ pool: Pool; agent: Agent }> {
-    this.dispatchers ??= loadUndici().then(({ Agent, Pool }) => {
+  private readonly dispatchers = new Lazy(() =>
+    loadUndici().then(({ Agent, Pool }) => {
       const { connection, timeouts } = this.options;
       // `ca` replaces Node's default roots, so endpointConnection() already prepended them; undefined keeps the defaults.
       const connect = { timeout: timeouts.connectMs, ...(connection.ca ? { ca: connection.ca } : {}) };
       const common = { connect, headersTimeout: timeouts.headersMs, bodyTimeout: timeouts.bodyMs, keepAliveTimeout: 30_000 };
       return { pool: new Pool(connection.origin, { ...common, connections: this.options.connections }), agent: new Agent({ ...common, connections: this.options.connections }) };
-    });
-    return this.dispatchers;
-  }
+    }),
+  );
+
+  constructor(private readonly options: TransportOptions) {}
 
   /** Sends one request, as is: no auth, no redirects, no retries. Network/TLS failures become UpstreamErrors. */
   readonly send = async (request: RegistryRequest): Promise<RegistryResponse> => {
     const url = new URL(request.path, request.origin ?? this.options.connection.origin);
-    const { pool, agent } = await this.open();
-    const dispatcher: Dispatcher = url.origin === this.options.connection.origin ? pool : agent;
     try {
+      // Inside the try: undici loads at the first request, and a failure to load it (EMFILE) is answered as one.
+      const { pool, agent } = await this.dispatchers.get();
+      const dispatcher: Dispatcher = url.origin === this.options.connection.origin ? pool : agent;
       const response = await dispatcher.request({
         origin: url.origin,
         path: `${url.pathname}${url.search}`,
@@ -64,13 +63,13 @@ export class RegistryTransport {
   };
 
   async close(): Promise<void> {
-    const opened = await this.dispatchers;
+    const opened = await this.dispatchers.made();
     if (opened) await Promise.all([opened.pool.close(), opened.agent.close()]);
   }
 
   /** Closes at once, aborting requests still running (streams being read fail). */
   async destroy(): Promise<void> {
-    const opened = await this.dispatchers;
+    const opened = await this.dispatchers.made();
     if (opened) await Promise.all([opened.pool.destroy(), opened.agent.destroy()]);
   }
 }

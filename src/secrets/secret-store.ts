@@ -1,10 +1,16 @@
 // The secret store: anything that speaks the HashiCorp Vault HTTP API (Vault, OpenBao, Berth's vault-dev),
 // reached through node-vault. Reads KV version 2 secrets and the seal status; failures become typed errors.
 // node-vault (with axios under it) loads when the first call is made: only a Berth given VAULT_ADDR pays for it.
+import { createRequire } from 'node:module';
 import type vault from 'node-vault';
 import { BerthError, unavailable, upstreamFailure } from '../errors.js';
 import { secretMetrics } from './secret-metrics.js';
 import type { SealState } from './seal-state.js';
+import { Lazy } from '../lazy.js';
+
+const require = createRequire(import.meta.url);
+/** Resolved at start, so its package.json is read while file descriptors are surely free (see http/undici.ts). */
+const nodeVaultEntry = require.resolve('node-vault');
 
 export interface SecretStoreSettings {
   /** VAULT_ADDR */
@@ -53,15 +59,10 @@ export class VaultSecretStore implements SecretStore {
   /** Why the last look at the seal status failed. */
   lastProblem: string | undefined;
   onTrouble?: (state: Exclude<SealState, 'unsealed'>) => void;
-  private client: Promise<vault.client> | undefined;
-
-  constructor(private readonly settings: SecretStoreSettings) {
-    this.address = settings.address;
-  }
-
-  private open(): Promise<vault.client> {
-    this.client ??= import('node-vault').then(({ default: vault }) =>
-      vault({
+  private readonly client = new Lazy<vault.client>(() =>
+    // Required, not imported: a failed ES import stays failed for the life of the process (see http/undici.ts).
+    Promise.resolve().then(() =>
+      (require(nodeVaultEntry) as typeof vault)({
         apiVersion: 'v1',
         endpoint: this.settings.address,
         token: this.settings.token,
@@ -69,8 +70,15 @@ export class VaultSecretStore implements SecretStore {
         noCustomHTTPVerbs: true,
         requestOptions: { timeout: REQUEST_TIMEOUT_MS, ...(this.settings.caCertPem ? { ca: this.settings.caCertPem } : {}) },
       } as vault.VaultOptions),
-    );
-    return this.client;
+    ),
+  );
+
+  constructor(private readonly settings: SecretStoreSettings) {
+    this.address = settings.address;
+  }
+
+  private open(): Promise<vault.client> {
+    return this.client.get();
   }
 
   private translate(e: unknown, what: string): BerthError {

@@ -3,6 +3,7 @@
 // checked against BERTH_TOWER_CACERT when given).
 import type { Pool } from 'undici';
 import { loadUndici } from '../http/undici.js';
+import { Lazy } from '../lazy.js';
 import { schemaValidator, describeAjvErrors } from '../contract/openapi.js';
 import type { StoreChange, StoredValue } from '../store/config-store.js';
 
@@ -55,7 +56,18 @@ function parseJson(text: string, what: string): unknown {
 
 export class TowerClient {
   /** Made at the first request (undici loads then). */
-  private pool: Promise<Pool> | undefined;
+  private readonly pool = new Lazy<Pool>(() =>
+    loadUndici().then(
+      ({ Pool }) =>
+        new Pool(this.origin, {
+          connect: { timeout: CONNECT_TIMEOUT_MS, ...(this.settings.caCertPem ? { ca: this.settings.caCertPem } : {}) },
+          headersTimeout: this.maxWaitSeconds * 1000 + ANSWER_MARGIN_MS,
+          bodyTimeout: this.maxWaitSeconds * 1000 + ANSWER_MARGIN_MS,
+          keepAliveTimeout: 60_000,
+          connections: 2,
+        }),
+    ),
+  );
   private readonly origin: string;
   private readonly basePath: string;
   private readonly isFeedPage = schemaValidator('ChangeFeedAnswer');
@@ -74,17 +86,7 @@ export class TowerClient {
   }
 
   private open(): Promise<Pool> {
-    this.pool ??= loadUndici().then(
-      ({ Pool }) =>
-        new Pool(this.origin, {
-          connect: { timeout: CONNECT_TIMEOUT_MS, ...(this.settings.caCertPem ? { ca: this.settings.caCertPem } : {}) },
-          headersTimeout: this.maxWaitSeconds * 1000 + ANSWER_MARGIN_MS,
-          bodyTimeout: this.maxWaitSeconds * 1000 + ANSWER_MARGIN_MS,
-          keepAliveTimeout: 60_000,
-          connections: 2,
-        }),
-    );
-    return this.pool;
+    return this.pool.get();
   }
 
   get url(): string {
@@ -163,6 +165,6 @@ export class TowerClient {
   }
 
   async close(): Promise<void> {
-    await (await this.pool)?.destroy().catch(() => {});
+    await (await this.pool.made())?.destroy().catch(() => {});
   }
 }

@@ -7,6 +7,13 @@ import { fileURLToPath } from 'node:url';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
+/**
+ * The V8 options Berth runs with, as README's production command gives them (also in package.json's start,
+ * scripts/run.sh and scripts/run-site.sh). A semi-space of at most 4 MiB: V8 otherwise grows its young generation to
+ * 2 x 16 MiB under load (a pull, a start-up) and never shrinks it again on a server, for ~5% more CPU per request.
+ */
+export const BERTH_NODE_OPTIONS = ['--max-semi-space-size=4'];
+
 const checked = new Set<string>();
 
 /**

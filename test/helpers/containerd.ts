@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { watchProcess } from './watched-process.js';
 
 export interface CtrResult {
   code: number;
@@ -55,44 +56,24 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
 `;
   writeFileSync(join(dir, 'config.toml'), config);
   const child: ChildProcess = spawn('containerd', ['--config', join(dir, 'config.toml')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  child.stderr?.setEncoding('utf8');
-  child.stderr?.on('data', (chunk: string) => (log = (log + chunk).slice(-20_000)));
-  let exited: string | undefined;
-  const exit = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exited = `exited with ${signal ?? code}`;
-      resolve();
-    });
-    child.once('error', (error) => {
-      exited = `could not start: ${error.message}`;
-      resolve();
-    });
-  });
+  const watched = watchProcess(child, 20_000);
   const stop = async () => {
-    if (exited === undefined) {
-      child.kill('SIGTERM');
-      await Promise.race([exit, sleep(10_000)]);
-      if (exited === undefined) {
-        child.kill('SIGKILL');
-        await exit;
-      }
-    }
+    await watched.stop(10_000);
     rmSync(dir, { recursive: true, force: true });
   };
   const ctr = (namespace: string, args: string[], timeoutMs = 120_000) => run('ctr', ['--address', address, '-n', namespace, ...args], timeoutMs);
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
-    if (exited !== undefined) {
+    if (watched.ended() !== undefined) {
       await stop();
-      throw new Error(`containerd ${exited}\n${log}`);
+      throw new Error(`containerd ${watched.ended()}\n${watched.log()}`);
     }
     if ((await ctr('default', ['version'], 5_000)).code === 0) break;
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`containerd did not answer on ${address}\n${log}`);
+      throw new Error(`containerd did not answer on ${address}\n${watched.log()}`);
     }
     await sleep(100);
   }
-  return { address, dir, ctr, log: () => log, stop };
+  return { address, dir, ctr, log: watched.log, stop };
 }

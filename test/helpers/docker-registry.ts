@@ -7,6 +7,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { watchProcess } from './watched-process.js';
 import yaml from 'js-yaml';
 import { freePort } from './free-port.js';
 import { createCertificateAuthority, issueServerCertificate, type CertificateAuthority } from './tls.js';
@@ -130,47 +131,23 @@ async function launch(ca: CertificateAuthority, auth: RegistryAuth, port: number
   writeFileSync(configPath, yaml.dump(config));
 
   const child: ChildProcess = spawn('docker-registry', ['serve', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.setEncoding('utf8');
-  child.stderr?.on('data', (chunk: string) => {
-    // Keep only the tail: enough to explain a failed start, bounded for long runs.
-    stderr = (stderr + chunk).slice(-8_000);
-  });
-  let exited: string | undefined;
-  const exit = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exited = `exited with ${signal ?? code}`;
-      resolve();
-    });
-    child.once('error', (error) => {
-      exited = `could not start: ${error.message}`;
-      resolve();
-    });
-  });
-
+  const watched = watchProcess(child, 8_000);
   const stop = async (): Promise<void> => {
-    if (exited === undefined) {
-      child.kill('SIGTERM');
-      await Promise.race([exit, sleep(5_000)]);
-      if (exited === undefined) {
-        child.kill('SIGKILL');
-        await exit;
-      }
-    }
+    await watched.stop(5_000);
     rmSync(dir, { recursive: true, force: true });
   };
 
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
-    if (exited !== undefined) {
+    if (watched.ended() !== undefined) {
       await stop();
-      const message = `docker-registry ${exited}\n${stderr}`;
-      throw /address already in use/.test(stderr) ? new PortTakenError(message) : new Error(message);
+      const message = `docker-registry ${watched.ended()}\n${watched.log()}`;
+      throw /address already in use/.test(watched.log()) ? new PortTakenError(message) : new Error(message);
     }
     if ((await probe(port, ca.certPem)) !== undefined) break;
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`docker-registry did not answer /v2/ on 127.0.0.1:${port}\n${stderr}`);
+      throw new Error(`docker-registry did not answer /v2/ on 127.0.0.1:${port}\n${watched.log()}`);
     }
     await sleep(50);
   }

@@ -271,5 +271,10 @@ describe('timeouts and file descriptors', () => {
     const after = await fetch(`${berth.url}/v2/fd/app/blobs/uploads/`, { method: 'POST', headers: auth });
     assert.equal(after.status, 202);
     assert.equal((await fetch(`${berth.url}/healthz`)).status, 200);
+    // The pull's HTTP client, which failed to load at the limit, loads now: the pull reaches the registry's address
+    // (where nothing listens) instead of failing as before.
+    const pull = await api.post('/v1/state/image-registry/remote-registries/127.0.0.1:9/pull', { image: 'some/app:v1' });
+    assert.equal(pull.status, 502, pull.text);
+    assert.match(errorMessage(pull), /cannot connect/);
   });
 });

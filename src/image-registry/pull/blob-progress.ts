@@ -117,7 +117,8 @@ class ReportingWriter implements BlobWriter {
   writeFrom(source: ByteSource, options?: { maxBytes?: number }): Promise<number> {
     const inner = this.inner;
     const report = this.report;
-    // The writer asks for the next chunk once it has appended the last one: its offset then counts that chunk.
+    // The writer asks for the next chunk once it has taken the last one; its offset counts what is on disk, so the
+    // report after a chunk may lag by the write under way (at most about a MiB, see FilesystemBlobWriter.writeFrom).
     async function* reported(): AsyncGenerator<Uint8Array> {
       for await (const chunk of source) {
         yield chunk;

@@ -10,7 +10,6 @@ import { requireDigest, type RegistryDigest } from '../digest.js';
 import { DigestMismatchError, RegistryError, SizeMismatchError } from '../registry-error.js';
 import { SizeOutOfBoundsError, UploadBusyError, UploadClosedError } from './storage-errors.js';
 import type { BlobInfo, BlobWriter, ByteSource, CommitOptions, StagedBytes } from './blob-store.js';
-import { noteBytesStreamed } from '../../gc.js';
 
 /**
  * A stream's chunks are 16-64 KiB; written one by one, a 1 GB blob is ~20,000 writes, and the event loop's cost per
@@ -157,8 +156,6 @@ export class FilesystemBlobWriter implements BlobWriter {
     for (const chunk of chunks) this.hash.update(chunk);
     this.written += bytes;
     this.activity = new Date();
-    // These chunks are garbage now; see gc.ts for why the collector is told.
-    noteBytesStreamed(bytes);
   }
 
   /** Appends chunks; a failed disk write leaves file and hash disagreeing, so the writer then only discards. */
