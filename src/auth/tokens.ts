@@ -3,7 +3,7 @@
 // working at once. A stored entry that is not a valid token (a role outside the enum, a site token without its site)
 // authenticates nobody and is not listed: it is never mapped to some other role's rules.
 import { createHash, randomBytes } from 'node:crypto';
-import type { ConfigStore, StoreChange, WriteContext } from '../store/config-store.js';
+import type { ConfigStore, StoreChange, WriteContext, WriteResult } from '../store/config-store.js';
 import { alreadyExists, invalidInput, notFound } from '../errors.js';
 import { isRole, type Authenticator, type Principal, type Role } from '../principal.js';
 
@@ -67,6 +67,13 @@ export class TokenRegistry implements Authenticator {
   private readonly byHash = new Map<string, Principal>();
   /** name -> hash, to drop a token from byHash when its entry is deleted. */
   private readonly hashByName = new Map<string, string>();
+  /**
+   * name -> revision of the last change applied to it (deletes too). This replica applies its own writes as soon as
+   * the store acknowledges them (a token works, or is refused, on the replica that wrote it at once, before its watch
+   * delivers the change); the watch then brings the same change again, and a change older than what a name has
+   * seen never undoes a newer one.
+   */
+  private readonly revisionByName = new Map<string, number>();
   private unsubscribe: (() => void) | undefined;
 
   private constructor(private readonly store: ConfigStore) {}
@@ -94,6 +101,8 @@ export class TokenRegistry implements Authenticator {
   private apply(change: StoreChange): void {
     if (!change.key.startsWith(PREFIX)) return;
     const name = change.key.slice(PREFIX.length);
+    if ((this.revisionByName.get(name) ?? 0) >= change.revision) return;
+    this.revisionByName.set(name, change.revision);
     const previous = this.hashByName.get(name);
     if (previous) this.byHash.delete(previous);
     this.hashByName.delete(name);
@@ -135,12 +144,14 @@ export class TokenRegistry implements Authenticator {
     }
     const token = generateToken();
     const stored: StoredToken = { name: request.name, role: request.role, ...site, created: new Date().toISOString(), hash: hashToken(token) };
+    let written: WriteResult;
     try {
-      await this.store.put(key, stored, { kind: 'absent' }, options.context);
+      written = await this.store.put(key, stored, { kind: 'absent' }, options.context);
     } catch (e) {
       if ((e as { kind?: string }).kind === 'already-exists') throw alreadyExists(`token '${request.name}' already exists`);
       throw e;
     }
+    this.apply({ revision: written.revision, key, type: 'put', value: stored, at: stored.created });
     return { ...info(stored), token };
   }
 
@@ -149,12 +160,14 @@ export class TokenRegistry implements Authenticator {
       await this.get(name);
       return;
     }
+    let written: WriteResult;
     try {
-      await this.store.delete(PREFIX + name, undefined, options.context);
+      written = await this.store.delete(PREFIX + name, undefined, options.context);
     } catch (e) {
       if ((e as { kind?: string }).kind === 'not-found') throw notFound(`token '${name}' does not exist`);
       throw e;
     }
+    this.apply({ revision: written.revision, key: PREFIX + name, type: 'delete', at: new Date().toISOString() });
   }
 
   close(): void {
