@@ -5,11 +5,19 @@
 import { Counter, Gauge } from 'prom-client';
 import type { ReplicationStatus } from './tower-replicator.js';
 
+/** What the metrics read of one site at the tower. */
+interface SiteState {
+  name: string;
+  connected: boolean;
+  /** Absent until the site has called. */
+  lag?: number;
+}
+
 export interface ObservedSites {
   /** BERTH_METRICS_SITE_SERIES: the most sites that get series of their own. */
   siteSeries: number;
   /** At the tower: every configured site's contact (connected, lag when it has called). */
-  states(): Promise<{ name: string; connected: boolean; lag?: number }[]>;
+  states(): Promise<SiteState[]>;
   /** At a site: its replication from the tower. */
   replication?: () => Promise<ReplicationStatus>;
 }
@@ -35,7 +43,7 @@ function forwardedLabel(site: string): string {
  * Every site's state, read once per scrape: a scrape calls every gauge's collect at once, so they all join the read
  * that the first one started. A failed read (the store unavailable) shows no sites rather than failing the scrape.
  */
-let reading: Promise<{ name: string; connected: boolean; lag?: number }[]> | undefined;
+let reading: Promise<SiteState[]> | undefined;
 const statesNow = () => {
   reading ??= (observed ? observed.states() : Promise.resolve([])).catch(() => []).finally(() => (reading = undefined));
   return reading;
@@ -66,26 +74,25 @@ new Gauge({
     this.set(lags.length > 0 ? Math.max(...lags) : 0);
   },
 });
-new Gauge({
-  name: 'berth_site_connected',
-  help: 'Per site (up to BERTH_METRICS_SITE_SERIES sites): 1 while it follows this tower\'s change feed, else 0.',
-  labelNames: ['site'] as const,
-  async collect() {
-    const states = await perSiteStates();
-    this.reset();
-    for (const state of states) this.set({ site: state.name }, state.connected ? 1 : 0);
-  },
-});
-new Gauge({
-  name: 'berth_site_replication_lag_revisions',
-  help: 'Per site (up to BERTH_METRICS_SITE_SERIES sites): tower revisions it had not applied at its last call.',
-  labelNames: ['site'] as const,
-  async collect() {
-    const states = await perSiteStates();
-    this.reset();
-    for (const state of states) if (state.lag !== undefined) this.set({ site: state.name }, state.lag);
-  },
-});
+/** A gauge per site (up to BERTH_METRICS_SITE_SERIES sites), its value read from the site's state at each scrape. */
+function perSiteGauge(name: string, help: string, valueOf: (state: SiteState) => number | undefined): void {
+  new Gauge({
+    name,
+    help: `Per site (up to BERTH_METRICS_SITE_SERIES sites): ${help}`,
+    labelNames: ['site'] as const,
+    async collect() {
+      const states = await perSiteStates();
+      this.reset();
+      for (const state of states) {
+        const value = valueOf(state);
+        if (value !== undefined) this.set({ site: state.name }, value);
+      }
+    },
+  });
+}
+perSiteGauge('berth_site_connected', '1 while it follows this tower\'s change feed, else 0.', (state) => (state.connected ? 1 : 0));
+perSiteGauge('berth_site_replication_lag_revisions', 'tower revisions it had not applied at its last call.', (state) => state.lag);
+
 /** At a site only: its own replication. */
 function replicationGauges(): void {
   new Gauge({
