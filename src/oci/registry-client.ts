@@ -75,6 +75,8 @@ export interface BlobDownload {
 
 /** A manifest larger than this is refused unless configured otherwise: registries themselves cap manifests at 4 MiB. */
 const DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/** The most names one listing collects (the repositories of a catalog, the tags of a repository). */
+export const MAX_LISTED_NAMES = 100_000;
 
 export class RegistryClient {
   /** The registry's configured address, carried in every error. */
@@ -134,27 +136,29 @@ export class RegistryClient {
   async listRepositories(options: { pageSize?: number } = {}): Promise<string[]> {
     const first = `/v2/_catalog${options.pageSize ? `?n=${options.pageSize}` : ''}`;
     const pages = listPages(this.listEndpoint, first, { type: 'catalog' }, 'the catalog', 'no-catalog', 'repositories');
-    const repositories: string[] = [];
-    for await (const page of pages) repositories.push(...page);
-    return repositories;
+    return this.collectNames(pages, `the catalog: more than the ${MAX_LISTED_NAMES} repositories Berth lists of a registry`);
+  }
+
+  /** Every tag of `repository`, following `Link` pages when the registry pages them. */
+  async listTags(repository: string, options: { pageSize?: number } = {}): Promise<string[]> {
+    requireRepositoryName(repository);
+    const first = `/v2/${repository}/tags/list${options.pageSize ? `?n=${options.pageSize}` : ''}`;
+    const pages = listPages(this.listEndpoint, first, { type: 'repository', repository }, `tags of ${repository}`, 'not-found', 'tags');
+    return this.collectNames(pages, `tags of ${repository}: more than the ${MAX_LISTED_NAMES} tags Berth lists of a repository`);
   }
 
   /**
-   * Every tag of `repository`, following `Link` pages when the registry pages them; more than `maxTags` is a bad
-   * response (what a caller holds in memory for a registry it does not control stays bounded).
+   * The names of a listing's pages, at most MAX_LISTED_NAMES of them: more is a bad response (`tooMany`), so what Berth
+   * holds in memory for a registry it does not control stays bounded. Added one by one: a page of a million names
+   * spread into push() would overflow the call stack.
    */
-  async listTags(repository: string, options: { pageSize?: number; maxTags?: number } = {}): Promise<string[]> {
-    requireRepositoryName(repository);
-    const first = `/v2/${repository}/tags/list${options.pageSize ? `?n=${options.pageSize}` : ''}`;
-    const tags: string[] = [];
-    for await (const page of listPages(this.listEndpoint, first, { type: 'repository', repository }, `tags of ${repository}`, 'not-found', 'tags')) {
-      if (options.maxTags !== undefined && tags.length + page.length > options.maxTags) {
-        throw this.badResponse(`tags of ${repository}: more than the ${options.maxTags} tags Berth lists of a repository`);
-      }
-      // One by one: a page of a million tags spread into push() would overflow the call stack.
-      for (const tag of page) tags.push(tag);
+  private async collectNames(pages: AsyncIterable<string[]>, tooMany: string): Promise<string[]> {
+    const names: string[] = [];
+    for await (const page of pages) {
+      if (names.length + page.length > MAX_LISTED_NAMES) throw this.badResponse(tooMany);
+      for (const name of page) names.push(name);
     }
-    return tags;
+    return names;
   }
 
   /**

@@ -30,6 +30,8 @@ export interface HostileRegistry {
   addBlob(bytes: Buffer): Descriptor;
   /** A single-platform image (a config and layers of `layerSizes` bytes, default one of 1 KiB) made unique by `seed`. */
   addImage(repository: string, seed: string, options?: { layerSizes?: number[]; tag?: string }): Descriptor;
+  /** Names `/v2/_catalog` lists beside the repositories that have tags. */
+  addCatalogNames(names: string[]): void;
   /** An index listing `entries` as they are (duplicates, sizes and all). */
   addIndex(repository: string, entries: Descriptor[], tag?: string): Descriptor;
   /** Paths asked for, in order. */
@@ -54,6 +56,7 @@ export async function startHostileRegistry(ca: CertificateAuthority): Promise<Ho
   const documents = new Map<string, { bytes: Buffer; mediaType: string }>();
   const tags = new Map<string, string>();
   const blobs = new Map<string, Buffer>();
+  const catalogNames: string[] = [];
   const requests: string[] = [];
   const waiting: Array<() => void> = [];
   let holding = false;
@@ -98,6 +101,11 @@ export async function startHostileRegistry(ca: CertificateAuthority): Promise<Ho
       res.end(bytes);
       return;
     }
+    if (path === '/v2/_catalog') {
+      const tagged = new Set([...tags.keys()].map((k) => k.slice(0, k.lastIndexOf(':'))));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ repositories: [...tagged, ...catalogNames] }));
+      return;
+    }
     const tagList = /^\/v2\/(.+)\/tags\/list$/.exec(path);
     if (tagList) {
       const names = [...tags.keys()].filter((k) => k.startsWith(`${tagList[1]}:`)).map((k) => k.slice(tagList[1]!.length + 1));
@@ -116,6 +124,9 @@ export async function startHostileRegistry(ca: CertificateAuthority): Promise<Ho
       documents.set(digest, { bytes, mediaType });
       if (tag) tags.set(`${repository}:${tag}`, digest);
       return { mediaType, digest, size: bytes.length };
+    },
+    addCatalogNames(names) {
+      for (const name of names) catalogNames.push(name);
     },
     addBlob(bytes) {
       const digest = sha256(bytes);

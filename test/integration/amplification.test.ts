@@ -14,7 +14,7 @@ import { eventually } from '../helpers/eventually.js';
 import { parseSamples, valueOf } from '../helpers/prometheus.js';
 import { startHostileRegistry, type HostileRegistry, OCI_MANIFEST } from '../helpers/hostile-registry.js';
 import { createCertificateAuthority, type CertificateAuthority } from '../helpers/tls.js';
-import { MAX_LISTED_TAGS } from '../../src/image-registry/mirror/pull-through.js';
+import { MAX_LISTED_NAMES } from '../../src/oci/registry-client.js';
 
 const REGISTRIES = '/v1/config/image-registry/remote-registries';
 const BODY_LIMIT = 64 * 1024;
@@ -126,12 +126,34 @@ describe('tags through the mirror (pull-through)', () => {
     assert.equal(listed.status, 200);
     assert.deepEqual(((await listed.json()) as { tags: string[] }).tags, ['v1']);
     const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: image, layers: [] }));
-    for (let i = 0; i <= MAX_LISTED_TAGS; i++) remote.addManifest('mirror/crowded', bytes, OCI_MANIFEST, `t${i}`);
+    for (let i = 0; i <= MAX_LISTED_NAMES; i++) remote.addManifest('mirror/crowded', bytes, OCI_MANIFEST, `t${i}`);
     const res = await throughMirror('mirror/crowded/tags/list');
     const body = (await res.json()) as { errors: Array<{ code: string; message: string }> };
     assert.equal(res.status, 503, JSON.stringify(body));
     assert.match(body.errors[0]!.message, /more than the 100000 tags/);
     assert.ok(body.errors[0]!.message.includes(remote.address), 'names the remote registry');
+  });
+});
+
+describe('listings of a remote registry (list-repositories, list-images)', () => {
+  const listRepositories = () => api.post(`/v1/state/image-registry/remote-registries/${remote.address}/list-repositories`);
+
+  it('a catalog of more than 100,000 repositories is a 502 naming the bound; one within it lists', async () => {
+    const small = await listRepositories();
+    assert.equal(small.status, 200, small.text);
+    remote.addCatalogNames(Array.from({ length: MAX_LISTED_NAMES + 1 }, (_, i) => `crowd/r${i}`));
+    const res = await listRepositories();
+    assert.equal(res.status, 502, res.text);
+    assert.match(errorMessage(res), /more than the 100000 repositories/);
+  });
+
+  it('a repository of more than 100,000 tags is a 502 naming the bound for list-images', async () => {
+    const image = remote.addImage('listing/crowded', 'listing-crowded');
+    const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: image, layers: [] }));
+    for (let i = 0; i <= MAX_LISTED_NAMES; i++) remote.addManifest('listing/crowded', bytes, OCI_MANIFEST, `t${i}`);
+    const res = await listImages({ repository: 'listing/crowded' });
+    assert.equal(res.status, 502, res.text);
+    assert.match(errorMessage(res), /more than the 100000 tags/);
   });
 });
 

@@ -62,9 +62,6 @@ interface Mirrored {
   local: string;
 }
 
-/** The most tags of one repository pull-through lists from a remote registry (all are read to sort them). */
-export const MAX_LISTED_TAGS = 100_000;
-
 const isNotFound = (error: unknown) => error instanceof UpstreamError && error.failure.kind === 'not-found';
 
 /** A `Warning` (RFC 9111 warn-code 110) for a manifest served without asking the remote registry. */
@@ -288,7 +285,7 @@ export class PullThrough implements PullThroughRouting {
   private async listTags(m: Mirrored, limit: number, after?: string): Promise<Page<string>> {
     let tags: string[];
     try {
-      tags = await m.client.listTags(m.repository, { maxTags: MAX_LISTED_TAGS });
+      tags = await m.client.listTags(m.repository);
     } catch (error) {
       if (isNotFound(error)) throw new RegistryError('NAME_UNKNOWN', `repository ${m.repository} not known to ${m.registry.address}`, { name: m.repository });
       if (!isUpstreamProblem(error)) throw error;
