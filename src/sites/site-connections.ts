@@ -1,15 +1,14 @@
-// The control tower's way to its sites: one keep-alive undici Agent per site (TLS checked against the site's CA),
+// The control tower's way to its sites: one keep-alive connection per site (transport's, TLS checked against the site's CA),
 // the site's bearer token read from the tower's secret store, bounded timeouts. Every failure to get an answer
 // is a 503 naming the site; an answer, whatever its status, is handed back as it is.
 import type { Readable } from 'node:stream';
-import type { Agent } from 'undici';
 import type { ConfigList, Versioned } from '../config/config-list.js';
 import { BerthError, isBerthError, notFound, unavailable } from '../errors.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import { cachedSecretReads, type SecretReader } from '../secrets/cached-secret-reads.js';
 import { loadUndici, type Undici } from '../http/undici.js';
 import type { Site } from './site.js';
-import { ClientsByRevision, codeOf, isDropped, primaryError } from '../transport/index.js';
+import { ClientsByRevision, codeOf, KeepAliveConnection, primaryError } from '../transport/index.js';
 
 /** TCP (and TLS) handshake with a site. */
 export const CONNECT_TIMEOUT_MS = 5_000;
@@ -35,13 +34,6 @@ export interface SiteResponse {
   statusCode: number;
   headers: Record<string, string | string[] | undefined>;
   body: Readable;
-}
-
-interface Connection {
-  agent: Agent;
-  origin: string;
-  /** The api-url's path without a trailing `/`, put before every request path. */
-  basePath: string;
 }
 
 /** Words for why no answer came, from Node's and undici's error codes; never anything the site sent. */
@@ -73,7 +65,7 @@ function reasonOf(error: unknown, timeoutMs: number): { reason: string; kind: st
 
 
 export class SiteConnections {
-  private readonly connections = new ClientsByRevision<Connection & { close(): Promise<void> }>();
+  private readonly connections = new ClientsByRevision<KeepAliveConnection>();
   private readonly readSecret: SecretReader | undefined;
 
   constructor(
@@ -95,17 +87,15 @@ export class SiteConnections {
   }
 
   /** The connection for this version of the site's configuration; a changed site gets a new one. */
-  private connectionFor({ value: site, revision }: Versioned<Site>, { Agent }: Undici): Connection {
-    return this.connections.get(site.name, revision, () => {
-      const url = new URL(site['api-url']);
-      // `ca` replaces the system roots: a site's certificate must chain to the CA configured for it.
-      const agent = new Agent({
-        connect: { timeout: CONNECT_TIMEOUT_MS, ...(site['ca-cert'] ? { ca: site['ca-cert'] } : {}) },
-        keepAliveTimeout: 30_000,
-        connections: 64,
-      });
-      return { agent, origin: url.origin, basePath: url.pathname.replace(/\/+$/, ''), close: () => agent.close() };
-    });
+  private connectionFor({ value: site, revision }: Versioned<Site>, { Agent }: Undici): KeepAliveConnection {
+    // The site's certificate must chain to the CA configured for it.
+    return this.connections.get(site.name, revision, () => new KeepAliveConnection(Agent, {
+      url: site['api-url'],
+      ...(site['ca-cert'] ? { caCertPem: site['ca-cert'] } : {}),
+      connectTimeoutMs: CONNECT_TIMEOUT_MS,
+      keepAliveTimeoutMs: 30_000,
+      connections: 64,
+    }));
   }
 
   private unreachable(site: Site, reason: string, kind: string): BerthError {
@@ -139,10 +129,11 @@ export class SiteConnections {
     const connection = this.connectionFor(entry, await loadUndici());
     const token = await this.token(site);
     const timeoutMs = request.long ? LONG_ANSWER_TIMEOUT_MS : ANSWER_TIMEOUT_MS;
-    const attempt = () =>
-      connection.agent.request({
-        origin: connection.origin,
-        path: `${connection.basePath}${request.pathAndQuery}`,
+    let response;
+    try {
+      // A bodiless request whose connection was dropped is sent once more (the connection's retry).
+      response = await connection.request({
+        path: request.pathAndQuery,
         method: request.method as 'GET',
         headers: { ...request.headers, authorization: `Bearer ${token}` },
         headersTimeout: timeoutMs,
@@ -150,14 +141,6 @@ export class SiteConnections {
         ...(request.body ? { body: request.body } : {}),
         ...(request.signal ? { signal: request.signal } : {}),
       });
-    let response;
-    try {
-      try {
-        response = await attempt();
-      } catch (e) {
-        if (request.body || !isDropped(e) || request.signal?.aborted) throw e;
-        response = await attempt();
-      }
     } catch (e) {
       const { reason, kind } = reasonOf(e, timeoutMs);
       throw this.unreachable(site, reason, kind);

@@ -1,9 +1,9 @@
 // A site's client for its control tower: follows the change feed (streamed, or long-polled from a tower that does not
-// stream), reads the snapshot and sends its report with the site's token, over one keep-alive connection pool (TLS
-// checked against BERTH_TOWER_CACERT when given).
-import type { Pool } from 'undici';
+// stream), reads the snapshot and sends its report with the site's token, over one keep-alive connection (transport's,
+// as the tower's to its sites: TLS checked against BERTH_TOWER_CACERT when given, a dropped bodiless request sent again).
 import { loadUndici } from '../http/undici.js';
 import { Lazy } from '../lazy.js';
+import { KeepAliveConnection } from '../transport/index.js';
 import { schemaValidator, describeAjvErrors } from '../contract/openapi.js';
 import type { StoreChange, StoredValue } from '../store/config-store.js';
 
@@ -56,20 +56,20 @@ function parseJson(text: string, what: string): unknown {
 
 export class TowerClient {
   /** Made at the first request (undici loads then). */
-  private readonly pool = new Lazy<Pool>(() =>
+  private readonly connection = new Lazy<KeepAliveConnection>(() =>
     loadUndici().then(
-      ({ Pool }) =>
-        new Pool(this.origin, {
-          connect: { timeout: CONNECT_TIMEOUT_MS, ...(this.settings.caCertPem ? { ca: this.settings.caCertPem } : {}) },
-          headersTimeout: this.maxWaitSeconds * 1000 + ANSWER_MARGIN_MS,
-          bodyTimeout: this.maxWaitSeconds * 1000 + ANSWER_MARGIN_MS,
-          keepAliveTimeout: 60_000,
+      ({ Agent }) =>
+        new KeepAliveConnection(Agent, {
+          url: this.settings.url,
+          ...(this.settings.caCertPem ? { caCertPem: this.settings.caCertPem } : {}),
+          connectTimeoutMs: CONNECT_TIMEOUT_MS,
+          headersTimeoutMs: this.maxWaitSeconds * 1000 + ANSWER_MARGIN_MS,
+          bodyTimeoutMs: this.maxWaitSeconds * 1000 + ANSWER_MARGIN_MS,
+          keepAliveTimeoutMs: 60_000,
           connections: 2,
         }),
     ),
   );
-  private readonly origin: string;
-  private readonly basePath: string;
   private readonly isFeedPage = schemaValidator('ChangeFeedAnswer');
   private readonly isSnapshot = schemaValidator('ConfigSnapshotAnswer');
 
@@ -79,14 +79,10 @@ export class TowerClient {
     readonly siteName: string,
     /** The longest long-poll wait this client asks for. */
     private readonly maxWaitSeconds: number,
-  ) {
-    const url = new URL(settings.url);
-    this.origin = url.origin;
-    this.basePath = url.pathname.replace(/\/+$/, '');
-  }
+  ) {}
 
-  private open(): Promise<Pool> {
-    return this.pool.get();
+  private open(): Promise<KeepAliveConnection> {
+    return this.connection.get();
   }
 
   get url(): string {
@@ -99,7 +95,7 @@ export class TowerClient {
 
   private async call(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal | undefined): Promise<unknown> {
     const response = await (await this.open()).request({
-      path: `${this.basePath}${path}`,
+      path,
       method,
       headers: {
         authorization: `Bearer ${this.settings.token}`,
@@ -125,7 +121,7 @@ export class TowerClient {
     const query = new URLSearchParams({ after: String(after), wait: String(waitSeconds), 'site-name': this.siteName });
     const path = `/v1/state/system/changes?${query}`;
     const response = await (await this.open()).request({
-      path: `${this.basePath}${path}`,
+      path,
       method: 'GET',
       headers: { authorization: `Bearer ${this.settings.token}`, accept: 'application/x-ndjson, application/json;q=0.5', 'user-agent': `berth-site/${this.siteName}` },
       ...(signal ? { signal } : {}),
@@ -165,6 +161,7 @@ export class TowerClient {
   }
 
   async close(): Promise<void> {
-    await (await this.pool.made())?.destroy().catch(() => {});
+    // Destroyed, not closed: a follow of the feed under way would hold a close for its whole wait.
+    await (await this.connection.made())?.destroy().catch(() => {});
   }
 }
