@@ -5,8 +5,9 @@ import { createServer } from 'node:net';
 /** A port that was free on `host` a moment ago: bind port 0, read the port the OS chose, release it. */
 export function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
+    // Not unref'd: at the start of a test file this listener can be the only thing the event loop waits on, and an
+    // unref'd one lets the loop end before its close callback resolves the port (node:test then cancels the file).
     const server = createServer();
-    server.unref();
     server.once('error', reject);
     server.listen({ host, port: 0, exclusive: true }, () => {
       const address = server.address();
