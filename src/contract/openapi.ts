@@ -141,7 +141,13 @@ export function describeAjvErrors(errors: ErrorObject[] | null | undefined): Sch
             ? `${e.instancePath}/${String((e.params as { missingProperty: string }).missingProperty)}`
             : e.instancePath;
       const message =
-        e.keyword === 'additionalProperties' ? 'is not a known field' : e.keyword === 'required' ? 'is required' : plainSchemaMessage(e.message ?? 'is invalid');
+        e.keyword === 'additionalProperties'
+          ? 'is not a known field'
+          : e.keyword === 'required'
+            ? 'is required'
+            : e.keyword === 'enum'
+              ? `must be equal to one of the allowed values: ${(e.params as { allowedValues: unknown[] }).allowedValues.map(String).join(', ')}`
+              : plainSchemaMessage(e.message ?? 'is invalid');
       return { pointer, message };
     });
 }

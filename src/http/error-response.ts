@@ -2,7 +2,6 @@
 // (`errors: [{error-message, error-info}]`), negotiated like any answer. Anything unexpected is a logged 500.
 import type { ErrorRequestHandler, Request, Response } from 'express';
 import { BerthError, resourceExhaustion, type ErrorKind } from '../errors.js';
-import { plainSchemaMessage, pointerToFieldPath } from '../contract/openapi.js';
 import { answerFormat, serialize } from './answer.js';
 
 const STATUS: Record<ErrorKind, number> = {
@@ -24,71 +23,7 @@ const STATUS: Record<ErrorKind, number> = {
   internal: 500,
 };
 
-const KIND_BY_STATUS = new Map<number, ErrorKind>(Object.entries(STATUS).map(([kind, status]) => [status, kind as ErrorKind]));
-
 export const statusOf = (kind: ErrorKind): number => STATUS[kind];
-
-interface ValidatorError {
-  status: number;
-  message: string;
-  errors?: { path?: string; message?: string }[];
-}
-
-const isValidatorError = (e: unknown): e is ValidatorError =>
-  typeof e === 'object' && e !== null && typeof (e as ValidatorError).status === 'number' && Array.isArray((e as ValidatorError).errors);
-
-/** Where in the request a validator error points, for the problems that concern one part of it. */
-const REQUEST_PARTS = new Set(['body', 'query', 'params', 'headers']);
-
-/** `/body/credentials/0/repository` -> `credentials[0].repository`; `/query/fields` -> `query parameter 'fields'`. */
-function describeValidatorPath(location: string, rest: string[]): string {
-  const field = pointerToFieldPath(`/${rest.join('/')}`);
-  switch (location) {
-    case 'body':
-      return field || 'body';
-    case 'query':
-      return `query parameter '${field}'`;
-    case 'params':
-      // The validator sees camel-cased parameter names (see contract/validator-document.ts); show the contract's.
-      return `path parameter '${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}'`;
-    default:
-      return `header '${field}'`;
-  }
-}
-
-/**
- * Errors about the request as a whole (no body where one is required, an undocumented path or method) carry the
- * validator's route template as their path; say them plainly instead of showing its internals.
- */
-function wholeRequestMessage(req: Request, status: number): string {
-  switch (status) {
-    case 415:
-      return `body: required, with content type application/json or application/yaml (got ${req.get('content-type') ?? 'none'})`;
-    case 405:
-      return `method ${req.method} is not allowed on ${req.path}`;
-    case 404:
-      return `no such resource: ${req.method} ${req.path}`;
-    default:
-      return 'the request does not match the API contract';
-  }
-}
-
-/** express-openapi-validator and body parsing report errors their own way; make them ours. */
-export function toBerthError(err: unknown, req: Request): BerthError | undefined {
-  if (err instanceof BerthError) return err;
-  if (!isValidatorError(err)) return undefined;
-  const kind = KIND_BY_STATUS.get(err.status) ?? 'invalid-input';
-  const located = (err.errors ?? []).map((e) => {
-    const [, location = '', ...rest] = (e.path ?? '').replace(/^\./, '/').replace(/\./g, '/').split('/');
-    return { location, rest, message: plainSchemaMessage(e.message ?? err.message) };
-  });
-  const parts = located.filter((e) => REQUEST_PARTS.has(e.location));
-  if (parts.length === 0) return new BerthError(kind, wholeRequestMessage(req, err.status));
-  const problems = parts.map((e) => `${describeValidatorPath(e.location, e.rest)}: ${e.message}`);
-  const first = parts[0]!;
-  const info = first.location === 'body' ? { path: `/${first.rest.join('/')}` } : undefined;
-  return new BerthError(kind, [...new Set(problems)].join('; '), info);
-}
 
 /** The error body of API.md for `error`: what a failed request answers, and what a stream ends with when it fails. */
 export const errorBodyOf = (error: BerthError) => ({ errors: [{ 'error-message': error.message, ...(error.info ? { 'error-info': error.info } : {}) }] });
@@ -121,8 +56,7 @@ export function failureOf(err: unknown, req: Request, res: Response): BerthError
     res.err = err as Error;
     return exhausted;
   }
-  const known = toBerthError(err, req);
-  if (known) return known;
+  if (err instanceof BerthError) return err;
   req.log?.error({ err }, 'unexpected error');
   return internalError();
 }

@@ -18,6 +18,8 @@ export interface Operation {
 declare module 'express-serve-static-core' {
   interface Request {
     operation?: Operation;
+    /** The operation's path parameters by the contract's names, percent-decoded (the path grammar made them decodable). */
+    operationParameters?: Record<string, string>;
   }
 }
 
@@ -89,8 +91,8 @@ const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'
 interface CompiledPath {
   template: string;
   pattern: RegExp;
-  /** Fewer parameters first: a literal segment wins over a parameter. */
-  parameters: number;
+  /** The names of its path parameters, in the order of the pattern's groups; fewer first: a literal segment wins over a parameter. */
+  parameters: string[];
   operations: Map<string, Operation>;
 }
 
@@ -100,27 +102,41 @@ function compile(contract: OpenApiDocument): CompiledPath[] {
       const segments = template.split('/').map((s) => (/^\{[^}]+\}$/.test(s) ? '([^/]+)' : s.replace(/[.*+?^$()|[\]\\{}]/g, '\\$&')));
       const operations = new Map<string, Operation>();
       for (const method of HTTP_METHODS) if (item[method]) operations.set(method.toUpperCase(), { template, method: method.toUpperCase() });
-      return { template, pattern: new RegExp(`^${segments.join('/')}$`), parameters: segments.filter((s) => s === '([^/]+)').length, operations };
+      const parameters = [...template.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
+      return { template, pattern: new RegExp(`^${segments.join('/')}$`), parameters, operations };
     })
-    .sort((a, b) => a.parameters - b.parameters);
+    .sort((a, b) => a.parameters.length - b.parameters.length);
+}
+
+/** The first compiled path `path` matches, with the raw values of its parameters. */
+function matchPath(paths: CompiledPath[], path: string): { compiled: CompiledPath; values: string[] } | undefined {
+  for (const compiled of paths) {
+    const match = compiled.pattern.exec(path);
+    if (match) return { compiled, values: match.slice(1) };
+  }
+  return undefined;
 }
 
 /**
  * Mounted at /v1: resolves the request to one operation of the contract (exact, case-sensitive) and sets
- * `req.operation`; 404 when no path of the contract matches, 405 (with Allow) when the path has no such method.
+ * `req.operation` and `req.operationParameters`; 404 when no path of the contract matches, 405 (with Allow) when the
+ * path has no such method.
  */
 export function resolveOperation(contract: OpenApiDocument): RequestHandler {
   const paths = compile(contract);
   return (req, res, next) => {
     const path = rawPathOf(req.originalUrl);
-    const compiled = paths.find((p) => p.pattern.test(path));
-    if (!compiled) return next(notFound(`no such resource: ${req.method} ${path.slice(0, 200)}`));
+    const found = matchPath(paths, path);
+    if (!found) return next(notFound(`no such resource: ${req.method} ${path.slice(0, 200)}`));
+    const { compiled, values } = found;
     const operation = compiled.operations.get(req.method);
     if (!operation) {
       res.set('Allow', [...compiled.operations.keys()].join(', '));
       return next(new BerthError('method-not-allowed', `method ${req.method} is not allowed on ${compiled.template}`));
     }
     req.operation = operation;
+    // Decodable: refuseOtherSpellings let only UTF-8 percent-encodings through.
+    req.operationParameters = Object.fromEntries(compiled.parameters.map((name, i) => [name, decodeURIComponent(values[i]!)]));
     next();
   };
 }

@@ -54,7 +54,7 @@ async function parseYaml(text: string): Promise<unknown> {
 }
 
 /** The media type of the body without parameters, lower-cased. */
-const mediaTypeOf = (req: Request) => (req.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+export const mediaTypeOf = (req: Request) => (req.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
 
 /**
  * Reads and parses the body of a write. Absent bodies stay undefined (the contract then says whether one is

@@ -1,63 +1,26 @@
-// Request validation from the contract (express-openapi-validator): mounted at /v1, it checks every request against
-// openapi/berth.yaml before a route sees it. The validator is built at the first request that reaches it, not at
-// start-up: loading it and compiling the document's schemas is most of a start (~250 ms, ~10 MiB), and a Berth that
-// only serves /v2 or /healthz never needs it. A failure to build it fails those requests (500), never skips the check.
+// Request validation from the contract: mounted at /v1 after the path resolved to its operation (path-grammar.ts)
+// and the body was read (request-body.ts), it checks the request against that operation's part of openapi/berth.yaml
+// (contract/operation-checks.ts) before a route sees it. Each operation's checks are compiled at its first request:
+// a Berth that only serves /v2 or /healthz never loads Ajv.
 // The document's own validity (OpenAPI 3.1, JSON Schema 2020-12) is checked by test/unit/contract-document.test.ts:
 // it cannot change while Berth runs, so it is not checked again at every start.
-import { createRequire } from 'node:module';
-import { parse as legacyUrlParse } from 'node:url';
-import type { RequestHandler } from 'express';
-import { validatorDocument } from '../contract/validator-document.js';
-import { cacheValidatorRouteMatchers } from './route-matcher-cache.js';
-import { inSequence } from './in-sequence.js';
-import { Lazy } from '../lazy.js';
+import type { Request, RequestHandler } from 'express';
+import { operationCheck } from '../contract/operation-checks.js';
+import { mediaTypeOf } from './request-body.js';
 
-// Required when first needed, not imported: a failed ES import stays failed for the life of the process, a failed
-// require is tried again (see http/undici.ts). Resolved now, while file descriptors are surely free.
-const require = createRequire(import.meta.url);
-const validatorEntry = require.resolve('express-openapi-validator');
+const NO_PARAMETERS: Readonly<Record<string, string>> = Object.freeze({});
 
-/**
- * The validator calls url.parse() on every request. Until url.parse() has printed its deprecation warning once, Node
- * checks on every call whether the caller is inside node_modules, by capturing the stack (about 10 µs on a loaded
- * machine); and it never prints the warning for a caller inside node_modules, so for the validator it checks forever
- * (nodejs/node pull request #60991). One call from here, with deprecation warnings muted just for it, settles it.
- */
-function latchUrlParseDeprecation(): void {
-  const muted = process.noDeprecation;
-  process.noDeprecation = true;
-  try {
-    legacyUrlParse('/');
-  } finally {
-    process.noDeprecation = muted;
-  }
-}
-
-export function contractRequestValidator(): RequestHandler {
-  const build = async (): Promise<RequestHandler> => {
-    const OpenApiValidator = require(validatorEntry) as typeof import('express-openapi-validator');
-    cacheValidatorRouteMatchers();
-    latchUrlParseDeprecation();
-    const handlers = OpenApiValidator.middleware({
-      apiSpec: validatorDocument() as never,
-      validateApiSpec: false,
-      validateRequests: { allowUnknownQueryParameters: false },
-      validateResponses: false,
-      validateSecurity: false,
-      // The contract takes no multipart bodies: no multer, and one middleware less on every request.
-      fileUploader: false,
-    });
-    // Run one after the other, as a router would run them, without a router's bookkeeping.
-    return inSequence(handlers);
-  };
-  // A build that failed (no file descriptor left to read the package) is tried again by the next request.
-  const built = new Lazy(build);
-  let validate: RequestHandler | undefined;
-  return (req, res, next) => {
-    if (validate) return validate(req, res, next);
-    built.get().then((handler) => {
-      validate = handler;
-      handler(req, res, next);
-    }, next);
-  };
-}
+export const contractRequestValidator = (): RequestHandler => (req: Request, _res, next) => {
+  const operation = req.operation;
+  // resolveOperation runs first on every /v1 request; without an operation there is nothing the contract allows.
+  if (!operation) return next(new Error('contract validation reached without a resolved operation'));
+  const hasBody = req.body !== undefined;
+  next(
+    operationCheck(operation.template, operation.method)({
+      path: req.operationParameters ?? NO_PARAMETERS,
+      query: req.query,
+      mediaType: hasBody ? mediaTypeOf(req) : undefined,
+      body: req.body,
+    }),
+  );
+};
