@@ -12,7 +12,7 @@ export interface RequestParts {
   path: Readonly<Record<string, string>>;
   /** Query parameters as parsed: a string, or a list of strings when a name is repeated. */
   query: Readonly<Record<string, unknown>>;
-  /** The body's media type, lower-cased and without parameters; undefined when the request has no body. */
+  /** The media type the request declares (Content-Type), lower-cased and without parameters; undefined when none. */
   mediaType: string | undefined;
   /** The parsed body; undefined when the request has none. */
   body: unknown;
@@ -109,15 +109,17 @@ function bodyOf(methodPointer: string): Body | undefined {
 const oneOfList = (items: string[]) => (items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)!}`);
 
 function bodyProblem(body: Body, request: RequestParts): BerthError | undefined {
+  if (request.body === undefined && !body.required) return undefined;
   const offered = [...body.schemas.keys()];
   if (request.mediaType === undefined) {
-    if (!body.required) return undefined;
     return new BerthError('unsupported-media-type', `body: required, with content type ${oneOfList(offered)} (got none)`);
   }
   const validate = body.schemas.get(request.mediaType);
   if (!validate) {
     return new BerthError('unsupported-media-type', `body: content type '${request.mediaType}' is not taken here; use ${oneOfList(offered)}`);
   }
+  // A body declared (a Content-Type) but empty.
+  if (request.body === undefined) return invalidInput('body: is required');
   if (validate(request.body)) return undefined;
   const problems = describeAjvErrors(validate.errors);
   const messages = problems.map((p) => `${pointerToFieldPath(p.pointer) || 'body'}: ${p.message}`);

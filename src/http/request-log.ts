@@ -63,13 +63,15 @@ const requestFields = (req: IncomingMessage & { id: string; originalUrl?: string
  */
 function logAnswered(logger: Logger, lines: Logger, req: Request, res: Response, started: number): void {
   const status = res.statusCode;
-  const failure = res.err;
-  const isBug = failure !== undefined || (status >= 500 && !isDesigned(status));
+  const isBug = status >= 500 && !isDesigned(status);
+  // The level is the answer's: a stream that began with 200 and ended in a failure logged elsewhere is no error here.
   const level = isBug ? 'error' : status >= 400 ? 'warn' : 'info';
   if (!logger.isLevelEnabled(level)) return;
   const fields = { req: requestFields(req), res: { statusCode: status }, responseTime: Math.round(performance.now() - started) };
-  // A bug's line carries an `err` with a stack; a designed 502/503 has no bug to show.
-  if (isBug) logger[level]({ ...fields, err: failure ?? new Error(`failed with status code ${status}`) }, 'request errored');
+  // A bug's line, or one whose failure was kept for it (res.err), carries an `err` with a stack; a designed 502/503
+  // has no bug to show.
+  const failure = res.err ?? (isBug ? new Error(`failed with status code ${status}`) : undefined);
+  if (failure) logger[level]({ ...fields, err: failure }, 'request errored');
   else lines[level](fields, res.writableEnded ? 'request completed' : 'request aborted');
 }
 

@@ -14,12 +14,11 @@ export const contractRequestValidator = (): RequestHandler => (req: Request, _re
   const operation = req.operation;
   // resolveOperation runs first on every /v1 request; without an operation there is nothing the contract allows.
   if (!operation) return next(new Error('contract validation reached without a resolved operation'));
-  const hasBody = req.body !== undefined;
   next(
     operationCheck(operation.template, operation.method)({
       path: req.operationParameters ?? NO_PARAMETERS,
       query: req.query,
-      mediaType: hasBody ? mediaTypeOf(req) : undefined,
+      mediaType: mediaTypeOf(req) || undefined,
       body: req.body,
     }),
   );

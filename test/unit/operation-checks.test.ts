@@ -90,6 +90,10 @@ describe('operation checks', () => {
     assert.equal(problem(REGISTRY, 'PATCH', { path: registryPath, mediaType: 'application/merge-patch+json', body: {} }), undefined);
   });
 
+  it('answer 400 for a body declared (a content type) but empty where one is required', () => {
+    assert.equal(problem(REGISTRIES, 'POST', { mediaType: 'application/json' }), 'invalid-input: body: is required');
+  });
+
   it('take no body where the body is optional', () => {
     assert.equal(problem(PULL, 'POST', { path: registryPath }), 'unsupported-media-type: body: required, with content type application/json, application/yaml, application/x-yaml or text/yaml (got none)');
     const verify = '/v1/state/image-registry/remote-registries/{remote-registry-address}/verify-credentials';
