@@ -76,14 +76,17 @@ export function componentSchema(name: string): JsonSchema {
   return resolveRef(schema);
 }
 
+/** The node of the document at a JSON pointer (`/components/schemas/RemoteRegistry`). */
+export const nodeAtPointer = (pointer: string): JsonSchema =>
+  pointer
+    .split('/')
+    .slice(1)
+    .map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce<JsonSchema>((at, segment) => at[segment] as JsonSchema, contract);
+
 export function resolveRef(schema: JsonSchema): JsonSchema {
   let current = schema;
-  while (typeof current.$ref === 'string') {
-    const path = current.$ref.replace(/^#\//, '').split('/');
-    let target: unknown = contract;
-    for (const part of path) target = (target as Record<string, unknown>)[part];
-    current = target as JsonSchema;
-  }
+  while (typeof current.$ref === 'string') current = nodeAtPointer(current.$ref.replace(/^#/, ''));
   return current;
 }
 

@@ -4,7 +4,7 @@
 // its own operation and nothing else. Knows nothing of HTTP: it takes the parts of a request, and answers with the
 // typed error a client is to be told (error-response.ts maps it to 400 or 415), or nothing when the request passes.
 import { BerthError, invalidInput } from '../errors.js';
-import { contract, describeAjvErrors, pointerToFieldPath, validatorFor, type JsonSchema, type Validator } from './openapi.js';
+import { describeAjvErrors, nodeAtPointer as nodeAt, pointerToFieldPath, validatorFor, type JsonSchema, type Validator } from './openapi.js';
 
 /** The parts of a request the contract speaks of. */
 export interface RequestParts {
@@ -23,7 +23,7 @@ export type OperationCheck = (request: RequestParts) => BerthError | undefined;
 
 type Node = Record<string, unknown>;
 
-/** A node of the contract and its JSON pointer, with a `$ref` (within the document) followed to what it names. */
+/** A node of the contract and its JSON pointer. */
 interface Located {
   node: Node;
   pointer: string;
@@ -31,14 +31,7 @@ interface Located {
 
 const escapePointer = (segment: string) => segment.replace(/~/g, '~0').replace(/\//g, '~1');
 
-/** The node at a JSON pointer into the contract. */
-const nodeAt = (pointer: string): Node =>
-  pointer
-    .split('/')
-    .slice(1)
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .reduce<Node>((at, segment) => at[segment] as Node, contract);
-
+/** The node a `$ref` (within the document) names, and its pointer; the node itself when it is no reference. */
 function follow(located: Located): Located {
   let { node, pointer } = located;
   while (typeof node.$ref === 'string' && node.$ref.startsWith('#/')) {
