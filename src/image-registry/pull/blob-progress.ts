@@ -1,6 +1,7 @@
 // Progress of the blobs being written into the site registry by pulls, by digest: a view of the BlobStore that
-// reports every writer opened for a known digest, each chunk it appends, and its commit or abort. Pulls watch the
-// digests they need, whichever pull's transfer is doing the writing (one transfer per digest serves them all).
+// reports every writer opened for a known digest, each write of its bytes to the file, and its commit or abort.
+// Pulls watch the digests they need, whichever pull's transfer is doing the writing (one transfer per digest serves
+// them all).
 import type { BlobStore, BlobWriter, ByteSource, StagedBytes, WriteFromOptions } from '../../registry/index.js';
 
 export type BlobWriteEvent =
