@@ -8,7 +8,7 @@ export type { RetainedImage } from './kept-images.js';
 export type { Page, PullThroughRoute, PullThroughRouting, RegistryContent, StoredManifest } from './registry-content.js';
 export { createRegistryRouter } from './http/router.js';
 export type { RegistryAccess, RegistryIdentity, RegistryRole } from './http/access.js';
-export type { BlobInfo, BlobStore, BlobWriter, BlobWriterOptions, ByteRange, ByteSource, CommitOptions, StagedBytes } from './storage/blob-store.js';
+export type { BlobInfo, BlobStore, BlobWriter, BlobWriterOptions, ByteRange, ByteSource, CommitOptions, StagedBytes, WriteFromOptions } from './storage/blob-store.js';
 export type { GarbageCollectionResult, RemovedBlob } from './garbage-collector.js';
 export type { EvictedImage, EvictionPolicy, EvictionResult } from './eviction.js';
 export {

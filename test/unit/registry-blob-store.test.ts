@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -92,6 +93,39 @@ describe('registry BlobStore (filesystem)', () => {
     const info = await writer.commit();
     assert.equal(info.size, bytes.length);
     assert.equal(createHash('sha256').update(await registry.blobs.read(digest, 1e6)).digest('hex'), digest.slice(7));
+  });
+
+  it('reads a stream by its events: a large one in batches (paused meanwhile), a broken one resumable, each write reported', async () => {
+    const bytes = patterned(3 * 1024 * 1024 + 123, (i) => (i * 13 + 5) % 256);
+    const digest = sha256(bytes);
+    const writer = await registry.blobs.openWriter({ expectedDigest: digest, expectedSize: bytes.length });
+    // More than a write batch (1 MiB) arrives at once: the reader pauses the stream while the disk catches up. The
+    // connection breaks once the first write is done, with what it had buffered lost.
+    const broken = new Readable({ read() {} });
+    for (let i = 0; i < 2 * 1024 * 1024; i += 16_384) broken.push(bytes.subarray(i, i + 16_384));
+    const reported: number[] = [];
+    const onWritten = (offset: number) => {
+      if (reported.push(offset) === 1) broken.destroy(new Error('upstream connection reset'));
+    };
+    await assert.rejects(writer.writeFrom(broken, { onWritten }), /upstream connection reset/);
+    assert.ok(reported.length >= 2, `the chunks taken before the break are written after the first write (${reported.join(', ')})`);
+    assert.equal(reported.at(-1), writer.offset);
+    assert.ok(writer.offset > 1024 * 1024 && writer.offset < 2 * 1024 * 1024, `paused at a full batch: ${writer.offset}`);
+    // Resumed from the offset, as a pull asks for `Range: bytes=<offset>-`: the hash covers exactly the bytes on disk.
+    await writer.writeFrom(Readable.from(chunksOf(bytes.subarray(writer.offset), 16_384)));
+    assert.equal((await writer.commit()).size, bytes.length);
+    assert.ok((await registry.blobs.read(digest, 1e7)).equals(bytes));
+  });
+
+  it('leaves a stream it stopped reading (past maxBytes) paused, not destroyed: its owner answers on it', async () => {
+    const bytes = patterned(100_000, (i) => i % 256);
+    const writer = await registry.blobs.openWriter({ expectedDigest: sha256(bytes) });
+    const source = Readable.from(chunksOf(bytes, 10_000), { objectMode: false });
+    await assert.rejects(writer.writeFrom(source, { maxBytes: 50_000 }), SizeOutOfBoundsError);
+    assert.equal(source.destroyed, false);
+    assert.equal(source.isPaused(), true);
+    assert.equal(writer.offset, 50_000);
+    await writer.abort();
   });
 
   it('lets concurrent ingests of the same digest both succeed without corrupting the blob', async () => {

@@ -1,7 +1,8 @@
 // Progress of the blobs being written into the site registry by pulls, by digest: a view of the BlobStore that
-// reports every writer opened for a known digest, each chunk it appends, and its commit or abort. Pulls watch the
-// digests they need, whichever pull's transfer is doing the writing (one transfer per digest serves them all).
-import type { BlobStore, BlobWriter, ByteSource, StagedBytes } from '../../registry/index.js';
+// reports every writer opened for a known digest, each write of its bytes to the file, and its commit or abort.
+// Pulls watch the digests they need, whichever pull's transfer is doing the writing (one transfer per digest serves
+// them all).
+import type { BlobStore, BlobWriter, ByteSource, StagedBytes, WriteFromOptions } from '../../registry/index.js';
 
 export type BlobWriteEvent =
   /** A transfer began writing the blob (again from 0 when a registry ignored `Range`). */
@@ -114,18 +115,15 @@ class ReportingWriter implements BlobWriter {
     this.report({ kind: 'bytes', offset: this.inner.offset });
   }
 
-  writeFrom(source: ByteSource, options?: { maxBytes?: number }): Promise<number> {
-    const inner = this.inner;
-    const report = this.report;
-    // The writer asks for the next chunk once it has taken the last one; its offset counts what is on disk, so the
-    // report after a chunk may lag by the write under way (at most about a MiB, see FilesystemBlobWriter.writeFrom).
-    async function* reported(): AsyncGenerator<Uint8Array> {
-      for await (const chunk of source) {
-        yield chunk;
-        report({ kind: 'bytes', offset: inner.offset });
-      }
-    }
-    return inner.writeFrom(reported(), options);
+  writeFrom(source: ByteSource, options: WriteFromOptions = {}): Promise<number> {
+    // Reported as each write reaches the file (a batch of chunks), not per chunk: `offset` moves only then.
+    return this.inner.writeFrom(source, {
+      ...options,
+      onWritten: (offset) => {
+        options.onWritten?.(offset);
+        this.report({ kind: 'bytes', offset });
+      },
+    });
   }
 
   async commit(...args: Parameters<BlobWriter['commit']>): ReturnType<BlobWriter['commit']> {

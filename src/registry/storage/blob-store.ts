@@ -27,6 +27,13 @@ export interface CommitOptions {
   size?: number;
 }
 
+export interface WriteFromOptions {
+  /** Bounds the total blob size: going past it throws SIZE_INVALID. */
+  maxBytes?: number;
+  /** Called with the new `offset` each time bytes reached the staging file (one write takes many chunks). */
+  onWritten?: (offset: number) => void;
+}
+
 /**
  * One blob being written into a private staging file. Nothing is visible until `commit()` has checked the
  * digest and size, fsync'd the bytes and renamed them into place. Writes are sequential: one at a time.
@@ -44,10 +51,10 @@ export interface BlobWriter {
   /**
    * Appends everything `source` yields and returns how many bytes that was. If the source fails part way, the
    * bytes already appended stay (see `offset`) and the error is rethrown, so the caller can resume or abort.
-   * `maxBytes` bounds the total blob size; going past it throws SIZE_INVALID. A stream `source` is never
+   * See WriteFromOptions for `maxBytes` and `onWritten`. A stream `source` is never
    * destroyed here, even when reading stops early: its owner decides (a request must stay open to be answered).
    */
-  writeFrom(source: ByteSource, options?: { maxBytes?: number }): Promise<number>;
+  writeFrom(source: ByteSource, options?: WriteFromOptions): Promise<number>;
   /** Verifies, persists and publishes the blob. On a mismatch it throws (DigestMismatchError/SizeMismatchError) and discards the bytes. */
   commit(options?: CommitOptions): Promise<BlobInfo>;
   /**

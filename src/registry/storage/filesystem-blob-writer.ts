@@ -3,13 +3,13 @@
 
 import { createReadStream } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import { finished, Readable } from 'node:stream';
 import type { Hash } from 'node:crypto';
 import { createDigestHash, type DigestAlgorithm } from '../../image-spec/index.js';
 import { requireDigest, type RegistryDigest } from '../digest.js';
 import { DigestMismatchError, RegistryError, SizeMismatchError } from '../registry-error.js';
 import { SizeOutOfBoundsError, UploadBusyError, UploadClosedError } from './storage-errors.js';
-import type { BlobInfo, BlobWriter, ByteSource, CommitOptions, StagedBytes } from './blob-store.js';
+import type { BlobInfo, BlobWriter, ByteSource, CommitOptions, StagedBytes, WriteFromOptions } from './blob-store.js';
 
 /**
  * A stream's chunks are 16-64 KiB; written one by one, a 1 GB blob is ~20,000 writes, and the event loop's cost per
@@ -64,14 +64,17 @@ class CoalescedAppends {
     if (this.failure) throw this.failure.error;
   }
 
-  /** Hands a chunk over; waits only while a full batch is waiting for the write under way. */
-  async add(chunk: Uint8Array): Promise<void> {
+  /**
+   * Hands a chunk over. Returns a promise only while a full batch is waiting for the write under way: the caller
+   * stops reading until it settles. Most chunks cost no promise at all.
+   */
+  add(chunk: Uint8Array): Promise<void> | undefined {
     this.check();
     this.pending.push(chunk);
     this.pendingBytes += chunk.byteLength;
     this.pump();
-    if (this.pendingBytes >= WRITE_BATCH_BYTES || this.pending.length >= WRITE_BATCH_CHUNKS) await this.inFlight;
-    this.check();
+    if (this.pendingBytes < WRITE_BATCH_BYTES && this.pending.length < WRITE_BATCH_CHUNKS) return undefined;
+    return this.inFlight!.then(() => this.check());
   }
 
   /** Waits until everything handed over is written. */
@@ -90,9 +93,48 @@ export interface WriterContext {
 
 const uploadCancelled = () => new UploadClosedError('the upload was cancelled while this request was sending it');
 
-/** Chunks of `source`; a stream is read without being destroyed when the reading stops early (its owner decides). */
-const chunksOf = (source: ByteSource): AsyncIterable<Uint8Array> | Iterable<Uint8Array> =>
-  source instanceof Readable ? source.iterator({ destroyOnReturn: false }) : source;
+/** Takes one chunk; returns a promise when the reading must wait for it to settle. */
+type TakeChunk = (chunk: Uint8Array) => Promise<void> | undefined;
+
+/**
+ * Reads a stream by its 'data' events, paused while `take` waits for the disk. Async iteration costs several
+ * promises and ticks per chunk, and a 1 GB blob is some 65,000 chunks: that garbage is what made a pull's memory
+ * grow. Stopping early (a throw from `take`, a failed wait) leaves the stream paused, not destroyed: its owner decides.
+ */
+function readByEvents(source: Readable, take: TakeChunk): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const stop = (error?: unknown) => {
+      if (settled) return;
+      settled = true;
+      source.off('data', onData);
+      stopWatching();
+      source.pause();
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    const onData = (chunk: Uint8Array) => {
+      let waiting: Promise<void> | undefined;
+      try {
+        waiting = take(chunk);
+      } catch (error) {
+        return stop(error);
+      }
+      if (!waiting) return;
+      source.pause();
+      waiting.then(() => {
+        if (!settled) source.resume();
+      }, stop);
+    };
+    // Ends, errors and a close before the end (ERR_STREAM_PREMATURE_CLOSE), as async iteration reports them.
+    const stopWatching = finished(source, { writable: false }, (error) => stop(error ?? undefined));
+    source.on('data', onData);
+  });
+}
+
+async function readByIteration(source: ByteSource, take: TakeChunk): Promise<void> {
+  for await (const chunk of source) await take(chunk);
+}
 
 /**
  * Writes one staging file. The file is open only while an operation runs (a write, a commit): an upload session
@@ -192,18 +234,22 @@ export class FilesystemBlobWriter implements BlobWriter {
     return this.guarded((handle) => this.appendOrFail(handle, [chunk]));
   }
 
-  writeFrom(source: ByteSource, options: { maxBytes?: number } = {}): Promise<number> {
+  writeFrom(source: ByteSource, options: WriteFromOptions = {}): Promise<number> {
     return this.guarded(async (handle) => {
       const start = this.written;
-      const appends = new CoalescedAppends((chunks) => this.appendOrFail(handle, chunks));
-      try {
-        for await (const chunk of chunksOf(source)) {
-          if (this.cancelled) throw uploadCancelled();
-          if (options.maxBytes !== undefined && this.written + appends.queuedBytes + chunk.byteLength > options.maxBytes) {
-            throw new SizeOutOfBoundsError(`content exceeds ${options.maxBytes} bytes`, { limit: options.maxBytes });
-          }
-          await appends.add(chunk);
+      const appends = new CoalescedAppends(async (chunks) => {
+        await this.appendOrFail(handle, chunks);
+        options.onWritten?.(this.written);
+      });
+      const take: TakeChunk = (chunk) => {
+        if (this.cancelled) throw uploadCancelled();
+        if (options.maxBytes !== undefined && this.written + appends.queuedBytes + chunk.byteLength > options.maxBytes) {
+          throw new SizeOutOfBoundsError(`content exceeds ${options.maxBytes} bytes`, { limit: options.maxBytes });
         }
+        return appends.add(chunk);
+      };
+      try {
+        await (source instanceof Readable ? readByEvents(source, take) : readByIteration(source, take));
       } finally {
         // What arrived before the source ended or failed reaches the file too, so `offset` counts it for a resume.
         await appends.drain();
