@@ -6,32 +6,32 @@
 // One Berth per process: a gauge that reads an instance at scrape time reads the one created last.
 //
 // prom-client (with @opentelemetry/api, 80-odd modules and a few MiB) loads at the first scrape, not at start: an
-// edge site nobody scrapes never pays for it. Until then a metric is a name and a queue of its updates, replayed in
-// order once prom-client is there, so the first scrape shows exactly what it would have had prom-client been loaded
-// from the start. The queue is bounded: MAX_QUEUED updates without a scrape load prom-client anyway.
-import type { CounterConfiguration, Counter as PromCounter, Gauge as PromGauge, GaugeConfiguration, Histogram as PromHistogram, HistogramConfiguration, Registry } from 'prom-client';
+// edge site nobody scrapes does not pay for it. Until then a metric keeps its updates as plain numbers (a counter's
+// and a gauge's value per label set, a histogram's observations) and hands them to prom-client's metric when that is
+// created, so the first scrape shows exactly what it would have had prom-client been loaded from the start. Counters
+// and gauges take no more room as updates come (their label sets are bounded, see above); MAX_OBSERVATIONS
+// histogram observations without a scrape load prom-client anyway.
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { CounterConfiguration, Counter as PromCounter, Gauge as PromGauge, GaugeConfiguration, Histogram as PromHistogram, HistogramConfiguration, Registry } from 'prom-client';
 import { Lazy } from '../lazy.js';
 
 type PromClient = typeof import('prom-client');
 type Labels<L extends string> = Partial<Record<L, string | number>>;
 
-/** Updates waiting for prom-client beyond which it is loaded without waiting for a scrape (about 250 requests). */
-const MAX_QUEUED = 1_000;
+/** Histogram observations waiting for prom-client beyond which it is loaded without waiting for a scrape (80 KB). */
+const MAX_OBSERVATIONS = 10_000;
 
 let prom: PromClient | undefined;
 /** What to create once prom-client is loaded, in the order it was declared (the order /metrics lists them in). */
 let toCreate: ((client: PromClient) => void)[] = [];
-/** Updates made before prom-client was loaded, in the order they were made. */
-let queued: (() => void)[] = [];
+let observationsWaiting = 0;
 
 const promClient = new Lazy(async () => {
   const client = await import('prom-client');
   prom = client;
   for (const create of toCreate) create(client);
-  for (const update of queued) update();
   toCreate = [];
-  queued = [];
+  observationsWaiting = 0;
   return client;
 });
 
@@ -55,64 +55,90 @@ function declare(create: (client: PromClient) => void): void {
   else toCreate.push(create);
 }
 
-function whenLoaded(update: () => void): void {
-  queued.push(update);
-  // A failed load (no file descriptor left) is tried again at the next update or scrape.
-  if (queued.length >= MAX_QUEUED) promClient.get().catch(() => undefined);
+/** One label set's updates before prom-client is loaded, keyed as prom-client keys series (by sorted label). */
+class Series<L extends string, V> {
+  private readonly byKey = new Map<string, { labels: Labels<L>; value: V }>();
+
+  constructor(private readonly initial: () => V) {}
+
+  of(labels: Labels<L>): { labels: Labels<L>; value: V } {
+    const key = Object.keys(labels).sort().map((name) => `${name}:${labels[name as L]}`).join(',');
+    let series = this.byKey.get(key);
+    if (!series) this.byKey.set(key, (series = { labels, value: this.initial() }));
+    return series;
+  }
+
+  /** Each label set's updates, in the order the label sets first came (the order prom-client lists its series in). */
+  [Symbol.iterator]() {
+    return this.byKey.values();
+  }
 }
 
-/** One metric of prom-client's kind `M`, created in the registry once prom-client is loaded. */
-abstract class LazyMetric<M> {
+/** One metric of prom-client's kind `M`, created in the registry with what it was given so far once prom-client is loaded. */
+abstract class LazyMetric<M, L extends string, V> {
   protected metric: M | undefined;
+  protected waiting: Series<L, V> | undefined;
 
-  constructor(make: (client: PromClient) => M) {
-    declare((client) => (this.metric = make(client)));
-  }
-
-  /** `update` now if the metric exists, else once it does. */
-  protected apply(update: (metric: M) => void): void {
-    const metric = this.metric;
-    if (metric) update(metric);
-    else whenLoaded(() => update(this.metric!));
+  constructor(make: (client: PromClient) => M, initial: () => V, handOver: (metric: M, labels: Labels<L>, value: V) => void) {
+    this.waiting = new Series(initial);
+    declare((client) => {
+      const metric = make(client);
+      for (const { labels, value } of this.waiting!) handOver(metric, labels, value);
+      this.waiting = undefined;
+      this.metric = metric;
+    });
   }
 }
 
-export class Counter<L extends string = string> extends LazyMetric<PromCounter<L>> {
+export class Counter<L extends string = string> extends LazyMetric<PromCounter<L>, L, number> {
   constructor(configuration: CounterConfiguration<L>) {
-    super((client) => new client.Counter(configuration));
+    super((client) => new client.Counter(configuration), () => 0, (counter, labels, value) => counter.inc(labels, value));
   }
 
   inc(labels?: Labels<L> | number, value?: number): void {
-    this.apply((counter) => (typeof labels === 'object' ? counter.inc(labels, value) : counter.inc(labels)));
+    const by = typeof labels === 'number' ? labels : (value ?? 1);
+    const where = typeof labels === 'object' ? labels : {};
+    if (this.metric) this.metric.inc(where, by);
+    else this.waiting!.of(where).value += by;
   }
 }
 
 /** A gauge; one with `collect` is set by it at scrape time (`this` is prom-client's gauge there). */
-export class Gauge<L extends string = string> extends LazyMetric<PromGauge<L>> {
+export class Gauge<L extends string = string> extends LazyMetric<PromGauge<L>, L, number> {
   constructor(configuration: GaugeConfiguration<L>) {
-    super((client) => new client.Gauge(configuration));
+    super((client) => new client.Gauge(configuration), () => 0, (gauge, labels, value) => gauge.set(labels, value));
   }
 
   inc(): void {
-    this.apply((gauge) => gauge.inc());
+    if (this.metric) this.metric.inc();
+    else this.waiting!.of({}).value += 1;
   }
 
   dec(): void {
-    this.apply((gauge) => gauge.dec());
+    if (this.metric) this.metric.dec();
+    else this.waiting!.of({}).value -= 1;
   }
 
   set(value: number): void {
-    this.apply((gauge) => gauge.set(value));
+    if (this.metric) this.metric.set(value);
+    else this.waiting!.of({}).value = value;
   }
 }
 
-export class Histogram<L extends string = string> extends LazyMetric<PromHistogram<L>> {
+export class Histogram<L extends string = string> extends LazyMetric<PromHistogram<L>, L, number[]> {
   constructor(configuration: HistogramConfiguration<L>) {
-    super((client) => new client.Histogram(configuration));
+    super(
+      (client) => new client.Histogram(configuration),
+      () => [],
+      (histogram, labels, values) => values.forEach((value) => histogram.observe(labels, value)),
+    );
   }
 
   observe(labels: Labels<L>, value: number): void {
-    this.apply((histogram) => histogram.observe(labels, value));
+    if (this.metric) return this.metric.observe(labels, value);
+    this.waiting!.of(labels).value.push(value);
+    // A failed load (no file descriptor left) is tried again at the next observation or scrape.
+    if (++observationsWaiting >= MAX_OBSERVATIONS) promClient.get().catch(() => undefined);
   }
 }
 
