@@ -55,7 +55,7 @@ function declare(create: (client: PromClient) => void): void {
   else toCreate.push(create);
 }
 
-/** One label set's updates before prom-client is loaded, keyed as prom-client keys series (by sorted label). */
+/** A metric's updates before prom-client is loaded: one entry per label set, keyed by sorted label name as prom-client keys its series. */
 class Series<L extends string, V> {
   private readonly byKey = new Map<string, { labels: Labels<L>; value: V }>();
 
