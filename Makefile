@@ -24,6 +24,7 @@ node_modules/.install-stamp: package.json package-lock.json
 
 build: install
 	npx tsc -p tsconfig.build.json
+	node dist/src/contract/write-contract-json.js
 	@chmod +x dist/src/cli/main.js
 
 typecheck: install

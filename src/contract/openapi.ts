@@ -1,29 +1,19 @@
 // The OpenAPI document (openapi/berth.yaml) loaded once: served as-is, handed to the request validator,
 // and compiled with Ajv so domain modules can validate whole objects (e.g. a patched registry) against it.
 // Ajv itself loads, and each schema compiles, when a validator is first used: not at start-up (about 10 MiB, 40 ms).
-import { existsSync, readFileSync } from 'node:fs';
+// The document is read from the JSON `make build` made of the YAML (contract-json.ts), not parsed from the YAML.
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import yaml from 'js-yaml';
 import type { Ajv2020, ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
+import { contractJsonOf, findContractFile } from './contract-json.js';
 
 export type OpenApiDocument = Record<string, unknown> & { components: { schemas: Record<string, JsonSchema> } };
 export type JsonSchema = Record<string, unknown>;
 
-/** The project root: the nearest directory above this module holding openapi/berth.yaml (src/ and dist/src/ alike). */
-function findContractFile(): string {
-  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
-    const candidate = join(dir, 'openapi', 'berth.yaml');
-    if (existsSync(candidate)) return candidate;
-    if (dirname(dir) === dir) throw new Error('openapi/berth.yaml not found above the Berth sources');
-  }
-}
-
 export const contractPath = findContractFile();
 export const contractYaml = readFileSync(contractPath, 'utf8');
-export const contract = yaml.load(contractYaml) as OpenApiDocument;
-export const contractJson = JSON.stringify(contract);
+export const contractJson = contractJsonOf(contractPath, contractYaml);
+export const contract = JSON.parse(contractJson) as OpenApiDocument;
 
 let ajv: Ajv2020 | undefined;
 function contractAjv(): Ajv2020 {

@@ -2,8 +2,7 @@
 // shape, an open endpoint's path; `unmatched` for anything else, so a client cannot mint label values), method and
 // status; timed; and the requests in flight.
 import type { RequestHandler } from 'express';
-import { Counter, Gauge, Histogram } from 'prom-client';
-import { bounded, secondsSince } from '../metrics/metrics.js';
+import { Counter, Gauge, Histogram, bounded, secondsSince } from '../metrics/metrics.js';
 
 declare module 'express-serve-static-core' {
   interface Request {

@@ -24,8 +24,9 @@ export function metricsRoute(options: MetricsRouteOptions): RequestHandler {
         if (!principal) throw unauthenticated('unknown or revoked token');
         if (!isAllowed(principal.role, { method: 'GET', path: METRICS_PATH })) throw forbidden(`role '${principal.role}' may not GET ${METRICS_PATH}`);
       }
-      const text = await metricsRegistry.metrics();
-      res.status(200).set({ 'Content-Type': metricsRegistry.contentType, 'Cache-Control': 'no-store' }).send(text);
+      const registry = await metricsRegistry();
+      const text = await registry.metrics();
+      res.status(200).set({ 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' }).send(text);
     } catch (error) {
       next(error);
     }

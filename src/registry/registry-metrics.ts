@@ -1,6 +1,6 @@
 // Metrics of the site registry: what its store holds (bytes and blobs, counted at scrape time, again only after a
 // blob was added or removed), uploads open now, and garbage collection (runs, bytes freed, blobs removed).
-import { Counter, Gauge } from 'prom-client';
+import { Counter, Gauge } from '../metrics/metrics.js';
 
 /** What the gauges read at scrape time: the site registry this process serves. */
 export interface ObservedSiteRegistry {

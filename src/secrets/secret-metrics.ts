@@ -1,8 +1,7 @@
 // Metrics of the secret store: whether it is sealed (and its state: unsealed, sealed, unreachable) as the seal monitor
 // last saw it, how long secret reads take, and the errors they meet by kind (sealed, unreachable, secret-missing,
 // secret-forbidden, ...). The state gauges exist only once a secret store is configured (a seal monitor observed).
-import { Counter, Gauge, Histogram } from 'prom-client';
-import { bounded, secondsSince } from '../metrics/metrics.js';
+import { Counter, Gauge, Histogram, bounded, secondsSince } from '../metrics/metrics.js';
 import { SEAL_STATES, type SealState } from './seal-state.js';
 
 let monitor: { readonly state: SealState } | undefined;

@@ -2,7 +2,7 @@
 // is, and per site (while there are at most BERTH_METRICS_SITE_SERIES sites; with more, only the aggregates) whether
 // it follows and its lag; and the requests it forwarded with `?site=`, by site and the site's status. At a site:
 // whether it follows its tower, and how many revisions behind it is.
-import { Counter, Gauge } from 'prom-client';
+import { Counter, Gauge } from '../metrics/metrics.js';
 import type { ReplicationStatus } from './tower-replicator.js';
 
 /** What the metrics read of one site at the tower. */

@@ -1,7 +1,6 @@
 // Metrics of the configuration store: its revision (how many writes it has taken), and how long writes take by
 // engine and outcome (ok, or refused: a failed condition, an absent key, the store unavailable).
-import { Gauge, Histogram } from 'prom-client';
-import { secondsSince } from '../metrics/metrics.js';
+import { Gauge, Histogram, secondsSince } from '../metrics/metrics.js';
 import type { ConfigStore } from './config-store.js';
 
 let observed: ConfigStore | undefined;

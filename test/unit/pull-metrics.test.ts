@@ -6,7 +6,7 @@ import { metricsRegistry } from '../../src/metrics/metrics.js';
 import { errorKindOf, labelPullsByRepository, pullMetrics } from '../../src/image-registry/pull/pull-metrics.js';
 import { BerthError, notFound, upstreamFailure } from '../../src/errors.js';
 
-const startedSeries = async () => (await metricsRegistry.getSingleMetric('berth_pulls_started_total')!.get()).values.map((v) => v.labels);
+const startedSeries = async () => (await (await metricsRegistry()).getSingleMetric('berth_pulls_started_total')!.get()).values.map((v) => v.labels);
 
 describe('pull metric labels', () => {
   it('carry the repository only when BERTH_METRICS_REPOSITORY_LABELS allows it', async () => {

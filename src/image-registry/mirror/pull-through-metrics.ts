@@ -2,7 +2,7 @@
 // fetched from the remote registry; stale: a tag served from the store because the remote could not be asked;
 // unavailable: a miss the remote could not serve), and the bytes fetched from remote registries for it. Labelled
 // by the configured registry address only (a bounded set); repositories never.
-import { Counter } from 'prom-client';
+import { Counter } from '../../metrics/metrics.js';
 
 export type PullThroughObject = 'manifest' | 'blob';
 export type PullThroughOutcome = 'hit' | 'miss' | 'stale' | 'unavailable';

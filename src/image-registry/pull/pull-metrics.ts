@@ -2,10 +2,9 @@
 // joining an identical one, a blob transfer shared by pulls), bytes fetched from remote registries against bytes
 // found already in the site registry's store, and how long each blob transfer took. Labelled by the configured
 // registry address; by repository too only with BERTH_METRICS_REPOSITORY_LABELS (repository names are unbounded).
-import { Counter, Histogram } from 'prom-client';
+import { Counter, Histogram, bounded, secondsSince } from '../../metrics/metrics.js';
 import { BerthError, resourceExhaustion } from '../../errors.js';
 import { componentSchema } from '../../contract/openapi.js';
-import { bounded, secondsSince } from '../../metrics/metrics.js';
 
 let repositoryLabels = false;
 

@@ -1,5 +1,5 @@
 // Metrics of retention under the disk budget: runs by trigger, images and bytes evicted, and the budget in force.
-import { Counter, Gauge } from 'prom-client';
+import { Counter, Gauge } from '../../metrics/metrics.js';
 
 const runs = new Counter({
   name: 'berth_site_retention_runs_total',
