@@ -1,5 +1,6 @@
-// The OpenAPI document (openapi/berth.yaml) loaded once: served as-is, handed to the request validator,
-// and compiled with Ajv so domain modules can validate whole objects (e.g. a patched registry) against it.
+// The OpenAPI document (openapi/berth.yaml) loaded once: served as-is, read by the request checks of each operation
+// (operation-checks.ts), and compiled with Ajv so domain modules can validate whole objects (e.g. a patched
+// registry) against it.
 // Ajv itself loads, and each schema compiles, when a validator is first used: not at start-up (about 10 MiB, 40 ms).
 // The document is read from the JSON `make build` made of the YAML (contract-json.ts), not parsed from the YAML.
 import { readFileSync } from 'node:fs';

@@ -4,7 +4,7 @@
 // its own operation and nothing else. Knows nothing of HTTP: it takes the parts of a request, and answers with the
 // typed error a client is to be told (error-response.ts maps it to 400 or 415), or nothing when the request passes.
 import { BerthError, invalidInput } from '../errors.js';
-import { describeAjvErrors, nodeAtPointer as nodeAt, pointerToFieldPath, validatorFor, type JsonSchema, type Validator } from './openapi.js';
+import { describeAjvErrors, nodeAtPointer as nodeAt, pointerToFieldPath, validatorFor, type Validator } from './openapi.js';
 
 /** The parts of a request the contract speaks of. */
 export interface RequestParts {
@@ -62,7 +62,7 @@ function parametersOf(pathPointer: string, methodPointer: string): { path: Param
       const parameter = {
         name: String(node.name),
         validate: validatorFor(`#${pointer}/schema`),
-        integer: (schema.node as JsonSchema).type === 'integer',
+        integer: schema.node.type === 'integer',
       };
       byKey.set(`${String(node.in)} ${parameter.name}`, { in: String(node.in), parameter });
     });
