@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BERTH_ENV, BERTH_NODE_OPTIONS, builtEntry } from '../test/helpers/built.js';
+import { BERTH_NODE_OPTIONS, builtEntry } from '../test/helpers/built.js';
 import { cleanEnv, exitOf } from '../test/helpers/berth.js';
 import { freePort } from '../test/helpers/free-port.js';
 import { machineLoad, median, reportFigure, rssMiB } from './figures.js';
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
     try {
       const port = await freePort();
       const env = cleanEnv({ BERTH_LISTEN: `127.0.0.1:${port}`, BERTH_DATA_DIR: dataDir, BERTH_ADMIN_TOKEN: ADMIN_TOKEN, BERTH_LOG_LEVEL: 'warn' });
-      const started = await startAndReach([...BERTH_NODE_OPTIONS, builtEntry('src', 'main')], { ...BERTH_ENV, ...env }, port, '/healthz');
+      const started = await startAndReach([...BERTH_NODE_OPTIONS, builtEntry('src', 'main')], env, port, '/healthz');
       try {
         berth.start.push(started.seconds);
         await sleep(SETTLE_MS);

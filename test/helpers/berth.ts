@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertNoSecretIn } from './secret-values.js';
-import { BERTH_ENV, BERTH_NODE_OPTIONS, builtEntry, PROJECT_ROOT } from './built.js';
+import { BERTH_NODE_OPTIONS, builtEntry, PROJECT_ROOT } from './built.js';
 
 export { PROJECT_ROOT };
 
@@ -43,7 +43,7 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 
 /** Spawns Berth (`dist/src/main.js`) with `args` and `env`; for start-up error tests. */
 export function spawnBerth(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, [...BERTH_NODE_OPTIONS, builtEntry('src', 'main'), ...args], { env: { ...BERTH_ENV, ...env }, cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [...BERTH_NODE_OPTIONS, builtEntry('src', 'main'), ...args], { env, cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 export function exitOf(child: ChildProcess): Promise<number | null> {

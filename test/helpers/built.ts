@@ -16,15 +16,6 @@ export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
  */
 export const BERTH_NODE_OPTIONS = ['--max-semi-space-size=2'];
 
-/**
- * The environment Berth runs with beside those options, as the same commands give it. One glibc malloc arena: each
- * thread that allocates (V8's workers, libuv's pool) otherwise gets an arena of its own, and a pull's TLS buffers and
- * the first pull's one-time allocations spread over several, each keeping its high-water mark. Measured on a fresh
- * process's first 1 GB pull: +37 MiB over idle against +46 (two runs each); idle 80 against 82-83 MiB; CPU per GET
- * unchanged within noise.
- */
-export const BERTH_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '1' };
-
 const checked = new Set<string>();
 
 /**
