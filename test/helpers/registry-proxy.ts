@@ -42,7 +42,10 @@ export interface RegistryProxy {
   blobGets(digest: string): number;
   /** Resolves once `count` blob GETs have been seen. */
   waitForBlobRequests(count: number): Promise<void>;
-  /** The most blob GETs that were open at once (from request to the end of the response). */
+  /**
+   * The most blob GETs that were open at once: from the request to the response's end, which for a body passed on as
+   * it comes (`pass`, `gate`) is when its last byte has been handed on, since the client cannot have it sooner.
+   */
   maxBlobsInFlight: number;
   /** Resolves once a stalled body has forwarded its bytes. */
   waitForStall(): Promise<void>;
@@ -162,10 +165,16 @@ export async function startRegistryProxy(upstream: { port: number; caCertPem: st
     // Told apart by the path alone: containerd adds `?ns=<registry>` when it asks a host other than the registry's own.
     const pathOnly = path.split('?')[0]!;
     const blob = req.method === 'GET' ? BLOB_PATH.exec(pathOnly) : null;
+    let blobOpen = blob !== null;
+    const endOfBlob = () => {
+      if (!blobOpen) return;
+      blobOpen = false;
+      blobsInFlight--;
+    };
     if (blob) {
       blobRequests.push({ digest: blob[1]!, ...(req.headers.range ? { range: String(req.headers.range) } : {}) });
       proxy.maxBlobsInFlight = Math.max(proxy.maxBlobsInFlight, ++blobsInFlight);
-      res.once('close', () => blobsInFlight--);
+      res.once('close', endOfBlob);
       for (const waiter of waiters.splice(0)) waiter();
     }
     if (req.method === 'GET' && MANIFEST_PATH.test(pathOnly)) manifestRequests.push(path);
@@ -177,7 +186,12 @@ export async function startRegistryProxy(upstream: { port: number; caCertPem: st
       const misbehave = blob !== null && (answer.statusCode === 200 || answer.statusCode === 206);
       if (misbehave && behaviour.kind === 'gate') await gateOf(behaviour).opened;
       res.writeHead(answer.statusCode ?? 502, answer.headers);
-      if (!misbehave || behaviour.kind === 'pass' || behaviour.kind === 'gate') return void answer.pipe(res);
+      if (!misbehave || behaviour.kind === 'pass' || behaviour.kind === 'gate') {
+        // Passed on as it comes: once the last byte is handed on, the client may have it all and ask for the next
+        // blob, possibly before this response's own 'close' is processed here.
+        if (blob) answer.once('end', endOfBlob);
+        return void answer.pipe(res);
+      }
       if (behaviour.kind === 'throttle') return throttle(answer, res, behaviour.bytesPerSecond);
       if (behaviour.kind === 'hold-tail') return holdTail(answer, res, Number(answer.headers['content-length'] ?? 0) - behaviour.bytes, gateOf(behaviour).opened);
       if (behaviour !== cutBehaviour) {
