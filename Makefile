@@ -45,12 +45,10 @@ vault-dev: build
 test-deps:
 	@bash scripts/install-test-deps.sh
 
-# Tests start Berth and vault-dev from dist/ (test/helpers/built.ts), so the build comes first. --test-force-exit: a
-# test file whose after hook failed before it stopped every server it started would otherwise never exit (their pipes
-# keep it alive); with it, the file ends and reports the failure.
+# Tests start Berth and vault-dev from dist/ (test/helpers/built.ts), so the build comes first.
 test: install test-deps typecheck build
 	@echo "node $$(node --version) from $(NODE_BIN)"
-	node --import tsx --test --test-force-exit --test-concurrency=2 --test-timeout=300000 $(TEST_FILES)
+	node --import tsx --test --test-concurrency=2 --test-timeout=300000 $(TEST_FILES)
 
 # Every benchmark in turn, then one table of every figure beside its goal (bench/summary.ts). About 10 minutes.
 bench: build test-deps
