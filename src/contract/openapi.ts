@@ -75,11 +75,23 @@ export const nodeAtPointer = (pointer: string): JsonSchema =>
     .map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'))
     .reduce<JsonSchema>((at, segment) => at[segment] as JsonSchema, contract);
 
-export function resolveRef(schema: JsonSchema): JsonSchema {
-  let current = schema;
-  while (typeof current.$ref === 'string') current = nodeAtPointer(current.$ref.replace(/^#/, ''));
-  return current;
+/** A node of the document and its JSON pointer. */
+export interface LocatedNode {
+  node: JsonSchema;
+  pointer: string;
 }
+
+/** The node a `$ref` within the document names, and its pointer, followed until no reference is left. */
+export function followRef(located: LocatedNode): LocatedNode {
+  let { node, pointer } = located;
+  while (typeof node.$ref === 'string' && node.$ref.startsWith('#/')) {
+    pointer = node.$ref.slice(1);
+    node = nodeAtPointer(pointer);
+  }
+  return { node, pointer };
+}
+
+export const resolveRef = (schema: JsonSchema): JsonSchema => followRef({ node: schema, pointer: '' }).node;
 
 /**
  * Friendlier words for pattern failures: a pattern's schema `description` says what the field must be,

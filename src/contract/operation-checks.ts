@@ -4,7 +4,7 @@
 // its own operation and nothing else. Knows nothing of HTTP: it takes the parts of a request, and answers with the
 // typed error a client is to be told (error-response.ts maps it to 400 or 415), or nothing when the request passes.
 import { BerthError, invalidInput } from '../errors.js';
-import { describeAjvErrors, nodeAtPointer as nodeAt, pointerToFieldPath, validatorFor, type Validator } from './openapi.js';
+import { describeAjvErrors, followRef, nodeAtPointer, pointerToFieldPath, validatorFor, type Validator } from './openapi.js';
 
 /** The parts of a request the contract speaks of. */
 export interface RequestParts {
@@ -23,23 +23,7 @@ export type OperationCheck = (request: RequestParts) => BerthError | undefined;
 
 type Node = Record<string, unknown>;
 
-/** A node of the contract and its JSON pointer. */
-interface Located {
-  node: Node;
-  pointer: string;
-}
-
 const escapePointer = (segment: string) => segment.replace(/~/g, '~0').replace(/\//g, '~1');
-
-/** The node a `$ref` (within the document) names, and its pointer; the node itself when it is no reference. */
-function follow(located: Located): Located {
-  let { node, pointer } = located;
-  while (typeof node.$ref === 'string' && node.$ref.startsWith('#/')) {
-    pointer = node.$ref.slice(1);
-    node = nodeAt(pointer);
-  }
-  return { node, pointer };
-}
 
 // Every query parameter of the contract is optional (test/unit/operation-checks.test.ts holds it to that), so only
 // the values present are checked; path parameters are present whenever the path matched.
@@ -54,11 +38,11 @@ interface Parameter {
 function parametersOf(pathPointer: string, methodPointer: string): { path: Parameter[]; query: Map<string, Parameter> } {
   const byKey = new Map<string, { in: string; parameter: Parameter }>();
   for (const ownerPointer of [pathPointer, methodPointer]) {
-    const owner = nodeAt(ownerPointer);
+    const owner = nodeAtPointer(ownerPointer);
     const list = (owner.parameters ?? []) as Node[];
     list.forEach((entry, index) => {
-      const { node, pointer } = follow({ node: entry, pointer: `${ownerPointer}/parameters/${index}` });
-      const schema = follow({ node: node.schema as Node, pointer: `${pointer}/schema` });
+      const { node, pointer } = followRef({ node: entry, pointer: `${ownerPointer}/parameters/${index}` });
+      const schema = followRef({ node: node.schema as Node, pointer: `${pointer}/schema` });
       const parameter = {
         name: String(node.name),
         validate: validatorFor(`#${pointer}/schema`),
@@ -90,9 +74,9 @@ interface Body {
 }
 
 function bodyOf(methodPointer: string): Body | undefined {
-  const operation = nodeAt(methodPointer);
+  const operation = nodeAtPointer(methodPointer);
   if (!operation.requestBody) return undefined;
-  const { node, pointer } = follow({ node: operation.requestBody as Node, pointer: `${methodPointer}/requestBody` });
+  const { node, pointer } = followRef({ node: operation.requestBody as Node, pointer: `${methodPointer}/requestBody` });
   const content = (node.content ?? {}) as Record<string, Node>;
   const schemas = new Map(Object.keys(content).map((type) => [type, validatorFor(`#${pointer}/content/${escapePointer(type)}/schema`)]));
   return { required: node.required === true, schemas };
