@@ -3,6 +3,7 @@
 // (health, contract, metrics, the docs page, SSO metadata); then /v1: the contract operation the path resolves to,
 // authentication, the role check, seal gate, (at a site) the 403 on config writes, body, contract validation,
 // `?sites=` fan-out and `?site=` forwarding, routes; unknown paths; errors last.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { contract, contractJson, contractYaml } from './contract/openapi.js';
@@ -13,8 +14,10 @@ import type { TokenRegistry } from './auth/tokens.js';
 import { createImageRegistry } from './image-registry/image-registry.js';
 import { tokenRoutes } from './auth/routes.js';
 import { requestLog } from './http/request-log.js';
+import { onEveryRequest } from './http/request-hooks.js';
 import { authenticate, authorize } from './http/access.js';
-import { refuseOtherSpellings, resolveOperation } from './http/path-grammar.js';
+import { operationTable, refuseOtherSpellings, resolveOperation } from './http/path-grammar.js';
+import { PlainReads } from './http/plain-reads.js';
 import { requestBody } from './http/request-body.js';
 import { inSequence } from './http/in-sequence.js';
 import { errorResponder } from './http/error-response.js';
@@ -72,6 +75,8 @@ export interface AppParts {
 
 export interface BerthApp {
   app: Express;
+  /** The server's request listener: the request log and metrics, then a plain read (plain-reads.ts) or `app`. */
+  listener: (req: IncomingMessage, res: ServerResponse) => void;
   /** Closes what the app opened (connection pools to remote registries). */
   close(): Promise<void>;
   /** Ends long-polls (the sites' change feed) at once; called when the server starts draining. */
@@ -86,11 +91,10 @@ export function createApp(parts: AppParts): BerthApp {
   app.disable('x-powered-by');
   // ETags are store revisions, set by the routes; Express's body hashes would contradict them.
   app.set('etag', false);
-  app.use(requestLog(parts.logger));
   collectProcessMetrics();
   labelPullsByRepository(parts.metrics.repositoryLabels);
   const openPaths = ['/healthz', '/readyz', '/openapi.yaml', '/openapi.json', METRICS_PATH, DOCS_PATH, PROTECTED_RESOURCE_METADATA_PATH];
-  app.use(httpMetrics(openPaths));
+  const onArrival = onEveryRequest([requestLog(parts.logger), httpMetrics(openPaths)]);
 
   const siteName = parts.sites?.siteName ?? 'control-tower';
   const limits = parts.limits ?? DEFAULT_LIMITS;
@@ -160,10 +164,11 @@ export function createApp(parts: AppParts): BerthApp {
   // Every /v1 request is one operation of the contract, checked as that operation whatever else it carries;
   // authentication comes first, so callers without a token learn nothing (not even whether a secret store is up).
   // One middleware running them in turn (inSequence), not one router layer each with its own path match.
+  const operations = operationTable(contract);
   app.use(
     '/v1',
     inSequence([
-      resolveOperation(contract),
+      resolveOperation(operations),
       authenticate(parts.authenticator),
       authorize,
       ...(parts.secrets ? [sealGate(parts.secrets.monitor)] : []),
@@ -192,8 +197,19 @@ export function createApp(parts: AppParts): BerthApp {
 
   app.use((req, _res, next) => next(notFound(`no such resource: ${req.method} ${req.path}`)));
   app.use(errorResponder);
+
+  const plainReads = new PlainReads({ resolve: operations, authenticator: parts.authenticator, seal: parts.secrets?.monitor });
+  plainReads.add('/v1/config/image-registry/remote-registries', imageRegistry.registries);
+  plainReads.add('/v1/config/sites', sites.lists.sites);
+  plainReads.add('/v1/config/image-registry/site-images', sites.lists.siteImages);
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    onArrival(req, res);
+    if (!plainReads.accepts(req)) return app(req, res);
+    void plainReads.answer(req, res).then((answered) => answered || app(req, res));
+  };
   return {
     app,
+    listener,
     close: async () => {
       audit.stop();
       await Promise.all([imageRegistry.close(), sites.close()]);

@@ -54,7 +54,7 @@ async function start(settings: Settings): Promise<void> {
     logger.info({ issuer: settings.oidc.issuer, audience: settings.oidc.audience }, 'single sign-on: accepting access tokens of the identity provider');
     sso.prefetch();
   }
-  const { app, close: closeApp, drain: drainApp } = createApp({
+  const { listener, close: closeApp, drain: drainApp } = createApp({
     logger,
     store,
     tokens,
@@ -73,7 +73,7 @@ async function start(settings: Settings): Promise<void> {
   });
 
   // Node checks for timed-out requests every connectionsCheckingInterval: a quarter of the timeout keeps it close.
-  const server = createServer({ connectionsCheckingInterval: Math.min(30_000, settings.requestTimeoutMs / 4) }, app);
+  const server = createServer({ connectionsCheckingInterval: Math.min(30_000, settings.requestTimeoutMs / 4) }, listener);
   server.requestTimeout = settings.requestTimeoutMs;
   server.headersTimeout = Math.min(60_000, settings.requestTimeoutMs);
   // Requests Node's HTTP parser refuses (an oversized header, a NUL in it) never reach Express: answer them with

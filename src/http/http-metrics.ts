@@ -1,7 +1,9 @@
 // Metrics of every request Berth answers: counted by route template (a /v1 operation's path template, a /v2 route's
 // shape, an open endpoint's path; `unmatched` for anything else, so a client cannot mint label values), method and
 // status; timed; and the requests in flight.
-import type { RequestHandler } from 'express';
+import type { IncomingMessage } from 'node:http';
+import type { Operation } from './path-grammar.js';
+import type { RequestHook } from './request-hooks.js';
 import { Counter, Gauge, Histogram, bounded, secondsSince } from '../metrics/metrics.js';
 
 declare module 'express-serve-static-core' {
@@ -27,19 +29,20 @@ const duration = new Histogram({
 const inFlight = new Gauge({ name: 'berth_http_requests_in_flight', help: 'HTTP requests being answered now (long polls and pull streams included).' });
 
 /** Routes outside /v1 and /v2 that are labelled by their own path. */
-export function httpMetrics(openPaths: readonly string[]): RequestHandler {
+export function httpMetrics(openPaths: readonly string[]): RequestHook {
   const open = new Set(openPaths);
-  return (req, res, next) => {
+  return (incoming, res) => {
+    // Read at the answer's end: by then Express (or a plain read) has said which route the request took.
+    const req = incoming as IncomingMessage & { originalUrl?: string; operation?: Operation; routeTemplate?: string };
     const start = performance.now();
     inFlight.inc();
-    res.once('close', () => {
+    return () => {
       inFlight.dec();
-      const path = req.originalUrl.split('?', 1)[0]!;
+      const path = (req.originalUrl ?? req.url ?? '').split('?', 1)[0]!;
       const route = req.operation?.template ?? req.routeTemplate ?? (open.has(path) && res.statusCode !== 404 ? path : 'unmatched');
-      const method = bounded(req.method, METHODS);
+      const method = bounded(req.method ?? '', METHODS);
       requests.inc({ route, method, status: res.headersSent ? String(res.statusCode) : 'aborted' });
       duration.observe({ route, method }, secondsSince(start));
-    });
-    next();
+    };
   };
 }

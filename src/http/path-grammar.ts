@@ -117,26 +117,46 @@ function matchPath(paths: CompiledPath[], path: string): { compiled: CompiledPat
   return undefined;
 }
 
+/** What a /v1 path and method resolve to: one operation with its decoded parameters, or why none. */
+export type Resolution =
+  | { kind: 'operation'; operation: Operation; parameters: Record<string, string> }
+  | { kind: 'no-path' }
+  | { kind: 'no-method'; template: string; allowed: string[] };
+
 /**
- * Mounted at /v1: resolves the request to one operation of the contract (exact, case-sensitive) and sets
- * `req.operation` and `req.operationParameters`; 404 when no path of the contract matches, 405 (with Allow) when the
- * path has no such method.
+ * The contract's operations, matched exactly and case-sensitively. `path` is the raw path of a request whose spelling
+ * passed `spellingProblem`, which let only UTF-8 percent-encodings through: its parameters decode.
  */
-export function resolveOperation(contract: OpenApiDocument): RequestHandler {
+export function operationTable(contract: OpenApiDocument): (method: string, path: string) => Resolution {
   const paths = compile(contract);
+  return (method, path) => {
+    const found = matchPath(paths, path);
+    if (!found) return { kind: 'no-path' };
+    const { compiled, values } = found;
+    const operation = compiled.operations.get(method);
+    if (!operation) return { kind: 'no-method', template: compiled.template, allowed: [...compiled.operations.keys()] };
+    return { kind: 'operation', operation, parameters: Object.fromEntries(compiled.parameters.map((name, i) => [name, decodeURIComponent(values[i]!)])) };
+  };
+}
+
+/**
+ * Mounted at /v1: resolves the request to one operation of the contract and sets `req.operation` and
+ * `req.operationParameters`; 404 when no path of the contract matches, 405 (with Allow) when the path has no such method.
+ */
+export function resolveOperation(resolve: ReturnType<typeof operationTable>): RequestHandler {
   return (req, res, next) => {
     const path = rawPathOf(req.originalUrl);
-    const found = matchPath(paths, path);
-    if (!found) return next(notFound(`no such resource: ${req.method} ${path.slice(0, 200)}`));
-    const { compiled, values } = found;
-    const operation = compiled.operations.get(req.method);
-    if (!operation) {
-      res.set('Allow', [...compiled.operations.keys()].join(', '));
-      return next(new BerthError('method-not-allowed', `method ${req.method} is not allowed on ${compiled.template}`));
+    const resolution = resolve(req.method, path);
+    switch (resolution.kind) {
+      case 'no-path':
+        return next(notFound(`no such resource: ${req.method} ${path.slice(0, 200)}`));
+      case 'no-method':
+        res.set('Allow', resolution.allowed.join(', '));
+        return next(new BerthError('method-not-allowed', `method ${req.method} is not allowed on ${resolution.template}`));
+      case 'operation':
+        req.operation = resolution.operation;
+        req.operationParameters = resolution.parameters;
+        return next();
     }
-    req.operation = operation;
-    // Decodable: refuseOtherSpellings let only UTF-8 percent-encodings through.
-    req.operationParameters = Object.fromEntries(compiled.parameters.map((name, i) => [name, decodeURIComponent(values[i]!)]));
-    next();
   };
 }

@@ -1,13 +1,14 @@
-// One structured log line per request, with a request id that honours and echoes X-Request-Id.
+// One structured log line per request (a hook of request-hooks.ts), with a request id that honours and echoes X-Request-Id.
 // Credentials never reach the log: Authorization, cookies and secret-store tokens are redacted, and so are the values
 // of query parameters that carry credentials by their name (a client may put a token there; Berth never takes one).
 // Levels: `error` only for a bug (500); a client's mistake or a designed 502/503 (sealed secret store, unreachable
 // site or upstream) is `warn` without a stack, so no caller, authenticated or not, can fill the log with errors.
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import express, { type Request, type RequestHandler, type Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import express, { type Request } from 'express';
 import type { Logger } from 'pino';
 import { rewriteQuery } from './raw-query.js';
+import type { RequestHook } from './request-hooks.js';
 
 /** Request ids are echoed in headers and logs, so only a safe, bounded form is honoured. */
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -61,7 +62,7 @@ const requestFields = (req: IncomingMessage & { id: string; originalUrl?: string
  * values that hold no credential (a checked id, the method, the path and a redacted query, the peer's address, the
  * status, the time taken). A line with an error in it goes through `logger`, redaction and all.
  */
-function logAnswered(logger: Logger, lines: Logger, req: Request, res: Response, started: number): void {
+function logAnswered(logger: Logger, lines: Logger, req: LoggedRequest, res: ServerResponse & { err?: Error }, started: number): void {
   const status = res.statusCode;
   const isBug = status >= 500 && !isDesigned(status);
   // The level is the answer's: a stream that began with 200 and ended in a failure logged elsewhere is no error here.
@@ -77,28 +78,29 @@ function logAnswered(logger: Logger, lines: Logger, req: Request, res: Response,
 
 /** Where a request keeps the logger its `log` is made from, and `log` once made. */
 const LOGGER = Symbol('berth request logger');
-type LoggedRequest = Request & { [LOGGER]: { logger: Logger; bound?: Logger } };
+/** A request as Node hands it over; Express, when the request reaches it, adds `originalUrl` (a rewritten path there). */
+type LoggedRequest = IncomingMessage & { id: string; originalUrl?: string; [LOGGER]: { logger: Logger; bound?: Logger } };
+
 
 // `req.log` is a getter of Express's request prototype, not an own property defined on each request: that would take
 // every request object off V8's fast path (about 40 µs a request here).
 Object.defineProperty(express.request, 'log', {
   configurable: true,
-  get(this: LoggedRequest): Logger {
+  get(this: Request & LoggedRequest): Logger {
     const state = this[LOGGER];
     return (state.bound ??= state.logger.child({ req: requestFields(this) }));
   },
 });
 
-export function requestLog(logger: Logger): RequestHandler {
+export function requestLog(logger: Logger): RequestHook {
   const lines = logger.child({}, { redact: { paths: [] } });
-  return (req, res, next) => {
+  return (incoming, res) => {
+    const req = incoming as LoggedRequest;
     const started = performance.now();
     const offered = req.headers['x-request-id'];
     req.id = typeof offered === 'string' && SAFE_REQUEST_ID.test(offered) ? offered : randomUUID();
     res.setHeader('X-Request-Id', req.id);
-    (req as LoggedRequest)[LOGGER] = { logger };
-    // An answer's `close` comes after its `finish`, and alone when the client left first: one listener sees both.
-    res.once('close', () => logAnswered(logger, lines, req, res, started));
-    next();
+    req[LOGGER] = { logger };
+    return () => logAnswered(logger, lines, req, res, started);
   };
 }

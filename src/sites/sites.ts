@@ -63,6 +63,8 @@ export interface Sites {
   /** For /v1 after contract validation, before the routes: `?sites=` fan-out, then `?site=` forwarding. */
   forwarding: RequestHandler[];
   routes: Router;
+  /** The configuration lists of sites, for the reads answered without Express (http/plain-reads.ts). */
+  lists: { sites: ConfigList<Site>; siteImages: ConfigList<SiteImages> };
   /** Ends the change feed's long-polls at once: the server is shutting down. */
   drain(): void;
   close(): Promise<void>;
@@ -131,6 +133,7 @@ export function createSites(options: SitesOptions): Sites {
     beforeBody: tower ? [towerManagedConfig(siteName, tower.url)] : [],
     forwarding: [fanOutRoute(sites, new FanOut(connections, options.fanOut ?? DEFAULT_FAN_OUT_OPTIONS), siteName), siteForwarding(siteName, connections)],
     routes: siteRoutes({ sites, states, contacts, feed, replicationState, siteImages, siteImagesStates, reports }),
+    lists: { sites, siteImages },
     drain: () => feed.drain(),
     async close() {
       feed.drain();

@@ -5,6 +5,7 @@ import { makeDirectoryDurably } from './durable-files.js';
 import { notFound } from '../errors.js';
 import { checkWriteCondition } from './write-condition.js';
 import { SqliteFile, type RowValues } from './sqlite-file.js';
+import { SqliteRowCache } from './sqlite-row-cache.js';
 import type { AuditRecord, AuditTrim, ConfigStore, StoreChange, StoreEntry, StoredValue, WriteCondition, WriteContext, WriteResult } from './config-store.js';
 
 // Reads take rows as values (see SqliteFile.getValues), in the order of these column lists.
@@ -20,6 +21,8 @@ const UPSERT = `INSERT INTO entries (key, value, create_rev, mod_rev, updated_at
 const REMOVE = 'DELETE FROM entries WHERE key = ?';
 const APPEND_CHANGE = 'INSERT INTO changes (rev, key, type, value, at, context) VALUES (@rev, @key, @type, @value, @at, @context)';
 const REVISION = 'SELECT max(rev) FROM changes';
+/** Changes when another connection commits to the file (see sqlite-row-cache.ts). */
+const DATA_VERSION = 'PRAGMA data_version';
 const CHANGES_SINCE = `SELECT ${CHANGE} FROM changes WHERE rev > ? ORDER BY rev LIMIT ?`;
 const APPEND_AUDIT = 'INSERT INTO audit (rev, key, type, at, previous_rev, context) VALUES (@rev, @key, @type, @at, @previous, @context)';
 const AUDIT_BEFORE = `SELECT ${AUDIT} FROM audit WHERE rev < ? ORDER BY rev DESC LIMIT ?`;
@@ -85,6 +88,7 @@ const toAuditRecord = ([revision, key, type, at, previousRevision, context]: Row
 export class SqliteConfigStore implements ConfigStore {
   private readonly db: SqliteFile;
   private readonly listeners = new Set<(change: StoreChange) => void>();
+  private readonly rows = new SqliteRowCache();
 
   constructor(dataDir: string) {
     makeDirectoryDurably(dataDir);
@@ -119,12 +123,18 @@ export class SqliteConfigStore implements ConfigStore {
       const change: StoreChange = { revision: rev, key, type, at, ...(value === undefined ? {} : { value }), ...(context ? { writeContext: context } : {}) };
       return { result: { revision: rev, created: !current }, change };
     });
+    this.rows.forget(key);
     for (const listener of this.listeners) listener(change);
     return result;
   }
 
   async get(key: string): Promise<StoreEntry | undefined> {
-    const row = this.db.getValues(GET, key);
+    this.rows.validate(this.db.getValues(DATA_VERSION)![0] as number);
+    let row = this.rows.get(key);
+    if (!row) {
+      row = this.db.getValues(GET, key);
+      if (row) this.rows.set(key, row);
+    }
     return row && toEntry(row);
   }
 

@@ -1,5 +1,5 @@
-// What is particular to SqliteConfigStore, on real files: revisions numbered one per write, and reopening.
-// The behaviour every engine shares is checked for both in test/integration/config-store-engines.test.ts.
+// What is particular to SqliteConfigStore, on real files: revisions numbered one per write, reopening, and point reads
+// served from rows read before. The behaviour every engine shares is checked for both in test/integration/config-store-engines.test.ts.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { SqliteConfigStore } from '../../src/store/sqlite.js';
+import { SqliteRowCache } from '../../src/store/sqlite-row-cache.js';
 import { BerthError, type ErrorKind } from '../../src/errors.js';
 
 const dirs: string[] = [];
@@ -108,5 +109,65 @@ describe('files from before writes carried their context', () => {
     assert.equal(revision, 2);
     assert.deepEqual((await store.get('k'))?.writeContext, context);
     assert.deepEqual((await store.changesSince(0)).map((c) => c.writeContext), [undefined, context]);
+  });
+});
+
+describe('point reads served from the rows read before (sqlite-row-cache.ts)', () => {
+  it('a second process writing to the file is seen at once by a handle that had read the entry', async () => {
+    const { store, dir } = freshStore();
+    await store.put('k', { v: 1 });
+    assert.deepEqual((await store.get('k'))?.value, { v: 1 });
+    // A second process: a plain SQLite connection to the same file, as the sqlite3 shell or another Berth would have.
+    const other = new DatabaseSync(join(dir, 'config.db'));
+    try {
+      other.prepare("UPDATE entries SET value = '{\"v\":2}', mod_rev = 99 WHERE key = 'k'").run();
+      const entry = await store.get('k');
+      assert.deepEqual(entry?.value, { v: 2 });
+      assert.equal(entry?.modRevision, 99);
+      other.prepare("DELETE FROM entries WHERE key = 'k'").run();
+      assert.equal(await store.get('k'), undefined);
+    } finally {
+      other.close();
+    }
+  });
+
+  it("this handle's own writes and deletes are read back at once, and answers never share objects", async () => {
+    const { store } = freshStore();
+    await store.put('k', { list: [1] });
+    const first = await store.get('k');
+    (first!.value as { list: number[] }).list.push(2);
+    assert.deepEqual((await store.get('k'))?.value, { list: [1] }, 'a caller changing its answer changed the next one');
+    const { revision } = await store.put('k', { list: [3] });
+    assert.deepEqual(await store.get('k').then((e) => [e?.value, e?.modRevision]), [{ list: [3] }, revision]);
+    await store.delete('k');
+    assert.equal(await store.get('k'), undefined);
+  });
+});
+
+describe('SqliteRowCache', () => {
+  it('holds rows up to its capacity in characters, dropping the least recently read first', () => {
+    const cache = new SqliteRowCache(25);
+    cache.validate(1);
+    cache.set('a', ['a', 'x'.repeat(9)]);
+    cache.set('b', ['b', 'x'.repeat(9)]);
+    assert.ok(cache.get('a'), 'a read moves a row to the end');
+    cache.set('c', ['c', 'x'.repeat(9)]);
+    assert.deepEqual([cache.get('a') !== undefined, cache.get('b') !== undefined, cache.get('c') !== undefined], [true, false, true]);
+    assert.deepEqual(cache.held, { rows: 2, characters: 20 });
+    cache.set('big', ['x'.repeat(26)]);
+    assert.equal(cache.get('big'), undefined, 'a row larger than the whole cache is not kept');
+    cache.forget('a');
+    assert.deepEqual(cache.held, { rows: 1, characters: 10 });
+  });
+
+  it('forgets every row when the data version changes, and none while it stays', () => {
+    const cache = new SqliteRowCache();
+    cache.validate(7);
+    cache.set('k', ['k', 'v', 1]);
+    cache.validate(7);
+    assert.deepEqual(cache.get('k'), ['k', 'v', 1]);
+    cache.validate(8);
+    assert.equal(cache.get('k'), undefined);
+    assert.deepEqual(cache.held, { rows: 0, characters: 0 });
   });
 });
