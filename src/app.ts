@@ -1,10 +1,12 @@
-// Builds the Express app. Middleware order, top to bottom: request log and request metrics; the site registry (/v2,
-// streaming bodies, its own path grammar and access, pull-through for mirrored registries); the path grammar for every other path; endpoints outside /v1
-// (health, contract, metrics, the docs page, SSO metadata); then /v1: the contract operation the path resolves to,
-// authentication, the role check, seal gate, (at a site) the 403 on config writes, body, contract validation,
-// `?sites=` fan-out and `?site=` forwarding, routes; unknown paths; errors last.
+// Builds the server's request listener: the request log and request metrics (request-hooks.ts) for every request, then
+// a plain read of one configuration entry (plain-reads.ts) or the Express app. The app's middleware order, top to
+// bottom: the site registry (/v2, streaming bodies, its own path grammar and access, pull-through for mirrored
+// registries); the path grammar for every other path; endpoints outside /v1 (health, contract, metrics, the docs
+// page, SSO metadata); then /v1: the contract operation the path resolves to, authentication, the role check, seal
+// gate, (at a site) the 403 on config writes, body, contract validation, `?sites=` fan-out and `?site=` forwarding,
+// routes; unknown paths; errors last.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import express, { type Express } from 'express';
+import express from 'express';
 import type { Logger } from 'pino';
 import { contract, contractJson, contractYaml } from './contract/openapi.js';
 import { contractRequestValidator } from './http/request-validator.js';
@@ -74,7 +76,6 @@ export interface AppParts {
 }
 
 export interface BerthApp {
-  app: Express;
   /** The server's request listener: the request log and metrics, then a plain read (plain-reads.ts) or `app`. */
   listener: (req: IncomingMessage, res: ServerResponse) => void;
   /** Closes what the app opened (connection pools to remote registries). */
@@ -208,7 +209,6 @@ export function createApp(parts: AppParts): BerthApp {
     void plainReads.answer(req, res).then((answered) => answered || app(req, res));
   };
   return {
-    app,
     listener,
     close: async () => {
       audit.stop();
