@@ -1,10 +1,10 @@
 // Builds the server's request listener: the request log and request metrics (request-hooks.ts) for every request, then
 // a plain read of one configuration entry (plain-reads.ts) or the Express app. The app's middleware order, top to
 // bottom: the site registry (/v2, streaming bodies, its own path grammar and access, pull-through for mirrored
-// registries); the path grammar for every other path; endpoints outside /v1 (health, contract, metrics, the docs
-// page, SSO metadata); then /v1: the contract operation the path resolves to, authentication, the role check, seal
-// gate, (at a site) the 403 on config writes, body, contract validation, `?sites=` fan-out and `?site=` forwarding,
-// routes; unknown paths; errors last.
+// registries); the path grammar for every other path; /v1: the contract operation the path resolves to,
+// authentication, the role check, seal gate, (at a site) the 403 on config writes, body, contract validation,
+// `?sites=` fan-out and `?site=` forwarding, routes; endpoints outside /v1 (health, contract, metrics, the docs page,
+// SSO metadata); unknown paths; errors last.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express from 'express';
 import type { Logger } from 'pino';
@@ -134,20 +134,6 @@ export function createApp(parts: AppParts): BerthApp {
   );
 
   app.use(refuseOtherSpellings);
-  app.get('/healthz', (req, res) => sendAnswer(req, res, 200, { status: 'ok' }));
-  app.get('/readyz', async (req, res) => {
-    const store = await parts.store.healthy();
-    const secretStore = parts.secrets ? parts.secrets.monitor.state : 'not configured';
-    const ready = store && (secretStore === 'unsealed' || secretStore === 'not configured');
-    sendAnswer(req, res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks: { store: store ? 'ok' : 'unavailable', 'secret-store': secretStore } });
-  });
-  app.get('/openapi.yaml', (_req, res) => res.type('application/yaml').send(contractYaml));
-  app.get('/openapi.json', (_req, res) => res.type('application/json').send(contractJson));
-  app.get(METRICS_PATH, metricsRoute({ authenticator: parts.authenticator, anonymous: parts.metrics.anonymous }));
-  app.use(docsRoutes({ metricsAnonymous: parts.metrics.anonymous }));
-  const { ssoMetadata } = parts;
-  if (ssoMetadata) app.get(PROTECTED_RESOURCE_METADATA_PATH, (req, res) => sendAnswer(req, res, 200, ssoMetadata));
-
   // Repository names written with plain slashes take the contract's one-segment form before /v1 resolves the path.
   app.use(canonicalRepositoryPaths);
   const sites = createSites({
@@ -195,6 +181,21 @@ export function createApp(parts: AppParts): BerthApp {
     sites.routes,
     auditRoutes(audit),
   );
+
+  // Endpoints outside /v1, after it: a /v1 request, answered or failed there, never walks their layers.
+  app.get('/healthz', (req, res) => sendAnswer(req, res, 200, { status: 'ok' }));
+  app.get('/readyz', async (req, res) => {
+    const store = await parts.store.healthy();
+    const secretStore = parts.secrets ? parts.secrets.monitor.state : 'not configured';
+    const ready = store && (secretStore === 'unsealed' || secretStore === 'not configured');
+    sendAnswer(req, res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks: { store: store ? 'ok' : 'unavailable', 'secret-store': secretStore } });
+  });
+  app.get('/openapi.yaml', (_req, res) => res.type('application/yaml').send(contractYaml));
+  app.get('/openapi.json', (_req, res) => res.type('application/json').send(contractJson));
+  app.get(METRICS_PATH, metricsRoute({ authenticator: parts.authenticator, anonymous: parts.metrics.anonymous }));
+  app.use(docsRoutes({ metricsAnonymous: parts.metrics.anonymous }));
+  const { ssoMetadata } = parts;
+  if (ssoMetadata) app.get(PROTECTED_RESOURCE_METADATA_PATH, (req, res) => sendAnswer(req, res, 200, ssoMetadata));
 
   app.use((req, _res, next) => next(notFound(`no such resource: ${req.method} ${req.path}`)));
   app.use(errorResponder);

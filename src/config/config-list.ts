@@ -2,7 +2,7 @@
 // create, read, replace, patch and delete with whole-object validation, dry runs, ETag preconditions and CAS.
 import { BerthError, alreadyExists, invalidInput, notFound } from '../errors.js';
 import { describeAjvErrors, pointerToFieldPath, schemaValidator, type SchemaProblem } from '../contract/openapi.js';
-import type { ConfigStore, StoreEntry, WriteContext } from '../store/config-store.js';
+import type { ConfigStore, ReadOptions, StoreEntry, WriteContext } from '../store/config-store.js';
 import { checkPreconditions, type Preconditions } from '../store/preconditions.js';
 import { mergePatch, type KeyedLists } from '../patch/keyed-merge-patch.js';
 import { applyJsonPatch, jsonSizeWithin, type JsonPatchOperation } from '../patch/json-patch.js';
@@ -153,8 +153,8 @@ export class ConfigList<T extends object> {
     return entries;
   }
 
-  async get(key: string): Promise<Versioned<T>> {
-    const entry = await this.store.get(this.storeKey(key));
+  async get(key: string, options?: ReadOptions): Promise<Versioned<T>> {
+    const entry = await this.store.get(this.storeKey(key), options);
     if (!entry) throw notFound(`${this.describe(key)} does not exist`);
     return this.versioned(entry);
   }

@@ -85,8 +85,17 @@ export interface WriteResult {
   created: boolean;
 }
 
+export interface ReadOptions {
+  /**
+   * The read may wait for the end of the current turn of the event loop, to share with the reads waiting then the
+   * engine's check that nothing changed underneath it. What it answers still holds every write committed before the
+   * read was asked for. For the reads of many requests at once (plain-reads.ts).
+   */
+  shareCheck?: boolean;
+}
+
 export interface ConfigStore {
-  get(key: string): Promise<StoreEntry | undefined>;
+  get(key: string, options?: ReadOptions): Promise<StoreEntry | undefined>;
   /** Every entry whose key starts with `prefix`, in key order. */
   list(prefix: string): Promise<StoreEntry[]>;
   put(key: string, value: StoredValue, condition?: WriteCondition, context?: WriteContext): Promise<WriteResult>;

@@ -3,7 +3,8 @@
 // asking SQLite whether anything changed costs about a third of that. The rows are kept as read (JSON text, not parsed
 // values), so no caller ever shares an object with another.
 // Valid while SQLite's `data_version` (which changes when another connection commits to the file: another process, or
-// another handle in this one) stays what it was; this connection's own writes forget the rows they change.
+// another handle in this one) stays what it was; this connection's own writes forget the rows they change. Reads that
+// may share that check (ReadOptions.shareCheck) wait for the end of the event loop's turn and make it once for all.
 import type { RowValues } from './sqlite-file.js';
 
 /** What the cached rows may hold in all, counted in characters of their text columns: a few hundred typical entries. */

@@ -6,7 +6,7 @@ import { notFound } from '../errors.js';
 import { checkWriteCondition } from './write-condition.js';
 import { SqliteFile, type RowValues } from './sqlite-file.js';
 import { SqliteRowCache } from './sqlite-row-cache.js';
-import type { AuditRecord, AuditTrim, ConfigStore, StoreChange, StoreEntry, StoredValue, WriteCondition, WriteContext, WriteResult } from './config-store.js';
+import type { AuditRecord, AuditTrim, ConfigStore, ReadOptions, StoreChange, StoreEntry, StoredValue, WriteCondition, WriteContext, WriteResult } from './config-store.js';
 
 // Reads take rows as values (see SqliteFile.getValues), in the order of these column lists.
 const ENTRY = 'key, value, create_rev, mod_rev, updated_at, context';
@@ -89,6 +89,8 @@ export class SqliteConfigStore implements ConfigStore {
   private readonly db: SqliteFile;
   private readonly listeners = new Set<(change: StoreChange) => void>();
   private readonly rows = new SqliteRowCache();
+  /** Reads waiting for the turn's check (ReadOptions.shareCheck). */
+  private waitingForCheck: (() => void)[] = [];
 
   constructor(dataDir: string) {
     makeDirectoryDurably(dataDir);
@@ -128,14 +130,43 @@ export class SqliteConfigStore implements ConfigStore {
     return result;
   }
 
-  async get(key: string): Promise<StoreEntry | undefined> {
-    this.rows.validate(this.db.getValues(DATA_VERSION)![0] as number);
+  async get(key: string, options?: ReadOptions): Promise<StoreEntry | undefined> {
+    if (options?.shareCheck) await this.sharedConfirmation();
+    else this.confirmRows();
     let row = this.rows.get(key);
     if (!row) {
       row = this.db.getValues(GET, key);
       if (row) this.rows.set(key, row);
     }
     return row && toEntry(row);
+  }
+
+  /** Makes the cached rows hold no other connection's commits: PRAGMA data_version says whether there were any. */
+  private confirmRows(): void {
+    this.rows.validate(this.db.getValues(DATA_VERSION)![0] as number);
+  }
+
+  /**
+   * One confirmRows for every read asked for during this turn of the event loop, made in its check phase: after all
+   * of them were asked for, so each one still sees every commit made before it was. Under load a turn takes in the
+   * requests of many connections, and the check (two lock system calls) is paid once for them all.
+   */
+  private sharedConfirmation(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.waitingForCheck.push(resolve) > 1) return;
+      setImmediate(() => {
+        const waiting = this.waitingForCheck;
+        this.waitingForCheck = [];
+        try {
+          this.confirmRows();
+        } catch {
+          // Rows that could not be confirmed are not served: each read asks SQLite itself, and fails as an unshared
+          // read would (a closed file, a broken disk).
+          this.rows.clear();
+        }
+        for (const read of waiting) read();
+      });
+    });
   }
 
   async list(prefix: string): Promise<StoreEntry[]> {

@@ -43,13 +43,20 @@ export function measuredStore(store: ConfigStore, engine: 'sqlite' | 'etcd'): Co
     };
   const put = timed(store.put.bind(store));
   const remove = timed(store.delete.bind(store));
-  // A Proxy rather than a class listing every method: everything but the writes is the store's own.
+  // A Proxy rather than a class listing every method: everything but the writes is the store's own, each method bound
+  // once (a read is on the path of nearly every request).
+  const bound = new Map<PropertyKey, unknown>([
+    ['put', put],
+    ['delete', remove],
+  ]);
   return new Proxy(store, {
     get(target, property) {
-      if (property === 'put') return put;
-      if (property === 'delete') return remove;
+      if (bound.has(property)) return bound.get(property);
       const value: unknown = Reflect.get(target, property, target);
-      return typeof value === 'function' ? value.bind(target) : value;
+      if (typeof value !== 'function') return value;
+      const method: unknown = value.bind(target);
+      bound.set(property, method);
+      return method;
     },
   });
 }

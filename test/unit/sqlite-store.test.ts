@@ -144,6 +144,46 @@ describe('point reads served from the rows read before (sqlite-row-cache.ts)', (
   });
 });
 
+describe('reads that share the check of their turn (ReadOptions.shareCheck)', () => {
+  it("see another connection's commit made before they were asked for, even within the turn of an earlier read", async () => {
+    const { store, dir } = freshStore();
+    await store.put('k', { v: 1 });
+    assert.deepEqual((await store.get('k', { shareCheck: true }))?.value, { v: 1 }, 'read and kept');
+    const other = new DatabaseSync(join(dir, 'config.db'));
+    try {
+      const before = store.get('k', { shareCheck: true });
+      other.prepare("UPDATE entries SET value = '{\"v\":2}' WHERE key = 'k'").run();
+      const after = store.get('k', { shareCheck: true });
+      assert.deepEqual((await after)?.value, { v: 2 }, 'a read asked for after the commit');
+      // Asked for before the commit, answered after it: either state is a right answer.
+      assert.ok([1, 2].includes(((await before)?.value as { v: number }).v));
+    } finally {
+      other.close();
+    }
+  });
+
+  it('many reads asked for in one turn are all answered, each with its own entry, and a later turn reads afresh', async () => {
+    const { store } = freshStore();
+    for (let i = 0; i < 20; i++) await store.put(`k${i}`, { i });
+    const reads = await Promise.all(Array.from({ length: 20 }, (_, i) => store.get(`k${i}`, { shareCheck: true })));
+    assert.deepEqual(reads.map((e) => e?.value), Array.from({ length: 20 }, (_, i) => ({ i })));
+    await store.put('k3', { i: 33 });
+    assert.deepEqual((await store.get('k3', { shareCheck: true }))?.value, { i: 33 });
+    assert.equal(await store.get('absent', { shareCheck: true }), undefined);
+  });
+});
+
+describe('a shared check that fails', () => {
+  it('fails the reads waiting for it, serves nothing it could not confirm, and the process lives on', async () => {
+    const { store } = freshStore();
+    await store.put('k', { v: 1 });
+    assert.deepEqual((await store.get('k', { shareCheck: true }))?.value, { v: 1 });
+    const read = store.get('k', { shareCheck: true });
+    await store.close();
+    await assert.rejects(read, /finalized|not open|closed/i);
+  });
+});
+
 describe('SqliteRowCache', () => {
   it('holds rows up to its capacity in characters, dropping the least recently read first', () => {
     const cache = new SqliteRowCache(25);
