@@ -31,6 +31,10 @@ const inFlight = new Gauge({ name: 'berth_http_requests_in_flight', help: 'HTTP 
 /** Routes outside /v1 and /v2 that are labelled by their own path. */
 export function httpMetrics(openPaths: readonly string[]): RequestHook {
   const open = new Set(openPaths);
+  const openRoute = (url: string, status: number) => {
+    const path = url.split('?', 1)[0]!;
+    return open.has(path) && status !== 404 ? path : 'unmatched';
+  };
   return (incoming, res) => {
     // Read at the answer's end: by then Express (or a plain read) has said which route the request took.
     const req = incoming as IncomingMessage & { originalUrl?: string; operation?: Operation; routeTemplate?: string };
@@ -38,8 +42,7 @@ export function httpMetrics(openPaths: readonly string[]): RequestHook {
     inFlight.inc();
     return () => {
       inFlight.dec();
-      const path = (req.originalUrl ?? req.url ?? '').split('?', 1)[0]!;
-      const route = req.operation?.template ?? req.routeTemplate ?? (open.has(path) && res.statusCode !== 404 ? path : 'unmatched');
+      const route = req.operation?.template ?? req.routeTemplate ?? openRoute(req.originalUrl ?? req.url ?? '', res.statusCode);
       const method = bounded(req.method ?? '', METHODS);
       requests.inc({ route, method, status: res.headersSent ? String(res.statusCode) : 'aborted' });
       duration.observe({ route, method }, secondsSince(start));

@@ -9,7 +9,8 @@ export function onEveryRequest(hooks: readonly RequestHook[]): (req: IncomingMes
   return (req, res) => {
     const answered = hooks.map((hook) => hook(req, res));
     // An answer's `close` comes after its `finish`, and alone when the client left first: one listener sees both.
-    res.once('close', () => {
+    // `on`, not `once`: `close` comes once, and `once` would wrap the listener anew for every request.
+    res.on('close', () => {
       for (const done of answered) done();
     });
   };
