@@ -1,4 +1,5 @@
-// One structured log line per request (a hook of request-hooks.ts), with a request id that honours and echoes X-Request-Id.
+// One structured log line per request (a hook of request-hooks.ts), with a request id that honours and echoes
+// X-Request-Id.
 // Credentials never reach the log: Authorization, cookies and secret-store tokens are redacted, and so are the values
 // of query parameters that carry credentials by their name (a client may put a token there; Berth never takes one).
 // Levels: `error` only for a bug (500); a client's mistake or a designed 502/503 (sealed secret store, unreachable
@@ -80,7 +81,6 @@ function logAnswered(logger: Logger, lines: Logger, req: LoggedRequest, res: Ser
 const LOGGER = Symbol('berth request logger');
 /** A request as Node hands it over; Express, when the request reaches it, adds `originalUrl` (a rewritten path there). */
 type LoggedRequest = IncomingMessage & { id: string; originalUrl?: string; [LOGGER]: { logger: Logger; bound?: Logger } };
-
 
 // `req.log` is a getter of Express's request prototype, not an own property defined on each request: that would take
 // every request object off V8's fast path (about 40 µs a request here).
