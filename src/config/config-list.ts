@@ -155,8 +155,19 @@ export class ConfigList<T extends object> {
 
   async get(key: string, options?: ReadOptions): Promise<Versioned<T>> {
     const entry = await this.store.get(this.storeKey(key), options);
-    if (!entry) throw notFound(`${this.describe(key)} does not exist`);
+    if (!entry) throw this.absent(key);
     return this.versioned(entry);
+  }
+
+  /** The entry as JSON text (ConfigStore.getJson) and its revision: for an answer that sends it as it is. */
+  async getJson(key: string, options?: ReadOptions): Promise<{ json: string; revision: number }> {
+    const entry = await this.store.getJson(this.storeKey(key), options);
+    if (!entry) throw this.absent(key);
+    return { json: entry.json, revision: entry.modRevision };
+  }
+
+  private absent(key: string): BerthError {
+    return notFound(`${this.describe(key)} does not exist`);
   }
 
   async create(candidate: unknown, options: WriteOptions = {}): Promise<WriteOutcome> {
@@ -188,7 +199,7 @@ export class ConfigList<T extends object> {
   async patch(key: string, patch: Patch, options: WriteOptions = {}): Promise<WriteOutcome> {
     for (let attempt = 1; ; attempt++) {
       const current = await this.store.get(this.storeKey(key));
-      if (!current) throw notFound(`${this.describe(key)} does not exist`);
+      if (!current) throw this.absent(key);
       checkPreconditions(this.describe(key), current?.modRevision, options.preconditions);
       const value = await this.checkAll(this.patched(current.value, patch), key);
       if (options.validateOnly) return { created: false };
@@ -209,7 +220,7 @@ export class ConfigList<T extends object> {
 
   async delete(key: string, options: WriteOptions = {}): Promise<void> {
     const current = await this.store.get(this.storeKey(key));
-    if (!current) throw notFound(`${this.describe(key)} does not exist`);
+    if (!current) throw this.absent(key);
     checkPreconditions(this.describe(key), current?.modRevision, options.preconditions);
     if (options.validateOnly) return;
     await this.store.delete(this.storeKey(key), options.preconditions ? { kind: 'mod-revision', revision: current.modRevision } : undefined, options.context);

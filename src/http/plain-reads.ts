@@ -13,16 +13,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Authenticator } from '../principal.js';
 import { bearerToken, isAllowed } from '../principal.js';
 import { operationCheck } from '../contract/operation-checks.js';
-import type { Versioned } from '../config/config-list.js';
 import type { ReadOptions } from '../store/config-store.js';
 import type { SealMonitor } from '../secrets/seal-monitor.js';
 import { sealedAnswer } from '../secrets/seal-gate.js';
 import { spellingProblem, type Operation, type operationTable } from './path-grammar.js';
 import { etagOf } from './preconditions.js';
 
-/** A config list's point read (ConfigList.get): the entry, or a throw when there is none. */
+/** A config list's point read (ConfigList.getJson): the entry as JSON text, or a throw when there is none. */
 export interface EntryReader {
-  get(key: string, options?: ReadOptions): Promise<Versioned<unknown>>;
+  getJson(key: string, options?: ReadOptions): Promise<{ json: string; revision: number }>;
 }
 
 export interface PlainReadChecks {
@@ -87,9 +86,9 @@ export class PlainReads {
       if (this.checks.seal && sealedAnswer(this.checks.seal)) return false;
       if (operationCheck(operation.template, operation.method)({ path: parameters, query: {}, mediaType: undefined, body: undefined })) return false;
       // Under load, the store checks once for the reads of every request this turn of the event loop took in.
-      const found = await entries.reader.get(parameters[entries.parameter]!, { shareCheck: true });
+      const found = await entries.reader.getJson(parameters[entries.parameter]!, { shareCheck: true });
       if (res.headersSent || res.destroyed) return true;
-      const body = JSON.stringify(found.value);
+      const body = found.json;
       // The request log and metrics label the request by its operation, as they do a request Express resolved.
       req.operation = operation;
       res.writeHead(200, { ETag: etagOf(found.revision), 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });

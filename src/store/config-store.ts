@@ -96,6 +96,11 @@ export interface ReadOptions {
 
 export interface ConfigStore {
   get(key: string, options?: ReadOptions): Promise<StoreEntry | undefined>;
+  /**
+   * The entry's value as JSON text, exactly `JSON.stringify` of the value `get` answers, and its revision: for an
+   * answer that sends the value as it is, without parsing it to write it again.
+   */
+  getJson(key: string, options?: ReadOptions): Promise<{ json: string; modRevision: number } | undefined>;
   /** Every entry whose key starts with `prefix`, in key order. */
   list(prefix: string): Promise<StoreEntry[]>;
   put(key: string, value: StoredValue, condition?: WriteCondition, context?: WriteContext): Promise<WriteResult>;

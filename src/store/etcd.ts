@@ -122,6 +122,11 @@ export class EtcdConfigStore implements ConfigStore {
     return kvs[0] && this.toEntry(kvs[0]);
   }
 
+  async getJson(key: string): Promise<{ json: string; modRevision: number } | undefined> {
+    const entry = await this.get(key);
+    return entry && { json: JSON.stringify(entry.value), modRevision: entry.modRevision };
+  }
+
   async list(prefix: string): Promise<StoreEntry[]> {
     const start = this.dataKey(prefix);
     const end = prefixEnd(start);

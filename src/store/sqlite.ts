@@ -10,6 +10,7 @@ import type { AuditRecord, AuditTrim, ConfigStore, ReadOptions, StoreChange, Sto
 
 // Reads take rows as values (see SqliteFile.getValues), in the order of these column lists.
 const ENTRY = 'key, value, create_rev, mod_rev, updated_at, context';
+const ENTRY_VALUE = 1;
 const ENTRY_MOD_REV = 3;
 const CHANGE = 'rev, key, type, value, at, context';
 const AUDIT = 'rev, key, type, at, previous_rev, context';
@@ -131,6 +132,18 @@ export class SqliteConfigStore implements ConfigStore {
   }
 
   async get(key: string, options?: ReadOptions): Promise<StoreEntry | undefined> {
+    const row = await this.row(key, options);
+    return row && toEntry(row);
+  }
+
+  async getJson(key: string, options?: ReadOptions): Promise<{ json: string; modRevision: number } | undefined> {
+    // The value column holds JSON.stringify of the value written (commit).
+    const row = await this.row(key, options);
+    return row && { json: row[ENTRY_VALUE] as string, modRevision: row[ENTRY_MOD_REV] as number };
+  }
+
+  /** The entry's row, from the rows read before when no other connection has committed since. */
+  private async row(key: string, options: ReadOptions | undefined): Promise<RowValues | undefined> {
     if (options?.shareCheck) await this.sharedConfirmation();
     else this.confirmRows();
     let row = this.rows.get(key);
@@ -138,7 +151,7 @@ export class SqliteConfigStore implements ConfigStore {
       row = this.db.getValues(GET, key);
       if (row) this.rows.set(key, row);
     }
-    return row && toEntry(row);
+    return row;
   }
 
   /** Makes the cached rows hold no other connection's commits: PRAGMA data_version says whether there were any. */

@@ -136,6 +136,21 @@ export function describeConfigStoreConformance(engine: string, fresh: () => Stor
       assert.equal(await store.get('nothing'), undefined);
     });
 
+    it('getJson answers the JSON text of the value get answers, with its revision, even across handles', async () => {
+      const { store, another } = fresh();
+      const value = { s: 'ünï\u0000cødé 🚢 \u202e \ud800 "q" \\', n: [0, -1.5, 1e300, 0.1], nested: { a: { b: [null, true, false, {}] } } };
+      const { revision } = await store.put('v', value);
+      for (const handle of [store, another()]) {
+        const text = await handle.getJson('v');
+        assert.equal(text?.json, JSON.stringify((await handle.get('v'))?.value));
+        assert.deepEqual(JSON.parse(text!.json), value);
+        assert.equal(text?.modRevision, revision);
+        assert.equal(await handle.getJson('nothing'), undefined);
+      }
+      const { revision: second } = await another().put('v', { replaced: true });
+      assert.deepEqual(await store.getJson('v', { shareCheck: true }), { json: '{"replaced":true}', modRevision: second });
+    });
+
     it('a write through one handle is read through another at once, with the same revisions', async () => {
       const { store, another } = fresh();
       const other = another();
