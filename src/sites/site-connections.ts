@@ -79,7 +79,8 @@ export class SiteConnections {
 
   private async site(name: string): Promise<Versioned<Site>> {
     try {
-      return await this.sites.get(name);
+      // Every forwarded request looks its site up: under load, the store checks once for all of a turn's.
+      return await this.sites.get(name, { shareCheck: true });
     } catch (e) {
       if (isBerthError(e) && e.kind === 'not-found') throw notFound(`unknown site '${name}': it is not in /v1/config/sites`, { site: name });
       throw e;

@@ -6,14 +6,17 @@
 // a `site` parameter.
 import type { Request, RequestHandler, Response } from 'express';
 import { rewriteQuery } from '../http/raw-query.js';
-import { isBerthError } from '../errors.js';
-import type { SiteConnections } from './site-connections.js';
+import { isBerthError, unavailable } from '../errors.js';
+import { SITE_RETRY_AFTER_SECONDS, type SiteConnections } from './site-connections.js';
 import { siteMetrics } from './site-metrics.js';
 
 /** Request headers that mean the same at the site; credentials are the tower's own, set by SiteConnections. */
 const FORWARDED_REQUEST_HEADERS = ['accept', 'content-type', 'if-match', 'if-none-match'];
 /** Answer headers handed back with the site's status and body. */
 const RETURNED_RESPONSE_HEADERS = ['content-type', 'content-length', 'etag', 'retry-after', 'location', 'link', 'cache-control'];
+
+/** Answers up to this size (by their Content-Length) are gathered and sent in one write. */
+const GATHERED_ANSWER_BYTES = 256 * 1024;
 
 /** Operations that answer only when their work is done: a pull copies an image, garbage collection walks blobs. */
 const LONG_OPERATIONS: ReadonlySet<string> = new Set([
@@ -90,14 +93,34 @@ export function siteForwarding(ownName: string, connections: SiteConnections): R
       throw e;
     }
     siteMetrics.forwarded(site, answer.statusCode);
-    res.status(answer.statusCode);
-    for (const name of RETURNED_RESPONSE_HEADERS) {
-      const value = answer.headers[name];
-      if (value === undefined) continue;
-      if (typeof value === 'string' && name === 'location') res.set(name, towerLocation(value, site));
-      else if (typeof value === 'string' && name === 'link') res.set(name, towerLink(value, site));
-      else res.set(name, value);
+    const answerHeaders = () => {
+      res.status(answer.statusCode);
+      for (const name of RETURNED_RESPONSE_HEADERS) {
+        const value = answer.headers[name];
+        if (value === undefined) continue;
+        if (typeof value === 'string' && name === 'location') res.set(name, towerLocation(value, site));
+        else if (typeof value === 'string' && name === 'link') res.set(name, towerLink(value, site));
+        else res.set(name, value);
+      }
+    };
+    const length = Number(answer.headers['content-length']);
+    if (Number.isSafeInteger(length) && length <= GATHERED_ANSWER_BYTES) {
+      // A small answer of known length is gathered and sent with its headers in one write: a piped one costs a
+      // system call (and a wake-up of the client) for the headers and for each chunk.
+      const chunks: Buffer[] = [];
+      answer.body.on('data', (chunk: Buffer) => chunks.push(chunk));
+      answer.body.once('error', (e: unknown) => {
+        // Nothing is out yet: the client gets the 503 of a site that did not answer, unless it is the one that left
+        // (which aborted the request).
+        if (!res.destroyed) next(unavailable(`site '${site}' broke off its answer: ${(e as Error).message}`, SITE_RETRY_AFTER_SECONDS, { site, kind: 'broke-off' }));
+      });
+      answer.body.once('end', () => {
+        answerHeaders();
+        res.end(Buffer.concat(chunks));
+      });
+      return;
     }
+    answerHeaders();
     // Piped by hand rather than with stream.pipeline(), which builds an AbortError with a stack trace for its own
     // AbortController at the end of every answer (about 15 µs a request here). A client going away aborts the request
     // to the site (above), which ends the body with an error.

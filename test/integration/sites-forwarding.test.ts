@@ -129,6 +129,35 @@ describe('forwarding', () => {
     assert.equal(allowed.status, 200, allowed.text);
   });
 
+  it('an answer the site breaks off is a 503 when nothing was sent yet, and cut short when its start was', async () => {
+    // A "site" that announces a body and closes the connection a few bytes into it.
+    const cert = issueServerCertificate(ca, 'breaks-off');
+    let announced = 0;
+    const breaksOff = createServer({ key: cert.keyPem, cert: cert.certPem }, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(announced) });
+      res.write('["half', () => res.socket?.destroy());
+    });
+    servers.push(breaksOff);
+    await new Promise<void>((resolve) => breaksOff.listen(0, '127.0.0.1', () => resolve()));
+    const url = `https://127.0.0.1:${(breaksOff.address() as AddressInfo).port}`;
+    assert.equal((await tower.api.patch('/v1/config/sites/edge', { 'api-url': url, 'ca-cert': ca.certPem })).status, 204);
+    try {
+      // Small enough to be gathered before anything goes to the client.
+      announced = 1000;
+      const small = await tower.api.get(`${REGISTRY_STATES}?site=edge`);
+      assert.equal(small.status, 503, small.text);
+      assert.match(errorMessage(small), /site 'edge' broke off its answer/);
+      assert.equal(small.headers.get('retry-after'), '5');
+      // Too large to gather: its status line is out before the break, and the client sees the body cut short.
+      announced = 4 * 1024 * 1024;
+      const large = await fetch(`${tower.berth.url}${REGISTRY_STATES}?site=edge`, { headers: { authorization: `Bearer ${tower.berth.adminToken}` } });
+      assert.equal(large.status, 200);
+      await assert.rejects(large.arrayBuffer());
+    } finally {
+      assert.equal((await tower.api.patch('/v1/config/sites/edge', { 'api-url': edge.url, 'ca-cert': null })).status, 204);
+    }
+  });
+
   it('site is not a parameter of configuration; a malformed site name is a 400', async () => {
     assert.equal((await tower.api.get(`${REGISTRIES}?site=edge`)).status, 400);
     assert.equal((await tower.api.get(`${REGISTRY_STATES}?site=Not_A_Name`)).status, 400);
