@@ -53,3 +53,16 @@ export function rssMiB(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number 
   if (!match) throw new Error(`no ${field} in /proc/${pid}/status`);
   return Number(match[1]) / 1024;
 }
+
+/**
+ * `next`, a later step of a bench's set-up, with `started` (a server already running, such as a docker-registry)
+ * stopped first if it fails: the step that fails would otherwise leave that server running after the bench has exited.
+ */
+export async function orStop<T>(started: { stop(): Promise<unknown> }, next: Promise<T>): Promise<T> {
+  try {
+    return await next;
+  } catch (e) {
+    await started.stop();
+    throw e;
+  }
+}

@@ -10,7 +10,7 @@ import { startBerth } from '../test/helpers/berth.js';
 import { startDockerRegistry } from '../test/helpers/docker-registry.js';
 import { pushManyTags } from '../test/helpers/oci-images.js';
 import { runSkopeo } from '../test/helpers/skopeo.js';
-import { reportFigure } from './figures.js';
+import { orStop, reportFigure } from './figures.js';
 
 const TAGS = 100;
 const REPOSITORY = 'bench/list-images';
@@ -44,7 +44,7 @@ async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Prom
 const registry = await startDockerRegistry({ auth: { kind: 'none' } });
 const certDir = mkdtempSync(join(tmpdir(), 'berth-bench-certs-'));
 writeFileSync(join(certDir, 'ca.crt'), registry.caCertPem);
-const berth = await startBerth({ env: { BERTH_LOG_LEVEL: 'warn' } });
+const berth = await orStop(registry, startBerth({ env: { BERTH_LOG_LEVEL: 'warn' } }));
 try {
   const tags = Array.from({ length: TAGS }, (_, i) => `v${String(i).padStart(3, '0')}`);
   const pushed = await pushManyTags({ address: registry.address, caCertPem: registry.caCertPem }, REPOSITORY, tags);

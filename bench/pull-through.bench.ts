@@ -18,7 +18,7 @@ import { buildSinglePlatformImage, pushImage } from '../test/helpers/oci-images.
 import { startRegistryProxy } from '../test/helpers/registry-proxy.js';
 import { createCertificateAuthority } from '../test/helpers/tls.js';
 import { Agent, request } from 'undici';
-import { median, reportFigure } from './figures.js';
+import { median, orStop, reportFigure } from './figures.js';
 
 const MiB = 1024 * 1024;
 // ctr reports on a 100 ms progress tick, so each time is rounded up to one: five runs make the median worth more.
@@ -45,9 +45,9 @@ function report(label: string, name: string, times: Times): void {
 
 const work = mkdtempSync(join(tmpdir(), 'berth-pull-through-bench-'));
 const registry = await startDockerRegistry({ auth: { kind: 'none' } });
-const image = await buildSinglePlatformImage({ seed: `pull-through-bench-${Date.now()}`, layerSizes: Array(4).fill(25 * MiB) });
-await pushImage(image, { address: registry.address, caCertPem: registry.caCertPem }, 'bench/app', 'v1');
-const berth = await startBerth({ env: { BERTH_REGISTRY_ANONYMOUS_PULL: 'true', BERTH_LOG_LEVEL: 'warn' } });
+const image = await orStop(registry, buildSinglePlatformImage({ seed: `pull-through-bench-${Date.now()}`, layerSizes: Array(4).fill(25 * MiB) }));
+await orStop(registry, pushImage(image, { address: registry.address, caCertPem: registry.caCertPem }, 'bench/app', 'v1'));
+const berth = await orStop(registry, startBerth({ env: { BERTH_REGISTRY_ANONYMOUS_PULL: 'true', BERTH_LOG_LEVEL: 'warn' } }));
 const admin = { authorization: `Bearer ${berth.adminToken}`, 'content-type': 'application/json' };
 const call = async (method: string, path: string, body?: unknown) => {
   const res = await fetch(`${berth.url}${path}`, { method, headers: admin, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });

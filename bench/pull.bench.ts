@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { startBerth, type BerthProcess } from '../test/helpers/berth.js';
 import { startDockerRegistry, type RunningRegistry } from '../test/helpers/docker-registry.js';
 import { buildSinglePlatformImage, pushImage, type BuiltImage } from '../test/helpers/oci-images.js';
-import { machineLoad, median, reportFigure, rssMiB } from './figures.js';
+import { machineLoad, median, orStop, reportFigure, rssMiB } from './figures.js';
 
 const execFileAsync = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -73,7 +73,7 @@ const fmt = (n: number, digits = 2) => n.toFixed(digits);
 async function main(): Promise<void> {
   const workDir = mkdtempSync(join(tmpdir(), 'berth-pull-bench-'));
   const registry = await startDockerRegistry({ auth: { kind: 'none' } });
-  const berth = await startBerth({ env: { BERTH_LOG_LEVEL: 'warn' } });
+  const berth = await orStop(registry, startBerth({ env: { BERTH_LOG_LEVEL: 'warn' } }));
   const images: BuiltImage[] = [];
   try {
     const certDir = join(workDir, 'certs');
