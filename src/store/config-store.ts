@@ -94,13 +94,19 @@ export interface ReadOptions {
   shareCheck?: boolean;
 }
 
+/** An entry's value as the JSON text it is stored as, and its revision (ConfigStore.getJson). */
+export interface StoredJson {
+  json: string;
+  modRevision: number;
+}
+
 export interface ConfigStore {
   get(key: string, options?: ReadOptions): Promise<StoreEntry | undefined>;
   /**
    * The entry's value as JSON text, exactly `JSON.stringify` of the value `get` answers, and its revision: for an
    * answer that sends the value as it is, without parsing it to write it again.
    */
-  getJson(key: string, options?: ReadOptions): Promise<{ json: string; modRevision: number } | undefined>;
+  getJson(key: string, options?: ReadOptions): Promise<StoredJson | undefined>;
   /** Every entry whose key starts with `prefix`, in key order. */
   list(prefix: string): Promise<StoreEntry[]>;
   put(key: string, value: StoredValue, condition?: WriteCondition, context?: WriteContext): Promise<WriteResult>;

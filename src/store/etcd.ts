@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { Etcd3, isRecoverableError, type ICompare, type IKeyValue, type IRequestOp, type ITxnRequest, type ITxnResponse } from 'etcd3';
 import { BerthError, isBerthError, notFound, unavailable } from '../errors.js';
 import { checkWriteCondition } from './write-condition.js';
-import type { AuditRecord, AuditTrim, ConfigStore, StoreChange, StoreEntry, StoredValue, WriteCondition, WriteContext, WriteResult } from './config-store.js';
+import type { AuditRecord, AuditTrim, ConfigStore, StoreChange, StoreEntry, StoredJson, StoredValue, WriteCondition, WriteContext, WriteResult } from './config-store.js';
 import { RangeWatch, type RevisionEvents } from './etcd-watch.js';
 import { clientOptions, type EtcdStoreSettings } from './etcd-connection.js';
 import { EtcdAuditLog } from './etcd-audit-log.js';
@@ -122,7 +122,7 @@ export class EtcdConfigStore implements ConfigStore {
     return kvs[0] && this.toEntry(kvs[0]);
   }
 
-  async getJson(key: string): Promise<{ json: string; modRevision: number } | undefined> {
+  async getJson(key: string): Promise<StoredJson | undefined> {
     const entry = await this.get(key);
     return entry && { json: JSON.stringify(entry.value), modRevision: entry.modRevision };
   }

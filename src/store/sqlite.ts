@@ -6,7 +6,7 @@ import { notFound } from '../errors.js';
 import { checkWriteCondition } from './write-condition.js';
 import { SqliteFile, type RowValues } from './sqlite-file.js';
 import { SqliteRowCache } from './sqlite-row-cache.js';
-import type { AuditRecord, AuditTrim, ConfigStore, ReadOptions, StoreChange, StoreEntry, StoredValue, WriteCondition, WriteContext, WriteResult } from './config-store.js';
+import type { AuditRecord, AuditTrim, ConfigStore, ReadOptions, StoreChange, StoreEntry, StoredJson, StoredValue, WriteCondition, WriteContext, WriteResult } from './config-store.js';
 
 // Reads take rows as values (see SqliteFile.getValues), in the order of these column lists.
 const ENTRY = 'key, value, create_rev, mod_rev, updated_at, context';
@@ -136,7 +136,7 @@ export class SqliteConfigStore implements ConfigStore {
     return row && toEntry(row);
   }
 
-  async getJson(key: string, options?: ReadOptions): Promise<{ json: string; modRevision: number } | undefined> {
+  async getJson(key: string, options?: ReadOptions): Promise<StoredJson | undefined> {
     // The value column holds JSON.stringify of the value written (commit).
     const row = await this.row(key, options);
     return row && { json: row[ENTRY_VALUE] as string, modRevision: row[ENTRY_MOD_REV] as number };
