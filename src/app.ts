@@ -200,14 +200,16 @@ export function createApp(parts: AppParts): BerthApp {
   app.use((req, _res, next) => next(notFound(`no such resource: ${req.method} ${req.path}`)));
   app.use(errorResponder);
 
-  const plainReads = new PlainReads({ resolve: operations, authenticator: parts.authenticator, seal: parts.secrets?.monitor });
+  const plainReads = new PlainReads({ resolve: operations, authenticator: parts.authenticator, seal: parts.secrets?.monitor, logger: parts.logger });
   plainReads.add('/v1/config/image-registry/remote-registries', imageRegistry.registries);
   plainReads.add('/v1/config/sites', sites.lists.sites);
   plainReads.add('/v1/config/image-registry/site-images', sites.lists.siteImages);
+  plainReads.forwardWith(sites.forwarder);
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     onArrival(req, res);
     if (!plainReads.accepts(req)) return app(req, res);
-    void plainReads.answer(req, res).then((answered) => answered || app(req, res));
+    // The request log (onArrival) gave it its id.
+    void plainReads.answer(req as IncomingMessage & { id: string }, res).then((answered) => answered || app(req, res));
   };
   return {
     listener,

@@ -1,8 +1,10 @@
 // The one place where errors become HTTP: a status code per error kind and the error body of the API conventions
 // (`errors: [{error-message, error-info}]`), negotiated like any answer. Anything unexpected is a logged 500.
+import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, Request, Response } from 'express';
+import type { Logger } from 'pino';
 import { BerthError, resourceExhaustion, type ErrorKind } from '../errors.js';
-import { answerFormat, serialize } from './answer.js';
+import { answerFormat, serialize, type AnswerFormat } from './answer.js';
 
 const STATUS: Record<ErrorKind, number> = {
   'invalid-input': 400,
@@ -31,17 +33,23 @@ export const errorBodyOf = (error: BerthError) => ({ errors: [{ 'error-message':
 /** What a client is told of an unexpected error (a bug): nothing of it but that it happened. */
 export const internalError = () => new BerthError('internal', 'internal error: a bug in Berth; the request id identifies it in the log');
 
+/** Writes `error`'s answer in `format` on Node's response (Express's, or a plain read's before Express). */
+export function writeErrorAnswer(res: ServerResponse, error: BerthError, format: AnswerFormat): void {
+  const body = serialize(errorBodyOf(error), format);
+  if (error.kind === 'unauthenticated') res.setHeader('WWW-Authenticate', 'Bearer realm="berth"');
+  if (error.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(Math.ceil(error.retryAfterSeconds)));
+  res.writeHead(STATUS[error.kind], { 'Content-Type': `${format.mediaType}; charset=utf-8`, 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
 function writeError(req: Request, res: Response, error: BerthError): void {
-  const status = STATUS[error.kind];
-  if (error.kind === 'unauthenticated') res.set('WWW-Authenticate', 'Bearer realm="berth"');
-  if (error.retryAfterSeconds !== undefined) res.set('Retry-After', String(Math.ceil(error.retryAfterSeconds)));
   let format;
   try {
     format = answerFormat(req);
   } catch {
     format = { mediaType: 'application/json', yaml: false };
   }
-  res.status(status).type(`${format.mediaType}; charset=utf-8`).send(serialize(errorBodyOf(error), format));
+  writeErrorAnswer(res, error, format);
 }
 
 /**
@@ -50,7 +58,7 @@ function writeError(req: Request, res: Response, error: BerthError): void {
  * that it happened. The machine's failure is not the client's: the request's log line carries its cause, at error
  * level, once; a bug is logged here.
  */
-export function failureOf(err: unknown, req: Request, res: Response): BerthError {
+export function failureOf(err: unknown, req: { log?: Logger }, res: ServerResponse & { err?: Error }): BerthError {
   const exhausted = resourceExhaustion(err);
   if (exhausted) {
     res.err = err as Error;

@@ -15,19 +15,29 @@ const REPOSITORIES = '/v1/state/image-registry/repositories/';
  * segments are the sub-resource (`tags/{tag}`, `images/{digest}`); for reads every segment is the name, since no
  * read exists below a repository. Mounted on the app after the path grammar has refused other spellings (so the
  * segments joined here are never empty or dot segments) and before /v1 resolves the path to a contract operation,
- * so both forms get the same access check and validation.
+ * so both forms get the same access check and validation. A plain read (http/plain-reads.ts) resolves the same form.
+ *
+ * `url` (a raw path and query) in the contract's form for `method`: itself unless it names a repository with plain
+ * slashes.
  */
-export const canonicalRepositoryPaths: RequestHandler = (req, _res, next) => {
-  const queryAt = req.url.indexOf('?');
-  const path = queryAt === -1 ? req.url : req.url.slice(0, queryAt);
-  if (!path.startsWith(REPOSITORIES)) return next();
+export function canonicalRepositoryUrl(method: string, url: string): string {
+  const queryAt = url.indexOf('?');
+  const path = queryAt === -1 ? url : url.slice(0, queryAt);
+  if (!path.startsWith(REPOSITORIES)) return url;
   const segments = path.slice(REPOSITORIES.length).split('/');
-  const subResource = req.method === 'DELETE' && segments.length >= 3 && ['tags', 'images'].includes(segments.at(-2)!) ? segments.splice(-2) : [];
-  if (segments.length < 2) return next();
-  const canonical = `${REPOSITORIES}${[segments.join('%2F'), ...subResource].join('/')}${queryAt === -1 ? '' : req.url.slice(queryAt)}`;
-  // The validator matches on originalUrl, the routers on url: both must see the same path.
-  req.url = canonical;
-  req.originalUrl = canonical;
+  const subResource = method === 'DELETE' && segments.length >= 3 && ['tags', 'images'].includes(segments.at(-2)!) ? segments.splice(-2) : [];
+  if (segments.length < 2) return url;
+  return `${REPOSITORIES}${[segments.join('%2F'), ...subResource].join('/')}${queryAt === -1 ? '' : url.slice(queryAt)}`;
+}
+
+/** Rewrites the request's URL to canonicalRepositoryUrl's form. */
+export const canonicalRepositoryPaths: RequestHandler = (req, _res, next) => {
+  const canonical = canonicalRepositoryUrl(req.method, req.url);
+  if (canonical !== req.url) {
+    // The validator matches on originalUrl, the routers on url: both must see the same path.
+    req.url = canonical;
+    req.originalUrl = canonical;
+  }
   next();
 };
 

@@ -52,9 +52,9 @@ export function fanOutRoute(sites: ConfigList<Site>, fanOut: FanOut, ownName: st
       method: req.method,
       pathAndQuery: withoutSiteParameter(req.originalUrl),
       // Each site answers in JSON, whatever the client asked for: the tower composes one answer from them all.
-      headers: { ...siteRequestHeaders(req, ownName), accept: 'application/json' },
+      headers: { ...siteRequestHeaders(req, ownName, body), accept: 'application/json' },
       ...(body ? { body } : {}),
-      long: isLongOperation(req),
+      long: isLongOperation(req.method, req.operation!.template),
       succeeded: succeededFor(req.operation!.template),
     };
     const results: SiteResult[] = [];

@@ -11,7 +11,7 @@ import { siteRoutes, type ReplicationStateAnswer } from './routes.js';
 import { siteSpec, type Site } from './site.js';
 import { SiteConnections } from './site-connections.js';
 import { SiteContacts } from './site-contacts.js';
-import { siteForwarding } from './site-forwarding.js';
+import { SiteForwarder, siteForwarding } from './site-forwarding.js';
 import { SiteStates } from './site-states.js';
 import { TowerClient, type TowerSettings } from './tower-client.js';
 import { towerManagedConfig } from './tower-managed-config.js';
@@ -62,6 +62,8 @@ export interface Sites {
   beforeBody: RequestHandler[];
   /** For /v1 after contract validation, before the routes: `?sites=` fan-out, then `?site=` forwarding. */
   forwarding: RequestHandler[];
+  /** Carries a request out at a site (`?site=`): for the plain GETs answered without Express (http/plain-reads.ts). */
+  forwarder: SiteForwarder;
   routes: Router;
   /** The configuration lists of sites, for the reads answered without Express (http/plain-reads.ts). */
   lists: { sites: ConfigList<Site>; siteImages: ConfigList<SiteImages> };
@@ -74,6 +76,7 @@ export function createSites(options: SitesOptions): Sites {
   const { store, siteName, tower } = options;
   const sites = new ConfigList<Site>(store, siteSpec(siteName, options.allowHttp), options.documentBounds);
   const connections = new SiteConnections(sites, options.secrets, options.allowHttp);
+  const forwarder = new SiteForwarder(siteName, connections);
   const contacts = new SiteContacts();
   const feed = new ChangeFeed(store);
   const replicatorOptions = options.replicator ?? DEFAULT_REPLICATOR_OPTIONS;
@@ -131,7 +134,8 @@ export function createSites(options: SitesOptions): Sites {
 
   return {
     beforeBody: tower ? [towerManagedConfig(siteName, tower.url)] : [],
-    forwarding: [fanOutRoute(sites, new FanOut(connections, options.fanOut ?? DEFAULT_FAN_OUT_OPTIONS), siteName), siteForwarding(siteName, connections)],
+    forwarding: [fanOutRoute(sites, new FanOut(connections, options.fanOut ?? DEFAULT_FAN_OUT_OPTIONS), siteName), siteForwarding(forwarder)],
+    forwarder,
     routes: siteRoutes({ sites, states, contacts, feed, replicationState, siteImages, siteImagesStates, reports }),
     lists: { sites, siteImages },
     drain: () => feed.drain(),

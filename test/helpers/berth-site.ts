@@ -110,7 +110,14 @@ export async function startTower(options: TowerOptions = {}): Promise<RunningTow
   await vaultClient(vault.addr, vaultToken).mount({ mount_point: SITE_TOKENS_MOUNT, type: 'kv', options: { version: '2' } });
   const adminToken = randomToken('tower-admin');
   const env = { VAULT_ADDR: vault.addr, VAULT_TOKEN: vaultToken, ...options.env };
-  const running = await RestartableBerth.start(mkdtempSync(join(tmpdir(), 'berth-tower-')), adminToken, env);
+  let running: RestartableBerth;
+  try {
+    running = await RestartableBerth.start(mkdtempSync(join(tmpdir(), 'berth-tower-')), adminToken, env);
+  } catch (e) {
+    // A tower that did not start (a stale dist/) leaves no vault-dev behind to hold the test process open.
+    await vault.stop();
+    throw e;
+  }
   return {
     get berth() {
       return running.berth;
@@ -154,7 +161,13 @@ export async function startSite(tower: RunningTower, name: string, options: Site
     ...(vault && vaultToken ? { VAULT_ADDR: vault.addr, VAULT_TOKEN: vaultToken } : {}),
     ...options.env,
   };
-  const running = await RestartableBerth.start(mkdtempSync(join(tmpdir(), `berth-site-${name}-`)), adminToken, env);
+  let running: RestartableBerth;
+  try {
+    running = await RestartableBerth.start(mkdtempSync(join(tmpdir(), `berth-site-${name}-`)), adminToken, env);
+  } catch (e) {
+    await vault?.stop();
+    throw e;
+  }
   const url = running.berth.url;
   if (options.register ?? true) {
     await vaultClient(tower.vault.addr, tower.vaultToken).write(`${SITE_TOKENS_MOUNT}/data/${name}`, { data: { token: adminToken } });

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Api, errorMessage, type ApiResponse } from '../helpers/api.js';
 import { startBerth } from '../helpers/berth.js';
-import { converged, startSite, startTower, type RunningSite, type RunningTower } from '../helpers/berth-site.js';
+import { converged, SITE_TOKENS_MOUNT, startSite, startTower, type RunningSite, type RunningTower } from '../helpers/berth-site.js';
+import { eventually } from '../helpers/eventually.js';
 import { closeAll } from '../helpers/close-all.js';
 import { assertMatchesContract } from '../helpers/contract.js';
 import { freePort } from '../helpers/free-port.js';
@@ -161,6 +162,64 @@ describe('forwarding', () => {
   it('site is not a parameter of configuration; a malformed site name is a 400', async () => {
     assert.equal((await tower.api.get(`${REGISTRIES}?site=edge`)).status, 400);
     assert.equal((await tower.api.get(`${REGISTRY_STATES}?site=Not_A_Name`)).status, 400);
+  });
+});
+
+describe('plain GETs with ?site=, carried out before Express (src/http/plain-reads.ts)', () => {
+  /** Headers that differ from one answer to the next whoever gives it. */
+  const PER_ANSWER = new Set(['date', 'x-request-id', 'keep-alive', 'connection']);
+  const lasting = (headers: Headers) => [...headers].filter(([name]) => !PER_ANSWER.has(name));
+
+  /** The same GET as a plain request and with an Accept only Express negotiates (sent on to the site as it is). */
+  async function bothWays(path: string, api: Api = tower.api): Promise<ApiResponse> {
+    const plain = await api.get(path);
+    const negotiated = await api.get(path, { accept: 'application/json;q=1' });
+    assert.equal(plain.status, negotiated.status, `${path}: ${plain.text}`);
+    assert.deepEqual(lasting(plain.headers), lasting(negotiated.headers), path);
+    assert.equal(plain.text, negotiated.text, path);
+    return plain;
+  }
+
+  it('answers as the Express path does: the site\'s answers, an unknown site, a site that does not answer', async () => {
+    assert.equal((await bothWays(`${REGISTRY_STATES}?site=edge`)).status, 200);
+    assert.equal((await bothWays(`${REGISTRY_STATES}/missing.example.com?site=edge`)).status, 404);
+    // A repository name with plain slashes goes to the site in the contract's form (`team%2Fapp`) either way (a path
+    // the contract check of these tests' client does not take).
+    const repository = await bothWays('/v1/state/image-registry/repositories/team/app?site=edge', new Api(tower.berth.url, tower.berth.adminToken));
+    assert.equal(repository.status, 404, repository.text);
+    assert.match(errorMessage(repository), /team\/app/);
+    const unknown = await bothWays(`${REGISTRY_STATES}?site=nowhere`);
+    assert.equal(unknown.status, 404);
+    assert.match(errorMessage(unknown), /unknown site 'nowhere'/);
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    assert.equal((await tower.api.put('/v1/config/sites/gone', { name: 'gone', 'api-url': closed, vault: SITE_TOKENS_MOUNT, secret: 'edge' })).status, 201);
+    try {
+      const gone = await bothWays(`${REGISTRY_STATES}?site=gone`);
+      assert.equal(gone.status, 503, gone.text);
+      assert.equal(gone.headers.get('retry-after'), '5');
+      assert.match(errorMessage(gone), /site 'gone' at http:\/\/127\.0\.0\.1:\d+ is unreachable: connection refused/);
+    } finally {
+      assert.equal((await tower.api.delete('/v1/config/sites/gone')).status, 204);
+    }
+  });
+
+  it('logs and counts a plain forwarded GET as it does one Express carried out', async () => {
+    const metric = async (pattern: RegExp) => {
+      const text = await (await fetch(`${tower.berth.url}/metrics`, { headers: { authorization: `Bearer ${tower.berth.adminToken}` } })).text();
+      return Number(text.match(pattern)?.[1] ?? 0);
+    };
+    const forwarded = /berth_site_forwarded_requests_total\{site="edge",status="200"\} (\d+)/;
+    const routed = /berth_http_requests_total\{route="\/v1\/state\/image-registry\/remote-registries",method="GET",status="200"\} (\d+)/;
+    const before = [await metric(forwarded), await metric(routed)];
+    assert.equal((await tower.api.get(`${REGISTRY_STATES}?site=edge`)).status, 200);
+    assert.deepEqual([await metric(forwarded), await metric(routed)], [before[0]! + 1, before[1]! + 1]);
+    // The tower logs at warn here: a 404 of an unknown site has its line.
+    const id = `plain-forward-${Date.now()}`;
+    assert.equal((await tower.api.get(`${REGISTRY_STATES}?site=nowhere`, { headers: { 'x-request-id': id } })).status, 404);
+    await eventually('the plain forwarded GET logged', async () => tower.berth.output().includes(`"id":"${id}"`));
+    const line = JSON.parse(tower.berth.output().split('\n').find((l) => l.includes(`"id":"${id}"`))!) as Record<string, unknown>;
+    assert.deepEqual(line.req, { id, method: 'GET', url: `${REGISTRY_STATES}?site=nowhere`, remoteAddress: '127.0.0.1' });
+    assert.deepEqual(line.res, { statusCode: 404 });
   });
 });
 
