@@ -30,7 +30,7 @@ export interface EntryReader {
 }
 
 /** What carries a request out at a site (sites/site-forwarding.ts): it writes the site's answer, or rejects having written nothing. */
-export interface SiteForwarder {
+export interface SiteCarrier {
   /** This Berth's own site name: Express serves a request naming it. */
   readonly ownName: string;
   forward(
@@ -66,7 +66,7 @@ const NOT_PLAIN_HEADERS = ['if-match', 'if-none-match', 'if-modified-since', 'if
 export class PlainReads {
   /** The entry readers by the path template of their entries (`/v1/config/sites/{site-name}`). */
   private readonly readers = new Map<string, { parameter: string; reader: EntryReader }>();
-  private forwarder: SiteForwarder | undefined;
+  private forwarder: SiteCarrier | undefined;
 
   constructor(private readonly checks: PlainReadChecks) {}
 
@@ -85,7 +85,7 @@ export class PlainReads {
   }
 
   /** Answers plain GETs with `?site=` by carrying them out at the site with `forwarder`. */
-  forwardWith(forwarder: SiteForwarder): void {
+  forwardWith(forwarder: SiteCarrier): void {
     this.forwarder = forwarder;
   }
 
@@ -112,7 +112,7 @@ export class PlainReads {
     if (site !== undefined) {
       // From here on the answer is this path's: handing the request to Express would send it to the site twice.
       req.operation = operation;
-      await this.forwarded(site, req, { method: 'GET', template: operation.template, url: `${path}?site=${site}` }, res);
+      await this.forwarded(site, req, { method: 'GET', template: operation.template, url: path }, res);
       return true;
     }
     try {

@@ -86,7 +86,7 @@ export interface CarriedRequest {
   method: string;
   /** The contract path template of its operation, e.g. `/v1/state/image-registry/pull`. */
   template: string;
-  /** The request's path and query as the client sent them; `site=` is taken out here. */
+  /** The request's path and query as the client sent them (or its path alone); `site=` is taken out here. */
   url: string;
   body?: Buffer | undefined;
 }
