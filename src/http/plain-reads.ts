@@ -165,7 +165,7 @@ export class PlainReads {
       await this.forwarder!.forward(site, req, request, res, (e) => log().warn({ site, err: e }, 'the answer from the site broke off'));
     } catch (e) {
       // A client that left aborted the request to the site: nobody to answer.
-      if (!res.headersSent && !res.destroyed) writeErrorAnswer(res, failureOf(e, { get log() { return log(); } }, res), JSON_FORMAT);
+      if (!res.headersSent && !res.destroyed) writeErrorAnswer(res, failureOf(e, { log: log() }, res), JSON_FORMAT);
     }
   }
 }

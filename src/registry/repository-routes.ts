@@ -10,15 +10,11 @@ import { strictRouter } from '../http/path-grammar.js';
 const REPOSITORIES = '/v1/state/image-registry/repositories/';
 
 /**
- * Repository names hold slashes. The contract's form is one path segment with each `/` as `%2F`; the name written
- * with plain slashes is rewritten to that form before contract validation and routing. For DELETE the last two
- * segments are the sub-resource (`tags/{tag}`, `images/{digest}`); for reads every segment is the name, since no
- * read exists below a repository. Mounted on the app after the path grammar has refused other spellings (so the
- * segments joined here are never empty or dot segments) and before /v1 resolves the path to a contract operation,
- * so both forms get the same access check and validation. A plain read (http/plain-reads.ts) resolves the same form.
- *
  * `url` (a raw path and query) in the contract's form for `method`: itself unless it names a repository with plain
- * slashes.
+ * slashes. Repository names hold slashes. The contract's form is one path segment with each `/` as `%2F`; the name
+ * written with plain slashes is rewritten to that form before contract validation and routing. For DELETE the last
+ * two segments are the sub-resource (`tags/{tag}`, `images/{digest}`); for reads every segment is the name, since no
+ * read exists below a repository.
  */
 export function canonicalRepositoryUrl(method: string, url: string): string {
   const queryAt = url.indexOf('?');
@@ -30,7 +26,12 @@ export function canonicalRepositoryUrl(method: string, url: string): string {
   return `${REPOSITORIES}${[segments.join('%2F'), ...subResource].join('/')}${queryAt === -1 ? '' : url.slice(queryAt)}`;
 }
 
-/** Rewrites the request's URL to canonicalRepositoryUrl's form. */
+/**
+ * Rewrites the request's URL to canonicalRepositoryUrl's form. Mounted on the app after the path grammar has refused
+ * other spellings (so the segments joined are never empty or dot segments) and before /v1 resolves the path to a
+ * contract operation, so both forms get the same access check and validation. A plain read (http/plain-reads.ts)
+ * resolves the same form.
+ */
 export const canonicalRepositoryPaths: RequestHandler = (req, _res, next) => {
   const canonical = canonicalRepositoryUrl(req.method, req.url);
   if (canonical !== req.url) {
