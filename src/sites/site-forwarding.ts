@@ -162,7 +162,7 @@ function gathered(body: SiteResponse['body'], site: string): Promise<Buffer> {
 }
 
 /** The request as the tower carries it out at a site: Express's view of it, after contract validation. */
-export const carriedRequest = (req: Request): CarriedRequest => ({ method: req.method, template: req.operation!.template, url: req.originalUrl, body: req.rawBody });
+const carriedRequest = (req: Request): CarriedRequest => ({ method: req.method, template: req.operation!.template, url: req.originalUrl, body: req.rawBody });
 
 export function siteForwarding(forwarder: SiteForwarder): RequestHandler {
   return async (req: Request, res: Response, next) => {
