@@ -2,6 +2,7 @@
 // nothing visible, resuming after a broken source, concurrent ingests of one digest, range reads.
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -126,6 +127,70 @@ describe('registry BlobStore (filesystem)', () => {
     assert.equal(source.isPaused(), true);
     assert.equal(writer.offset, 50_000);
     await writer.abort();
+  });
+
+  it('flushes a large blob to the disk while it arrives; a flush that fails discards the bytes as a failed write does', async () => {
+    // The descriptors' datasync is wrapped (on FileHandle's prototype) to see when the writer flushes, and to fail once.
+    const probe = await open(join(dataDir, 'probe'), 'w');
+    const prototype = Object.getPrototypeOf(probe) as { datasync: (this: FileHandle) => Promise<void> };
+    await probe.close();
+    const datasync = prototype.datasync;
+    let arrived = 0;
+    const flushedAt: number[] = [];
+    let failure: Error | undefined;
+    prototype.datasync = async function (this: FileHandle) {
+      flushedAt.push(arrived);
+      await datasync.call(this);
+      if (failure) throw failure;
+    };
+    try {
+      const bytes = patterned(12 * 1024 * 1024, (i) => (i * 29 + 1) % 256);
+      const source = () =>
+        Readable.from(
+          (function* () {
+            for (let i = 0; i < bytes.length; i += 64 * 1024) {
+              arrived = i + 64 * 1024;
+              yield bytes.subarray(i, i + 64 * 1024);
+            }
+          })(),
+        );
+      const info = await registry.blobs.ingest(sha256(bytes), bytes.length, source());
+      assert.equal(info.size, bytes.length);
+      assert.ok(flushedAt.some((at) => at < bytes.length), `flushed before the last chunk arrived: at ${flushedAt.join(', ')}`);
+
+      failure = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+      const other = Buffer.from(bytes.map((b) => b ^ 0xff));
+      const writer = await registry.blobs.openWriter({ expectedDigest: sha256(other), expectedSize: other.length });
+      await assert.rejects(writer.writeFrom(Readable.from(chunksOf(other, 64 * 1024))), (e) => e === failure);
+      assert.equal(writer.usable, false);
+      assert.deepEqual(readdirSync(uploadsDir()), [], 'the staging file is gone');
+      assert.equal(await registry.blobs.has(sha256(other)), false);
+    } finally {
+      prototype.datasync = datasync;
+    }
+  });
+
+  it("frees a source's chunks as soon as they are written when they are the writer's alone (releaseWritten), and only then", async () => {
+    // Each chunk with an ArrayBuffer of its own, as a socket's reads have.
+    const ownBuffers = (bytes: Buffer): Uint8Array[] => {
+      const chunks: Uint8Array[] = [];
+      for (let i = 0; i < bytes.length; i += 65536) chunks.push(new Uint8Array(bytes.subarray(i, i + 65536)));
+      return chunks;
+    };
+    const bytes = patterned(3 * 1024 * 1024 + 5, (i) => (i * 17 + 9) % 256);
+    const released = ownBuffers(bytes);
+    const writer = await registry.blobs.openWriter({ expectedDigest: sha256(bytes), expectedSize: bytes.length });
+    await writer.writeFrom(Readable.from(released), { releaseWritten: true });
+    assert.ok(released.every((chunk) => (chunk.buffer as ArrayBuffer).detached), 'every chunk written is freed');
+    assert.equal((await writer.commit()).size, bytes.length, 'hashed before they were freed');
+    assert.ok((await registry.blobs.read(sha256(bytes), 1e7)).equals(bytes), 'and written');
+
+    // Without it (a /v2 upload, a caller that keeps its chunks) nothing is detached.
+    const other = Buffer.from(bytes.map((b) => b ^ 0x55));
+    const kept = ownBuffers(other);
+    await registry.blobs.ingest(sha256(other), other.length, Readable.from(kept));
+    assert.ok(kept.every((chunk) => !(chunk.buffer as ArrayBuffer).detached));
+    assert.equal(kept[0]![0], other[0], 'and still reads');
   });
 
   it('lets concurrent ingests of the same digest both succeed without corrupting the blob', async () => {

@@ -121,8 +121,9 @@ export class BlobTransfers {
         if (download.totalSize !== undefined && download.totalSize !== descriptor.size) {
           throw new SizeMismatchError(descriptor.size, download.totalSize);
         }
-        // maxBytes stops a registry that sends more than the manifest promised as soon as it passes the size.
-        await writer.writeFrom(download.body, { maxBytes: descriptor.size });
+        // maxBytes stops a registry that sends more than the manifest promised as soon as it passes the size. The
+        // body's chunks are the socket's reads, read by nothing else: their memory is freed as soon as it is written.
+        await writer.writeFrom(download.body, { maxBytes: descriptor.size, releaseWritten: true });
       },
     };
     try {

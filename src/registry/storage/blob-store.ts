@@ -32,6 +32,11 @@ export interface WriteFromOptions {
   maxBytes?: number;
   /** Called with the new `offset` each time bytes reached the staging file (one write takes many chunks). */
   onWritten?: (offset: number) => void;
+  /**
+   * The source's chunks are this write's alone, each byte yielded once (a socket's reads): the memory under them is
+   * freed as soon as it is written (consumed-buffers.ts), and reads as empty from then on.
+   */
+  releaseWritten?: boolean;
 }
 
 /**

@@ -18,6 +18,7 @@ import type { BlobInfo, BlobStore, BlobWriter, BlobWriterOptions, ByteRange, Byt
 import type { SharedExclusiveLock } from './shared-exclusive-lock.js';
 import { syncDirectory } from '../../store/durable-files.js';
 import { FilesystemBlobWriter } from './filesystem-blob-writer.js';
+import { WriteBehind } from './write-behind.js';
 
 const isMissing = (e: unknown): boolean => (e as NodeJS.ErrnoException | null)?.code === 'ENOENT';
 
@@ -36,6 +37,8 @@ export class FilesystemBlobStore implements BlobStore {
   /** Counts blobs published and deleted, so `usage()` walks the store again only after it changed. */
   private generation = 0;
   private counted: { generation: number; usage: Promise<{ blobs: number; bytes: number }> } | undefined;
+  /** Flushes staging files as they are written, one at a time for the whole store. */
+  private readonly writeBehind = new WriteBehind();
 
   private constructor(dataDir: string, private readonly options: FilesystemBlobStoreOptions) {
     this.blobsDir = join(dataDir, 'blobs');
@@ -70,6 +73,7 @@ export class FilesystemBlobStore implements BlobStore {
       expected,
       expectedSize: options.expectedSize,
       publish: (source, digest) => this.publish(source, digest),
+      writeBehind: this.writeBehind,
       done: () => {
         release();
         this.writers.delete(writer);

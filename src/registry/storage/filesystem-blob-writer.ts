@@ -1,5 +1,6 @@
 // One staging file of the filesystem blob store (filesystem-blob-store.ts): bytes appended as they arrive (a fast
-// source in few large writes), hashed while they stream, then fsync'd and published by the store, or discarded.
+// source in few large writes), hashed while they stream and flushed to the disk behind them (write-behind.ts), then
+// fsync'd and published by the store, or discarded.
 
 import { createReadStream } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
@@ -9,6 +10,8 @@ import { createDigestHash, type DigestAlgorithm } from '../../image-spec/index.j
 import { requireDigest, type RegistryDigest } from '../digest.js';
 import { DigestMismatchError, RegistryError, SizeMismatchError } from '../registry-error.js';
 import { SizeOutOfBoundsError, UploadBusyError, UploadClosedError } from './storage-errors.js';
+import { ConsumedBuffers } from './consumed-buffers.js';
+import type { FlushedBehind, WriteBehind } from './write-behind.js';
 import type { BlobInfo, BlobWriter, ByteSource, CommitOptions, StagedBytes, WriteFromOptions } from './blob-store.js';
 
 /**
@@ -89,6 +92,8 @@ export interface WriterContext {
   expectedSize: number | undefined;
   publish(stagingPath: string, digest: RegistryDigest): Promise<BlobInfo>;
   done(): void;
+  /** The store's flushing of files while they are written. */
+  writeBehind: WriteBehind;
 }
 
 const uploadCancelled = () => new UploadClosedError('the upload was cancelled while this request was sending it');
@@ -200,6 +205,16 @@ export class FilesystemBlobWriter implements BlobWriter {
     this.activity = new Date();
   }
 
+  /** A failed flush is the disk failing as a failed write is: the bytes are discarded. */
+  private async settleOrFail(flushing: FlushedBehind): Promise<void> {
+    try {
+      await flushing.settle();
+    } catch (e) {
+      this.state = 'failed';
+      throw e;
+    }
+  }
+
   /** Appends chunks; a failed disk write leaves file and hash disagreeing, so the writer then only discards. */
   private async appendOrFail(handle: FileHandle, chunks: Uint8Array[]): Promise<void> {
     if (this.cancelled) throw uploadCancelled();
@@ -237,8 +252,13 @@ export class FilesystemBlobWriter implements BlobWriter {
   writeFrom(source: ByteSource, options: WriteFromOptions = {}): Promise<number> {
     return this.guarded(async (handle) => {
       const start = this.written;
+      const flushing = this.context.writeBehind.follow(handle);
+      const consumed = options.releaseWritten ? new ConsumedBuffers() : undefined;
       const appends = new CoalescedAppends(async (chunks) => {
+        const before = this.written;
         await this.appendOrFail(handle, chunks);
+        consumed?.release(chunks);
+        flushing.written(this.written - before);
         options.onWritten?.(this.written);
       });
       const take: TakeChunk = (chunk) => {
@@ -252,7 +272,12 @@ export class FilesystemBlobWriter implements BlobWriter {
         await (source instanceof Readable ? readByEvents(source, take) : readByIteration(source, take));
       } finally {
         // What arrived before the source ended or failed reaches the file too, so `offset` counts it for a resume.
-        await appends.drain();
+        // The flush under way is waited for even when that fails: the descriptor closes after this.
+        try {
+          await appends.drain();
+        } finally {
+          await this.settleOrFail(flushing);
+        }
       }
       return this.written - start;
     });
