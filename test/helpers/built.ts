@@ -13,11 +13,14 @@ export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
  * 2 x 16 MiB under load (a pull, a start-up) and never shrinks it again on a server. It keeps idle RSS under 80 MiB
  * and frees a pull's dead TLS buffers sooner, for ~10% more CPU per API request than V8's default (medians of 5 runs
  * of 40,000 GETs: 146 against 131 µs; 142 with 4 MiB).
- * No tier-up of WebAssembly: undici parses HTTP with llhttp compiled to WebAssembly, and V8's optimizing compiler
- * took 11 MiB for a moment to compile it again on the first pull (the peak of a fresh process's first 1 GB pull);
- * for a blob the parser only counts the body's bytes, and `?site=` forwarding measured the same without it.
+ * WebAssembly kept at V8's baseline compiler (Liftoff), neither tiered up eagerly nor when hot (both flags are needed;
+ * test/unit/node-options.test.ts checks it): undici parses HTTP with llhttp compiled to WebAssembly, and optimizing it
+ * again took 11 MiB (two compiler zones of 7.1 and 3.6 MiB) in the middle of a fresh process's first pull, and kept
+ * some: that first 1 GB pull peaked 33-38 MiB above idle with it, 24-27 without. For a blob the parser only counts the
+ * body's bytes; a pull and `?site=` forwarding measured the same either way. A function Liftoff cannot compile still
+ * goes to the optimizing compiler.
  */
-export const BERTH_NODE_OPTIONS = ['--max-semi-space-size=2', '--no-wasm-tier-up'];
+export const BERTH_NODE_OPTIONS = ['--max-semi-space-size=2', '--no-wasm-tier-up', '--no-wasm-dynamic-tiering'];
 
 const checked = new Set<string>();
 
