@@ -92,5 +92,5 @@ MSG
 export BERTH_ADMIN_TOKEN="$admin" VAULT_ADDR="http://127.0.0.1:$vault_port" VAULT_TOKEN="$root"
 export BERTH_SITE_NAME="$site" BERTH_TOWER_URL="$tower" BERTH_TOWER_TOKEN="$(cat "$dir/tower-token")"
 export BERTH_LISTEN="127.0.0.1:$port" BERTH_DATA_DIR="$dir/data" BERTH_SITES_ALLOW_HTTP=true
-# V8's young generation capped, WebAssembly left at its baseline compiler (see README): the same command as in production.
-node --max-semi-space-size=2 --no-wasm-tier-up --no-wasm-dynamic-tiering dist/src/main.js
+# V8's young generation capped, WebAssembly left at its baseline compiler, two V8 workers (see README): the same command as in production.
+node --max-semi-space-size=2 --no-wasm-tier-up --no-wasm-dynamic-tiering --v8-pool-size=2 dist/src/main.js

@@ -50,5 +50,5 @@ MSG
 
 # Sites started with `make run SITE=...` listen on loopback over http://, so the tower may send their tokens there.
 export BERTH_ADMIN_TOKEN="$token" VAULT_ADDR="$vault_addr" VAULT_TOKEN="$root" BERTH_SITES_ALLOW_HTTP=true
-# V8's young generation capped, WebAssembly left at its baseline compiler (see README): the same command as in production.
-node --max-semi-space-size=2 --no-wasm-tier-up --no-wasm-dynamic-tiering dist/src/main.js
+# V8's young generation capped, WebAssembly left at its baseline compiler, two V8 workers (see README): the same command as in production.
+node --max-semi-space-size=2 --no-wasm-tier-up --no-wasm-dynamic-tiering --v8-pool-size=2 dist/src/main.js

@@ -1,8 +1,10 @@
 // The Node options Berth runs with (test/helpers/built.ts says why each): the same wherever Berth is started, and
-// doing what they are there for on this Node. The WebAssembly ones are checked on a real module: a hot function stays
-// at V8's baseline compiler with them, and is optimized without them (so this test would see them stop working).
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+// doing what they are there for on this Node, each checked against Node without them (so this test would see one stop
+// working): two V8 worker threads instead of four; a hot function of a real WebAssembly module left at V8's baseline
+// compiler instead of optimized.
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
@@ -52,6 +54,22 @@ describe('the Node options Berth runs with', () => {
     for (const file of ['scripts/run.sh', 'scripts/run-site.sh', 'README.md']) {
       assert.ok(readFileSync(join(PROJECT_ROOT, file), 'utf8').includes(command), `${file} runs \`${command}\``);
     }
+  });
+
+  it('give V8 two worker threads, where Node starts four', async () => {
+    const workers = async (options: string[]) => {
+      const child = spawn(process.execPath, [...options, '-e', "process.stdout.write('ready'); setTimeout(() => {}, 60_000)"]);
+      try {
+        // The platform's workers start with the process, before any script runs: once it writes, they are all there.
+        await once(child.stdout, 'data');
+        const names = readdirSync(`/proc/${child.pid}/task`).map((task) => readFileSync(`/proc/${child.pid}/task/${task}/comm`, 'utf8').trim());
+        return names.filter((name) => name === 'V8Worker').length;
+      } finally {
+        child.kill();
+      }
+    };
+    assert.equal(await workers([]), 4);
+    assert.equal(await workers(BERTH_NODE_OPTIONS), 2);
   });
 
   it('keep a hot WebAssembly function at the baseline compiler; without them V8 optimizes it', async () => {
