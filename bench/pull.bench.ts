@@ -60,11 +60,18 @@ async function addRemoteRegistry(berth: BerthProcess, registry: RunningRegistry)
   if (created.status !== 201) throw new Error(`registering the registry answered ${created.status}`);
 }
 
+/** A fresh process's first pull: the RSS it was idle at, its peak above that (MiB), and the pull's time. */
+interface FirstPull {
+  idle: number;
+  overIdle: number;
+  seconds: number;
+}
+
 /**
- * A fresh Berth's first pull, of `image` (already in the registry): its peak RSS above the RSS it had idle, after
- * being configured and left alone for IDLE_SETTLE_MS.
+ * A fresh Berth's first pull, of `image` (already in the registry), after being configured and left alone for
+ * IDLE_SETTLE_MS.
  */
-async function firstPullPeak(registry: RunningRegistry, image: string, digest: string): Promise<{ idle: number; overIdle: number; seconds: number }> {
+async function firstPullPeak(registry: RunningRegistry, image: string, digest: string): Promise<FirstPull> {
   const berth = await orStop(registry, startBerth({ env: { BERTH_LOG_LEVEL: 'warn' } }));
   try {
     await addRemoteRegistry(berth, registry);
@@ -182,7 +189,7 @@ async function main(): Promise<void> {
       }
     }
 
-    const firsts: Array<{ idle: number; overIdle: number; seconds: number }> = [];
+    const firsts: FirstPull[] = [];
     for (let run = 0; run < FRESH_RUNS; run++) firsts.push(await firstPullPeak(registry, lastPulled!.image, lastPulled!.digest));
     const worst = Math.max(...firsts.map((f) => f.overIdle));
     const freshIdle = median(firsts.map((f) => f.idle));
