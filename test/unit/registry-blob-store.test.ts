@@ -193,6 +193,24 @@ describe('registry BlobStore (filesystem)', () => {
     assert.equal(kept[0]![0], other[0], 'and still reads');
   });
 
+  it('frees a buffer whose slices went to different writers once all of them are written, as a socket pool spreads them', async () => {
+    // Node packs the reads of several sockets into one 64 KiB buffer: here each buffer's even slices go to one blob,
+    // its odd slices to another.
+    const buffers = Array.from({ length: 8 }, (_, i) => Buffer.alloc(65536, i + 1).buffer);
+    const slices = (parity: number) => buffers.flatMap((buffer) => [0, 1, 2, 3].filter((slot) => slot % 2 === parity).map((slot) => new Uint8Array(buffer, slot * 16384, 16384)));
+    const [even, odd] = [slices(0), slices(1)];
+    const bytesOf = (chunks: Uint8Array[]) => Buffer.concat(chunks);
+    const [evenBytes, oddBytes] = [bytesOf(even), bytesOf(odd)];
+    const first = await registry.blobs.openWriter({ expectedDigest: sha256(evenBytes), expectedSize: evenBytes.length });
+    await first.writeFrom(Readable.from(even), { releaseWritten: true });
+    assert.ok(buffers.every((buffer) => !buffer.detached), 'half of each buffer written: all kept');
+    const second = await registry.blobs.openWriter({ expectedDigest: sha256(oddBytes), expectedSize: oddBytes.length });
+    await second.writeFrom(Readable.from(odd), { releaseWritten: true });
+    assert.ok(buffers.every((buffer) => buffer.detached), 'the other half too: all freed');
+    await Promise.all([first.commit(), second.commit()]);
+    assert.ok((await registry.blobs.read(sha256(oddBytes), 1e6)).equals(oddBytes));
+  });
+
   it('lets concurrent ingests of the same digest both succeed without corrupting the blob', async () => {
     const bytes = patterned(300_000, (i) => (i * 7 + 3) % 256);
     const digest = sha256(bytes);

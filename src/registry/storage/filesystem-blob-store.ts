@@ -18,6 +18,7 @@ import type { BlobInfo, BlobStore, BlobWriter, BlobWriterOptions, ByteRange, Byt
 import type { SharedExclusiveLock } from './shared-exclusive-lock.js';
 import { syncDirectory } from '../../store/durable-files.js';
 import { FilesystemBlobWriter } from './filesystem-blob-writer.js';
+import { ConsumedBuffers } from './consumed-buffers.js';
 import { WriteBehind } from './write-behind.js';
 
 const isMissing = (e: unknown): boolean => (e as NodeJS.ErrnoException | null)?.code === 'ENOENT';
@@ -39,6 +40,8 @@ export class FilesystemBlobStore implements BlobStore {
   private counted: { generation: number; usage: Promise<{ blobs: number; bytes: number }> } | undefined;
   /** Flushes staging files as they are written, one at a time for the whole store. */
   private readonly writeBehind = new WriteBehind();
+  /** Frees the chunks writers have written, counting each buffer's slices across all of them. */
+  private readonly consumedBuffers = new ConsumedBuffers();
 
   private constructor(dataDir: string, private readonly options: FilesystemBlobStoreOptions) {
     this.blobsDir = join(dataDir, 'blobs');
@@ -74,6 +77,7 @@ export class FilesystemBlobStore implements BlobStore {
       expectedSize: options.expectedSize,
       publish: (source, digest) => this.publish(source, digest),
       writeBehind: this.writeBehind,
+      consumedBuffers: this.consumedBuffers,
       done: () => {
         release();
         this.writers.delete(writer);

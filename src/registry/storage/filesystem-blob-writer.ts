@@ -10,7 +10,7 @@ import { createDigestHash, type DigestAlgorithm } from '../../image-spec/index.j
 import { requireDigest, type RegistryDigest } from '../digest.js';
 import { DigestMismatchError, RegistryError, SizeMismatchError } from '../registry-error.js';
 import { SizeOutOfBoundsError, UploadBusyError, UploadClosedError } from './storage-errors.js';
-import { ConsumedBuffers } from './consumed-buffers.js';
+import type { ConsumedBuffers } from './consumed-buffers.js';
 import type { FlushedBehind, WriteBehind } from './write-behind.js';
 import type { BlobInfo, BlobWriter, ByteSource, CommitOptions, StagedBytes, WriteFromOptions } from './blob-store.js';
 
@@ -94,6 +94,8 @@ export interface WriterContext {
   done(): void;
   /** The store's flushing of files while they are written. */
   writeBehind: WriteBehind;
+  /** The store's freeing of written chunks, for sources that are their writer's alone (`releaseWritten`). */
+  consumedBuffers: ConsumedBuffers;
 }
 
 const uploadCancelled = () => new UploadClosedError('the upload was cancelled while this request was sending it');
@@ -253,7 +255,7 @@ export class FilesystemBlobWriter implements BlobWriter {
     return this.guarded(async (handle) => {
       const start = this.written;
       const flushing = this.context.writeBehind.follow(handle);
-      const consumed = options.releaseWritten ? new ConsumedBuffers() : undefined;
+      const consumed = options.releaseWritten ? this.context.consumedBuffers : undefined;
       const appends = new CoalescedAppends(async (chunks) => {
         const before = this.written;
         await this.appendOrFail(handle, chunks);
