@@ -44,7 +44,9 @@ describe('crash durability of the config API', () => {
     t.diagnostic(`seed ${seed} (rerun with BERTH_CRASH_SEED=${seed})`);
     const random = seededRandom(seed);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-    const caCert = createCertificateAuthority('Crash Test CA').certPem;
+    const ca = createCertificateAuthority('Crash Test CA');
+    const caCert = ca.certPem;
+    rmSync(ca.dir, { recursive: true, force: true });
 
     let made = 0;
     /** A registry unlike the others: some fields or none, a few credentials, now and then a real CA certificate. */

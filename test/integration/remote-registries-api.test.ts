@@ -1,6 +1,7 @@
 // /v1/config and /v1/state of remote registries through real HTTP against a started Berth: the source document's
 // samples, every status code, the query options, both PATCH forms, ETags and roles. Every answer is checked
 // against the OpenAPI contract as it arrives.
+import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import yaml from 'js-yaml';
@@ -27,6 +28,8 @@ before(async () => {
   certPem = ca.certPem;
   // A second, real certificate: ca-cert may hold several.
   certPem += issueServerCertificate(ca, 'extra').certPem;
+  // Only the PEM texts are used: the CA's files (keys among them) go now.
+  rmSync(ca.dir, { recursive: true, force: true });
   sampleYaml = withCertificate(REGISTRY_SAMPLE_YAML, certPem);
   sampleListYaml = withCertificate(REGISTRY_LIST_SAMPLE_YAML, certPem);
 });
