@@ -62,7 +62,7 @@ describe('a blob transferred from a registry', () => {
     const buffers = [...handed];
     assert.equal(buffers.reduce((sum, [, { bytes }]) => sum + bytes, 0), layer.size, 'every byte went through the release');
     // Freed: exactly the buffers whose every byte was handed over. The others (the one that began with the headers,
-    // one a read filled only in part) are V8's to free, as before.
+    // ones some of whose reads undici's socket read copied into a new buffer) are V8's to free, as before.
     for (const [buffer, { size, bytes }] of buffers) assert.equal(buffer.detached, bytes === size);
     const freedBytes = buffers.reduce((sum, [buffer, { bytes }]) => sum + (buffer.detached ? bytes : 0), 0);
     assert.ok(freedBytes >= layer.size / 2, `most of the blob's memory freed at once: ${freedBytes} of ${layer.size} bytes`);

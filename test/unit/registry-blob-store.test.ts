@@ -199,8 +199,7 @@ describe('registry BlobStore (filesystem)', () => {
     const buffers = Array.from({ length: 8 }, (_, i) => Buffer.alloc(65536, i + 1).buffer);
     const slices = (parity: number) => buffers.flatMap((buffer) => [0, 1, 2, 3].filter((slot) => slot % 2 === parity).map((slot) => new Uint8Array(buffer, slot * 16384, 16384)));
     const [even, odd] = [slices(0), slices(1)];
-    const bytesOf = (chunks: Uint8Array[]) => Buffer.concat(chunks);
-    const [evenBytes, oddBytes] = [bytesOf(even), bytesOf(odd)];
+    const [evenBytes, oddBytes] = [Buffer.concat(even), Buffer.concat(odd)];
     const first = await registry.blobs.openWriter({ expectedDigest: sha256(evenBytes), expectedSize: evenBytes.length });
     await first.writeFrom(Readable.from(even), { releaseWritten: true });
     assert.ok(buffers.every((buffer) => !buffer.detached), 'half of each buffer written: all kept');
